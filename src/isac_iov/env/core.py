@@ -1,0 +1,187 @@
+"""The batched environment core: ``E`` independent copies of the scenario stepped in lockstep.
+
+``BatchedEnv(cfg, num_envs, seed)`` holds the physical state (vehicles, this
+slot's tasks and fading) and a :class:`~isac_iov.twin.DigitalTwin`.  ``step``
+takes actions ``(E, I, 1+3K)`` in ``[0, 1]`` (see :mod:`isac_iov.actions`) and
+returns a :class:`Step`.  All envs share the slot counter; an episode ends
+after ``cfg.episode_slots`` slots and ``reset`` starts the next.
+
+Observation of CV i (eq. 40), all entries normalised to O(1):
+
+* own features (``11 + 3K``): task size, instruction size, CPU speed, x, y,
+  velocity, deadline, task intensity, co-transformation intensity, local queue
+  (in mean-task cycles), virtual energy queue (in ``E_ref``); per RSU the
+  distance over the coverage radius, the coverage flag and the full-band
+  spectral efficiency over 20 bit/s/Hz;
+* twin features (``K + 3``): RSU queues and ``G_rsu`` in mean-task cycles.
+
+``global_state`` ``(E, I*(11+3K) + K + 3)`` is the twin's view of every CV's
+features plus the RSU queues and ``G_rsu``.  ``critic_state`` ``(E, I, O + G)``
+is each agent's observation followed by the global state.  With
+``twin.enabled = false`` (the DT-absent Ly-MAPPO) every twin-provided entry is
+zero, in observations and critic states alike (MODEL-NOTES 10).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import slot
+from ..actions import action_dim, check_actions
+from ..config import Config
+from ..physics import channel
+from ..scenario import Physical, Scenario
+from ..slot import Outcome, QueueState
+from ..twin import DigitalTwin
+
+OWN_FEATURES = 11
+SPECTRAL_EFF_SCALE = 20.0
+
+
+@dataclass
+class Step:
+    """What one ``step`` returns; ``outcome`` and ``queues`` describe the slot just played."""
+
+    obs: np.ndarray            # (E, I, O) next observation
+    critic_state: np.ndarray   # (E, I, S)
+    reward: np.ndarray         # (E,) eq. (44)
+    done: bool                 # the episode ended with this slot (truncation)
+    outcome: Outcome
+    queues: QueueState         # backlogs at the start of the slot just played
+
+
+class BatchedEnv:
+    """``num_envs`` copies of the scenario of ``cfg``, vectorised over envs and CVs."""
+
+    def __init__(self, cfg: Config, num_envs: int = 1, seed: int | None = None):
+        if not isinstance(num_envs, int) or num_envs < 1:
+            raise ValueError(f"num_envs: must be a positive integer, got {num_envs!r}")
+        self.cfg = cfg
+        self.scn = Scenario(cfg)
+        self.num_envs = num_envs
+        self.num_agents = cfg.num_cvs
+        self.num_rsus = cfg.num_rsus
+        self.action_dim = action_dim(self.num_rsus)
+        self.cv_feature_dim = OWN_FEATURES + 3 * self.num_rsus
+        self.obs_dim = self.cv_feature_dim + self.num_rsus + 3
+        self.global_state_dim = self.num_agents * self.cv_feature_dim + self.num_rsus + 3
+        self.critic_state_dim = self.obs_dim + self.global_state_dim
+        self.twin_enabled = cfg.twin.enabled
+        self._seed = seed
+        self.t = 0
+        self.phys: Physical
+        self.twin: DigitalTwin
+        self._features: np.ndarray
+
+    # -- episode control ---------------------------------------------------------------------
+    def reset(self, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Start a new episode in every env; return ``(obs, critic_state)``.
+
+        With ``seed`` the generator is re-seeded; otherwise episodes continue the stream,
+        so a run is determined by the seed given at construction or first reset.
+        """
+        if seed is not None or not hasattr(self, "rng"):
+            self.rng = np.random.default_rng(seed if seed is not None else self._seed)
+            self.twin = DigitalTwin(self.scn, self.num_envs, np.random.default_rng(self.rng.integers(2**63)))
+        self.t = 0
+        self.phys = self.scn.new_physical(self.rng, self.num_envs)
+        self._features = self._cv_features(None)
+        self.twin.reset(self._features)
+        return self.observe(), self.critic_state()
+
+    def step(self, actions: np.ndarray) -> Step:
+        """Play one slot with ``actions`` (E, I, 1+3K) in [0, 1]; raises ActionError on bad input."""
+        if not hasattr(self, "phys"):
+            raise RuntimeError("call reset() before step()")
+        if self.t >= self.cfg.episode_slots:
+            raise RuntimeError("episode is over; call reset()")
+        a = check_actions(actions, (self.num_envs, self.num_agents, self.action_dim))
+        ln = slot.links(self.scn, self.phys, a)
+        eta = self.twin.select_modes(ln)
+        q_before = self.twin.queues
+        out = slot.outcome(self.scn, self.phys, q_before, ln, eta)
+        self.twin.update(self.phys, out)
+        self._advance()
+        self.twin.mirror(self._features)
+        self.t += 1
+        return Step(self.observe(), self.critic_state(), out.reward, self.t >= self.cfg.episode_slots,
+                    out, q_before)
+
+    def _advance(self) -> None:
+        """Move the vehicles (eq. 2) and draw the next slot's tasks (eq. 4) and fading."""
+        p, cfg = self.phys, self.cfg
+        p.x_m = channel.advance_positions(p.x_m, p.velocity_mps, cfg.slot_s, cfg.road.length_m)
+        for name, value in self.scn.draw_tasks(self.rng, self.num_envs).items():
+            setattr(p, name, value)
+        self._features = self._cv_features(self.twin.queues)
+
+    # -- observations ------------------------------------------------------------------------
+    def _cv_features(self, queues: QueueState | None) -> np.ndarray:
+        """Each CV's own features ``(E, I, 11 + 3K)`` given its queues (None: empty)."""
+        cfg, p = self.cfg, self.phys
+        zeros = np.zeros(p.x_m.shape)
+        q_loc = queues.local_cycles / self.scn.norm.queue_ref_cycles if queues is not None else zeros
+        v_e = queues.energy_j / self.scn.norm.energy_ref_j if queues is not None else zeros
+        own = np.stack([
+            p.data_bits / cfg.task.data_bits.high,
+            p.instruction_bits / cfg.task.instruction_bits.high,
+            p.cpu_hz / cfg.vehicle.cpu_hz.high,
+            p.x_m / cfg.road.length_m,
+            p.y_m / (cfg.road.lane_width_m * cfg.road.num_lanes / 2.0),
+            p.velocity_mps / max(cfg.vehicle.speed_mps.high, 1.0),
+            np.full(p.x_m.shape, cfg.task.deadline_s / cfg.slot_s),
+            p.intensity_cycles_per_bit / cfg.task.intensity_cycles_per_bit.high,
+            p.cotransform_cycles_per_bit / max(cfg.task.cotransform_cycles_per_bit.high, 1.0),
+            q_loc, v_e,
+        ], axis=-1)
+        dist = channel.distance_m(p.x_m, p.y_m, self.scn.rsu_x_m, cfg.rsu.lateral_offset_m, cfg.rsu.height_m)
+        gain = channel.path_gain(dist, cfg.channel.pathloss_intercept_db, cfg.channel.pathloss_slope_db)
+        se = channel.spectral_efficiency(p.fading_power, gain, cfg.channel.tx_power_w, cfg.channel.noise_w)
+        return np.concatenate([own, dist / cfg.rsu.coverage_m,
+                               channel.in_coverage(dist, cfg.rsu.coverage_m).astype(float),
+                               se / SPECTRAL_EFF_SCALE], axis=-1)
+
+    def _twin_parts(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(rsu_part (E, K+3), all_cvs (E, I*F))`` from the twin, zeros when it is absent."""
+        e = self.num_envs
+        if not self.twin_enabled:
+            return np.zeros((e, self.num_rsus + 3)), np.zeros((e, self.num_agents * self.cv_feature_dim))
+        feats, q_rsu, g_rsu = self.twin.global_view()
+        q_ref = self.scn.norm.queue_ref_cycles
+        return np.concatenate([q_rsu, g_rsu], axis=-1) / q_ref, feats.reshape(e, -1)
+
+    def observe(self) -> np.ndarray:
+        """Observations ``(E, I, O)``: own features + the twin's RSU queues and ``G_rsu``."""
+        rsu_part, _ = self._twin_parts()
+        rsu = np.broadcast_to(rsu_part[:, None, :], (self.num_envs, self.num_agents, rsu_part.shape[-1]))
+        return np.concatenate([self._features, rsu], axis=-1)
+
+    def global_state(self) -> np.ndarray:
+        """``(E, G)``: the twin's view of all CVs, the RSU queues and ``G_rsu`` (zeros without a twin)."""
+        rsu_part, all_cvs = self._twin_parts()
+        return np.concatenate([all_cvs, rsu_part], axis=-1)
+
+    def critic_state(self) -> np.ndarray:
+        """``(E, I, O + G)``: each agent's observation followed by the global state."""
+        obs, g = self.observe(), self.global_state()
+        g = np.broadcast_to(g[:, None, :], (self.num_envs, self.num_agents, g.shape[-1]))
+        return np.concatenate([obs, g], axis=-1)
+
+    def snapshot(self) -> tuple[Physical, QueueState]:
+        """Copies of the current physical state and queues (for per-slot optimisers)."""
+        return self.phys.take(slice(None)), self.twin.queues.take(slice(None))
+
+    def info(self, out: Outcome, q: QueueState) -> dict[str, Any]:
+        """Per-CV arrays ``(E, I, ...)`` of a slot: delay (s), energy (J), modes, queues, cost.
+
+        ``rsu_queue_cycles`` is the RSU backlog each CV sees (the same for all CVs of an env).
+        """
+        rsu_q = np.broadcast_to(q.rsu_cycles[:, None, :], out.links.used.shape)
+        return {
+            "delay_s": out.delay_s, "energy_j": out.energy_j, "cost": out.cost,
+            "instrt": out.eta, "used": out.links.used, "deadline_miss": out.deadline_miss,
+            "local_queue_cycles": q.local_cycles, "rsu_queue_cycles": rsu_q,
+            "energy_queue_j": q.energy_j, "share_local": out.links.share_local,
+        }

@@ -1,0 +1,80 @@
+"""PettingZoo ``ParallelEnv`` view of one environment of the batched core.
+
+``parallel_env(config=None, seed=None, **overrides)`` builds it; agents are
+``cv_0 .. cv_{I-1}``.  Each agent observes the vector of eq. (40) described in
+:mod:`isac_iov.env.core` and acts with a flat ``Box(0, 1, (1 + 3K,))`` action
+(mapping in :mod:`isac_iov.actions`).  The reward is the team reward of
+eq. (44), the same for every agent.  Episodes are truncated after
+``episode_slots`` slots; nothing terminates early.  ``state()`` is the twin's
+global view (zeros without a twin).  ``infos[agent]`` holds that CV's delay
+(s), energy (J), cost, InstrT flags per RSU, queues and whether it missed its
+deadline in the slot just played.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from pettingzoo import ParallelEnv
+
+from ..config import Config, load_config
+from .core import BatchedEnv
+
+
+class IsacIovParallelEnv(ParallelEnv):
+    metadata = {"name": "isac_iov_v0", "render_modes": []}
+
+    def __init__(self, cfg: Config, seed: int | None = None):
+        self.core = BatchedEnv(cfg, num_envs=1, seed=seed)
+        self.possible_agents = [f"cv_{i}" for i in range(cfg.num_cvs)]
+        self.agents: list[str] = []
+        self._obs_space = spaces.Box(-np.inf, np.inf, (self.core.obs_dim,), dtype=np.float32)
+        self._act_space = spaces.Box(0.0, 1.0, (self.core.action_dim,), dtype=np.float32)
+        self.state_space = spaces.Box(-np.inf, np.inf, (self.core.global_state_dim,), dtype=np.float32)
+
+    @functools.lru_cache(maxsize=None)
+    def observation_space(self, agent: str) -> spaces.Box:
+        return self._obs_space
+
+    @functools.lru_cache(maxsize=None)
+    def action_space(self, agent: str) -> spaces.Box:
+        return self._act_space
+
+    def _split(self, obs: np.ndarray) -> dict[str, np.ndarray]:
+        return {a: obs[0, i].astype(np.float32) for i, a in enumerate(self.possible_agents)}
+
+    def reset(self, seed: int | None = None, options: dict | None = None):
+        obs, _ = self.core.reset(seed=seed)
+        self.agents = list(self.possible_agents)
+        return self._split(obs), {a: {} for a in self.agents}
+
+    def step(self, actions: dict[str, Any]):
+        missing = set(self.agents) - set(actions)
+        if missing:
+            raise ValueError(f"actions: missing agents {sorted(missing)}")
+        a = np.stack([np.asarray(actions[ag], dtype=float) for ag in self.possible_agents])[None]
+        st = self.core.step(a)
+        info = self.core.info(st.outcome, st.queues)
+        infos = {ag: {k: v[0, i] for k, v in info.items()} for i, ag in enumerate(self.possible_agents)}
+        rewards = {ag: float(st.reward[0]) for ag in self.agents}
+        terms = {ag: False for ag in self.agents}
+        truncs = {ag: st.done for ag in self.agents}
+        obs = self._split(st.obs)
+        if st.done:
+            self.agents = []
+        return obs, rewards, terms, truncs, infos
+
+    def state(self) -> np.ndarray:
+        return self.core.global_state()[0].astype(np.float32)
+
+
+def parallel_env(config: Config | str | None = None, seed: int | None = None,
+                 overrides: list[str] | None = None) -> IsacIovParallelEnv:
+    """The PettingZoo env for a Config, a YAML path, or the defaults, with ``key=value`` overrides."""
+    cfg = config if isinstance(config, Config) else load_config(config, overrides)
+    if isinstance(config, Config) and overrides:
+        from ..config import apply_overrides, from_dict
+        cfg = from_dict(apply_overrides(config.to_dict(), overrides))
+    return IsacIovParallelEnv(cfg, seed=seed)

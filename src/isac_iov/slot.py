@@ -1,0 +1,176 @@
+"""One slot of the system model: from a physical state, queues and actions to every per-slot quantity.
+
+:func:`links` maps actions to shares, rates and RSU CPU (eqs. 1-2, C4-C6) and
+the candidate upload times of both modes (eqs. 7, 9, 10).  The digital twin
+then picks the modes (eqs. 12, 22).  :func:`outcome` computes delays, energies,
+queueing delays, cost and the drift-plus-penalty objective of P2 (eqs. 5-25,
+39, 44).  :func:`evaluate` chains the three without touching any state; the
+per-slot optimiser (``ly-opt``) calls it on many candidate actions at once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import actions as act
+from .physics import channel, computing, cost, queues
+from .scenario import Physical, Scenario
+
+
+@dataclass
+class Links:
+    """Per-link ``(E, I, K)`` quantities decided by the action before the mode choice."""
+
+    distance_m: np.ndarray
+    reachable: np.ndarray
+    spectral_eff: np.ndarray
+    share_local: np.ndarray
+    share_rsu: np.ndarray
+    used: np.ndarray
+    bandwidth: np.ndarray
+    rate_bps: np.ndarray
+    rsu_cpu_hz: np.ndarray
+    datat_s: np.ndarray
+    instruction_s: np.ndarray
+    cotransform_s: np.ndarray
+
+    @property
+    def instrt_s(self) -> np.ndarray:
+        """InstrT upload-side time: instruction upload (9) + coordinate transformation (10)."""
+        return self.instruction_s + self.cotransform_s
+
+
+@dataclass
+class QueueState:
+    """Backlogs at the start of a slot plus the Little's-law window sums of the m-1 previous slots."""
+
+    local_cycles: np.ndarray       # (E, I)   Q_loc, eq. (16)
+    rsu_cycles: np.ndarray         # (E, K)   Q_rsu, eq. (17)
+    energy_j: np.ndarray           # (E, I)   V_i, eq. (27)
+    local_window: np.ndarray       # (E, I)   sum of Q_loc over the previous m-1 slots
+    local_arrival_window: np.ndarray
+    rsu_window: np.ndarray         # (E, K)
+    rsu_arrival_window: np.ndarray
+
+    def take(self, index: np.ndarray | slice | int) -> "QueueState":
+        return QueueState(**{k: v[index] for k, v in vars(self).items()})
+
+
+@dataclass
+class Outcome:
+    """Everything that happens in one slot; ``(E, I)`` per CV, ``(E, I, K)`` per link, ``(E,)`` per system."""
+
+    links: Links
+    eta: np.ndarray                 # (E, I, K) 1 = InstrT
+    local_delay_s: np.ndarray
+    local_energy_j: np.ndarray
+    upload_s: np.ndarray
+    compute_s: np.ndarray
+    rsu_energy_j: np.ndarray        # (E, I, K) upload/co-transformation + computing at RSU k
+    local_queue_delay_s: np.ndarray
+    rsu_queue_delay_s: np.ndarray   # (E, K)
+    delay_s: np.ndarray             # (E, I) T_task, eq. (19)
+    energy_j: np.ndarray            # (E, I) E_task, eq. (23)
+    deadline_miss: np.ndarray       # (E, I) C8 violated
+    cost: np.ndarray                # (E, I) eq. (24), normalised
+    system_cost: np.ndarray         # (E,)   eq. (25)
+    local_arrivals: np.ndarray      # (E, I) cycles
+    rsu_arrivals: np.ndarray        # (E, K) cycles
+    rsu_service_hz: np.ndarray      # (E, K)
+    energy_budget_j: np.ndarray     # (E, I) the E^max share each V_i is driven against
+    energy_driver_j: np.ndarray     # (E, I) the energy each V_i is driven by
+    drift_local: np.ndarray         # (E,)
+    drift_rsu: np.ndarray
+    drift_energy: np.ndarray
+    objective: np.ndarray           # (E,) P2 objective, eq. (39)
+
+    @property
+    def reward(self) -> np.ndarray:
+        """Eq. (44): the team reward, the negative P2 objective."""
+        return -self.objective
+
+
+def links(scn: Scenario, phys: Physical, a: np.ndarray) -> Links:
+    """Eqs. (1)-(2), C4-C6 and the mode-independent upload times (7), (9), (10)."""
+    cfg = scn.cfg
+    dist = channel.distance_m(phys.x_m, phys.y_m, scn.rsu_x_m, cfg.rsu.lateral_offset_m, cfg.rsu.height_m)
+    reachable = channel.in_coverage(dist, cfg.rsu.coverage_m)
+    gain = channel.path_gain(dist, cfg.channel.pathloss_intercept_db, cfg.channel.pathloss_slope_db)
+    se = channel.spectral_efficiency(phys.fading_power, gain, cfg.channel.tx_power_w, cfg.channel.noise_w)
+    share_local, share_rsu = act.task_shares(a, reachable)
+    used = share_rsu > 0
+    bandwidth = act.bandwidth_shares(a, used, cfg.channel.bandwidth_sharing)
+    rate = channel.rate_bps(bandwidth, se, cfg.channel.bandwidth_hz, cfg.channel.sensing_gain)
+    f_rsu = act.rsu_cpu_hz(a, used, scn.rsu_available_hz)
+    return Links(
+        distance_m=dist, reachable=reachable, spectral_eff=se, share_local=share_local,
+        share_rsu=share_rsu, used=used, bandwidth=bandwidth, rate_bps=rate, rsu_cpu_hz=f_rsu,
+        datat_s=computing.datat_upload_s(share_rsu, phys.data_bits, rate),
+        instruction_s=computing.instruction_upload_s(used, phys.instruction_bits, rate),
+        cotransform_s=computing.rsu_cycles_time_s(share_rsu, phys.data_bits,
+                                                  phys.cotransform_cycles_per_bit, f_rsu),
+    )
+
+
+def outcome(scn: Scenario, phys: Physical, q: QueueState, ln: Links, eta: np.ndarray) -> Outcome:
+    """Eqs. (5)-(25) and (39)/(44) for given links and modes."""
+    cfg, norm = scn.cfg, scn.norm
+    # Local part: eqs. (5), (6).
+    d_loc = computing.local_delay_s(ln.share_local, phys.data_bits, phys.intensity_cycles_per_bit, phys.cpu_hz)
+    e_loc = computing.local_energy_j(d_loc, phys.cpu_hz, cfg.vehicle.kappa)
+    # RSU parts: eqs. (8), (11)-(15), (23).
+    upload = np.where(eta, ln.instrt_s, ln.datat_s)
+    compute = computing.rsu_cycles_time_s(ln.share_rsu, phys.data_bits, phys.intensity_cycles_per_bit, ln.rsu_cpu_hz)
+    e_datat = computing.datat_upload_energy_j(ln.datat_s, cfg.channel.tx_power_w)
+    e_cotra = computing.rsu_energy_j(ln.cotransform_s, ln.rsu_cpu_hz, cfg.rsu.kappa)
+    e_compt = computing.rsu_energy_j(compute, ln.rsu_cpu_hz, cfg.rsu.kappa)
+    energy = computing.task_energy_j(e_loc, eta, e_datat, e_cotra, e_compt)
+    # Arrivals and service: eqs. (16), (17).
+    lam_loc = queues.local_arrivals_cycles(ln.share_local, phys.data_bits, phys.intensity_cycles_per_bit)
+    lam_rsu = queues.rsu_arrivals_cycles(ln.share_rsu, phys.data_bits, phys.intensity_cycles_per_bit,
+                                         phys.cotransform_cycles_per_bit, eta).sum(axis=-2)
+    capacity = np.full(lam_rsu.shape, scn.rsu_available_hz)
+    if cfg.rsu.service == "allocated":
+        allocated = ln.rsu_cpu_hz.sum(axis=-2)
+        service = np.where(ln.used.any(axis=-2), allocated, capacity)
+    else:
+        service = capacity
+    # Queueing delay, eq. (18), over the window including this slot.
+    dq_loc = queues.littles_law_delay_s(q.local_window + q.local_cycles, q.local_arrival_window + lam_loc, cfg.slot_s)
+    dq_rsu = queues.littles_law_delay_s(q.rsu_window + q.rsu_cycles, q.rsu_arrival_window + lam_rsu, cfg.slot_s)
+    # Delay, eqs. (19), (21).
+    rsu_total = upload + compute + dq_rsu[..., None, :]
+    delay = computing.task_delay_s(ln.share_local, d_loc + dq_loc, ln.used, rsu_total)
+    # Cost, eqs. (24), (25).
+    c = cost.cv_cost(delay, energy, cfg.lyapunov.alpha, norm.delay_ref_s, norm.energy_ref_j)
+    sys_cost = cost.system_cost(c)
+    # Virtual energy queue driver, eq. (27) (MODEL-NOTES 6).
+    budget_cv = cfg.lyapunov.energy_budget_j_per_cv
+    if cfg.lyapunov.energy_queue == "per_cv":
+        driver, budget = energy, np.full(energy.shape, budget_cv)
+    else:
+        total = energy.sum(axis=-1, keepdims=True)
+        driver = np.broadcast_to(total, energy.shape)
+        budget = np.full(energy.shape, budget_cv * scn.num_cvs)
+    # Drift-plus-penalty, eqs. (39), (44).
+    qref, eref = norm.queue_ref_cycles, norm.energy_ref_j
+    drift_loc = cost.queue_drift(q.local_cycles, lam_loc, phys.cpu_hz * cfg.slot_s, qref)
+    drift_rsu = cost.queue_drift(q.rsu_cycles, lam_rsu, service * cfg.slot_s, qref)
+    drift_e = cost.queue_drift(q.energy_j, driver, budget, eref)
+    objective = cost.drift_plus_penalty(cfg.lyapunov.v_control, sys_cost, drift_loc, drift_rsu, drift_e)
+    return Outcome(
+        links=ln, eta=eta, local_delay_s=d_loc, local_energy_j=e_loc, upload_s=upload, compute_s=compute,
+        rsu_energy_j=np.where(eta, e_cotra, e_datat) + e_compt, local_queue_delay_s=dq_loc,
+        rsu_queue_delay_s=dq_rsu, delay_s=delay, energy_j=energy,
+        deadline_miss=delay > cfg.task.deadline_s, cost=c, system_cost=sys_cost,
+        local_arrivals=lam_loc, rsu_arrivals=lam_rsu, rsu_service_hz=service,
+        energy_budget_j=budget, energy_driver_j=driver,
+        drift_local=drift_loc, drift_rsu=drift_rsu, drift_energy=drift_e, objective=objective,
+    )
+
+
+def evaluate(scn: Scenario, phys: Physical, q: QueueState, a: np.ndarray) -> Outcome:
+    """The full slot for validated actions ``a`` (E, I, 1+3K), with the twin's mode rule."""
+    ln = links(scn, phys, a)
+    return outcome(scn, phys, q, ln, computing.select_mode(ln.used, ln.datat_s, ln.instrt_s))

@@ -1,0 +1,177 @@
+"""The batched core: invariants, queue dynamics through steps, coverage, modes, twin, determinism."""
+import numpy as np
+import pytest
+from pettingzoo.test import parallel_api_test, parallel_seed_test
+
+from isac_iov import BatchedEnv, load_config, parallel_env
+from isac_iov.actions import ActionError
+from isac_iov.slot import evaluate
+
+
+def _random_episode(env, rng):
+    env.reset()
+    steps = []
+    while True:
+        st = env.step(rng.uniform(size=(env.num_envs, env.num_agents, env.action_dim)))
+        steps.append(st)
+        if st.done:
+            return steps
+
+
+@pytest.mark.parametrize("overrides", [[], ["channel.bandwidth_sharing=per_rsu", "lyapunov.energy_queue=system",
+                                            "rsu.service=capacity"]])
+def test_invariants_over_random_episodes(overrides):
+    cfg = load_config(None, overrides)
+    env = BatchedEnv(cfg, num_envs=16, seed=3)
+    for st in _random_episode(env, np.random.default_rng(0)):
+        o, q = st.outcome, st.queues
+        ln = o.links
+        assert np.allclose(ln.share_local + ln.share_rsu.sum(-1), 1.0)          # C5
+        assert not (ln.used & ~ln.reachable).any()                               # coverage
+        axis = -1 if cfg.channel.bandwidth_sharing == "per_cv" else -2
+        assert (ln.bandwidth.sum(axis) <= 1 + 1e-12).all()                       # C4
+        assert (ln.rsu_cpu_hz.sum(-2) <= env.scn.rsu_available_hz * (1 + 1e-12)).all()  # C6
+        for arr in (q.local_cycles, q.rsu_cycles, q.energy_j, o.energy_j, o.delay_s):
+            assert (arr >= 0).all() and np.isfinite(arr).all()
+        assert np.isfinite(st.reward).all() and np.isfinite(st.obs).all()
+        assert np.allclose(o.reward, -(5.0 * o.system_cost + o.drift_local + o.drift_rsu + o.drift_energy))
+
+
+def test_queue_updates_through_steps_eq16_eq17_eq27():
+    cfg = load_config()
+    env = BatchedEnv(cfg, num_envs=4, seed=1)
+    steps = _random_episode(env, np.random.default_rng(1))
+    cpu = env.phys.cpu_hz
+    for prev, nxt in zip(steps, steps[1:]):
+        o = prev.outcome
+        expect_loc = np.maximum(prev.queues.local_cycles - cpu + o.local_arrivals, 0)
+        expect_rsu = np.maximum(prev.queues.rsu_cycles - o.rsu_service_hz + o.rsu_arrivals, 0)
+        expect_v = np.maximum(prev.queues.energy_j - cfg.lyapunov.energy_budget_j_per_cv + o.energy_j, 0)
+        assert np.allclose(nxt.queues.local_cycles, expect_loc)
+        assert np.allclose(nxt.queues.rsu_cycles, expect_rsu)
+        assert np.allclose(nxt.queues.energy_j, expect_v)
+
+
+def test_littles_law_window_matches_history():
+    cfg = load_config(None, ["lyapunov.window_slots=4"])
+    env = BatchedEnv(cfg, num_envs=2, seed=5)
+    steps = _random_episode(env, np.random.default_rng(2))
+    q = np.stack([s.queues.local_cycles for s in steps])
+    lam = np.stack([s.outcome.local_arrivals for s in steps])
+    for t in range(len(steps)):
+        lo = max(0, t - 3)
+        expect = np.where(lam[lo:t + 1].sum(0) > 0, q[lo:t + 1].sum(0) / np.maximum(lam[lo:t + 1].sum(0), 1e-300), 0)
+        assert np.allclose(steps[t].outcome.local_queue_delay_s, expect)
+
+
+def test_local_only_never_offloads_and_queues_grow():
+    env = BatchedEnv(load_config(), num_envs=8, seed=0)
+    env.reset()
+    a = np.zeros((8, 5, 10)); a[..., 0] = 1.0
+    for _ in range(30):
+        st = env.step(a)
+        assert (st.outcome.links.share_local == 1).all() and st.outcome.eta.sum() == 0
+    # a mean task (3.5 Gcycles) exceeds a 2-3 GHz CPU's slot: the local backlog builds up
+    assert st.queues.local_cycles.mean() > 3.5e9
+
+
+def test_coverage_masks_unreachable_rsus():
+    # CV parked at x = 650 m: RSU at 500 m (150 m) reachable, 350 m and 200 m (>= 300 m) not
+    cfg = load_config(None, ["num_cvs=1", "vehicle.initial_x_m=[650, 650]", "vehicle.speed_mps=[0, 0]"])
+    env = BatchedEnv(cfg, num_envs=1, seed=0)
+    env.reset()
+    st = env.step(np.ones((1, 1, 10)))
+    assert st.outcome.links.reachable[0, 0].tolist() == [False, False, True]
+    assert st.outcome.links.share_rsu[0, 0, :2].tolist() == [0.0, 0.0]
+    assert st.outcome.links.share_rsu[0, 0, 2] == pytest.approx(0.5)
+
+
+def test_mode_selection_in_env_both_sides():
+    a = np.zeros((8, 5, 10)); a[..., 1:] = 1.0
+    wide = BatchedEnv(load_config(), 8, seed=0); wide.reset()
+    assert wide.step(a).outcome.eta.sum() == 0          # 20 MHz: DataT uploads take milliseconds
+    narrow = BatchedEnv(load_config(None, ["channel.bandwidth_hz=20e3"]), 8, seed=0); narrow.reset()
+    o = narrow.step(a).outcome
+    assert o.eta[o.links.used].all()                    # 20 kHz: InstrT wins on every used link
+    assert np.allclose(o.upload_s[o.links.used], o.links.instrt_s[o.links.used])
+
+
+def test_reward_equals_p2_objective_on_snapshot():
+    env = BatchedEnv(load_config(), 4, seed=2)
+    env.reset()
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        a = rng.uniform(size=(4, 5, 10))
+        phys, q = env.snapshot()
+        expect = evaluate(env.scn, phys, q, a).objective
+        assert np.allclose(env.step(a).reward, -expect)
+
+
+def test_same_seed_bit_identical():
+    runs = []
+    for _ in range(2):
+        env = BatchedEnv(load_config(), 3, seed=11)
+        steps = _random_episode(env, np.random.default_rng(7))
+        runs.append((np.stack([s.obs for s in steps]), np.stack([s.reward for s in steps])))
+    assert np.array_equal(runs[0][0], runs[1][0]) and np.array_equal(runs[0][1], runs[1][1])
+
+
+def test_dt_absent_zeroes_only_twin_fields():
+    on = BatchedEnv(load_config(), 2, seed=4)
+    off = BatchedEnv(load_config(None, ["twin.enabled=false"]), 2, seed=4)
+    rng = np.random.default_rng(0)
+    on.reset(); off.reset()
+    for _ in range(5):
+        a = rng.uniform(size=(2, 5, 10)); a[..., 7:] *= 0.05    # little RSU CPU: backlog builds
+        s_on, s_off = on.step(a), off.step(a)
+    f = on.cv_feature_dim
+    assert np.array_equal(s_on.obs[..., :f], s_off.obs[..., :f])       # own features identical
+    assert (s_off.obs[..., f:] == 0).all() and (s_on.obs[..., f:] != 0).any()
+    assert (s_off.critic_state[..., on.obs_dim:] == 0).all()           # no global view without a twin
+    assert (off.global_state() == 0).all() and (on.global_state() != 0).any()
+
+
+def test_twin_lag_and_noise():
+    cfg = load_config(None, ["twin.lag_slots=2"])
+    env = BatchedEnv(cfg, 2, seed=0); env.reset()
+    a = np.zeros((2, 5, 10)); a[..., 1:7] = 1.0; a[..., 7:] = 0.02   # little CPU: RSU backlog builds
+    backlog = []
+    for _ in range(6):
+        backlog.append(env.twin.queues.rsu_cycles.copy())
+        env.step(a)
+    backlog.append(env.twin.queues.rsu_cycles.copy())
+    _, q_view, g = env.twin.global_view()
+    assert np.array_equal(q_view, backlog[-3]) and not np.array_equal(q_view, backlog[-1])
+    assert np.allclose(g[:, 0], q_view.sum(-1)) and np.allclose(g[:, 2], q_view.max(-1))
+    noisy = BatchedEnv(load_config(None, ["twin.noise_std=0.5"]), 2, seed=0); noisy.reset()
+    for _ in range(3):
+        noisy.step(a)
+    _, qn, _ = noisy.twin.global_view()
+    assert (qn >= 0).all() and not np.array_equal(qn, noisy.twin.queues.rsu_cycles)
+
+
+def test_bad_actions_and_misuse():
+    env = BatchedEnv(load_config(), 2, seed=0)
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(np.zeros((2, 5, 10)))
+    env.reset()
+    a = np.full((2, 5, 10), 0.5); a[0, 1, 2] = np.nan
+    with pytest.raises(ActionError, match="non-finite"):
+        env.step(a)
+    assert env.t == 0                                   # nothing was played
+    with pytest.raises(ActionError, match="shape"):
+        env.step(np.zeros((2, 4, 10)))
+    with pytest.raises(ValueError, match="num_envs"):
+        BatchedEnv(load_config(), 0)
+
+
+def test_pettingzoo_api_and_seed():
+    parallel_api_test(parallel_env(seed=0), num_cycles=35)
+    parallel_seed_test(lambda: parallel_env())
+    env = parallel_env(overrides=["num_cvs=2"])
+    obs, _ = env.reset(seed=1)
+    assert set(obs) == {"cv_0", "cv_1"} and obs["cv_0"].shape == env.observation_space("cv_0").shape
+    _, rew, _, trunc, info = env.step({a: env.action_space(a).sample() for a in env.agents})
+    assert rew["cv_0"] == rew["cv_1"] and not trunc["cv_0"]
+    assert {"delay_s", "energy_j", "instrt", "local_queue_cycles", "cost"} <= set(info["cv_1"])
+    assert env.state().shape == env.state_space.shape
