@@ -91,13 +91,23 @@ class Outcome:
         return -self.objective
 
 
-def links(scn: Scenario, phys: Physical, a: np.ndarray) -> Links:
-    """Eqs. (1)-(2), C4-C6 and the mode-independent upload times (7), (9), (10)."""
+def link_channel(scn: Scenario, phys: Physical) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Eqs. (1)-(2) before any decision: ``(distance_m, reachable, spectral_eff)`` per link."""
     cfg = scn.cfg
     dist = channel.distance_m(phys.x_m, phys.y_m, scn.rsu_x_m, cfg.rsu.lateral_offset_m, cfg.rsu.height_m)
-    reachable = channel.in_coverage(dist, cfg.rsu.coverage_m)
     gain = channel.path_gain(dist, cfg.channel.pathloss_intercept_db, cfg.channel.pathloss_slope_db)
     se = channel.spectral_efficiency(phys.fading_power, gain, cfg.channel.tx_power_w, cfg.channel.noise_w)
+    return dist, channel.in_coverage(dist, cfg.rsu.coverage_m), se
+
+
+def links(scn: Scenario, phys: Physical, a: np.ndarray,
+          chan: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> Links:
+    """C4-C6, eq. (1) rates and the mode-independent upload times (7), (9), (10).
+
+    ``chan`` is :func:`link_channel` of ``phys`` when the caller already has it.
+    """
+    cfg = scn.cfg
+    dist, reachable, se = link_channel(scn, phys) if chan is None else chan
     share_local, share_rsu = act.task_shares(a, reachable)
     used = share_rsu > 0
     bandwidth = act.bandwidth_shares(a, used, cfg.channel.bandwidth_sharing)

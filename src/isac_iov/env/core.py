@@ -89,7 +89,7 @@ class BatchedEnv:
         self.phys = self.scn.new_physical(self.rng, self.num_envs)
         self._features = self._cv_features(None)
         self.twin.reset(self._features)
-        return self.observe(), self.critic_state()
+        return self._observe_all()
 
     def step(self, actions: np.ndarray) -> Step:
         """Play one slot with ``actions`` (E, I, 1+3K) in [0, 1]; raises ActionError on bad input."""
@@ -98,7 +98,7 @@ class BatchedEnv:
         if self.t >= self.cfg.episode_slots:
             raise RuntimeError("episode is over; call reset()")
         a = check_actions(actions, (self.num_envs, self.num_agents, self.action_dim))
-        ln = slot.links(self.scn, self.phys, a)
+        ln = slot.links(self.scn, self.phys, a, self._chan)
         eta = self.twin.select_modes(ln)
         q_before = self.twin.queues
         out = slot.outcome(self.scn, self.phys, q_before, ln, eta)
@@ -106,8 +106,8 @@ class BatchedEnv:
         self._advance()
         self.twin.mirror(self._features)
         self.t += 1
-        return Step(self.observe(), self.critic_state(), out.reward, self.t >= self.cfg.episode_slots,
-                    out, q_before)
+        obs, critic = self._observe_all()
+        return Step(obs, critic, out.reward, self.t >= self.cfg.episode_slots, out, q_before)
 
     def _advance(self) -> None:
         """Move the vehicles (eq. 2) and draw the next slot's tasks (eq. 4) and fading."""
@@ -136,12 +136,9 @@ class BatchedEnv:
             p.cotransform_cycles_per_bit / max(cfg.task.cotransform_cycles_per_bit.high, 1.0),
             q_loc, v_e,
         ], axis=-1)
-        dist = channel.distance_m(p.x_m, p.y_m, self.scn.rsu_x_m, cfg.rsu.lateral_offset_m, cfg.rsu.height_m)
-        gain = channel.path_gain(dist, cfg.channel.pathloss_intercept_db, cfg.channel.pathloss_slope_db)
-        se = channel.spectral_efficiency(p.fading_power, gain, cfg.channel.tx_power_w, cfg.channel.noise_w)
-        return np.concatenate([own, dist / cfg.rsu.coverage_m,
-                               channel.in_coverage(dist, cfg.rsu.coverage_m).astype(float),
-                               se / SPECTRAL_EFF_SCALE], axis=-1)
+        self._chan = slot.link_channel(self.scn, p)
+        dist, reachable, se = self._chan
+        return np.concatenate([own, dist / cfg.rsu.coverage_m, reachable, se / SPECTRAL_EFF_SCALE], axis=-1)
 
     def _twin_parts(self) -> tuple[np.ndarray, np.ndarray]:
         """``(rsu_part (E, K+3), all_cvs (E, I*F))`` from the twin, zeros when it is absent."""
@@ -152,11 +149,21 @@ class BatchedEnv:
         q_ref = self.scn.norm.queue_ref_cycles
         return np.concatenate([q_rsu, g_rsu], axis=-1) / q_ref, feats.reshape(e, -1)
 
+    def _observe_all(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(obs (E, I, O), critic_state (E, I, O + G))`` from one read of the twin's view."""
+        e, i = self.num_envs, self.num_agents
+        rsu_part, all_cvs = self._twin_parts()
+        critic = np.empty((e, i, self.critic_state_dim))
+        o, f = self.obs_dim, self.cv_feature_dim
+        critic[..., :f] = self._features
+        critic[..., f:o] = rsu_part[:, None, :]
+        critic[..., o:o + all_cvs.shape[-1]] = all_cvs[:, None, :]
+        critic[..., o + all_cvs.shape[-1]:] = rsu_part[:, None, :]
+        return critic[..., :o].copy(), critic
+
     def observe(self) -> np.ndarray:
         """Observations ``(E, I, O)``: own features + the twin's RSU queues and ``G_rsu``."""
-        rsu_part, _ = self._twin_parts()
-        rsu = np.broadcast_to(rsu_part[:, None, :], (self.num_envs, self.num_agents, rsu_part.shape[-1]))
-        return np.concatenate([self._features, rsu], axis=-1)
+        return self._observe_all()[0]
 
     def global_state(self) -> np.ndarray:
         """``(E, G)``: the twin's view of all CVs, the RSU queues and ``G_rsu`` (zeros without a twin)."""
@@ -165,9 +172,7 @@ class BatchedEnv:
 
     def critic_state(self) -> np.ndarray:
         """``(E, I, O + G)``: each agent's observation followed by the global state."""
-        obs, g = self.observe(), self.global_state()
-        g = np.broadcast_to(g[:, None, :], (self.num_envs, self.num_agents, g.shape[-1]))
-        return np.concatenate([obs, g], axis=-1)
+        return self._observe_all()[1]
 
     def snapshot(self) -> tuple[Physical, QueueState]:
         """Copies of the current physical state and queues (for per-slot optimisers)."""

@@ -20,7 +20,7 @@ def distance_m(x_m: np.ndarray, y_m: np.ndarray, rsu_x_m: np.ndarray,
 
 def path_gain(distance: np.ndarray, intercept_db: float, slope_db: float) -> np.ndarray:
     """Large-scale gain g of eq. (1): ``intercept_db - slope_db * log10(d)`` in dB, as a linear ratio."""
-    return 10.0 ** ((intercept_db - slope_db * np.log10(distance)) / 10.0)
+    return np.exp((intercept_db - slope_db * np.log10(distance)) * (np.log(10.0) / 10.0))
 
 
 def spectral_efficiency(fading_power: np.ndarray, gain: np.ndarray,

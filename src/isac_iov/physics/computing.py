@@ -50,7 +50,7 @@ def rsu_cycles_time_s(share_rsu: np.ndarray, data_bits: np.ndarray, intensity: n
 
 def rsu_energy_j(delay_s: np.ndarray, rsu_cpu_hz: np.ndarray, kappa: float) -> np.ndarray:
     """Eqs. (11) and (14): ``kappa_rsu D F^3``."""
-    return kappa * delay_s * rsu_cpu_hz ** 3
+    return kappa * delay_s * rsu_cpu_hz * rsu_cpu_hz * rsu_cpu_hz
 
 
 def select_mode(used: np.ndarray, datat_s: np.ndarray, instrt_s: np.ndarray) -> np.ndarray:

@@ -1,0 +1,82 @@
+"""Environment throughput in CV-slots per second (issue 2, item 8).
+
+Measures, in one process and one run so the ratios are comparable:
+the batched core at 1, 64 and 1024 environments; the PettingZoo view stepped
+one environment at a time; and the decision time of ``ly-opt`` per slot.
+Actions are drawn up front so only the simulator is timed.
+
+    python benchmarks/bench_env.py [--seconds 3] [--lyopt-slots 10]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from isac_iov import BatchedEnv, load_config, parallel_env
+
+
+def _rate_batched(cfg, num_envs: int, seconds: float) -> float:
+    env = BatchedEnv(cfg, num_envs, seed=0)
+    env.reset()
+    actions = np.random.default_rng(0).uniform(size=(cfg.episode_slots, num_envs, cfg.num_cvs, env.action_dim))
+    slots, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for a in actions:
+            env.step(a)
+        env.reset()
+        slots += cfg.episode_slots
+    return slots * num_envs * cfg.num_cvs / (time.perf_counter() - start)
+
+
+def _rate_pettingzoo(cfg, seconds: float) -> float:
+    env = parallel_env(cfg, seed=0)
+    rng = np.random.default_rng(0)
+    acts = [{a: rng.uniform(size=env.action_space(a).shape) for a in env.possible_agents}
+            for _ in range(cfg.episode_slots)]
+    slots, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        env.reset()
+        for a in acts:
+            env.step(a)
+        slots += cfg.episode_slots
+    return slots * cfg.num_cvs / (time.perf_counter() - start)
+
+
+def _lyopt_seconds_per_slot(cfg, slots: int) -> float:
+    from isac_iov.policies import make_policy
+    env = BatchedEnv(cfg, 1, seed=0)
+    obs, _ = env.reset()
+    policy = make_policy("ly-opt", cfg, seed=0)
+    policy.reset(env)
+    start = time.perf_counter()
+    for _ in range(slots):
+        obs = env.step(policy.act(env, obs)).obs
+    return (time.perf_counter() - start) / slots
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
+    p.add_argument("--lyopt-slots", type=int, default=10)
+    args = p.parse_args()
+    cfg = load_config()
+    print(f"scenario: {cfg.num_cvs} CVs, {cfg.num_rsus} RSUs, {cfg.episode_slots} slots/episode")
+    pz = _rate_pettingzoo(cfg, args.seconds)
+    rows = [("pettingzoo view, 1 env at a time", pz)]
+    for n in (1, 64, 1024):
+        rows.append((f"batched core, {n} envs", _rate_batched(cfg, n, args.seconds)))
+    print(f"{'configuration':<36}{'CV-slots/s':>14}{'x pettingzoo':>14}")
+    for name, rate in rows:
+        print(f"{name:<36}{rate:>14,.0f}{rate / pz:>14.1f}")
+    best = rows[-1][1]
+    print(f"target: batched core >= 1,000,000 CV-slots/s at 1024 envs -> {'met' if best >= 1e6 else 'MISSED'}; "
+          f">= 50x the one-at-a-time loop -> {'met' if best >= 50 * pz else 'MISSED'}")
+    if args.lyopt_slots > 0:
+        print(f"ly-opt decision time: {_lyopt_seconds_per_slot(cfg, args.lyopt_slots) * 1e3:.1f} ms per slot "
+              f"({cfg.num_cvs} CVs, {cfg.num_rsus} RSUs)")
+
+
+if __name__ == "__main__":
+    main()
