@@ -96,7 +96,7 @@ class TaskConfig:
 class LyapunovConfig:
     v_control: float = 5.0
     alpha: float = 0.6
-    energy_budget_j_per_cv: float = 30.0
+    energy_budget_j_per_cv: float = 22.0
     energy_queue: str = "per_cv"  # "per_cv" | "system"
     window_slots: int = 10
 

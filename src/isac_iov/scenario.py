@@ -20,12 +20,16 @@ class Normalisers:
 
     ``delay_ref_s`` is the slot length tau; ``energy_ref_j`` is the energy of a
     mean task run locally at the mean CV speed (eq. 6); ``queue_ref_cycles`` is
-    the cycles of a mean task (``mean G * mean I_task``).
+    the cycles of a mean task (``mean G * mean I_task``); ``energy_queue_ref_j``
+    scales the virtual energy queue and its driver in eq. (44): the budget
+    each ``V_i`` is driven against (``E^max / I`` per CV, or ``E^max`` for the
+    system-wide queue), so the queue is measured in slots' worth of budget.
     """
 
     delay_ref_s: float
     energy_ref_j: float
     queue_ref_cycles: float
+    energy_queue_ref_j: float
 
     @classmethod
     def from_config(cls, cfg: Config) -> "Normalisers":
@@ -34,6 +38,8 @@ class Normalisers:
             delay_ref_s=cfg.slot_s,
             energy_ref_j=cfg.vehicle.kappa * cfg.vehicle.cpu_hz.mean ** 2 * cycles,
             queue_ref_cycles=cycles,
+            energy_queue_ref_j=cfg.lyapunov.energy_budget_j_per_cv
+            * (cfg.num_cvs if cfg.lyapunov.energy_queue == "system" else 1),
         )
 
 

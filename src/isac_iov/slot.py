@@ -164,10 +164,10 @@ def outcome(scn: Scenario, phys: Physical, q: QueueState, ln: Links, eta: np.nda
         driver = np.broadcast_to(total, energy.shape)
         budget = np.full(energy.shape, budget_cv * scn.num_cvs)
     # Drift-plus-penalty, eqs. (39), (44).
-    qref, eref = norm.queue_ref_cycles, norm.energy_ref_j
+    qref = norm.queue_ref_cycles
     drift_loc = cost.queue_drift(q.local_cycles, lam_loc, phys.cpu_hz * cfg.slot_s, qref)
     drift_rsu = cost.queue_drift(q.rsu_cycles, lam_rsu, service * cfg.slot_s, qref)
-    drift_e = cost.queue_drift(q.energy_j, driver, budget, eref)
+    drift_e = cost.queue_drift(q.energy_j, driver, budget, norm.energy_queue_ref_j)
     objective = cost.drift_plus_penalty(cfg.lyapunov.v_control, sys_cost, drift_loc, drift_rsu, drift_e)
     return Outcome(
         links=ln, eta=eta, local_delay_s=d_loc, local_energy_j=e_loc, upload_s=upload, compute_s=compute,

@@ -10,7 +10,7 @@ Observation of CV i (eq. 40), all entries normalised to O(1):
 
 * own features (``11 + 3K``): task size, instruction size, CPU speed, x, y,
   velocity, deadline, task intensity, co-transformation intensity, local queue
-  (in mean-task cycles), virtual energy queue (in ``E_ref``); per RSU the
+  (in mean-task cycles), virtual energy queue (in slots of budget); per RSU the
   distance over the coverage radius, the coverage flag and the full-band
   spectral efficiency over 20 bit/s/Hz;
 * twin features (``K + 3``): RSU queues and ``G_rsu`` in mean-task cycles.
@@ -123,7 +123,7 @@ class BatchedEnv:
         cfg, p = self.cfg, self.phys
         zeros = np.zeros(p.x_m.shape)
         q_loc = queues.local_cycles / self.scn.norm.queue_ref_cycles if queues is not None else zeros
-        v_e = queues.energy_j / self.scn.norm.energy_ref_j if queues is not None else zeros
+        v_e = queues.energy_j / self.scn.norm.energy_queue_ref_j if queues is not None else zeros
         own = np.stack([
             p.data_bits / cfg.task.data_bits.high,
             p.instruction_bits / cfg.task.instruction_bits.high,

@@ -1,8 +1,10 @@
 """Cost and drift-plus-penalty reward: eqs. (24)-(25), (39), (44) with MODEL-NOTES 7 normalisation.
 
-Delays are divided by the slot length tau, energies by ``E_ref`` and queues by
-``Q_ref`` (see :class:`isac_iov.scenario.Normalisers`) so that the weighted
-sums mix dimensionless numbers.
+In the cost, delays are divided by the slot length tau and energies by
+``E_ref``; in the drift terms, task queues and their arrivals/service by
+``Q_ref`` and the virtual energy queue and its driver by the energy budget it
+is driven against (see :class:`isac_iov.scenario.Normalisers`), so that the
+weighted sums mix dimensionless numbers.
 """
 from __future__ import annotations
 
