@@ -1,0 +1,69 @@
+"""Policies: the interface every decision-maker implements, and the registry of reference policies.
+
+A **policy** is any object with
+
+* ``reset(env: BatchedEnv) -> None`` - called after every ``env.reset()`` (start of an episode);
+* ``act(env: BatchedEnv, obs: np.ndarray) -> np.ndarray`` - the joint action ``(E, I, 1+3K)`` in
+  ``[0, 1]`` for the current slot of every env (layout in :mod:`isac_iov.actions`);
+* ``name: str`` - how it is labelled in summaries.
+
+Reference policies are centralised oracles: they may read the env's full state
+(``env.snapshot()``, ``env.phys``, ``env.twin``, ``env.scn``).  Learned policies use ``obs`` only.
+
+:func:`make_policy` builds one by name:
+
+==========  ===============================================================================
+``local``   everything runs on the CV (:class:`~isac_iov.policies.reference.LocalPolicy`)
+``offload`` everything to the reachable RSUs evenly (:class:`~.reference.OffloadPolicy`)
+``random``  uniform actions from its own seeded generator (:class:`~.reference.RandomPolicy`)
+``greedy``  per-CV Lyapunov-aware heuristic (:class:`~.reference.GreedyPolicy`)
+``ly-opt``  numerical per-slot solver of P2, eq. (39) (:class:`~.lyopt.LyOptPolicy`)
+==========  ===============================================================================
+
+A name that is an existing directory is a trained run and is loaded with
+:func:`isac_iov.learners.load_policy`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Protocol
+
+import numpy as np
+
+from ..config import Config
+from ..env.core import BatchedEnv
+from .lyopt import LyOptConfig, LyOptPolicy
+from .reference import GreedyPolicy, LocalPolicy, OffloadPolicy, RandomPolicy
+
+
+class Policy(Protocol):
+    """What :mod:`isac_iov.evaluate` and the learners expect of a decision-maker."""
+
+    name: str
+
+    def reset(self, env: BatchedEnv) -> None: ...
+
+    def act(self, env: BatchedEnv, obs: np.ndarray) -> np.ndarray: ...
+
+
+REGISTRY: dict[str, Callable[[Config, int], Policy]] = {
+    "local": lambda cfg, seed: LocalPolicy(),
+    "offload": lambda cfg, seed: OffloadPolicy(),
+    "random": lambda cfg, seed: RandomPolicy(seed),
+    "greedy": lambda cfg, seed: GreedyPolicy(),
+    "ly-opt": lambda cfg, seed: LyOptPolicy(LyOptConfig(seed=seed)),
+}
+
+
+def make_policy(name: str, cfg: Config, seed: int) -> Policy:
+    """The reference policy ``name``, or the trained run stored in directory ``name``."""
+    if name in REGISTRY:
+        return REGISTRY[name](cfg, seed)
+    if Path(name).is_dir():
+        from ..learners import load_policy
+        return load_policy(name)
+    raise ValueError(f"policy {name!r}: not a run directory nor one of {', '.join(REGISTRY)}")
+
+
+__all__ = ["Policy", "REGISTRY", "make_policy", "LocalPolicy", "OffloadPolicy", "RandomPolicy",
+           "GreedyPolicy", "LyOptConfig", "LyOptPolicy"]
