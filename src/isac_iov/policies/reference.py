@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..env.core import BatchedEnv
+from .. import slot
 from ..physics import channel
 from ..scenario import Physical, Scenario
 from ..slot import QueueState
@@ -84,12 +85,9 @@ class LinkView:
 
 def link_view(scn: Scenario, phys: Physical) -> LinkView:
     """Coverage (MODEL-NOTES 2) and the eq. (1)/(7) upload time of the whole task over the whole band."""
-    cfg = scn.cfg
-    dist = channel.distance_m(phys.x_m, phys.y_m, scn.rsu_x_m, cfg.rsu.lateral_offset_m, cfg.rsu.height_m)
-    gain = channel.path_gain(dist, cfg.channel.pathloss_intercept_db, cfg.channel.pathloss_slope_db)
-    se = channel.spectral_efficiency(phys.fading_power, gain, cfg.channel.tx_power_w, cfg.channel.noise_w)
-    rate = channel.rate_bps(1.0, se, cfg.channel.bandwidth_hz, cfg.channel.sensing_gain)
-    return LinkView(channel.in_coverage(dist, cfg.rsu.coverage_m), phys.data_bits[..., None] / rate)
+    _, reachable, se = slot.link_channel(scn, phys)
+    rate = channel.rate_bps(1.0, se, scn.cfg.channel.bandwidth_hz, scn.cfg.channel.sensing_gain)
+    return LinkView(reachable, phys.data_bits[..., None] / rate)
 
 
 def water_fill(rate: np.ndarray, wait_s: np.ndarray, portion: np.ndarray,
