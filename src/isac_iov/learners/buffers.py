@@ -1,0 +1,109 @@
+"""Data pieces shared by the learners: running normalisers, GAE and the episode replay buffer.
+
+* :class:`RunningMeanStd` - streaming mean/variance (parallel-merge formula), used
+  for value normalisation (PPO) and reward scaling (off-policy learners).
+* :func:`gae` - generalised advantage estimation over the slots of one episode
+  per env; the last slot is a time-limit truncation, so it bootstraps from the
+  value of the state after it.
+* :class:`EpisodeReplay` - a ring buffer of whole episodes.  The lockstep
+  batched env produces ``E`` episodes of ``T`` slots at once, so storage is
+  ``(capacity, T + 1, ...)`` for observations (the extra row is the state
+  after the last slot) and ``(capacity, T, ...)`` for actions and rewards; the
+  next observation of slot ``t`` is row ``t + 1``, so nothing is stored twice.
+  The critic state of agent ``i`` is ``[obs_i, global_state]`` (see
+  :mod:`isac_iov.env.core`), so only observations and the global state are kept.
+
+Every piece has ``state_dict`` / ``load_state_dict`` for checkpoints.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+
+class RunningMeanStd:
+    """Running mean and variance of a scalar stream."""
+
+    def __init__(self, eps: float = 1e-4):
+        self.mean, self.var, self.count = 0.0, 1.0, eps
+
+    def update(self, x: np.ndarray | torch.Tensor) -> None:
+        x = np.asarray(x.detach() if isinstance(x, torch.Tensor) else x, dtype=np.float64).ravel()
+        if x.size == 0:
+            return
+        b_mean, b_var, b_count = float(x.mean()), float(x.var()), x.size
+        delta, total = b_mean - self.mean, self.count + b_count
+        self.mean += delta * b_count / total
+        m2 = self.var * self.count + b_var * b_count + delta ** 2 * self.count * b_count / total
+        self.var, self.count = m2 / total, total
+
+    @property
+    def std(self) -> float:
+        return float(np.sqrt(self.var + 1e-8))
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+    def denormalize(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.std + self.mean
+
+    def state_dict(self) -> dict[str, float]:
+        return {"mean": self.mean, "var": self.var, "count": self.count}
+
+    def load_state_dict(self, state: dict[str, float]) -> None:
+        self.mean, self.var, self.count = state["mean"], state["var"], state["count"]
+
+
+def gae(rewards: torch.Tensor, values: torch.Tensor, gamma: float, lam: float) -> torch.Tensor:
+    """Advantages ``(T, N, I)`` from team rewards ``(T, N)`` and values ``(T + 1, N, I)``."""
+    adv = torch.zeros_like(values[:-1])
+    running = torch.zeros_like(values[0])
+    for t in range(rewards.shape[0] - 1, -1, -1):
+        delta = rewards[t, :, None] + gamma * values[t + 1] - values[t]
+        running = delta + gamma * lam * running
+        adv[t] = running
+    return adv
+
+
+class EpisodeReplay:
+    """Ring buffer of ``capacity`` whole episodes; samples transitions uniformly from stored episodes."""
+
+    def __init__(self, capacity: int, slots: int, agents: int, obs_dim: int, global_dim: int, act_dim: int):
+        self.capacity, self.slots = capacity, slots
+        self.obs = torch.zeros(capacity, slots + 1, agents, obs_dim)
+        self.glob = torch.zeros(capacity, slots + 1, global_dim)
+        self.act = torch.zeros(capacity, slots, agents, act_dim)
+        self.rew = torch.zeros(capacity, slots)
+        self.ptr, self.size = 0, 0
+
+    @property
+    def transitions(self) -> int:
+        return self.size * self.slots
+
+    def add_episodes(self, obs: torch.Tensor, glob: torch.Tensor, act: torch.Tensor, rew: torch.Tensor) -> None:
+        """Store ``n`` episodes: obs ``(n, T+1, I, O)``, glob ``(n, T+1, G)``, act ``(n, T, I, A)``, rew ``(n, T)``."""
+        n = obs.shape[0]
+        rows = (self.ptr + torch.arange(n)) % self.capacity
+        self.obs[rows], self.glob[rows], self.act[rows], self.rew[rows] = obs, glob, act, rew
+        self.ptr = int((self.ptr + n) % self.capacity)
+        self.size = min(self.size + n, self.capacity)
+
+    def sample(self, batch: int) -> dict[str, torch.Tensor]:
+        """``batch`` transitions: obs, glob, act, rew and next_obs, next_glob."""
+        row = torch.randint(self.size, (batch,))
+        t = torch.randint(self.slots, (batch,))
+        return {"obs": self.obs[row, t], "glob": self.glob[row, t], "act": self.act[row, t],
+                "rew": self.rew[row, t], "next_obs": self.obs[row, t + 1], "next_glob": self.glob[row, t + 1]}
+
+    def state_dict(self) -> dict[str, Any]:
+        n = self.size
+        return {"obs": self.obs[:n].clone(), "glob": self.glob[:n].clone(), "act": self.act[:n].clone(),
+                "rew": self.rew[:n].clone(), "ptr": self.ptr, "size": n}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        n = state["size"]
+        for name in ("obs", "glob", "act", "rew"):
+            getattr(self, name)[:n] = state[name]
+        self.ptr, self.size = state["ptr"], n

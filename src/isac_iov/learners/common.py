@@ -1,0 +1,137 @@
+"""What every learner shares: the env dimensions, the hyper-parameter base class and the learner interface.
+
+A learner is driven by :func:`isac_iov.learners.train.train_run` through the
+:class:`Learner` protocol, one *iteration* at a time: ``num_envs`` episodes are
+played in lockstep by a :class:`~isac_iov.env.core.BatchedEnv`; for every slot
+the loop calls ``explore`` (actions for all envs and agents in one batched
+call) and then ``record`` with the env's :class:`~isac_iov.env.core.Step`;
+``end_iteration(keep)`` learns from the first ``keep`` episodes (the last
+iteration of a run may need fewer than ``num_envs``).  On-policy learners
+update there; off-policy learners update inside ``record`` and store the
+episodes there.
+
+Hyper-parameters are frozen dataclasses deriving from :class:`AlgoConfig`;
+:func:`make_algo_config` applies ``key=value`` overrides with the same
+type checks and error style as the scenario config.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+import yaml
+
+from ..config import Config, ConfigError
+from ..env.core import BatchedEnv, Step
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """Dimensions a learner needs, read from a (never stepped) BatchedEnv."""
+
+    agents: int
+    obs_dim: int
+    act_dim: int
+    global_dim: int
+    critic_dim: int
+    cv_feature_dim: int
+    slots: int
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> "EnvSpec":
+        env = BatchedEnv(cfg, 1)
+        return cls(env.num_agents, env.obs_dim, env.action_dim, env.global_state_dim,
+                   env.critic_state_dim, env.cv_feature_dim, cfg.episode_slots)
+
+
+@dataclass(frozen=True)
+class AlgoConfig:
+    """Fields common to every algorithm."""
+
+    num_envs: int = 16            # episodes played in parallel per iteration
+    hidden: int = 128             # width of both hidden layers of every network
+    shared_actor: bool = False    # one actor for all CVs with a one-hot agent id (else one per CV)
+    torch_threads: int = 1        # fixed for run-to-run determinism
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_POSITIVE_INT = {"num_envs", "hidden", "torch_threads", "epochs", "batch_size", "buffer_episodes",
+                 "policy_delay"}
+
+
+def make_algo_config(cls: type[AlgoConfig], overrides: dict[str, Any] | None) -> AlgoConfig:
+    """``cls()`` with ``overrides`` (values may be strings from the command line) type-checked."""
+    fields = {f.name: f.type for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key, raw in (overrides or {}).items():
+        if key not in fields:
+            raise ConfigError(f"unknown algorithm key algo.{key} (known: {', '.join(sorted(fields))})")
+        value = yaml.safe_load(raw) if isinstance(raw, str) else raw
+        values[key] = _coerce(key, value, fields[key])
+    return cls(**values)
+
+
+def _coerce(key: str, value: Any, typ: Any) -> Any:
+    name = typ if isinstance(typ, str) else typ.__name__
+    if name == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(f"algo.{key}: expected true/false, got {value!r}")
+        return value
+    if isinstance(value, str):
+        try:
+            value = float(value)   # YAML 1.1 reads 3e-4 (no dot) as a string
+        except ValueError:
+            raise ConfigError(f"algo.{key}: expected a number, got {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+        raise ConfigError(f"algo.{key}: expected a finite number, got {value!r}")
+    if name == "int":
+        if float(value) != int(value):
+            raise ConfigError(f"algo.{key}: expected an integer, got {value!r}")
+        if key in _POSITIVE_INT and value < 1:
+            raise ConfigError(f"algo.{key}: must be >= 1, got {value!r}")
+        return int(value)
+    return float(value)
+
+
+class Learner(Protocol):
+    """The interface :mod:`isac_iov.learners.train` drives (see the module docstring)."""
+
+    actor: torch.nn.Module
+    num_envs: int
+
+    def explore(self, obs: np.ndarray, critic_state: np.ndarray, t: int) -> np.ndarray: ...
+
+    def record(self, step: Step, t: int) -> None: ...
+
+    def end_iteration(self, keep: int) -> dict[str, float]: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+def adam(params: Any, lr: float, eps: float = 1e-8) -> torch.optim.Adam:
+    """Adam with the fused CPU kernel (one call for all tensors of a network)."""
+    return torch.optim.Adam(params, lr=lr, eps=eps, fused=True)
+
+
+def optimise(opt: torch.optim.Optimizer, net: torch.nn.Module, loss: torch.Tensor, max_norm: float) -> None:
+    """One Adam step on ``loss`` with the gradient norm of ``net`` clipped to ``max_norm``."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward(inputs=list(net.parameters()))
+    torch.nn.utils.clip_grad_norm_(net.parameters(), max_norm)
+    opt.step()
+
+
+def as_tensor(x: np.ndarray) -> torch.Tensor:
+    return torch.as_tensor(x, dtype=torch.float32)
+
+
+def to_actions(a: torch.Tensor) -> np.ndarray:
+    """A torch action batch as the float64 array the env expects (inside [0, 1])."""
+    return a.detach().double().clamp_(0.0, 1.0).numpy()

@@ -1,0 +1,67 @@
+"""Ly-MADDPG: deterministic decentralised actors, one centralised critic per agent, target networks.
+
+Collection, replay, reward scaling and the critic inputs are shared with the
+other off-policy learners (:mod:`.offpolicy`).  Per update:
+
+1. critic ``i`` regresses ``r_scaled + gamma * Q'_i(s'_i, mu'(o'))`` (target
+   actors and critics);
+2. actor ``i`` ascends ``Q_i(s_i, a_1..mu_i(o_i)..a_I)`` - its own action from
+   the current policy, the others' from the replay buffer;
+3. targets move by Polyak averaging (``tau``).
+
+Exploration adds ``N(0, exploration_noise)`` to the actions and clips to [0, 1].
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from .common import EnvSpec, adam, optimise
+from .networks import DeterministicActor, QEnsemble, polyak_update, squash
+from .offpolicy import OffPolicyConfig, OffPolicyLearner, joint_with_own
+
+
+@dataclass(frozen=True)
+class MaddpgConfig(OffPolicyConfig):
+    exploration_noise: float = 0.1
+    preact_reg: float = 1e-2        # weight of mean(u^2) in the actor loss (sigmoid saturation guard)
+
+
+class MADDPG(OffPolicyLearner):
+    def __init__(self, spec: EnvSpec, cfg: MaddpgConfig):
+        super().__init__(spec, cfg)
+        joint_dim = spec.critic_dim + spec.agents * spec.act_dim
+        self.actor = DeterministicActor(spec.agents, spec.obs_dim, spec.act_dim, cfg.hidden, cfg.shared_actor)
+        self.critic = QEnsemble(spec.agents, joint_dim, cfg.hidden, copies=1)
+        self.actor_target, self.critic_target = copy.deepcopy(self.actor), copy.deepcopy(self.critic)
+        self.actor_opt = adam(self.actor.parameters(), lr=cfg.actor_lr)
+        self.critic_opt = adam(self.critic.parameters(), lr=cfg.critic_lr)
+
+    def behaviour(self, obs: torch.Tensor) -> torch.Tensor:
+        a = self.actor(obs)
+        return (a + self.cfg.exploration_noise * torch.randn_like(a)).clamp(0.0, 1.0)
+
+    def update(self, b: dict[str, torch.Tensor]) -> dict[str, float]:
+        cfg = self.cfg
+        with torch.no_grad():
+            next_act = self.actor_target(b["next_obs"]).flatten(1)
+            q_next = self.critic_target(self.critic_input(b["next_obs"], b["next_glob"], next_act))[:, 0]
+            target = b["rew"][:, None] + cfg.gamma * q_next
+        q = self.critic(self.critic_input(b["obs"], b["glob"], b["act"].flatten(1)))[:, 0]
+        critic_loss = (q - target).pow(2).mean()
+        optimise(self.critic_opt, self.critic, critic_loss, cfg.max_grad_norm)
+        u = self.actor.pre_action(b["obs"])
+        joint = joint_with_own(b["act"], squash(u))
+        q = self.critic(self.critic_input(b["obs"], b["glob"], joint))[:, 0]
+        actor_loss = -q.mean() + cfg.preact_reg * u.pow(2).mean()
+        optimise(self.actor_opt, self.actor, actor_loss, cfg.max_grad_norm)
+        polyak_update(self.critic_target, self.critic, cfg.tau)
+        polyak_update(self.actor_target, self.actor, cfg.tau)
+        return {"critic_loss": critic_loss.item(), "actor_loss": actor_loss.item()}
+
+    def components(self) -> dict[str, Any]:
+        return {"actor": self.actor, "critic": self.critic, "actor_target": self.actor_target,
+                "critic_target": self.critic_target, "actor_opt": self.actor_opt, "critic_opt": self.critic_opt}

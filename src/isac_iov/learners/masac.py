@@ -1,0 +1,89 @@
+"""Ly-MASAC: entropy-regularised actors with a learned temperature per agent, twin centralised critics.
+
+Actors are Gaussians over pre-actions squashed by ``sigmoid`` (log-density with
+the squash Jacobian, :class:`~.networks.SquashedGaussianActor`).  Per update:
+
+1. both critics of agent ``i`` regress
+   ``r_scaled + gamma * (min_j Q'_ij(s'_i, a') - alpha_i log pi_i(a'_i | o'_i))``
+   with ``a' ~ pi(o')`` from the current actors;
+2. actor ``i`` minimises ``alpha_i log pi_i(a_i | o_i) - min_j Q_ij(s_i, a_1..a_i..a_I)``
+   with ``a_i`` reparameterised and the others' actions from the replay buffer;
+3. ``log alpha_i`` descends ``-log alpha_i (log pi_i + target_entropy)`` where
+   ``target_entropy = target_entropy_per_dim * action_dim``;
+4. target critics move by Polyak averaging.
+
+Exploration samples from the actors.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from .common import EnvSpec, adam, optimise
+from .networks import QEnsemble, SquashedGaussianActor, polyak_update
+from .offpolicy import OffPolicyConfig, OffPolicyLearner, joint_with_own
+
+
+@dataclass(frozen=True)
+class MasacConfig(OffPolicyConfig):
+    alpha_lr: float = 3e-4
+    init_alpha: float = 0.05
+    target_entropy_per_dim: float = -1.0
+
+
+class Temperature(nn.Module):
+    """``log alpha`` per agent."""
+
+    def __init__(self, agents: int, init_alpha: float):
+        super().__init__()
+        self.log_alpha = nn.Parameter(torch.full((agents,), math.log(init_alpha)))
+
+    def forward(self) -> torch.Tensor:
+        return self.log_alpha.exp()
+
+
+class MASAC(OffPolicyLearner):
+    def __init__(self, spec: EnvSpec, cfg: MasacConfig):
+        super().__init__(spec, cfg)
+        joint_dim = spec.critic_dim + spec.agents * spec.act_dim
+        self.actor = SquashedGaussianActor(spec.agents, spec.obs_dim, spec.act_dim, cfg.hidden, cfg.shared_actor)
+        self.critic = QEnsemble(spec.agents, joint_dim, cfg.hidden, copies=2)
+        self.critic_target = copy.deepcopy(self.critic)
+        self.temperature = Temperature(spec.agents, cfg.init_alpha)
+        self.target_entropy = cfg.target_entropy_per_dim * spec.act_dim
+        self.actor_opt = adam(self.actor.parameters(), lr=cfg.actor_lr)
+        self.critic_opt = adam(self.critic.parameters(), lr=cfg.critic_lr)
+        self.alpha_opt = adam(self.temperature.parameters(), lr=cfg.alpha_lr)
+
+    def behaviour(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.actor(obs)[0]
+
+    def update(self, b: dict[str, torch.Tensor]) -> dict[str, float]:
+        cfg = self.cfg
+        alpha = self.temperature().detach()
+        with torch.no_grad():
+            next_act, next_logp = self.actor(b["next_obs"])
+            q_next = self.critic_target(self.critic_input(b["next_obs"], b["next_glob"], next_act.flatten(1)))
+            target = b["rew"][:, None] + cfg.gamma * (q_next.min(1).values - alpha * next_logp)
+        q = self.critic(self.critic_input(b["obs"], b["glob"], b["act"].flatten(1)))
+        critic_loss = (q - target[:, None]).pow(2).mean(0).sum(0).mean()
+        optimise(self.critic_opt, self.critic, critic_loss, cfg.max_grad_norm)
+        act, logp = self.actor(b["obs"])
+        q_pi = self.critic(self.critic_input(b["obs"], b["glob"], joint_with_own(b["act"], act))).min(1).values
+        actor_loss = (alpha * logp - q_pi).mean()
+        optimise(self.actor_opt, self.actor, actor_loss, cfg.max_grad_norm)
+        alpha_loss = -(self.temperature.log_alpha * (logp.detach() + self.target_entropy)).mean()
+        optimise(self.alpha_opt, self.temperature, alpha_loss, cfg.max_grad_norm)
+        polyak_update(self.critic_target, self.critic, cfg.tau)
+        return {"critic_loss": critic_loss.item(), "actor_loss": actor_loss.item(),
+                "alpha": alpha.mean().item(), "entropy": -logp.mean().item()}
+
+    def components(self) -> dict[str, Any]:
+        return {"actor": self.actor, "critic": self.critic, "critic_target": self.critic_target,
+                "temperature": self.temperature, "actor_opt": self.actor_opt, "critic_opt": self.critic_opt,
+                "alpha_opt": self.alpha_opt}

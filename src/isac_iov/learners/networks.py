@@ -1,0 +1,203 @@
+"""Networks shared by all learners: per-agent MLPs batched over the agent axis, and the action squash.
+
+:class:`AgentMLP` holds one independent two-hidden-layer ReLU network per
+agent, stored as stacked weights ``(n, in, out)`` and evaluated for all agents
+in one ``torch.baddbmm`` call, so ``I`` actors (or ``I`` critics, or two critics
+per agent) cost a single batched matrix product per layer.  With
+``shared=True`` there is one network for all agents and a one-hot agent id is
+appended to every input (the shared-actor option).  Every actor and critic standardises its inputs
+with a :class:`RunningNorm`.
+
+**Action mapping (all algorithms).**  Env actions live in ``[0, 1]``.  Every
+policy produces an unbounded pre-action ``u`` and plays ``a = sigmoid(u)``
+(:func:`squash`).  Gaussian policies sample ``u ~ N(mu, sigma)``; the
+deterministic (evaluation) action is ``sigmoid(mu)``.  PPO scores the
+Gaussian log-density of ``u`` (the squash Jacobian cancels in its ratio); SAC
+adds the Jacobian ``-sum log(a (1 - a))`` (:func:`squash_log_det`); DDPG/TD3
+actors output ``sigmoid`` of their last layer.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+def squash(u: torch.Tensor) -> torch.Tensor:
+    """Pre-action -> env action in [0, 1]."""
+    return torch.sigmoid(u)
+
+
+def squash_log_det(u: torch.Tensor) -> torch.Tensor:
+    """``log |da/du|`` of :func:`squash`, summed over the last axis."""
+    return (F.logsigmoid(u) + F.logsigmoid(-u)).sum(-1)
+
+
+def gaussian_log_prob(u: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:
+    """Diagonal Gaussian log-density of ``u``, summed over the last axis."""
+    z = (u - mean) * torch.exp(-log_std)
+    return (-0.5 * z.pow(2) - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+
+
+def gaussian_entropy(log_std: torch.Tensor) -> torch.Tensor:
+    """Entropy of a diagonal Gaussian, summed over the last axis."""
+    return (log_std + 0.5 * math.log(2 * math.pi * math.e)).sum(-1)
+
+
+class RunningNorm(nn.Module):
+    """Per-feature running standardisation ``(x - mean) / max(std, min_std)`` clipped to ``+-clip``.
+
+    The statistics are buffers (saved with the network) and change only in
+    :meth:`update`, which learners call between iterations, so a policy is
+    fixed while it collects and while it is updated.  Needed because some
+    observation entries (the virtual energy queue, in ``E_ref``) reach the
+    hundreds while the others are O(1).  The ``min_std = 1`` floor only ever
+    shrinks features: the env already scales its features to O(1), and
+    dividing a rarely non-zero feature (an RSU backlog) by its tiny std
+    would turn it into large spikes.
+    """
+
+    def __init__(self, dim: int, clip: float = 10.0, min_std: float = 1.0):
+        super().__init__()
+        self.clip, self.min_std = clip, min_std
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("var", torch.ones(dim))
+        self.register_buffer("count", torch.tensor(1e-4))
+
+    @torch.no_grad()
+    def update(self, x: torch.Tensor) -> None:
+        x = x.reshape(-1, x.shape[-1])
+        n = x.shape[0]
+        b_mean, b_var = x.mean(0), x.var(0, unbiased=False)
+        delta, total = b_mean - self.mean, self.count + n
+        self.mean += delta * n / total
+        self.var.copy_((self.var * self.count + b_var * n + delta.pow(2) * self.count * n / total) / total)
+        self.count += n
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return ((x - self.mean) / self.var.sqrt().clamp(min=self.min_std)).clamp(-self.clip, self.clip)
+
+
+class AgentMLP(nn.Module):
+    """``n`` independent MLPs ``in -> hidden -> hidden -> out`` (ReLU) applied to ``x (..., n, in)``.
+
+    ``out_gain`` scales the initial output layer (small for policy means, so the
+    first actions sit near ``sigmoid(0) = 0.5``).
+    """
+
+    def __init__(self, n: int, in_dim: int, out_dim: int, hidden: int, shared: bool = False,
+                 out_gain: float = 1.0):
+        super().__init__()
+        self.n, self.shared = n, shared
+        groups = 1 if shared else n
+        dims = [in_dim + (n if shared else 0), hidden, hidden, out_dim]
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for layer, (d_in, d_out) in enumerate(zip(dims[:-1], dims[1:])):
+            bound = 1.0 / math.sqrt(d_in)
+            gain = out_gain if layer == len(dims) - 2 else 1.0
+            self.weights.append(nn.Parameter(torch.empty(groups, d_in, d_out).uniform_(-bound, bound) * gain))
+            self.biases.append(nn.Parameter(torch.zeros(groups, 1, d_out)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        lead = x.shape[:-2]
+        h = x.reshape(-1, self.n, x.shape[-1])
+        if self.shared:
+            ids = torch.eye(self.n, dtype=x.dtype).expand(h.shape[0], -1, -1)
+            h = torch.cat([h, ids], dim=-1).reshape(1, -1, h.shape[-1] + self.n)
+        else:
+            h = h.transpose(0, 1)
+        last = len(self.weights) - 1
+        for layer, (w, b) in enumerate(zip(self.weights, self.biases)):
+            h = torch.baddbmm(b, h, w)
+            if layer < last:
+                h = torch.relu(h)
+        h = h.reshape(-1, self.n, h.shape[-1]) if self.shared else h.transpose(0, 1)
+        return h.reshape(*lead, self.n, h.shape[-1])
+
+
+class GaussianActor(nn.Module):
+    """Per-agent Gaussian policy over pre-actions: state-dependent mean, learned state-independent log-std."""
+
+    def __init__(self, n: int, obs_dim: int, act_dim: int, hidden: int, shared: bool, init_log_std: float):
+        super().__init__()
+        self.obs_norm = RunningNorm(obs_dim)
+        self.mean_net = AgentMLP(n, obs_dim, act_dim, hidden, shared, out_gain=0.01)
+        self.log_std = nn.Parameter(torch.full((n, act_dim), float(init_log_std)))
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean = self.mean_net(self.obs_norm(obs))
+        return mean, self.log_std.expand_as(mean)
+
+    def mean_action(self, obs: torch.Tensor) -> torch.Tensor:
+        return squash(self(obs)[0])
+
+
+class DeterministicActor(nn.Module):
+    """Per-agent deterministic policy ``a = sigmoid(mlp(obs))`` (DDPG, TD3).
+
+    ``pre_action`` gives ``mlp(obs)`` so learners can penalise its size and keep
+    the sigmoid out of saturation.
+    """
+
+    def __init__(self, n: int, obs_dim: int, act_dim: int, hidden: int, shared: bool):
+        super().__init__()
+        self.obs_norm = RunningNorm(obs_dim)
+        self.net = AgentMLP(n, obs_dim, act_dim, hidden, shared, out_gain=0.01)
+
+    def pre_action(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.net(self.obs_norm(obs))
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return squash(self.pre_action(obs))
+
+    def mean_action(self, obs: torch.Tensor) -> torch.Tensor:
+        return self(obs)
+
+
+class SquashedGaussianActor(nn.Module):
+    """Per-agent Gaussian with state-dependent mean and log-std, squashed by sigmoid (SAC)."""
+
+    LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
+
+    def __init__(self, n: int, obs_dim: int, act_dim: int, hidden: int, shared: bool):
+        super().__init__()
+        self.act_dim = act_dim
+        self.obs_norm = RunningNorm(obs_dim)
+        self.net = AgentMLP(n, obs_dim, 2 * act_dim, hidden, shared, out_gain=0.01)
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A reparameterised sample: ``(action in [0,1], log-density of the action)``."""
+        mean, log_std = self.net(self.obs_norm(obs)).split(self.act_dim, dim=-1)
+        log_std = log_std.clamp(self.LOG_STD_MIN, self.LOG_STD_MAX)
+        u = mean + torch.randn_like(mean) * log_std.exp()
+        return squash(u), gaussian_log_prob(u, mean, log_std) - squash_log_det(u)
+
+    def mean_action(self, obs: torch.Tensor) -> torch.Tensor:
+        return squash(self.net(self.obs_norm(obs))[..., :self.act_dim])
+
+
+class QEnsemble(nn.Module):
+    """``copies`` independent critics per agent on ``x (..., I, in)`` -> ``(..., copies, I)``, one batched call."""
+
+    def __init__(self, n: int, in_dim: int, hidden: int, copies: int):
+        super().__init__()
+        self.copies = copies
+        self.net = AgentMLP(n * copies, in_dim, 1, hidden)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        reps = [1] * (x.dim() - 2) + [self.copies, 1]
+        q = self.net(x.repeat(*reps)).squeeze(-1)
+        return q.reshape(*x.shape[:-2], self.copies, x.shape[-2])
+
+
+def polyak_update(target: nn.Module, source: nn.Module, tau: float) -> None:
+    """``target <- (1 - tau) target + tau source`` for parameters; buffers (input statistics) are copied."""
+    with torch.no_grad():
+        t_params = list(target.parameters())
+        torch._foreach_mul_(t_params, 1.0 - tau)
+        torch._foreach_add_(t_params, list(source.parameters()), alpha=tau)
+        for t_buf, s_buf in zip(target.buffers(), source.buffers()):
+            t_buf.copy_(s_buf)

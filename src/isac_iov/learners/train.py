@@ -1,0 +1,252 @@
+"""``isac-iov train``: train one algorithm on one scenario, with checkpoints and exact resume.
+
+    isac-iov train --algo ly-dtmpo [--config FILE] [--set key=value]... \\
+        [--episodes 1800] [--seed 0] --out RUN_DIR [--resume] [--checkpoint-every 100]
+
+``--set`` keys starting with ``algo.`` set algorithm hyper-parameters (e.g.
+``--set algo.num_envs=8``; see the config dataclasses of :mod:`.mappo`,
+:mod:`.maddpg`, :mod:`.matd3`, :mod:`.masac`); all others set the scenario.
+
+The run directory holds
+
+* ``config.yaml`` - the scenario actually trained on (Ly-MAPPO: twin off);
+* ``algo.yaml`` - algorithm name, hyper-parameters, episodes and seed;
+* ``metrics.csv`` - one row per episode (columns in :mod:`.metrics`) and ``tb/``
+  TensorBoard events of the same metrics plus the learner's losses;
+* ``checkpoint.pt`` - networks, optimisers, normalisers, the replay buffer,
+  the RNG states (env generators, torch, python, numpy) and the episode
+  counter, written atomically (temporary file + ``os.replace``) every
+  ``--checkpoint-every`` episodes (at the next iteration boundary) and at the end.
+
+``--resume`` continues a run from its last checkpoint, whatever killed it: rows
+of ``metrics.csv`` past the checkpoint are dropped and TensorBoard events past
+it purged, so the finished run has each episode exactly once and the same
+metrics as an uninterrupted run with the same seed (same machine: every
+generator is seeded and checkpointed, and torch runs on a fixed number of
+threads, ``algo.torch_threads``; the CPU kernels used - batched matmul,
+element-wise ops, indexing - are deterministic then, which the tests check by
+comparing a killed-and-resumed run with an uninterrupted one).  ``--resume`` on a
+directory without a run starts one.  Errors, raised before anything is written:
+unknown algorithm or key, ``--episodes`` < 1, a non-empty directory without
+``--resume``, a directory whose run has another scenario, algorithm,
+hyper-parameters, episode count or seed.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from tqdm import tqdm
+
+from ..cli import add_config_arguments
+from ..config import Config, ConfigError, load_config
+from ..env.core import BatchedEnv
+from . import ALGO_FILE, CHECKPOINT_FILE, CONFIG_FILE, algo_spec, effective_config, read_run
+from .common import EnvSpec, Learner, make_algo_config
+from .metrics import EpisodeMetrics, columns
+
+METRICS_FILE = "metrics.csv"
+TB_DIR = "tb"
+DEFAULT_EPISODES = 1800
+DEFAULT_CHECKPOINT_EVERY = 100
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from . import REGISTRY
+    p.add_argument("--algo", required=True,
+                   help=f"one of {', '.join(REGISTRY)}; hyper-parameters via --set algo.KEY=VALUE")
+    add_config_arguments(p)
+    p.add_argument("--episodes", type=int, default=DEFAULT_EPISODES, help="episodes to train (default 1800)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, type=Path, help="run directory")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--checkpoint-every", type=int, default=DEFAULT_CHECKPOINT_EVERY, metavar="EPISODES")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def main(args: argparse.Namespace) -> int:
+    algo_sets = [s for s in args.overrides if s.startswith("algo.")]
+    cfg = load_config(args.config, [s for s in args.overrides if not s.startswith("algo.")])
+    overrides = {}
+    for text in algo_sets:
+        key, sep, value = text[len("algo."):].partition("=")
+        if not sep:
+            raise ConfigError(f"override {text!r}: expected key=value")
+        overrides[key] = value
+    out = train_run(args.algo, cfg, args.episodes, args.seed, args.out, resume=args.resume,
+                    algo_overrides=overrides, progress=not args.no_progress,
+                    checkpoint_every=args.checkpoint_every)
+    print(f"run written to {out}")
+    return 0
+
+
+def train_run(algo: str, cfg: Config, episodes: int, seed: int, out_dir: Path, resume: bool = False,
+              algo_overrides: dict | None = None, progress: bool = True,
+              checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY) -> Path:
+    """Train ``algo`` for ``episodes`` episodes into ``out_dir`` (resuming it if asked); return ``out_dir``."""
+    spec = algo_spec(algo)
+    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
+        raise ValueError(f"episodes: must be a positive integer, got {episodes!r}")
+    if checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every: must be a positive integer, got {checkpoint_every!r}")
+    cfg = effective_config(algo, cfg)
+    algo_cfg = make_algo_config(spec.config, algo_overrides)
+    meta = {"algo": algo, "params": algo_cfg.to_dict(), "episodes": episodes, "seed": seed}
+    out_dir = Path(out_dir)
+    started = _prepare_dir(out_dir, cfg, meta, resume)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(algo_cfg.torch_threads)
+        _Run(spec.learner, cfg, algo_cfg, episodes, seed, out_dir, checkpoint_every).run(started, progress)
+    finally:
+        torch.set_num_threads(threads)
+    return out_dir
+
+
+def _prepare_dir(out_dir: Path, cfg: Config, meta: dict, resume: bool) -> bool:
+    """Check ``out_dir`` against the requested run; write config files for a new run.
+
+    Returns whether a run already exists there (with the same identity).
+    """
+    existing = out_dir.is_dir() and any(out_dir.iterdir())
+    if existing and not resume:
+        raise FileExistsError(f"run directory {out_dir} is not empty; pass --resume to continue its run")
+    if (out_dir / CONFIG_FILE).is_file():
+        old_cfg, _, _, old_meta = read_run(out_dir)
+        if old_cfg.digest() != cfg.digest():
+            raise ConfigError(f"{out_dir} holds a run of another scenario (config digest {old_cfg.digest()} "
+                              f"!= {cfg.digest()}); use a new --out")
+        for key in ("algo", "episodes", "seed"):
+            if old_meta.get(key) != meta[key]:
+                raise ConfigError(f"{out_dir} holds a run with {key} = {old_meta.get(key)!r}, not {meta[key]!r}")
+        diff = sorted(k for k in set(meta["params"]) | set(old_meta["params"])
+                      if meta["params"].get(k) != old_meta["params"].get(k))
+        if diff:
+            k = diff[0]
+            raise ConfigError(f"{out_dir} holds a run with algo.{k} = {old_meta['params'].get(k)!r}, "
+                              f"not {meta['params'].get(k)!r}")
+        return True
+    if (out_dir / METRICS_FILE).exists() or (out_dir / CHECKPOINT_FILE).exists():
+        raise FileExistsError(f"{out_dir} has training outputs but no {CONFIG_FILE}; not resuming it")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_atomic(out_dir / CONFIG_FILE, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    _write_atomic(out_dir / ALGO_FILE, yaml.safe_dump(meta, sort_keys=False))
+    return False
+
+
+class _Run:
+    """The training loop of one run (iterations of ``num_envs`` lockstep episodes)."""
+
+    def __init__(self, learner_cls: type, cfg: Config, algo_cfg: Any, episodes: int, seed: int,
+                 out_dir: Path, checkpoint_every: int):
+        self.cfg, self.episodes, self.out_dir, self.every = cfg, episodes, out_dir, checkpoint_every
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        torch.manual_seed(seed)
+        self.env = BatchedEnv(cfg, algo_cfg.num_envs, seed=seed)
+        self.env.reset()
+        self.learner: Learner = learner_cls(EnvSpec.from_config(cfg), algo_cfg)
+        self.metrics = EpisodeMetrics(algo_cfg.num_envs, cfg.num_cvs)
+        self.columns = columns(cfg.num_cvs)
+        self.episode, self.elapsed_s = 0, 0.0
+
+    def run(self, started: bool, progress: bool) -> None:
+        if started and (self.out_dir / CHECKPOINT_FILE).is_file():
+            self._load_checkpoint()
+        self._truncate_metrics()
+        from torch.utils.tensorboard import SummaryWriter
+        writer = SummaryWriter(str(self.out_dir / TB_DIR), purge_step=self.episode)
+        bar = tqdm(total=self.episodes, initial=self.episode, disable=not progress, unit="ep",
+                   desc=self.out_dir.name)
+        t0 = time.perf_counter() - self.elapsed_s
+        try:
+            while self.episode < self.episodes:
+                keep = min(self.learner.num_envs, self.episodes - self.episode)
+                losses = self._iteration(keep)
+                self.elapsed_s = time.perf_counter() - t0
+                rows = self.metrics.rows(keep, self.episode, self.elapsed_s)
+                self._log(writer, rows, losses)
+                previous, self.episode = self.episode, self.episode + keep
+                if self.episode // self.every > previous // self.every or self.episode == self.episodes:
+                    self._save_checkpoint()
+                bar.update(keep)
+                bar.set_postfix(reward=f"{np.mean([r['reward'] for r in rows]):.2f}",
+                                cost=f"{np.mean([r['cost'] for r in rows]):.3f}")
+        finally:
+            bar.close()
+            writer.close()
+
+    def _iteration(self, keep: int) -> dict[str, float]:
+        obs, critic = self.env.reset()
+        self.metrics.reset()
+        for t in range(self.cfg.episode_slots):
+            step = self.env.step(self.learner.explore(obs, critic, t))
+            self.learner.record(step, t)
+            self.metrics.add(step)
+            obs, critic = step.obs, step.critic_state
+        return self.learner.end_iteration(keep)
+
+    def _log(self, writer: Any, rows: list[dict[str, float]], losses: dict[str, float]) -> None:
+        with open(self.out_dir / METRICS_FILE, "a", newline="") as f:
+            csv.DictWriter(f, fieldnames=self.columns, lineterminator="\n").writerows(rows)
+        for row in rows:
+            for key in self.columns[1:-1]:
+                writer.add_scalar(f"episode/{key}", row[key], row["episode"])
+        last = rows[-1]["episode"]
+        for key, value in losses.items():
+            writer.add_scalar(f"loss/{key}", value, last)
+
+    # -- files ---------------------------------------------------------------------------------
+    def _truncate_metrics(self) -> None:
+        """Keep the header and the complete rows of episodes before the checkpoint."""
+        path = self.out_dir / METRICS_FILE
+        kept = [",".join(self.columns)]
+        if path.is_file():
+            lines = path.read_text().splitlines()[1:]
+            kept += [ln for ln in lines if len(ln.split(",")) == len(self.columns)
+                     and int(ln.split(",")[0]) < self.episode]
+        _write_atomic(path, "\n".join(kept) + "\n")
+
+    def _save_checkpoint(self) -> None:
+        env = self.env
+        state = {
+            "episode": self.episode, "elapsed_s": self.elapsed_s, "learner": self.learner.state_dict(),
+            "rng": {"env": env.rng.bit_generator.state, "twin": env.twin.rng.bit_generator.state,
+                    "torch": torch.get_rng_state(), "python": random.getstate(),
+                    "numpy": np.random.get_state()},
+        }
+        path = self.out_dir / CHECKPOINT_FILE
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+    def _load_checkpoint(self) -> None:
+        state = torch.load(self.out_dir / CHECKPOINT_FILE, map_location="cpu", weights_only=False)
+        self.episode, self.elapsed_s = state["episode"], state["elapsed_s"]
+        self.learner.load_state_dict(state["learner"])
+        rng = state["rng"]
+        self.env.rng.bit_generator.state = rng["env"]
+        self.env.twin.rng.bit_generator.state = rng["twin"]
+        torch.set_rng_state(rng["torch"])
+        random.setstate(rng["python"])
+        np.random.set_state(rng["numpy"])
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
