@@ -40,13 +40,8 @@ def main(args: argparse.Namespace) -> int:
         raise ValueError(f"--eval-episodes: must be a positive integer, got {args.eval_episodes}")
     out = Path(args.out)
     run_dir = out / "ly-dtmpo"
-    metrics = run_dir / "metrics.csv"
-    finished = metrics.is_file() and len(metrics.read_text().splitlines()) - 1 >= args.episodes
-    if finished:
-        print(f"[1/2] Ly-DTMPO already trained in {run_dir}")
-    else:
-        print(f"[1/2] training Ly-DTMPO for {args.episodes} episodes into {run_dir}")
-        train_run("ly-dtmpo", cfg, args.episodes, args.seed, run_dir, resume=True)
+    print(f"[1/2] training Ly-DTMPO for {args.episodes} episodes into {run_dir} (resumes; a finished run is kept)")
+    train_run("ly-dtmpo", cfg, args.episodes, args.seed, run_dir, resume=True)
     print(f"[2/2] evaluating {args.eval_episodes} episodes per policy (seed {args.seed})")
     summaries = {"ly-dtmpo": evaluate_policy(load_policy(run_dir), cfg, args.eval_episodes, args.seed,
                                              record_slots=False)["summary"]}
