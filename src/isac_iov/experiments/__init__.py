@@ -1,0 +1,5 @@
+"""Reproduction of the paper's Section VII: experiment specs, a resumable runner (local pool or Ray),
+statistics over seeds, saved results, figures and a Markdown report.
+
+Entry points: ``isac-iov reproduce`` (:mod:`.reproduce`) and ``isac-iov report`` (:mod:`.report`).
+"""

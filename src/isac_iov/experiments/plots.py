@@ -1,0 +1,135 @@
+"""Figures of the report, drawn only from saved result files (matplotlib, Agg backend).
+
+Every function takes a loaded result (:func:`.results.load`) and a PNG path.
+Lines are means over seeds; shaded bands (curves) and error bars (points) are
+95 % bootstrap confidence intervals.  Queue backlogs are shown in Gcycles.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .specs import LEARNERS  # noqa: E402
+
+GIGA = 1e9
+
+
+def scalar_rows(res: dict[str, Any], metric: str, series: str | None = None) -> list[dict[str, Any]]:
+    """Scalar rows of ``metric`` (optionally one series), sorted by x."""
+    rows = [r for r in res["scalars"] if r["metric"] == metric and (series is None or r["series"] == series)]
+    return sorted(rows, key=lambda r: (r["x"] is None, r["x"] or 0.0))
+
+
+def series_names(res: dict[str, Any]) -> list[str]:
+    seen: dict[str, None] = {}
+    for r in res["scalars"] + res["curves"]:
+        seen.setdefault(r["series"], None)
+    return list(seen)
+
+
+def _curve(ax: Any, row: dict[str, Any], label: str, scale: float = 1.0) -> None:
+    ep = np.asarray(row["episode"])
+    ax.plot(ep, np.asarray(row["mean"]) / scale, label=label, lw=1.2)
+    ax.fill_between(ep, np.asarray(row["ci_low"]) / scale, np.asarray(row["ci_high"]) / scale, alpha=0.25)
+
+
+def _points(ax: Any, rows: list[dict[str, Any]], label: str, scale: float = 1.0, style: str = "-o") -> None:
+    x = np.array([r["x"] for r in rows], dtype=float)
+    mean = np.array([r["mean"] for r in rows]) / scale
+    err = np.abs(np.array([[r["ci_low"] for r in rows], [r["ci_high"] for r in rows]]) / scale - mean)
+    ax.errorbar(x, mean, yerr=err, fmt=style, capsize=3, label=label, ms=4)
+
+
+def _save(fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def fig4(res: dict[str, Any], path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for row in (r for r in res["curves"] if r["metric"] == "reward"):
+        _curve(ax, row, row["series"])
+    ax.set(xlabel="episode", ylabel=f"episode reward (moving avg. {res['scale']['smooth_window']})",
+           title="Fig. 4: training reward")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def fig5(res: dict[str, Any], path: Path) -> Path:
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    for row in res["curves"]:
+        if row["series"] == "ly-dtmpo" and row["metric"].startswith("local_queue_cv"):
+            _curve(a, row, "CV" + str(int(row["metric"].removeprefix("local_queue_cv")) + 1), GIGA)
+        if row["metric"] == "local_queue_cycles":
+            _curve(b, row, row["series"], GIGA)
+    a.set(xlabel="episode", ylabel="local queue (Gcycles)", title="Fig. 5a: Ly-DTMPO queue per CV")
+    b.set(xlabel="episode", ylabel="mean local queue (Gcycles)", title="Fig. 5b: mean queue per algorithm")
+    for ax in (a, b):
+        ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def fig6(res: dict[str, Any], path: Path) -> Path:
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    panels = (("cost", "system average cost"), ("delay_s", "delay (s)"), ("energy_j", "energy (J)"))
+    for ax, (metric, label) in zip(axes, panels):
+        for name in series_names(res):
+            rows = scalar_rows(res, metric, name)
+            if rows:
+                _points(ax, rows, name, style="-o" if name in LEARNERS else "--s")
+        ax.set(xlabel="number of CVs", ylabel=label + " (log scale)", title=f"Fig. 6: {label} vs CVs", yscale="log")
+        ax.set_xticks(sorted({r["x"] for r in res["scalars"]}))
+    axes[0].legend(fontsize=7)
+    return _save(fig, path)
+
+
+def fig7(res: dict[str, Any], path: Path, paper_v_cost: dict[float, float]) -> Path:
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    for row in (r for r in res["curves"] if r["metric"] == "cost"):
+        _curve(a, row, f"V = {row['x']:g}")
+    a.set(xlabel="episode", ylabel="system average cost", title="Fig. 7a: cost over training")
+    a.legend(fontsize=8)
+    rows = scalar_rows(res, "steady_cost")
+    if rows:
+        _points(b, rows, "ours (steady)")
+    b.plot(list(paper_v_cost), list(paper_v_cost.values()), "k^:", label="paper")
+    b.set(xscale="log", xlabel="Lyapunov V", ylabel="system average cost", title="Fig. 7b: cost at convergence")
+    b.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def twin(res: dict[str, Any], path: Path) -> Path:
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    reference = scalar_rows(res, "steady_cost", "ly-mappo (no twin)")
+    for ax, factor, label in zip(axes, ("lag_slots", "noise_std"), ("twin lag (slots)", "twin noise (relative std)")):
+        rows = scalar_rows(res, "steady_cost", factor)
+        if rows:
+            _points(ax, rows, "Ly-DTMPO")
+            if reference:
+                r = reference[0]
+                ax.axhline(r["mean"], color="grey", ls="--", label="Ly-MAPPO (no twin)")
+                ax.axhspan(r["ci_low"], r["ci_high"], color="grey", alpha=0.2)
+        ax.set(xlabel=label, ylabel="steady system average cost", title=f"Twin fidelity: {label}")
+        ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def bandwidth(res: dict[str, Any], path: Path) -> Path:
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, metric, label in zip(axes, ("instrt_share", "cost"), ("InstrT share of used links", "system average cost")):
+        for name in series_names(res):
+            rows = scalar_rows(res, metric, name)
+            if rows:
+                _points(ax, [dict(r, x=r["x"] / 1e6) for r in rows], name,
+                        style="-o" if name.endswith("per_rsu") else "--s")
+        ax.set(xscale="log", xlabel="bandwidth (MHz)", ylabel=label, title=f"{label} vs bandwidth")
+        ax.legend(fontsize=8)
+    return _save(fig, path)

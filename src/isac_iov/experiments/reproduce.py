@@ -1,0 +1,121 @@
+"""``isac-iov reproduce``: run the Section VII experiments, save the results, write the report.
+
+``isac-iov reproduce {table3,fig4,fig5,fig6,fig7,twin,bandwidth,all} --seeds N
+[--quick] --out DIR [--backend local|ray] [--workers W] [--ray-address ADDR]``
+
+1. Expands the experiment specs (:mod:`.specs`) at the chosen scale into runs
+   and validates every run's config before any work.
+2. Executes the runs not already finished in ``DIR`` (:mod:`.runner`), so an
+   interrupted reproduction resumes; Ctrl-C is safe at any time.
+3. Aggregates the results over seeds into ``DIR/results`` (:mod:`.results`),
+   with ``timing.json`` holding the wall time, the measured seconds per
+   episode of every kind of run finished in ``DIR`` and the estimate of the
+   full-scale ``all --seeds 5`` time derived from them (sum over its runs of
+   rate x episodes, divided by the workers).  Two estimates: from wall time
+   (what this machine delivered, sharing included) and from each run's own CPU
+   time (what ``workers`` free cores would take).
+4. Writes ``DIR/report.md`` and ``DIR/figures/*.png`` (:mod:`.report`).
+
+``--quick`` is the reduced smoke-test scale (see :func:`.specs.make_scale`).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+from . import results, runner, specs
+from .report import write_report
+
+FULL_SEEDS = specs.DEFAULT_SEEDS["full"]
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("experiment", choices=[*specs.EXPERIMENTS, "all"], help="what to reproduce")
+    p.add_argument("--seeds", type=int, default=None,
+                   help=f"number of seeds 0 .. N-1 (default {FULL_SEEDS}; {specs.DEFAULT_SEEDS['quick']} with --quick)")
+    p.add_argument("--quick", action="store_true",
+                   help="reduced budget (200 episodes, 2 seeds, fewer N, V and twin values): a smoke test of minutes")
+    p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--out", type=Path, required=True, help="output directory (reused runs are skipped)")
+    p.add_argument("--backend", choices=runner.BACKENDS, default="local", help="local process pool or Ray")
+    p.add_argument("--workers", type=int, default=None,
+                   help="parallel runs (default: this machine's CPU count; on a Ray cluster, the cluster's)")
+    p.add_argument("--ray-address", default=None, help="address of a running Ray cluster (default: local instance)")
+
+
+def main(args: argparse.Namespace) -> int:
+    scale_name = "tiny" if args.tiny else ("quick" if args.quick else "full")
+    scale = specs.make_scale(scale_name, args.seeds)
+    experiments = specs.build(args.experiment, scale)
+    runs = specs.unique_runs(experiments)  # keys hash every run's config: all validated before any work
+    workers = args.workers or os.cpu_count() or 1
+    print(f"reproduce {args.experiment} at scale {scale.name}: {len(runs)} runs, "
+          f"{sum(runner.done_record(args.out, r) is not None for r in runs)} already done, {workers} workers")
+    start = time.perf_counter()
+    try:
+        outcome = runner.execute(runs, args.out, args.backend, workers, args.ray_address)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished runs are kept in {args.out}/runs; rerun the same command to resume")
+        return 130
+    wall_s = time.perf_counter() - start
+    results.collect(args.out, experiments, scale)
+    timing = write_timing(args.out, outcome, wall_s, args.backend, workers)
+    path = write_report(args.out)
+    print(f"{len(outcome.executed)} runs executed, {len(outcome.skipped)} reused, {len(outcome.failed)} failed "
+          f"in {wall_s:.0f} s; estimated full `all --seeds {FULL_SEEDS}` on {workers} workers: "
+          f"{_estimate(timing)}; report: {path}")
+    for key, err in outcome.failed.items():
+        print(f"  failed {key}: {err}")
+    return 1 if outcome.failed else 0
+
+
+def _estimate(timing: dict) -> str:
+    wall_h, cpu_h = timing["full_estimate_h"], timing["full_estimate_cpu_h"]
+    if not math.isfinite(wall_h):
+        return "unknown until every kind of run has been measured here (`all --quick`)"
+    return f"{wall_h:.2f} h from wall-time rates, {cpu_h:.2f} h from CPU-time rates"
+
+
+def seconds_per_episode(out_dir: Path, clock: str = "wall_time_s") -> dict[str, float]:
+    """Measured mean seconds per episode (``clock``: ``wall_time_s`` or ``cpu_time_s`` of the
+    run's process) by ``kind/algo`` over every finished run in ``out_dir``."""
+    rates: dict[str, list[float]] = {}
+    for record in _done_records(out_dir):
+        spec = record["spec"]
+        rates.setdefault(f"{spec['kind']}/{spec['algo']}", []).append(record[clock] / spec["episodes"])
+    return {k: sum(v) / len(v) for k, v in rates.items()}
+
+
+def _done_records(out_dir: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(Path(out_dir).glob(f"runs/*/{runner.DONE_FILE}"))]
+
+
+def estimate_hours(rates: dict[str, float], runs: list[specs.RunSpec], workers: int) -> float:
+    """Hours to execute ``runs`` on ``workers`` parallel workers at the measured rates (NaN if unmeasured)."""
+    total_s = 0.0
+    for spec in runs:
+        rate = rates.get(f"{spec.kind}/{spec.algo}")
+        if rate is None:
+            return float("nan")
+        total_s += rate * spec.episodes
+    return total_s / workers / 3600
+
+
+def write_timing(out_dir: Path, outcome: runner.RunReport, wall_s: float, backend: str, workers: int) -> dict:
+    """Save ``results/timing.json`` (wall time, per-episode rates, full-scale estimate) and return it."""
+    rates, cpu_rates = seconds_per_episode(out_dir), seconds_per_episode(out_dir, "cpu_time_s")
+    full_runs = specs.unique_runs(specs.build("all", specs.make_scale("full", FULL_SEEDS)))
+    timing = {"wall_time_s": wall_s, "executed": len(outcome.executed), "skipped": len(outcome.skipped),
+              "failed": len(outcome.failed), "backend": backend, "workers": workers,
+              "run_seconds_total": sum(r["wall_time_s"] for r in _done_records(out_dir)),
+              "seconds_per_episode": rates, "cpu_seconds_per_episode": cpu_rates, "full_runs": len(full_runs),
+              "full_estimate_h": estimate_hours(rates, full_runs, workers),
+              "full_estimate_cpu_h": estimate_hours(cpu_rates, full_runs, workers)}
+    path = Path(out_dir) / results.RESULTS / "timing.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(timing, indent=1))
+    return timing

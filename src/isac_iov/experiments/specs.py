@@ -1,0 +1,236 @@
+"""Declarative experiment specs: what Section VII runs, as data.
+
+A :class:`RunSpec` is one unit of work: ``kind`` (``train`` a learner, or
+``evaluate`` a policy), ``algo`` (learner or reference-policy name), config
+``overrides`` (``section.key=value`` strings), ``seed`` and ``episodes``.  An
+evaluate run of a learned policy names its training run in ``source``.  Its
+:meth:`RunSpec.key` hashes the kind, algorithm, seed, episodes, the digest of
+the *effective* config and the source's key, so equal work gets equal keys no
+matter how the overrides were spelled, and outputs live in ``DIR/runs/<key>/``.
+Keys do not cover the code: after changing the simulator or a learner, use a
+new ``DIR`` (or delete ``DIR/runs``) so nothing stale is reused.
+
+An :class:`Experiment` is a list of :class:`Cell` s.  A cell is one point of a
+table or figure (a ``series`` such as an algorithm, an optional ``x`` such as
+the number of CVs) and holds one run per seed; results are aggregated over
+those runs.  Experiments share runs freely (Table III, Fig. 4 and Fig. 5 use
+the same five training runs per seed; Fig. 6 at 5 CVs and Fig. 7 at V = 5
+reuse them too); the runner executes every distinct key once.
+
+A :class:`Scale` fixes the budget: ``full`` is the paper's (1800 episodes,
+N = 2..6), ``quick`` a reduced smoke version, ``tiny`` a few-episode version
+for tests.  :func:`build` returns the experiments of a name (or ``all``).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from ..config import Config, load_config
+
+LEARNERS = ("ly-dtmpo", "ly-mappo", "ly-maddpg", "ly-matd3", "ly-masac")
+REFERENCES = ("ly-opt", "greedy", "local")
+KINDS = ("train", "evaluate")
+EXPERIMENTS = ("table3", "fig4", "fig5", "fig6", "fig7", "twin", "bandwidth")
+EVAL_SEED_OFFSET = 10_000  # evaluation scenarios never replay a training seed's stream
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run: train a learner or evaluate a policy, for one seed and config."""
+
+    kind: str
+    algo: str
+    overrides: tuple[str, ...] = ()
+    seed: int = 0
+    episodes: int = 1
+    source: "RunSpec | None" = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"run kind must be one of {KINDS}, got {self.kind!r}")
+        if self.kind == "train" and self.algo not in LEARNERS:
+            raise ValueError(f"train run: unknown learner {self.algo!r} (known: {', '.join(LEARNERS)})")
+        if self.kind == "evaluate" and self.source is None and self.algo not in REFERENCES:
+            raise ValueError(f"evaluate run: unknown reference policy {self.algo!r} "
+                             f"(known: {', '.join(REFERENCES)}; learned policies need a source run)")
+        if self.source is not None and self.source.kind != "train":
+            raise ValueError("the source of an evaluate run must be a train run")
+        if self.episodes < 1:
+            raise ValueError(f"episodes must be >= 1, got {self.episodes}")
+
+    @cached_property
+    def config(self) -> Config:
+        return load_config(None, list(self.overrides))
+
+    @cached_property
+    def key(self) -> str:
+        ident = {"kind": self.kind, "algo": self.algo, "seed": self.seed, "episodes": self.episodes,
+                 "config": self.config.digest(), "source": self.source.key if self.source else None}
+        digest = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:12]
+        return f"{self.kind}-{self.algo}-s{self.seed}-{digest}"
+
+    @property
+    def eval_seed(self) -> int:
+        return self.seed + EVAL_SEED_OFFSET
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "kind": self.kind, "algo": self.algo, "overrides": list(self.overrides),
+                "seed": self.seed, "episodes": self.episodes, "config_digest": self.config.digest(),
+                "source": self.source.to_dict() if self.source else None}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RunSpec":
+        source = cls.from_dict(data["source"]) if data.get("source") else None
+        return cls(data["kind"], data["algo"], tuple(data["overrides"]), int(data["seed"]),
+                   int(data["episodes"]), source)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One point of a table or figure: a series label, an optional x value, one run per seed."""
+
+    series: str
+    x: float | None
+    runs: tuple[RunSpec, ...]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    cells: tuple[Cell, ...]
+
+    def runs(self) -> list[RunSpec]:
+        return [r for c in self.cells for r in c.runs]
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Budget of a reproduction."""
+
+    name: str
+    episodes: int
+    seeds: tuple[int, ...]
+    eval_episodes: int
+    num_cvs: tuple[int, ...] = (2, 3, 4, 5, 6)
+    v_values: tuple[float, ...] = (5.0, 10.0, 50.0, 100.0)
+    twin_lags: tuple[int, ...] = (0, 1, 3, 5)
+    twin_noises: tuple[float, ...] = (0.0, 0.1, 0.3)
+    bandwidths_hz: tuple[float, ...] = (0.2e6, 0.5e6, 1e6, 2e6, 5e6, 20e6)
+    bandwidth_eval_episodes: int = 5
+    steady_window: int = 50
+    smooth_window: int = 20
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(self).items()}
+
+
+DEFAULT_SEEDS = {"full": 5, "quick": 2, "tiny": 1}
+
+
+def make_scale(name: str, seeds: int | None = None) -> Scale:
+    """The ``full``, ``quick`` or ``tiny`` budget with seeds 0 .. seeds-1 (default 5, 2, 1)."""
+    if name not in DEFAULT_SEEDS:
+        raise ValueError(f"unknown scale {name!r} (known: {', '.join(DEFAULT_SEEDS)})")
+    seeds = DEFAULT_SEEDS[name] if seeds is None else seeds
+    if seeds < 1:
+        raise ValueError(f"--seeds must be >= 1, got {seeds}")
+    seed_ids = tuple(range(seeds))
+    if name == "full":
+        return Scale("full", episodes=1800, seeds=seed_ids, eval_episodes=10)
+    if name == "quick":
+        return Scale("quick", episodes=200, seeds=seed_ids, eval_episodes=5, num_cvs=(3, 5),
+                     v_values=(5.0, 50.0, 100.0), twin_lags=(0, 3), twin_noises=(0.0, 0.3),
+                     bandwidths_hz=(0.5e6, 2e6, 20e6), bandwidth_eval_episodes=3, steady_window=30,
+                     smooth_window=10)
+    return Scale("tiny", episodes=4, seeds=seed_ids, eval_episodes=1, num_cvs=(2, 3),
+                 v_values=(5.0, 50.0), twin_lags=(0, 2), twin_noises=(0.0, 0.2),
+                 bandwidths_hz=(1e6, 20e6), bandwidth_eval_episodes=1, steady_window=2, smooth_window=2)
+
+
+def _fmt(value: float) -> str:
+    return repr(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _train_cell(scale: Scale, algo: str, overrides: tuple[str, ...], series: str,
+                x: float | None = None) -> Cell:
+    runs = tuple(RunSpec("train", algo, tuple(sorted(overrides)), s, scale.episodes) for s in scale.seeds)
+    return Cell(series, x, runs)
+
+
+def _eval_cell(scale: Scale, algo: str, overrides: tuple[str, ...], series: str,
+               x: float | None = None, learned: bool = False, episodes: int | None = None) -> Cell:
+    overrides = tuple(sorted(overrides))
+    runs = []
+    for s in scale.seeds:
+        source = RunSpec("train", algo, overrides, s, scale.episodes) if learned else None
+        runs.append(RunSpec("evaluate", algo, overrides, s, episodes or scale.eval_episodes, source))
+    return Cell(series, x, tuple(runs))
+
+
+def convergence(scale: Scale, name: str = "table3") -> Experiment:
+    """Table III, Fig. 4 and Fig. 5: the five learners on the default scenario (5 CVs, 3 RSUs)."""
+    return Experiment(name, tuple(_train_cell(scale, a, (), a) for a in LEARNERS))
+
+
+def fig6(scale: Scale) -> Experiment:
+    """Cost, delay and energy versus the number of CVs at alpha = 0.6: learners and references."""
+    cells = []
+    for n in scale.num_cvs:
+        ov = (f"num_cvs={n}", "lyapunov.alpha=0.6")
+        cells += [_eval_cell(scale, a, ov, a, n, learned=True) for a in LEARNERS]
+        cells += [_eval_cell(scale, p, ov, p, n) for p in REFERENCES]
+    return Experiment("fig6", tuple(cells))
+
+
+def fig7(scale: Scale) -> Experiment:
+    """Ly-DTMPO cost over episodes and at convergence for each Lyapunov V."""
+    return Experiment("fig7", tuple(_train_cell(scale, "ly-dtmpo", (f"lyapunov.v_control={_fmt(v)}",), "ly-dtmpo", v)
+                                    for v in scale.v_values))
+
+
+def twin(scale: Scale) -> Experiment:
+    """Ly-DTMPO under a lagged or noisy twin (one factor at a time), with Ly-MAPPO (no twin) as reference."""
+    cells = [_train_cell(scale, "ly-dtmpo", (f"twin.lag_slots={lag}",), "lag_slots", lag) for lag in scale.twin_lags]
+    cells += [_train_cell(scale, "ly-dtmpo", (f"twin.noise_std={_fmt(sd)}",), "noise_std", sd)
+              for sd in scale.twin_noises]
+    cells.append(_train_cell(scale, "ly-mappo", (), "ly-mappo (no twin)"))
+    return Experiment("twin", tuple(cells))
+
+
+def bandwidth(scale: Scale) -> Experiment:
+    """InstrT share and cost of ly-opt and greedy versus bandwidth, per-CV and per-RSU sharing."""
+    cells = []
+    for sharing in ("per_cv", "per_rsu"):
+        for policy in ("ly-opt", "greedy"):
+            for b in scale.bandwidths_hz:
+                ov = (f"channel.bandwidth_hz={_fmt(b)}", f"channel.bandwidth_sharing={sharing}")
+                cells.append(_eval_cell(scale, policy, ov, f"{policy} {sharing}", b,
+                                        episodes=scale.bandwidth_eval_episodes))
+    return Experiment("bandwidth", tuple(cells))
+
+
+def build(name: str, scale: Scale) -> list[Experiment]:
+    """The experiments of ``name`` (one of :data:`EXPERIMENTS` or ``all``)."""
+    builders = {"table3": lambda s: convergence(s, "table3"), "fig4": lambda s: convergence(s, "fig4"),
+                "fig5": lambda s: convergence(s, "fig5"), "fig6": fig6, "fig7": fig7,
+                "twin": twin, "bandwidth": bandwidth}
+    if name == "all":
+        return [builders[n](scale) for n in EXPERIMENTS]
+    if name not in builders:
+        raise ValueError(f"unknown experiment {name!r} (known: {', '.join(EXPERIMENTS)}, all)")
+    return [builders[name](scale)]
+
+
+def unique_runs(experiments: list[Experiment]) -> list[RunSpec]:
+    """Every distinct run (by key) the experiments need, sources included, in first-seen order."""
+    seen: dict[str, RunSpec] = {}
+    for exp in experiments:
+        for run in exp.runs():
+            for r in ((run.source, run) if run.source else (run,)):
+                seen.setdefault(r.key, r)
+    return list(seen.values())
+

@@ -1,0 +1,292 @@
+"""Tests of the reproduction pipeline: statistics, spec expansion, caching/resume, backends, report."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from isac_iov import cli
+from isac_iov.config import ConfigError
+from isac_iov.experiments import paper, results, runner, specs, stats
+from isac_iov.experiments.report import write_report
+
+# ----------------------------------------------------------------------------- a fake run function
+
+COLUMNS = ["episode", "reward", "cost", "system_cost", "delay_s", "energy_j", "local_queue_cycles",
+           "rsu_queue_cycles", "energy_queue_j", "deadline_miss_rate", "instrt_share"]
+ALGO_LEVEL = {"ly-dtmpo": 1.0, "ly-mappo": 1.3, "ly-maddpg": 1.4, "ly-matd3": 1.6, "ly-masac": 1.2,
+              "ly-opt": 0.8, "greedy": 1.1, "local": 2.5}
+
+
+def _rng(spec: specs.RunSpec) -> np.random.Generator:
+    return np.random.default_rng(int(hashlib.sha256(spec.key.encode()).hexdigest()[:8], 16))
+
+
+def fake_run(spec: specs.RunSpec, directory: Path, source_dir: Path | None) -> None:
+    """Deterministic stand-in for training/evaluation with the real output files."""
+    if (directory.parent.parent / "FAIL").is_file() and spec.algo == "ly-matd3":
+        raise RuntimeError("injected failure")
+    cfg, rng = spec.config, _rng(spec)
+    level = ALGO_LEVEL[spec.algo] * cfg.num_cvs / 5 * (1 + cfg.lyapunov.v_control / 200)
+    if spec.kind == "evaluate":
+        assert (source_dir is not None) == (spec.source is not None)
+        summary = {"cost": level, "system_cost": level * cfg.num_cvs, "delay_s": 0.5 * level,
+                   "energy_j": 30 * level, "deadline_miss_rate": 0.1, "instrt_share": 1e6 / cfg.channel.bandwidth_hz,
+                   "reward": -2 * level}
+        (directory / "summary.json").write_text(json.dumps(summary))
+        return
+    ep = np.arange(spec.episodes)
+    cost = level * (1 + np.exp(-ep / 3)) + 0.01 * rng.standard_normal(spec.episodes)
+    cols = {"episode": ep, "reward": -2 * cost, "cost": cost, "system_cost": cost * cfg.num_cvs,
+            "delay_s": 0.5 * cost, "energy_j": 30 * cost, "local_queue_cycles": 1e9 * cost,
+            "rsu_queue_cycles": 2e9 * cost, "energy_queue_j": cost, "deadline_miss_rate": 0 * cost,
+            "instrt_share": 0 * cost}
+    cols.update({f"local_queue_cv{i}": (i + 1) * 1e9 * cost for i in range(cfg.num_cvs)})
+    cols["wall_time_s"] = 0.01 * ep
+    with open(directory / "metrics.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(list(cols))
+        w.writerows(np.column_stack(list(cols.values())).tolist())
+
+
+# ----------------------------------------------------------------------------- statistics
+
+def test_bootstrap_two_values_is_their_range():
+    assert stats.bootstrap_ci(np.array([3.0, 1.0])).tolist() == [1.0, 3.0]
+
+
+def test_bootstrap_exact_three_values_by_hand():
+    # Resample means of [0, 0, 3] are k in {0,1,2,3} with P = 8/27, 12/27, 6/27, 1/27.
+    # The 95 % interval needs CDF >= 0.975 -> 3; the 90 % one CDF >= 0.95 -> 2 (CDF(2) = 26/27).
+    values = np.array([0.0, 0.0, 3.0])
+    assert stats.bootstrap_ci(values).tolist() == [0.0, 3.0]
+    assert stats.bootstrap_ci(values, confidence=0.9).tolist() == [0.0, 2.0]
+    assert len(stats.resample_indices(3)) == 27
+
+
+def test_bootstrap_degenerate_and_monte_carlo_cases():
+    assert stats.bootstrap_ci(np.array([4.2])).tolist() == [4.2, 4.2]
+    assert stats.bootstrap_ci(np.full(5, 7.0)).tolist() == [7.0, 7.0]
+    values = np.arange(8.0)  # 8**8 resamples: Monte Carlo path, deterministic
+    low, high = stats.bootstrap_ci(values)
+    assert 0 < low < values.mean() < high < 7
+    assert stats.bootstrap_ci(values).tolist() == [low, high]
+    # the sample mean +- 1.96 standard errors, to Monte Carlo accuracy
+    se = values.std() / np.sqrt(8)
+    assert abs(low - (3.5 - 1.96 * se)) < 0.3 and abs(high - (3.5 + 1.96 * se)) < 0.3
+
+
+def test_iqm_summary_and_curves():
+    assert stats.iqm(np.array([1.0, 2.0, 3.0, 4.0, 100.0])) == pytest.approx(3.0)
+    assert stats.iqm(np.arange(1.0, 9.0)) == pytest.approx(4.5)
+    s = stats.summarize([1.0, 3.0, float("nan")])
+    assert (s["n"], s["mean"], s["ci_low"], s["ci_high"], s["iqm"]) == (2, 2.0, 1.0, 3.0, 2.0)
+    curves = np.array([[0.0, 1.0, 5.0], [2.0, 1.0, 3.0]])
+    band = stats.curve_band(curves)
+    assert band["mean"].tolist() == [1.0, 1.0, 4.0]
+    assert band["ci_low"].tolist() == [0.0, 1.0, 3.0] and band["ci_high"].tolist() == [2.0, 1.0, 5.0]
+    assert stats.moving_average(np.array([1.0, 2.0, 3.0, 4.0]), 2).tolist() == [1.0, 1.5, 2.5, 3.5]
+
+
+def test_training_scalars_by_hand():
+    reward = np.array([-10.0, -8.0, -6.0, -4.0, -2.1, -2.0, -2.0, -2.0])
+    m = {"episode": np.arange(8.0), "reward": reward, "cost": -reward / 2}
+    scale = specs.Scale("t", episodes=8, seeds=(0,), eval_episodes=1, steady_window=3)
+    out = results.training_scalars(m, scale)
+    assert out["steady_reward"] == -2.0
+    # 3-episode means ending at episodes 2..7: -8, -6, -4.03, -2.7, -2.03, -2; threshold -2 - 0.05 * 2 = -2.1
+    assert out["conv_episode"] == 6.0
+    assert out["cv_all"] == pytest.approx(reward.std() / abs(reward.mean()))
+    assert out["cv_steady"] == 0.0
+    assert out["steady_cost"] == 1.0
+    wide = results.training_scalars(m, specs.Scale("t", 8, (0,), 1, steady_window=2))
+    assert wide["conv_episode"] == 5.0  # (-2.1 - 2.0) / 2 = -2.05 >= -2.1 at episode 5
+
+
+# ----------------------------------------------------------------------------- specs
+
+def test_spec_expansion_counts_and_sharing():
+    tiny = specs.make_scale("tiny", 2)
+    exps = {e.name: e for e in specs.build("all", tiny)}
+    assert [c.series for c in exps["table3"].cells] == list(specs.LEARNERS)
+    assert len(exps["fig6"].cells) == 2 * (5 + 3)
+    learned = [r for r in exps["fig6"].runs() if r.source is not None]
+    assert len(learned) == 2 * 5 * 2 and all(r.source.config.num_cvs == r.config.num_cvs for r in learned)
+    # table3 10 + fig6 train 20 + fig6 eval 32 + fig7 V=50 2 + twin lag/noise 4 + bandwidth 16
+    assert len(specs.unique_runs(list(exps.values()))) == 84
+    assert specs.make_scale("quick").seeds == (0, 1) and specs.make_scale("full").seeds == tuple(range(5))
+    full = specs.make_scale("full", 1)
+    t3 = {r.key for r in specs.convergence(full).runs()}
+    f6_sources = {r.source.key for r in specs.fig6(full).runs() if r.source and r.config.num_cvs == 5}
+    f7 = {r.key for r in specs.fig7(full).runs() if r.config.lyapunov.v_control == 5}
+    assert f6_sources <= t3 and f7 <= t3 and len(f6_sources) == 5
+
+
+def test_keys_follow_the_effective_config():
+    a = specs.RunSpec("train", "ly-dtmpo", ("lyapunov.v_control=5",), 0, 10)
+    b = specs.RunSpec("train", "ly-dtmpo", (), 0, 10)
+    assert a.key == b.key
+    assert specs.RunSpec("train", "ly-dtmpo", (), 1, 10).key != b.key
+    assert specs.RunSpec("train", "ly-dtmpo", ("num_cvs=3",), 0, 10).key != b.key
+    assert specs.RunSpec.from_dict(json.loads(json.dumps(a.to_dict()))).key == a.key
+    with pytest.raises(ValueError, match="unknown learner"):
+        specs.RunSpec("train", "ppo", (), 0, 10)
+    with pytest.raises(ValueError, match="reference policy"):
+        specs.RunSpec("evaluate", "ly-dtmpo", (), 0, 10)
+    with pytest.raises(ConfigError, match="num_cv"):
+        _ = specs.RunSpec("train", "ly-dtmpo", ("num_cv=3",), 0, 10).config
+    with pytest.raises(ValueError, match="unknown experiment"):
+        specs.build("fig9", specs.make_scale("tiny", 1))
+
+
+# ----------------------------------------------------------------------------- runner
+
+def _outputs(out: Path) -> dict[str, str]:
+    return {p.parent.name + "/" + p.name: p.read_text() for p in sorted((out / "runs").glob("*/*"))
+            if p.name in ("metrics.csv", "summary.json")}
+
+
+def test_runner_caches_resumes_and_isolates_failures(tmp_path):
+    scale = specs.make_scale("tiny", 1)
+    exps = [specs.convergence(scale), specs.fig6(scale)]
+    runs = specs.unique_runs(exps)
+    (tmp_path / "FAIL").touch()
+    first = runner.execute(runs, tmp_path, workers=1, run_fn=fake_run, progress=False)
+    failed_train = [k for k in first.failed if k.startswith("train-ly-matd3")]
+    orphans = [k for k in first.failed if k.startswith("evaluate-ly-matd3")]
+    assert len(failed_train) == 3 and len(orphans) == 2  # N = 5, 2, 3; evaluations at N = 2, 3
+    assert "injected failure" in (tmp_path / "runs" / failed_train[0] / runner.ERROR_FILE).read_text()
+    assert len(first.executed) == len(runs) - 5
+    (tmp_path / "FAIL").unlink()
+    second = runner.execute(runs, tmp_path, workers=1, run_fn=fake_run, progress=False)
+    assert sorted(second.executed) == sorted(failed_train + orphans)
+    assert len(second.skipped) == len(runs) - 5
+    third = runner.execute(runs, tmp_path, workers=1, run_fn=fake_run, progress=False)
+    assert third.executed == [] and len(third.skipped) == len(runs)
+    assert not list((tmp_path / "runs").glob("*/" + runner.ERROR_FILE))
+
+
+def _real_runs() -> list[specs.RunSpec]:
+    """A trained Ly-DTMPO and Ly-MASAC at 2 CVs, the evaluation of Ly-DTMPO, and greedy (tiny budget)."""
+    scale = specs.make_scale("tiny", 1)
+    cells = [c for c in specs.fig6(scale).cells if c.x == 2 and c.series in ("ly-dtmpo", "greedy")]
+    masac = specs.RunSpec("train", "ly-masac", ("lyapunov.alpha=0.6", "num_cvs=2"), 0, scale.episodes)
+    return specs.unique_runs([specs.Experiment("t", tuple(cells))]) + [masac]
+
+
+def _real_outputs(out: Path) -> dict[str, object]:
+    """Run outputs without their wall-clock columns."""
+    found: dict[str, object] = {}
+    for path in sorted((out / "runs").glob("*/metrics.csv")):
+        found[path.parent.name] = results.read_metrics(path)
+        found[path.parent.name].pop("wall_time_s")
+    for path in sorted((out / "runs").glob("*/summary.json")):
+        found[path.parent.name] = json.loads(path.read_text())
+    return found
+
+
+def test_process_pool_and_ray_match_inline(tmp_path):
+    scale = specs.make_scale("tiny", 2)
+    runs = specs.unique_runs([specs.fig7(scale), specs.bandwidth(scale)])
+    runner.execute(runs, tmp_path / "inline", workers=1, run_fn=fake_run, progress=False)
+    pool = runner.execute(runs, tmp_path / "pool", workers=2, run_fn=fake_run, progress=False)
+    assert not pool.failed and len(pool.executed) == len(runs)
+    real = _real_runs()
+    assert len(real) == 4
+    assert not runner.execute(real, tmp_path / "real-local", workers=2, progress=False).failed
+    import sys
+
+    import ray
+    from ray import cloudpickle
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # Ray workers cannot import this test file
+    ray.init(num_cpus=2, include_dashboard=False)
+    try:
+        on_ray = runner.execute(runs, tmp_path / "ray", backend="ray", workers=2, run_fn=fake_run, progress=False)
+        real_ray = runner.execute(real, tmp_path / "real-ray", backend="ray", workers=2, progress=False)
+    finally:
+        ray.shutdown()
+    assert not on_ray.failed and len(on_ray.executed) == len(runs)
+    expected = _outputs(tmp_path / "inline")
+    assert _outputs(tmp_path / "pool") == expected and _outputs(tmp_path / "ray") == expected
+    assert not real_ray.failed and len(real_ray.executed) == 4
+    local, remote = _real_outputs(tmp_path / "real-local"), _real_outputs(tmp_path / "real-ray")
+    assert sorted(local) == sorted(remote) and len(local) == 4
+    for key, value in local.items():
+        if isinstance(value, dict) and "reward" in value and isinstance(value["reward"], np.ndarray):
+            for col, arr in value.items():
+                np.testing.assert_array_equal(arr, remote[key][col], err_msg=f"{key}:{col}")
+        else:
+            assert value == remote[key], key
+
+
+def test_real_tiny_reproduction_end_to_end(tmp_path):
+    assert cli.main(["reproduce", "all", "--tiny", "--seeds", "1", "--out", str(tmp_path), "--workers", "1"]) == 0
+    report = (tmp_path / "report.md").read_text()
+    assert "not run" not in report and len(list((tmp_path / "figures").glob("*.png"))) == 6
+    timing = json.loads((tmp_path / "results" / "timing.json").read_text())
+    assert timing["failed"] == 0 and timing["executed"] == len(specs.unique_runs(
+        specs.build("all", specs.make_scale("tiny", 1))))
+    assert np.isfinite(timing["full_estimate_h"]) and timing["full_estimate_h"] > 0
+
+
+# ----------------------------------------------------------------------------- results and report
+
+@pytest.fixture(scope="module")
+def tiny_reproduction(tmp_path_factory):
+    out = tmp_path_factory.mktemp("repro")
+    mp = pytest.MonkeyPatch()
+    mp.setattr(runner, "execute_run", fake_run)
+    try:
+        code = cli.main(["reproduce", "all", "--tiny", "--seeds", "2", "--out", str(out), "--workers", "1"])
+    finally:
+        mp.undo()
+    assert code == 0
+    return out
+
+
+def test_results_are_saved_and_reloadable(tiny_reproduction):
+    t3 = results.load(tiny_reproduction, "table3")
+    row = next(r for r in t3["scalars"] if r["series"] == "ly-dtmpo" and r["metric"] == "steady_reward")
+    assert row["n"] == 2 and row["ci_low"] == min(row["values"]) and row["ci_high"] == max(row["values"])
+    fig6 = results.load(tiny_reproduction, "fig6")
+    cost = {(r["series"], r["x"]): r["mean"] for r in fig6["scalars"] if r["metric"] == "cost"}
+    assert cost[("ly-opt", 2)] == pytest.approx(0.8 * 2 / 5 * 1.025)
+    fig5 = results.load(tiny_reproduction, "fig5")
+    per_cv = [r["metric"] for r in fig5["curves"] if r["series"] == "ly-dtmpo"]
+    assert per_cv == ["local_queue_cycles"] + [f"local_queue_cv{i}" for i in range(5)]
+    marl = json.loads((tiny_reproduction / "results" / "marl_eval.json").read_text())["isac-iov"]
+    assert set(marl["5cv-train"]) == set(specs.LEARNERS) and set(marl["5cv-train"]["ly-dtmpo"]) == {"run_0", "run_1"}
+    run = marl["5cv-train"]["ly-dtmpo"]["run_0"]
+    assert run["step_0"]["step_count"] == 30 and len(run["absolute_metrics"]["return"]) == 2
+    assert set(marl["2cv-eval"]["ly-masac"]["run_1"]["absolute_metrics"]) >= {"return", "cost"}
+    timing = json.loads((tiny_reproduction / "results" / "timing.json").read_text())
+    assert timing["executed"] == 84 and timing["full_runs"] > 84
+
+
+def test_report_has_every_item_and_redraws_from_results(tiny_reproduction):
+    report = (tiny_reproduction / "report.md").read_text()
+    for item in ("Table III", "Fig. 4", "Fig. 5", "Fig. 6", "Fig. 7", "twin fidelity", "bandwidth", "Summary"):
+        assert item in report, item
+    for name in ("fig4", "fig5", "fig6", "fig7", "twin", "bandwidth"):
+        assert f"figures/{name}.png" in report and (tiny_reproduction / "figures" / f"{name}.png").stat().st_size > 1000
+    for algo, row in paper.TABLE_III.items():
+        assert f"{row['steady_reward']:.3f}" in report and algo in report
+    assert "0.781" in report and "not run" not in report
+    # the fake ranks Ly-DTMPO first among learners: every ordering claim agrees except "energy falls with N"
+    assert "| Table III: highest steady reward | ly-dtmpo | ly-dtmpo | agrees |" in report
+    assert "| Fig. 6a: mean cost per CV increases with N for every learner | yes | 5/5" in report
+    for png in (tiny_reproduction / "figures").glob("*.png"):
+        png.unlink()
+    (tiny_reproduction / "report.md").unlink()
+    assert cli.main(["report", str(tiny_reproduction)]) == 0
+    assert (tiny_reproduction / "report.md").read_text() == report
+    assert len(list((tiny_reproduction / "figures").glob("*.png"))) == 6
+
+
+def test_report_without_results_is_a_clear_error(tmp_path, capsys):
+    assert cli.main(["report", str(tmp_path)]) == 2
+    assert "reproduce" in capsys.readouterr().err
