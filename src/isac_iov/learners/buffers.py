@@ -24,16 +24,24 @@ import torch
 
 
 class RunningMeanStd:
-    """Running mean and variance of a scalar stream."""
+    """Running mean and variance of a scalar stream.
 
-    def __init__(self, eps: float = 1e-4):
+    With ``max_count`` the weight of the past is capped at ``max_count``
+    samples, so the statistics forget old data (an exponential moving
+    average) and follow a stream whose scale drifts, as returns do while a
+    policy improves.
+    """
+
+    def __init__(self, eps: float = 1e-4, max_count: float = float("inf")):
         self.mean, self.var, self.count = 0.0, 1.0, eps
+        self.max_count = max_count
 
     def update(self, x: np.ndarray | torch.Tensor) -> None:
         x = np.asarray(x.detach() if isinstance(x, torch.Tensor) else x, dtype=np.float64).ravel()
         if x.size == 0:
             return
         b_mean, b_var, b_count = float(x.mean()), float(x.var()), x.size
+        self.count = min(self.count, self.max_count)
         delta, total = b_mean - self.mean, self.count + b_count
         self.mean += delta * b_count / total
         m2 = self.var * self.count + b_var * b_count + delta ** 2 * self.count * b_count / total

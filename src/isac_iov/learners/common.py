@@ -10,6 +10,14 @@ iteration of a run may need fewer than ``num_envs``).  On-policy learners
 update there; off-policy learners update inside ``record`` and store the
 episodes there.
 
+Two shared fields shape every actor (:mod:`.networks`): ``init_local_logit``
+starts the policy offloading about 97 % of each task (local cycles cost about
+six times the energy of RSU cycles, so an unbiased start spends its first
+~1000 episodes unlearning local execution), and ``norm_memory`` lets the input
+normalisers forget (the virtual energy queue falls 100-fold while a policy
+learns).  Measured effects are in the docstrings of :mod:`.mappo` and
+:mod:`.offpolicy`.
+
 Hyper-parameters are frozen dataclasses deriving from :class:`AlgoConfig`;
 :func:`make_algo_config` applies ``key=value`` overrides with the same
 type checks and error style as the scenario config.
@@ -55,6 +63,8 @@ class AlgoConfig:
     hidden: int = 128             # width of both hidden layers of every network
     shared_actor: bool = False    # one actor for all CVs with a one-hot agent id (else one per CV)
     torch_threads: int = 1        # fixed for run-to-run determinism
+    init_local_logit: float = -3.0  # initial mean pre-action of the local weight (action 0): offload first
+    norm_memory: float = 10.0     # iterations of inputs the input normalisers remember (0: all)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

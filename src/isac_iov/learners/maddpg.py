@@ -34,7 +34,8 @@ class MADDPG(OffPolicyLearner):
     def __init__(self, spec: EnvSpec, cfg: MaddpgConfig):
         super().__init__(spec, cfg)
         joint_dim = spec.critic_dim + spec.agents * spec.act_dim
-        self.actor = DeterministicActor(spec.agents, spec.obs_dim, spec.act_dim, cfg.hidden, cfg.shared_actor)
+        self.actor = DeterministicActor(spec.agents, spec.obs_dim, spec.act_dim, cfg.hidden, cfg.shared_actor,
+                                        self.norm_max_count, cfg.init_local_logit)
         self.critic = QEnsemble(spec.agents, joint_dim, cfg.hidden, copies=1)
         self.actor_target, self.critic_target = copy.deepcopy(self.actor), copy.deepcopy(self.critic)
         self.actor_opt = adam(self.actor.parameters(), lr=cfg.actor_lr)

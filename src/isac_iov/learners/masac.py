@@ -51,7 +51,8 @@ class MASAC(OffPolicyLearner):
     def __init__(self, spec: EnvSpec, cfg: MasacConfig):
         super().__init__(spec, cfg)
         joint_dim = spec.critic_dim + spec.agents * spec.act_dim
-        self.actor = SquashedGaussianActor(spec.agents, spec.obs_dim, spec.act_dim, cfg.hidden, cfg.shared_actor)
+        self.actor = SquashedGaussianActor(spec.agents, spec.obs_dim, spec.act_dim, cfg.hidden, cfg.shared_actor,
+                                           self.norm_max_count, cfg.init_local_logit)
         self.critic = QEnsemble(spec.agents, joint_dim, cfg.hidden, copies=2)
         self.critic_target = copy.deepcopy(self.critic)
         self.temperature = Temperature(spec.agents, cfg.init_alpha)

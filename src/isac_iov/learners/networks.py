@@ -57,11 +57,18 @@ class RunningNorm(nn.Module):
     shrinks features: the env already scales its features to O(1), and
     dividing a rarely non-zero feature (an RSU backlog) by its tiny std
     would turn it into large spikes.
+
+    With ``max_count`` the statistics weigh the past as at most
+    ``max_count`` samples (an exponential moving average): the virtual
+    energy queue falls from hundreds to a few ``E_ref`` while a policy
+    learns, and statistics over the whole run would keep scaling it by the
+    early spread, leaving the late policy unable to tell an empty queue from
+    a growing one.
     """
 
-    def __init__(self, dim: int, clip: float = 10.0, min_std: float = 1.0):
+    def __init__(self, dim: int, clip: float = 10.0, min_std: float = 1.0, max_count: float = math.inf):
         super().__init__()
-        self.clip, self.min_std = clip, min_std
+        self.clip, self.min_std, self.max_count = clip, min_std, max_count
         self.register_buffer("mean", torch.zeros(dim))
         self.register_buffer("var", torch.ones(dim))
         self.register_buffer("count", torch.tensor(1e-4))
@@ -71,6 +78,7 @@ class RunningNorm(nn.Module):
         x = x.reshape(-1, x.shape[-1])
         n = x.shape[0]
         b_mean, b_var = x.mean(0), x.var(0, unbiased=False)
+        self.count.clamp_(max=self.max_count)
         delta, total = b_mean - self.mean, self.count + n
         self.mean += delta * n / total
         self.var.copy_((self.var * self.count + b_var * n + delta.pow(2) * self.count * n / total) / total)
@@ -118,13 +126,22 @@ class AgentMLP(nn.Module):
         return h.reshape(*lead, self.n, h.shape[-1])
 
 
+def policy_mlp(n: int, obs_dim: int, out_dim: int, hidden: int, shared: bool, init_local_logit: float) -> AgentMLP:
+    """An :class:`AgentMLP` whose first output (the local-weight pre-action) starts at ``init_local_logit``."""
+    net = AgentMLP(n, obs_dim, out_dim, hidden, shared, out_gain=0.01)
+    with torch.no_grad():
+        net.biases[-1][..., 0] = init_local_logit
+    return net
+
+
 class GaussianActor(nn.Module):
     """Per-agent Gaussian policy over pre-actions: state-dependent mean, learned state-independent log-std."""
 
-    def __init__(self, n: int, obs_dim: int, act_dim: int, hidden: int, shared: bool, init_log_std: float):
+    def __init__(self, n: int, obs_dim: int, act_dim: int, hidden: int, shared: bool, init_log_std: float,
+                 norm_max_count: float = math.inf, init_local_logit: float = 0.0):
         super().__init__()
-        self.obs_norm = RunningNorm(obs_dim)
-        self.mean_net = AgentMLP(n, obs_dim, act_dim, hidden, shared, out_gain=0.01)
+        self.obs_norm = RunningNorm(obs_dim, max_count=norm_max_count)
+        self.mean_net = policy_mlp(n, obs_dim, act_dim, hidden, shared, init_local_logit)
         self.log_std = nn.Parameter(torch.full((n, act_dim), float(init_log_std)))
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -142,10 +159,11 @@ class DeterministicActor(nn.Module):
     the sigmoid out of saturation.
     """
 
-    def __init__(self, n: int, obs_dim: int, act_dim: int, hidden: int, shared: bool):
+    def __init__(self, n: int, obs_dim: int, act_dim: int, hidden: int, shared: bool,
+                 norm_max_count: float = math.inf, init_local_logit: float = 0.0):
         super().__init__()
-        self.obs_norm = RunningNorm(obs_dim)
-        self.net = AgentMLP(n, obs_dim, act_dim, hidden, shared, out_gain=0.01)
+        self.obs_norm = RunningNorm(obs_dim, max_count=norm_max_count)
+        self.net = policy_mlp(n, obs_dim, act_dim, hidden, shared, init_local_logit)
 
     def pre_action(self, obs: torch.Tensor) -> torch.Tensor:
         return self.net(self.obs_norm(obs))
@@ -162,11 +180,12 @@ class SquashedGaussianActor(nn.Module):
 
     LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 
-    def __init__(self, n: int, obs_dim: int, act_dim: int, hidden: int, shared: bool):
+    def __init__(self, n: int, obs_dim: int, act_dim: int, hidden: int, shared: bool,
+                 norm_max_count: float = math.inf, init_local_logit: float = 0.0):
         super().__init__()
         self.act_dim = act_dim
-        self.obs_norm = RunningNorm(obs_dim)
-        self.net = AgentMLP(n, obs_dim, 2 * act_dim, hidden, shared, out_gain=0.01)
+        self.obs_norm = RunningNorm(obs_dim, max_count=norm_max_count)
+        self.net = policy_mlp(n, obs_dim, 2 * act_dim, hidden, shared, init_local_logit)
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """A reparameterised sample: ``(action in [0,1], log-density of the action)``."""

@@ -20,10 +20,21 @@ limit, so targets always bootstrap.
 **Reward scaling.**  Rewards (eq. 44) are O(10-100) and returns ~100 times
 that; the critics learn from ``reward * (1 - gamma) / std``, where ``std`` is
 the running standard deviation of all team rewards seen so far, so Q-values
-are O(1) (no mean shift, so the optimal policy is unchanged).
+are O(1) (no mean shift, so the optimal policy is unchanged).  The running
+std remembers about ``reward_memory`` iterations of rewards: the per-slot
+reward shrinks from about -850 (warm-up, energy queue exploding) to about -10,
+and a std over the whole run scaled the late rewards to nearly nothing.
+
+**Measured** (``isac-iov train --episodes 1800 --seed 0`` then ``isac-iov
+evaluate --episodes 20 --seed 0``; cost / energy J / reward): Ly-MADDPG
+0.349 / 54.2 / -171.6 with whole-run statistics and no local-weight prior,
+0.343 / 47.9 / -114.5 with ``init_local_logit = -3`` and ``norm_memory = 10``,
+0.340 / 35.6 / -37.1 adding ``reward_memory = 10``; Ly-MASAC in the same
+steps 0.341 / 51.4 / -147.5, 0.340 / 31.7 / -29.6, 0.353 / 20.9 / -9.8.
 """
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +60,7 @@ class OffPolicyConfig(AlgoConfig):
     warmup_episodes: int = 16       # episodes of uniform random actions before learning
     updates_per_step: int = 1       # gradient updates per vector step of num_envs env-slots
     max_grad_norm: float = 10.0
+    reward_memory: float = 10.0     # iterations of rewards the reward scale remembers (0: all)
 
 
 def critic_state(obs: torch.Tensor, glob: torch.Tensor) -> torch.Tensor:
@@ -76,11 +88,18 @@ class OffPolicyLearner(ABC):
         self.replay = EpisodeReplay(cfg.buffer_episodes, t, i, spec.obs_dim, spec.global_dim, spec.act_dim)
         self.stage = {"obs": torch.zeros(e, t + 1, i, spec.obs_dim), "glob": torch.zeros(e, t + 1, spec.global_dim),
                       "act": torch.zeros(e, t, i, spec.act_dim), "rew": torch.zeros(e, t)}
-        self.reward_stats = RunningMeanStd()
-        self.state_norm = RunningNorm(spec.critic_dim)
+        reward_count = cfg.reward_memory * cfg.num_envs * spec.slots
+        self.reward_stats = RunningMeanStd(max_count=reward_count if reward_count > 0 else math.inf)
+        self.state_norm = RunningNorm(spec.critic_dim, max_count=self.norm_max_count)
         self.episodes_seen = 0
         self.updates = 0
         self._losses: list[dict[str, float]] = []
+
+    @property
+    def norm_max_count(self) -> float:
+        """Sample cap of the input normalisers (``norm_memory`` iterations of agent-slots)."""
+        memory = self.cfg.norm_memory * self.cfg.num_envs * self.spec.slots * self.spec.agents
+        return memory if memory > 0 else math.inf
 
     @abstractmethod
     def behaviour(self, obs: torch.Tensor) -> torch.Tensor:
