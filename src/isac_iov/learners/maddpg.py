@@ -31,12 +31,14 @@ class MaddpgConfig(OffPolicyConfig):
 
 
 class MADDPG(OffPolicyLearner):
+    critic_copies = 1               # Ly-MATD3 subclasses this learner with twin critics
+
     def __init__(self, spec: EnvSpec, cfg: MaddpgConfig):
         super().__init__(spec, cfg)
         joint_dim = spec.critic_dim + spec.agents * spec.act_dim
         self.actor = DeterministicActor(spec.agents, spec.obs_dim, spec.act_dim, cfg.hidden, cfg.shared_actor,
                                         self.norm_max_count, cfg.init_local_logit)
-        self.critic = QEnsemble(spec.agents, joint_dim, cfg.hidden, copies=1)
+        self.critic = QEnsemble(spec.agents, joint_dim, cfg.hidden, copies=self.critic_copies)
         self.actor_target, self.critic_target = copy.deepcopy(self.actor), copy.deepcopy(self.critic)
         self.actor_opt = adam(self.actor.parameters(), lr=cfg.actor_lr)
         self.critic_opt = adam(self.critic.parameters(), lr=cfg.critic_lr)
@@ -54,6 +56,11 @@ class MADDPG(OffPolicyLearner):
         q = self.critic(self.critic_input(b["obs"], b["glob"], b["act"].flatten(1)))[:, 0]
         critic_loss = (q - target).pow(2).mean()
         optimise(self.critic_opt, self.critic, critic_loss, cfg.max_grad_norm)
+        return {"critic_loss": critic_loss.item(), "actor_loss": self.actor_step(b)}
+
+    def actor_step(self, b: dict[str, torch.Tensor]) -> float:
+        """Steps 2-3: ascend the (first) critic in the own action, then move the targets; returns the loss."""
+        cfg = self.cfg
         u = self.actor.pre_action(b["obs"])
         joint = joint_with_own(b["act"], squash(u))
         q = self.critic(self.critic_input(b["obs"], b["glob"], joint))[:, 0]
@@ -61,7 +68,7 @@ class MADDPG(OffPolicyLearner):
         optimise(self.actor_opt, self.actor, actor_loss, cfg.max_grad_norm)
         polyak_update(self.critic_target, self.critic, cfg.tau)
         polyak_update(self.actor_target, self.actor, cfg.tau)
-        return {"critic_loss": critic_loss.item(), "actor_loss": actor_loss.item()}
+        return actor_loss.item()
 
     def components(self) -> dict[str, Any]:
         return {"actor": self.actor, "critic": self.critic, "actor_target": self.actor_target,

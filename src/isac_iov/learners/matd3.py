@@ -8,44 +8,28 @@ Per update:
    ``Q_i1(s_i, a_1..mu_i(o_i)..a_I)`` (others' actions from the replay buffer)
    and all targets move by Polyak averaging.
 
-Exploration adds ``N(0, exploration_noise)`` and clips to [0, 1], as in MADDPG.
+Everything else - actors, exploration (``N(0, exploration_noise)`` clipped to [0, 1]), the
+actor step and the targets - is :class:`~.maddpg.MADDPG`'s, which this class extends.
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
-from .common import EnvSpec, adam, optimise
-from .networks import DeterministicActor, QEnsemble, polyak_update, squash
-from .offpolicy import OffPolicyConfig, OffPolicyLearner, joint_with_own
+from .common import optimise
+from .maddpg import MADDPG, MaddpgConfig
 
 
 @dataclass(frozen=True)
-class Matd3Config(OffPolicyConfig):
-    exploration_noise: float = 0.1
-    preact_reg: float = 1e-2        # weight of mean(u^2) in the actor loss (sigmoid saturation guard)
+class Matd3Config(MaddpgConfig):
     policy_delay: int = 2
     target_noise: float = 0.1        # [0, 1] actions: half the usual 0.2 of [-1, 1]
     target_noise_clip: float = 0.25
 
 
-class MATD3(OffPolicyLearner):
-    def __init__(self, spec: EnvSpec, cfg: Matd3Config):
-        super().__init__(spec, cfg)
-        joint_dim = spec.critic_dim + spec.agents * spec.act_dim
-        self.actor = DeterministicActor(spec.agents, spec.obs_dim, spec.act_dim, cfg.hidden, cfg.shared_actor,
-                                        self.norm_max_count, cfg.init_local_logit)
-        self.critic = QEnsemble(spec.agents, joint_dim, cfg.hidden, copies=2)
-        self.actor_target, self.critic_target = copy.deepcopy(self.actor), copy.deepcopy(self.critic)
-        self.actor_opt = adam(self.actor.parameters(), lr=cfg.actor_lr)
-        self.critic_opt = adam(self.critic.parameters(), lr=cfg.critic_lr)
-
-    def behaviour(self, obs: torch.Tensor) -> torch.Tensor:
-        a = self.actor(obs)
-        return (a + self.cfg.exploration_noise * torch.randn_like(a)).clamp(0.0, 1.0)
+class MATD3(MADDPG):
+    critic_copies = 2
 
     def update(self, b: dict[str, torch.Tensor]) -> dict[str, float]:
         cfg = self.cfg
@@ -60,16 +44,5 @@ class MATD3(OffPolicyLearner):
         optimise(self.critic_opt, self.critic, critic_loss, cfg.max_grad_norm)
         losses = {"critic_loss": critic_loss.item()}
         if self.updates % cfg.policy_delay == 0:
-            u = self.actor.pre_action(b["obs"])
-            joint = joint_with_own(b["act"], squash(u))
-            q = self.critic(self.critic_input(b["obs"], b["glob"], joint))[:, 0]
-            actor_loss = -q.mean() + cfg.preact_reg * u.pow(2).mean()
-            optimise(self.actor_opt, self.actor, actor_loss, cfg.max_grad_norm)
-            polyak_update(self.critic_target, self.critic, cfg.tau)
-            polyak_update(self.actor_target, self.actor, cfg.tau)
-            losses["actor_loss"] = actor_loss.item()
+            losses["actor_loss"] = self.actor_step(b)
         return losses
-
-    def components(self) -> dict[str, Any]:
-        return {"actor": self.actor, "critic": self.critic, "actor_target": self.actor_target,
-                "critic_target": self.critic_target, "actor_opt": self.actor_opt, "critic_opt": self.critic_opt}
