@@ -14,7 +14,7 @@ from .actions import ActionError
 from .config import ConfigError
 
 COMMANDS = {
-    "run": ("isac_iov.mainjob", "set up nothing, run the main job on the default scenario"),
+    "run": ("isac_iov.mainjob", "the main job: train Ly-DTMPO, then compare it with the reference policies"),
     "config": ("isac_iov.config_cmd", "print the effective config with its Table II sources"),
     "evaluate": ("isac_iov.evaluate", "evaluate a reference policy or a trained run"),
     "train": ("isac_iov.learners.train", "train a MARL algorithm"),
