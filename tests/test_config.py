@@ -69,6 +69,6 @@ def test_config_command_prints_table_ii_rows(capsys):
     assert main(["config", "--set", "lyapunov.v_control=10"]) == 0
     out = capsys.readouterr().out
     assert "lyapunov.v_control" in out and "10.0" in out and "Table II" in out
-    assert "energy_ref_j=218.8" in out
+    assert "energy_ref_j=218.8" in out and "energy_queue_ref_j=22" in out
     assert main(["config", "--set", "num_cvs=-1"]) == 2
     assert "num_cvs: must be > 0" in capsys.readouterr().err
