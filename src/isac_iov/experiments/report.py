@@ -265,7 +265,7 @@ def _reduction(res: dict[str, Any], metric: str, base: str, n: float) -> float:
 def _fig6(res: dict[str, Any] | None, figs: Path, claims: list[tuple[str, str, str, str]]) -> str:
     text = _figure(res, "fig6", figs, plots.fig6, "Fig. 6: cost, delay and energy versus the number of CVs")
     if res is None:
-        claims.append(("Fig. 6", "Ly-DTMPO lowest cost at every N", "not run", "not run"))
+        claims.append(("Fig. 6a: Ly-DTMPO lowest cost at every N", "yes", "not run", "not run"))
         return text
     ns = sorted({r["x"] for r in res["scalars"]})
     series = plots.series_names(res)
