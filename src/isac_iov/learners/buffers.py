@@ -23,6 +23,18 @@ import numpy as np
 import torch
 
 
+def merge_moments(mean: Any, var: Any, count: Any, b_mean: Any, b_var: Any, b_count: Any) -> tuple[Any, Any, Any]:
+    """Mean, variance and count of two samples pooled (Chan et al.'s parallel update).
+
+    Works elementwise on floats, arrays or tensors alike; shared by
+    :class:`RunningMeanStd` and :class:`~.networks.RunningNorm`.
+    """
+    delta, total = b_mean - mean, count + b_count
+    new_mean = mean + delta * b_count / total
+    new_var = (var * count + b_var * b_count + delta ** 2 * count * b_count / total) / total
+    return new_mean, new_var, total
+
+
 class RunningMeanStd:
     """Running mean and variance of a scalar stream.
 
@@ -40,12 +52,9 @@ class RunningMeanStd:
         x = np.asarray(x.detach() if isinstance(x, torch.Tensor) else x, dtype=np.float64).ravel()
         if x.size == 0:
             return
-        b_mean, b_var, b_count = float(x.mean()), float(x.var()), x.size
         self.count = min(self.count, self.max_count)
-        delta, total = b_mean - self.mean, self.count + b_count
-        self.mean += delta * b_count / total
-        m2 = self.var * self.count + b_var * b_count + delta ** 2 * self.count * b_count / total
-        self.var, self.count = m2 / total, total
+        self.mean, self.var, self.count = merge_moments(self.mean, self.var, self.count,
+                                                        float(x.mean()), float(x.var()), x.size)
 
     @property
     def std(self) -> float:

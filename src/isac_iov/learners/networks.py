@@ -24,6 +24,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .buffers import merge_moments
+
 
 def squash(u: torch.Tensor) -> torch.Tensor:
     """Pre-action -> env action in [0, 1]."""
@@ -52,15 +54,15 @@ class RunningNorm(nn.Module):
     The statistics are buffers (saved with the network) and change only in
     :meth:`update`, which learners call between iterations, so a policy is
     fixed while it collects and while it is updated.  Needed because some
-    observation entries (the virtual energy queue, in ``E_ref``) reach the
-    hundreds while the others are O(1).  The ``min_std = 1`` floor only ever
+    observation entries (the virtual energy queue, in slots of budget) reach
+    the hundreds while the others are O(1).  The ``min_std = 1`` floor only ever
     shrinks features: the env already scales its features to O(1), and
     dividing a rarely non-zero feature (an RSU backlog) by its tiny std
     would turn it into large spikes.
 
     With ``max_count`` the statistics weigh the past as at most
     ``max_count`` samples (an exponential moving average): the virtual
-    energy queue falls from hundreds to a few ``E_ref`` while a policy
+    energy queue falls from hundreds to a few budgets while a policy
     learns, and statistics over the whole run would keep scaling it by the
     early spread, leaving the late policy unable to tell an empty queue from
     a growing one.
@@ -77,12 +79,11 @@ class RunningNorm(nn.Module):
     def update(self, x: torch.Tensor) -> None:
         x = x.reshape(-1, x.shape[-1])
         n = x.shape[0]
-        b_mean, b_var = x.mean(0), x.var(0, unbiased=False)
         self.count.clamp_(max=self.max_count)
-        delta, total = b_mean - self.mean, self.count + n
-        self.mean += delta * n / total
-        self.var.copy_((self.var * self.count + b_var * n + delta.pow(2) * self.count * n / total) / total)
-        self.count += n
+        mean, var, count = merge_moments(self.mean, self.var, self.count, x.mean(0), x.var(0, unbiased=False), n)
+        self.mean.copy_(mean)
+        self.var.copy_(var)
+        self.count.copy_(count)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return ((x - self.mean) / self.var.sqrt().clamp(min=self.min_std)).clamp(-self.clip, self.clip)
