@@ -45,7 +45,7 @@ def test_queue_updates_through_steps_eq16_eq17_eq27():
     for prev, nxt in zip(steps, steps[1:]):
         o = prev.outcome
         expect_loc = np.maximum(prev.queues.local_cycles - cpu + o.local_arrivals, 0)
-        expect_rsu = np.maximum(prev.queues.rsu_cycles - o.rsu_service_hz + o.rsu_arrivals, 0)
+        expect_rsu = np.maximum(prev.queues.rsu_cycles - o.rsu_service_hz + o.rsu_backlog_arrivals, 0)
         expect_v = np.maximum(prev.queues.energy_j - cfg.lyapunov.energy_budget_j_per_cv + o.energy_j, 0)
         assert np.allclose(nxt.queues.local_cycles, expect_loc)
         assert np.allclose(nxt.queues.rsu_cycles, expect_rsu)
@@ -53,7 +53,7 @@ def test_queue_updates_through_steps_eq16_eq17_eq27():
 
 
 def test_littles_law_window_matches_history():
-    cfg = load_config(None, ["lyapunov.window_slots=4"])
+    cfg = load_config(None, ["lyapunov.window_slots=4", "lyapunov.queue_delay=littles_law"])
     env = BatchedEnv(cfg, num_envs=2, seed=5)
     steps = _random_episode(env, np.random.default_rng(2))
     q = np.stack([s.queues.local_cycles for s in steps])
@@ -122,7 +122,7 @@ def test_dt_absent_zeroes_only_twin_fields():
     rng = np.random.default_rng(0)
     on.reset(); off.reset()
     for _ in range(5):
-        a = rng.uniform(size=(2, 5, 10)); a[..., 7:] *= 0.05    # little RSU CPU: backlog builds
+        a = rng.uniform(size=(2, 5, 10)); a[..., 7:] *= 0.05    # little RSU CPU: load and backlog
         s_on, s_off = on.step(a), off.step(a)
     f = on.cv_feature_dim
     assert np.array_equal(s_on.obs[..., :f], s_off.obs[..., :f])       # own features identical
@@ -132,7 +132,7 @@ def test_dt_absent_zeroes_only_twin_fields():
 
 
 def test_twin_lag_and_noise():
-    cfg = load_config(None, ["twin.lag_slots=2"])
+    cfg = load_config(None, ["twin.lag_slots=2", "rsu.service=allocated"])
     env = BatchedEnv(cfg, 2, seed=0); env.reset()
     a = np.zeros((2, 5, 10)); a[..., 1:7] = 1.0; a[..., 7:] = 0.02   # little CPU: RSU backlog builds
     backlog = []
@@ -140,14 +140,19 @@ def test_twin_lag_and_noise():
         backlog.append(env.twin.queues.rsu_cycles.copy())
         env.step(a)
     backlog.append(env.twin.queues.rsu_cycles.copy())
-    _, q_view, g = env.twin.global_view()
+    _, q_view, g, _ = env.twin.global_view()
     assert np.array_equal(q_view, backlog[-3]) and not np.array_equal(q_view, backlog[-1])
     assert np.allclose(g[:, 0], q_view.sum(-1)) and np.allclose(g[:, 2], q_view.max(-1))
-    noisy = BatchedEnv(load_config(None, ["twin.noise_std=0.5"]), 2, seed=0); noisy.reset()
+    noisy = BatchedEnv(load_config(None, ["twin.noise_std=0.5", "rsu.service=allocated"]), 2, seed=0)
+    noisy.reset()
     for _ in range(3):
         noisy.step(a)
-    _, qn, _ = noisy.twin.global_view()
-    assert (qn >= 0).all() and not np.array_equal(qn, noisy.twin.queues.rsu_cycles)
+    _, qn, _, load = noisy.twin.global_view()
+    assert (qn >= 0).all() and (load >= 0).all() and not np.array_equal(qn, noisy.twin.queues.rsu_cycles)
+    # one noise draw per slot: observations, critic states and the global state agree
+    obs, critic = noisy._observe_all()
+    assert np.array_equal(noisy.global_state(), noisy.global_state())
+    assert np.array_equal(obs, noisy.observe()) and np.array_equal(critic, noisy.critic_state())
 
 
 def test_bad_actions_and_misuse():
@@ -175,3 +180,54 @@ def test_pettingzoo_api_and_seed():
     assert rew["cv_0"] == rew["cv_1"] and not trunc["cv_0"]
     assert {"delay_s", "energy_j", "instrt", "local_queue_cycles", "cost"} <= set(info["cv_1"])
     assert env.state().shape == env.state_space.shape
+
+
+def test_every_action_has_a_bounded_delay():
+    """docs/model.md#action-mapping: whatever the action, a slot's delay stays under the documented bound."""
+    cfg = load_config()
+    env = BatchedEnv(cfg, 16, seed=8)
+    env.reset()
+    rng = np.random.default_rng(0)
+    k, m, f_av = env.num_rsus, cfg.action.min_resource_share, env.scn.rsu_available_hz
+    for t in range(cfg.episode_slots):
+        phys, q = env.snapshot()
+        _, reach, se = env._chan
+        cycles = phys.data_bits * phys.intensity_cycles_per_bit
+        local = (q.local_cycles + cycles) / phys.cpu_hz
+        rate_min = (m / k) * cfg.channel.sensing_gain * cfg.channel.bandwidth_hz * se
+        rsu = (q.rsu_cycles[:, None, :] / f_av + phys.data_bits[..., None] / rate_min
+               + cycles[..., None] / (m * f_av / cfg.num_cvs))
+        bound = np.maximum(local, np.where(reach, rsu, 0.0).max(-1))
+        shape = (16, cfg.num_cvs, env.action_dim)
+        worst = [np.zeros(shape), np.ones(shape), rng.uniform(size=shape), rng.uniform(size=shape) ** 8]
+        floor = np.ones(shape); floor[..., 1 + k:] = 0.0; floor[:, 0, 1 + 2 * k:] = 1.0    # one CV hogs the CPU
+        worst.append(floor)
+        for a in worst:
+            delay = evaluate(env.scn, phys, q, a).delay_s
+            assert (delay <= bound * (1 + 1e-9)).all()
+        env.step(worst[t % len(worst)])
+
+
+def test_per_cv_rewards_sum_to_the_team_reward_and_twin_load_is_observed():
+    from isac_iov.twin import rsu_load
+    cfg = load_config(None, ["rsu.service=allocated"])
+    env = BatchedEnv(cfg, 4, seed=6)
+    obs, _ = env.reset()
+    rng = np.random.default_rng(1)
+    f, k = env.cv_feature_dim, env.num_rsus
+    for _ in range(6):
+        a = rng.uniform(size=(4, 5, 10)); a[..., 7:] *= 0.1
+        st = env.step(a)
+        assert np.allclose(st.outcome.reward_per_cv.sum(-1), st.reward)
+        load = rsu_load(env.scn, env.phys, env._chan[1], st.outcome.links.rsu_cpu_hz.sum(-2))
+        assert np.allclose(st.obs[..., f + k + 3:], load.reshape(4, 1, -1))     # same for every CV
+        assert np.allclose(st.critic_state[:, 0, -4 * k:], load.reshape(4, -1))  # and in the global state
+
+
+def test_shipped_contention_scenario():
+    from isac_iov.config import ConfigError, scenario_overrides
+    ov = scenario_overrides("contention")
+    cfg = load_config(None, ov)
+    assert cfg.num_cvs == 8 and cfg.rsu.cpu_max_hz == 12e9
+    with pytest.raises(ConfigError, match="unknown scenario 'busy'.*contention"):
+        scenario_overrides("busy")

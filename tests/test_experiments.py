@@ -116,8 +116,11 @@ def test_spec_expansion_counts_and_sharing():
     assert len(exps["fig6"].cells) == 2 * (5 + 3)
     learned = [r for r in exps["fig6"].runs() if r.source is not None]
     assert len(learned) == 2 * 5 * 2 and all(r.source.config.num_cvs == r.config.num_cvs for r in learned)
-    # table3 10 + fig6 train 20 + fig6 eval 32 + fig7 V=50 2 + twin lag/noise 4 + bandwidth 16
-    assert len(specs.unique_runs(list(exps.values()))) == 84
+    # table3 10 + fig6 train 20 + fig6 eval 32 + fig7 V=50 2 + twin lag/noise 4 + twin contention 4 + bandwidth 16
+    assert len(specs.unique_runs(list(exps.values()))) == 88
+    contention = [c for c in exps["twin"].cells if c.series.startswith("contention")]
+    assert [c.runs[0].config.num_cvs for c in contention] == [8, 8]
+    assert [c.runs[0].config.twin.enabled for c in contention] == [True, True]   # Ly-MAPPO switches it off itself
     assert specs.make_scale("quick").seeds == (0, 1) and specs.make_scale("full").seeds == tuple(range(5))
     full = specs.make_scale("full", 1)
     t3 = {r.key for r in specs.convergence(full).runs()}
@@ -264,7 +267,7 @@ def test_results_are_saved_and_reloadable(tiny_reproduction):
     assert run["step_0"]["step_count"] == 30 and len(run["absolute_metrics"]["return"]) == 2
     assert set(marl["2cv-eval"]["ly-masac"]["run_1"]["absolute_metrics"]) >= {"return", "cost"}
     timing = json.loads((tiny_reproduction / "results" / "timing.json").read_text())
-    assert timing["executed"] == 84 and timing["full_runs"] > 84
+    assert timing["executed"] == 88 and timing["full_runs"] > 88
 
 
 def test_report_has_every_item_and_redraws_from_results(tiny_reproduction):

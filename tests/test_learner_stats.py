@@ -42,7 +42,7 @@ def test_popart_update_keeps_the_critic_values():
 
 
 def test_learning_rewards_are_scaled_and_outliers_clipped():
-    learner = MAPPO(EnvSpec.from_config(CFG), make_algo_config(MappoConfig, {"reward_clip": 10.0}))
+    learner = MAPPO(EnvSpec.from_config(CFG), make_algo_config(MappoConfig, {"reward_clip": 10.0, "gamma": 0.99}))
     rewards = torch.full((5, 4), -2.0)
     first = learner._learning_rewards(rewards)
     assert torch.allclose(first, rewards / learner.return_rms.std)

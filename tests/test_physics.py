@@ -135,3 +135,52 @@ def test_normalisers_from_table_ii():
     assert n.energy_ref_j == pytest.approx(218.75)
     assert n.queue_ref_cycles == pytest.approx(3.5e9)
     assert n.delay_ref_s == 1.0
+
+
+def test_backlog_wait_is_the_backlog_over_the_service_rate():
+    # 3e9 cycles ahead at 2 GHz: 1.5 s; an empty queue: no wait, whatever the part's share
+    assert queues.backlog_wait_s(np.array([3e9, 0.0]), np.array([2e9, 2e9])).tolist() == [1.5, 0.0]
+
+
+def test_rsu_service_rules_eq17():
+    from types import SimpleNamespace
+
+    from isac_iov.slot import rsu_service
+    # one RSU, two CVs: parts of 3e9 and 1e9 cycles on 2 GHz and 4 GHz; F^max - C^twin = 18 GHz, tau = 1 s
+    lam = np.array([[[3e9], [1e9]]])
+    ln = SimpleNamespace(rsu_cpu_hz=np.array([[[2e9], [4e9]]]), used=np.array([[[True], [True]]]))
+    # work-conserving: 1e9 cycles are left over (3e9 - 2e9; the second part finishes); idle CPU 18 - 6 = 12 GHz
+    arrivals, service = rsu_service("work_conserving", lam, ln, 18e9, 1.0)
+    assert arrivals.tolist() == [[1e9]] and service.tolist() == [[12e9]]
+    # allocated: all 4e9 cycles arrive, served at the 6 GHz given; capacity: at 18 GHz
+    assert [x.tolist() for x in rsu_service("allocated", lam, ln, 18e9, 1.0)] == [[[4e9]], [[6e9]]]
+    assert [x.tolist() for x in rsu_service("capacity", lam, ln, 18e9, 1.0)] == [[[4e9]], [[18e9]]]
+    # allocated with nobody offloading: the whole CPU serves the backlog (nothing strands)
+    idle = SimpleNamespace(rsu_cpu_hz=np.zeros((1, 2, 1)), used=np.zeros((1, 2, 1), bool))
+    assert rsu_service("allocated", np.zeros((1, 2, 1)), idle, 18e9, 1.0)[1].tolist() == [[18e9]]
+
+
+def test_per_cv_objective_splits_eq39_exactly():
+    # V = 5; costs 0.2, 0.4; local summands 0.1, -0.1; RSU summands 0.6 (RSU0), 0.3 (RSU1); energy 0.05, 0
+    # RSU0's arrivals 1 : 3 -> 0.15, 0.45; nobody sends to RSU1 -> 0.15 each
+    # CV0: 1.0 + 0.1 + 0.15 + 0.15 + 0.05 = 1.45 ; CV1: 2.0 - 0.1 + 0.45 + 0.15 + 0 = 2.5 ; total 3.95
+    per_cv = cost.per_cv_objective(5.0, np.array([0.2, 0.4]), np.array([0.1, -0.1]), np.array([0.6, 0.3]),
+                                   np.array([[1.0, 0.0], [3.0, 0.0]]), np.array([0.05, 0.0]))
+    assert per_cv.tolist() == pytest.approx([1.45, 2.5])
+    assert per_cv.sum() == pytest.approx(cost.drift_plus_penalty(5.0, 0.6, 0.0, 0.9, 0.05))
+
+
+def test_twin_rsu_load_hand_computed():
+    from types import SimpleNamespace
+
+    from isac_iov.scenario import Scenario
+    from isac_iov.twin import rsu_load
+    scn = Scenario(Config())
+    # CV0 reaches both RSUs, CV1 only RSU1; both tasks are one mean task (2e6 bit * 1750 = Q_ref cycles)
+    phys = SimpleNamespace(data_bits=np.array([[2e6, 2e6]]), intensity_cycles_per_bit=np.array([[1750.0, 1750.0]]))
+    reach = np.array([[[True, True], [False, True]]])
+    load = rsu_load(scn, phys, reach, np.array([[9e9, 0.0]]))
+    assert load[0, :, 0].tolist() == [0.5, 1.0]           # fraction of CVs in coverage
+    assert load[0, :, 1].tolist() == [0.5, 1.5]           # contention: 1/2 ; 1/2 + 1/1
+    assert load[0, :, 2].tolist() == [0.5, 1.5]           # demanded mean-task cycles, spread over reachable RSUs
+    assert load[0, :, 3].tolist() == [0.5, 0.0]           # last slot's CPU given / 18 GHz

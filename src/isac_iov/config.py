@@ -59,7 +59,7 @@ class RsuConfig:
     cpu_max_hz: float = 20e9
     twin_reserve_fraction: float = 0.1
     kappa: float = 1e-28
-    service: str = "allocated"  # "allocated" | "capacity"  (eq. 17 service rate, MODEL-NOTES 4)
+    service: str = "work_conserving"  # "work_conserving" | "allocated" | "capacity"  (eq. 17, docs/model.md)
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,13 @@ class LyapunovConfig:
     energy_budget_j_per_cv: float = 22.0
     energy_queue: str = "per_cv"  # "per_cv" | "system"
     window_slots: int = 10
+    queue_delay: str = "backlog"  # "backlog" (Q / service rate) | "littles_law" (eq. 18 as printed)
+
+
+@dataclass(frozen=True)
+class ActionConfig:
+    min_task_share: float = 0.05      # task parts below this share of a task are dropped (C5)
+    min_resource_share: float = 0.01  # floor of the bandwidth and CPU weights of a used link (C4, C6)
 
 
 @dataclass(frozen=True)
@@ -119,6 +126,7 @@ class Config:
     vehicle: VehicleConfig = field(default_factory=VehicleConfig)
     task: TaskConfig = field(default_factory=TaskConfig)
     lyapunov: LyapunovConfig = field(default_factory=LyapunovConfig)
+    action: ActionConfig = field(default_factory=ActionConfig)
     twin: TwinConfig = field(default_factory=TwinConfig)
 
     @property
@@ -148,7 +156,7 @@ TABLE_II: dict[str, str] = {
     "rsu.cpu_max_hz": "Table II: RSU computing resources F^rsu,max = 20 GHz",
     "rsu.twin_reserve_fraction": "MODEL-NOTES: C^twin = 10 % of F^rsu,max (C6)",
     "rsu.kappa": "Table II: RSU energy coefficient kappa_rsu = 1e-28",
-    "rsu.service": "MODEL-NOTES 4: eq. (17) service rate (our choice)",
+    "rsu.service": "docs/model.md#rsu-service: eq. (17) service rate (our choice)",
     "channel.bandwidth_hz": "Table II: bandwidth B = 20 MHz",
     "channel.noise_w": "Table II: AWGN sigma_0^2 = 1e-13 W",
     "channel.tx_power_w": "Table II: transmission power P_i = 1 W",
@@ -172,13 +180,17 @@ TABLE_II: dict[str, str] = {
     "lyapunov.energy_budget_j_per_cv": "MODEL-NOTES: E^max / I (C3), calibrated",
     "lyapunov.energy_queue": "MODEL-NOTES 6: virtual energy queue per CV or system-wide",
     "lyapunov.window_slots": "MODEL-NOTES: Little's-law window m = 10 slots (eq. 18)",
+    "lyapunov.queue_delay": "docs/model.md#queueing-delay: backlog / service rate, or eq. (18) as printed",
+    "action.min_task_share": "docs/model.md#action-mapping: smallest task part sent anywhere (C5)",
+    "action.min_resource_share": "docs/model.md#action-mapping: bandwidth/CPU weight floor of a used link",
     "twin.enabled": "Ly-DTMPO (True) vs DT-absent Ly-MAPPO (False), MODEL-NOTES 10",
     "twin.lag_slots": "beyond the paper: twin lag in slots",
     "twin.noise_std": "beyond the paper: relative noise on the twin's global view",
 }
 
 _CHOICES = {
-    "rsu.service": ("capacity", "allocated"),
+    "rsu.service": ("work_conserving", "allocated", "capacity"),
+    "lyapunov.queue_delay": ("backlog", "littles_law"),
     "channel.bandwidth_sharing": ("per_cv", "per_rsu"),
     "lyapunov.energy_queue": ("per_cv", "system"),
 }
@@ -196,7 +208,8 @@ _NON_NEGATIVE = {
     "rsu.lateral_offset_m", "vehicle.speed_mps", "vehicle.initial_x_m", "vehicle.lane",
     "task.cotransform_cycles_per_bit", "twin.lag_slots", "twin.noise_std",
 }
-_UNIT_INTERVAL = {"rsu.twin_reserve_fraction", "lyapunov.alpha"}
+_UNIT_INTERVAL = {"rsu.twin_reserve_fraction", "lyapunov.alpha", "action.min_task_share",
+                  "action.min_resource_share"}
 
 
 def _to_plain(obj: Any) -> Any:
@@ -300,6 +313,11 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"vehicle.lane: {cfg.vehicle.lane.to_list()} exceeds road.num_lanes - 1 = {cfg.road.num_lanes - 1}")
     if cfg.vehicle.initial_x_m.high > cfg.road.length_m:
         raise ConfigError(f"vehicle.initial_x_m: {cfg.vehicle.initial_x_m.to_list()} exceeds road.length_m = {cfg.road.length_m}")
+    if cfg.action.min_task_share * (cfg.num_rsus + 1) >= 1:
+        raise ConfigError(f"action.min_task_share: must be < 1 / (RSUs + 1) = {1 / (cfg.num_rsus + 1):.3g}, "
+                          f"got {cfg.action.min_task_share!r}")
+    if cfg.action.min_resource_share <= 0:
+        raise ConfigError(f"action.min_resource_share: must be > 0, got {cfg.action.min_resource_share!r}")
     for x in cfg.rsu.x_m:
         if not 0 <= x <= cfg.road.length_m:
             raise ConfigError(f"rsu.x_m: position {x} outside the road [0, {cfg.road.length_m}]")
@@ -363,6 +381,28 @@ def _merge(base: dict[str, Any], new: dict[str, Any], prefix: str) -> None:
             _merge(base[key], val, prefix + key + ".")
         else:
             base[key] = val
+
+
+SCENARIO_DIR = Path(__file__).parent / "scenarios"
+
+
+def scenario_overrides(name: str) -> list[str]:
+    """The shipped scenario ``SCENARIO_DIR/NAME.yaml`` as sorted ``key=value`` overrides (validated)."""
+    path = SCENARIO_DIR / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml")))
+        raise ConfigError(f"unknown scenario {name!r} (shipped: {known})")
+    out: list[str] = []
+
+    def walk(node: dict[str, Any], prefix: str) -> None:
+        for key, val in node.items():
+            if isinstance(val, dict):
+                walk(val, f"{prefix}{key}.")
+            else:
+                out.append(f"{prefix}{key}={json.dumps(val)}")
+    walk(yaml.safe_load(path.read_text()), "")
+    load_config(None, out)
+    return sorted(out)
 
 
 def describe(cfg: Config) -> str:

@@ -76,19 +76,26 @@ class Outcome:
     cost: np.ndarray                # (E, I) eq. (24), normalised
     system_cost: np.ndarray         # (E,)   eq. (25)
     local_arrivals: np.ndarray      # (E, I) cycles
-    rsu_arrivals: np.ndarray        # (E, K) cycles
-    rsu_service_hz: np.ndarray      # (E, K)
+    rsu_arrivals: np.ndarray        # (E, K) cycles sent to each RSU this slot
+    rsu_backlog_arrivals: np.ndarray  # (E, K) cycles that join the RSU queue (eq. 17 arrivals)
+    rsu_service_hz: np.ndarray      # (E, K) rate at which the RSU queue is served (eq. 17)
     energy_budget_j: np.ndarray     # (E, I) the E^max share each V_i is driven against
     energy_driver_j: np.ndarray     # (E, I) the energy each V_i is driven by
     drift_local: np.ndarray         # (E,)
     drift_rsu: np.ndarray
     drift_energy: np.ndarray
     objective: np.ndarray           # (E,) P2 objective, eq. (39)
+    objective_per_cv: np.ndarray    # (E, I) its split over CVs; sums to ``objective``
 
     @property
     def reward(self) -> np.ndarray:
         """Eq. (44): the team reward, the negative P2 objective."""
         return -self.objective
+
+    @property
+    def reward_per_cv(self) -> np.ndarray:
+        """Each CV's share of the team reward (docs/model.md#per-cv-reward); sums to :attr:`reward`."""
+        return -self.objective_per_cv
 
 
 def link_channel(scn: Scenario, phys: Physical) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -108,11 +115,12 @@ def links(scn: Scenario, phys: Physical, a: np.ndarray,
     """
     cfg = scn.cfg
     dist, reachable, se = link_channel(scn, phys) if chan is None else chan
-    share_local, share_rsu = act.task_shares(a, reachable)
+    share_local, share_rsu = act.task_shares(a, reachable, cfg.action.min_task_share)
     used = share_rsu > 0
-    bandwidth = act.bandwidth_shares(a, used, cfg.channel.bandwidth_sharing)
+    floor = cfg.action.min_resource_share
+    bandwidth = act.bandwidth_shares(a, used, cfg.channel.bandwidth_sharing, floor)
     rate = channel.rate_bps(bandwidth, se, cfg.channel.bandwidth_hz, cfg.channel.sensing_gain)
-    f_rsu = act.rsu_cpu_hz(a, used, scn.rsu_available_hz)
+    f_rsu = act.rsu_cpu_hz(a, used, scn.rsu_available_hz, floor)
     return Links(
         distance_m=dist, reachable=reachable, spectral_eff=se, share_local=share_local,
         share_rsu=share_rsu, used=used, bandwidth=bandwidth, rate_bps=rate, rsu_cpu_hz=f_rsu,
@@ -138,24 +146,26 @@ def outcome(scn: Scenario, phys: Physical, q: QueueState, ln: Links, eta: np.nda
     energy = computing.task_energy_j(e_loc, eta, e_datat, e_cotra, e_compt)
     # Arrivals and service: eqs. (16), (17).
     lam_loc = queues.local_arrivals_cycles(ln.share_local, phys.data_bits, phys.intensity_cycles_per_bit)
-    lam_rsu = queues.rsu_arrivals_cycles(ln.share_rsu, phys.data_bits, phys.intensity_cycles_per_bit,
-                                         phys.cotransform_cycles_per_bit, eta).sum(axis=-2)
-    capacity = np.full(lam_rsu.shape, scn.rsu_available_hz)
-    if cfg.rsu.service == "allocated":
-        allocated = ln.rsu_cpu_hz.sum(axis=-2)
-        service = np.where(ln.used.any(axis=-2), allocated, capacity)
+    lam_link = queues.rsu_arrivals_cycles(ln.share_rsu, phys.data_bits, phys.intensity_cycles_per_bit,
+                                          phys.cotransform_cycles_per_bit, eta)
+    lam_rsu = lam_link.sum(axis=-2)
+    backlog_in, service = rsu_service(cfg.rsu.service, lam_link, ln, scn.rsu_available_hz, cfg.slot_s)
+    # Queueing delay: a part waits for the backlog ahead of it, or eq. (18) over the window.
+    if cfg.lyapunov.queue_delay == "backlog":
+        dq_loc = queues.backlog_wait_s(q.local_cycles, phys.cpu_hz)
+        dq_rsu = queues.backlog_wait_s(q.rsu_cycles, scn.rsu_available_hz)
     else:
-        service = capacity
-    # Queueing delay, eq. (18), over the window including this slot.
-    dq_loc = queues.littles_law_delay_s(q.local_window + q.local_cycles, q.local_arrival_window + lam_loc, cfg.slot_s)
-    dq_rsu = queues.littles_law_delay_s(q.rsu_window + q.rsu_cycles, q.rsu_arrival_window + lam_rsu, cfg.slot_s)
+        dq_loc = queues.littles_law_delay_s(q.local_window + q.local_cycles, q.local_arrival_window + lam_loc,
+                                            cfg.slot_s)
+        dq_rsu = queues.littles_law_delay_s(q.rsu_window + q.rsu_cycles, q.rsu_arrival_window + lam_rsu,
+                                            cfg.slot_s)
     # Delay, eqs. (19), (21).
     rsu_total = upload + compute + dq_rsu[..., None, :]
     delay = computing.task_delay_s(ln.share_local, d_loc + dq_loc, ln.used, rsu_total)
     # Cost, eqs. (24), (25).
     c = cost.cv_cost(delay, energy, cfg.lyapunov.alpha, norm.delay_ref_s, norm.energy_ref_j)
     sys_cost = cost.system_cost(c)
-    # Virtual energy queue driver, eq. (27) (MODEL-NOTES 6).
+    # Virtual energy queue driver, eq. (27) (docs/model.md#energy-queue).
     budget_cv = cfg.lyapunov.energy_budget_j_per_cv
     if cfg.lyapunov.energy_queue == "per_cv":
         driver, budget = energy, np.full(energy.shape, budget_cv)
@@ -163,21 +173,45 @@ def outcome(scn: Scenario, phys: Physical, q: QueueState, ln: Links, eta: np.nda
         total = energy.sum(axis=-1, keepdims=True)
         driver = np.broadcast_to(total, energy.shape)
         budget = np.full(energy.shape, budget_cv * scn.num_cvs)
-    # Drift-plus-penalty, eqs. (39), (44).
+    # Drift-plus-penalty, eqs. (39), (44), and its split over CVs.
     qref = norm.queue_ref_cycles
-    drift_loc = cost.queue_drift(q.local_cycles, lam_loc, phys.cpu_hz * cfg.slot_s, qref)
-    drift_rsu = cost.queue_drift(q.rsu_cycles, lam_rsu, service * cfg.slot_s, qref)
-    drift_e = cost.queue_drift(q.energy_j, driver, budget, norm.energy_queue_ref_j)
+    terms_loc = cost.queue_drift_terms(q.local_cycles, lam_loc, phys.cpu_hz * cfg.slot_s, qref)
+    terms_rsu = cost.queue_drift_terms(q.rsu_cycles, backlog_in, service * cfg.slot_s, qref)
+    terms_e = cost.queue_drift_terms(q.energy_j, driver, budget, norm.energy_queue_ref_j)
+    drift_loc, drift_rsu, drift_e = terms_loc.sum(-1), terms_rsu.sum(-1), terms_e.sum(-1)
     objective = cost.drift_plus_penalty(cfg.lyapunov.v_control, sys_cost, drift_loc, drift_rsu, drift_e)
+    per_cv = cost.per_cv_objective(cfg.lyapunov.v_control, c, terms_loc, terms_rsu, lam_link, terms_e)
     return Outcome(
         links=ln, eta=eta, local_delay_s=d_loc, local_energy_j=e_loc, upload_s=upload, compute_s=compute,
         rsu_energy_j=np.where(eta, e_cotra, e_datat) + e_compt, local_queue_delay_s=dq_loc,
         rsu_queue_delay_s=dq_rsu, delay_s=delay, energy_j=energy,
         deadline_miss=delay > cfg.task.deadline_s, cost=c, system_cost=sys_cost,
-        local_arrivals=lam_loc, rsu_arrivals=lam_rsu, rsu_service_hz=service,
+        local_arrivals=lam_loc, rsu_arrivals=lam_rsu, rsu_backlog_arrivals=backlog_in, rsu_service_hz=service,
         energy_budget_j=budget, energy_driver_j=driver,
         drift_local=drift_loc, drift_rsu=drift_rsu, drift_energy=drift_e, objective=objective,
+        objective_per_cv=per_cv,
     )
+
+
+def rsu_service(rule: str, link_arrivals: np.ndarray, ln: Links, available_hz: float,
+                slot_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Eq. (17)'s arrivals and service rate per RSU ``(E, K)`` under ``rsu.service`` (docs/model.md#rsu-service).
+
+    * ``work_conserving``: each part runs on the CPU its RSU gives it; what it
+      cannot finish within the slot joins the queue, and the queue is served by
+      all CPU not given to this slot's parts.
+    * ``allocated``: every arrival joins the queue, served by the CPU given to
+      this slot's parts (all of it when nobody offloads).
+    * ``capacity``: every arrival joins the queue, served by ``F^max - C^twin``.
+    """
+    given = ln.rsu_cpu_hz.sum(axis=-2)
+    if rule == "work_conserving":
+        leftover = np.maximum(link_arrivals - ln.rsu_cpu_hz * slot_s, 0.0).sum(axis=-2)
+        return leftover, np.maximum(available_hz - given, 0.0)
+    arrivals = link_arrivals.sum(axis=-2)
+    if rule == "allocated":
+        return arrivals, np.where(ln.used.any(axis=-2), given, available_hz)
+    return arrivals, np.full(arrivals.shape, available_hz)
 
 
 def evaluate(scn: Scenario, phys: Physical, q: QueueState, a: np.ndarray) -> Outcome:

@@ -13,10 +13,12 @@ Observation of CV i (eq. 40), all entries normalised to O(1):
   (in mean-task cycles), virtual energy queue (in slots of budget); per RSU the
   distance over the coverage radius, the coverage flag and the full-band
   spectral efficiency over 20 bit/s/Hz;
-* twin features (``K + 3``): RSU queues and ``G_rsu`` in mean-task cycles.
+* twin features (``K + 3 + 4K``): RSU queues and ``G_rsu`` in mean-task
+  cycles, then per RSU the four load features of :func:`isac_iov.twin.rsu_load`
+  (CVs in coverage, contention, demanded cycles, last slot's CPU given).
 
-``global_state`` ``(E, I*(11+3K) + K + 3)`` is the twin's view of every CV's
-features plus the RSU queues and ``G_rsu``.  ``critic_state`` ``(E, I, O + G)``
+``global_state`` ``(E, I*(11+3K) + K + 3 + 4K)`` is the twin's view of every
+CV's features plus the twin features.  ``critic_state`` ``(E, I, O + G)``
 is each agent's observation followed by the global state.  With
 ``twin.enabled = false`` (the DT-absent Ly-MAPPO) every twin-provided entry is
 zero, in observations and critic states alike (MODEL-NOTES 10).
@@ -34,7 +36,7 @@ from ..config import Config
 from ..physics import channel
 from ..scenario import Physical, Scenario
 from ..slot import Outcome, QueueState
-from ..twin import DigitalTwin
+from ..twin import LOAD_FEATURES, DigitalTwin
 
 OWN_FEATURES = 11
 SPECTRAL_EFF_SCALE = 20.0
@@ -65,8 +67,9 @@ class BatchedEnv:
         self.num_rsus = cfg.num_rsus
         self.action_dim = action_dim(self.num_rsus)
         self.cv_feature_dim = OWN_FEATURES + 3 * self.num_rsus
-        self.obs_dim = self.cv_feature_dim + self.num_rsus + 3
-        self.global_state_dim = self.num_agents * self.cv_feature_dim + self.num_rsus + 3
+        self.twin_feature_dim = self.num_rsus + 3 + LOAD_FEATURES * self.num_rsus
+        self.obs_dim = self.cv_feature_dim + self.twin_feature_dim
+        self.global_state_dim = self.num_agents * self.cv_feature_dim + self.twin_feature_dim
         self.critic_state_dim = self.obs_dim + self.global_state_dim
         self.twin_enabled = cfg.twin.enabled
         self._seed = seed
@@ -88,7 +91,7 @@ class BatchedEnv:
         self.t = 0
         self.phys = self.scn.new_physical(self.rng, self.num_envs)
         self._features = self._cv_features(None)
-        self.twin.reset(self._features)
+        self.twin.reset(self._features, self.phys, self._chan[1])
         return self._observe_all()
 
     def step(self, actions: np.ndarray) -> Step:
@@ -104,7 +107,7 @@ class BatchedEnv:
         out = slot.outcome(self.scn, self.phys, q_before, ln, eta)
         self.twin.update(self.phys, out)
         self._advance()
-        self.twin.mirror(self._features)
+        self.twin.mirror(self._features, self.phys, self._chan[1])
         self.t += 1
         obs, critic = self._observe_all()
         return Step(obs, critic, out.reward, self.t >= self.cfg.episode_slots, out, q_before)
@@ -141,13 +144,13 @@ class BatchedEnv:
         return np.concatenate([own, dist / cfg.rsu.coverage_m, reachable, se / SPECTRAL_EFF_SCALE], axis=-1)
 
     def _twin_parts(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(rsu_part (E, K+3), all_cvs (E, I*F))`` from the twin, zeros when it is absent."""
+        """``(twin_part (E, K+3+4K), all_cvs (E, I*F))`` from the twin, zeros when it is absent."""
         e = self.num_envs
         if not self.twin_enabled:
-            return np.zeros((e, self.num_rsus + 3)), np.zeros((e, self.num_agents * self.cv_feature_dim))
-        feats, q_rsu, g_rsu = self.twin.global_view()
+            return np.zeros((e, self.twin_feature_dim)), np.zeros((e, self.num_agents * self.cv_feature_dim))
+        feats, q_rsu, g_rsu, load = self.twin.global_view()
         q_ref = self.scn.norm.queue_ref_cycles
-        return np.concatenate([q_rsu, g_rsu], axis=-1) / q_ref, feats.reshape(e, -1)
+        return np.concatenate([q_rsu / q_ref, g_rsu / q_ref, load.reshape(e, -1)], axis=-1), feats.reshape(e, -1)
 
     def _observe_all(self) -> tuple[np.ndarray, np.ndarray]:
         """``(obs (E, I, O), critic_state (E, I, O + G))`` from one read of the twin's view."""

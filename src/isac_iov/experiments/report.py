@@ -354,6 +354,9 @@ def _twin(res: dict[str, Any] | None, figs: Path, claims: list[tuple[str, str, s
     claims.append(("(beyond the paper) Ly-DTMPO steady cost change, perfect twin -> worst twin / no twin", "-",
                    ", ".join(f"{f}={r['x']:g}: {(r['mean'] / perfect - 1) * 100:+.1f} %" for f, r in worst.items()) +
                    f", Ly-MAPPO: {(_mean(res, 'steady_cost', 'ly-mappo (no twin)') / perfect - 1) * 100:+.1f} %", "-"))
+    busy = _mean(res, "steady_cost", "contention: ly-dtmpo")
+    claims.append(("(beyond the paper) contention scenario: Ly-MAPPO (no twin) steady cost vs Ly-DTMPO", "-",
+                   f"{busy:.3g} vs {_mean(res, 'steady_cost', 'contention: ly-mappo (no twin)'):.3g}", "-"))
     return text + "\n\nLy-DTMPO trained and measured with a lagged or noisy twin (one factor at a time):\n\n" + \
         _table(["factor", "value", "steady cost", "steady reward"], table)
 

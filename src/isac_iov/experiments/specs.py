@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from ..config import Config, load_config
+from ..config import Config, load_config, scenario_overrides
 
 LEARNERS = ("ly-dtmpo", "ly-mappo", "ly-maddpg", "ly-matd3", "ly-masac")
 REFERENCES = ("ly-opt", "greedy", "local")
@@ -193,11 +193,15 @@ def fig7(scale: Scale) -> Experiment:
 
 
 def twin(scale: Scale) -> Experiment:
-    """Ly-DTMPO under a lagged or noisy twin (one factor at a time), with Ly-MAPPO (no twin) as reference."""
+    """Ly-DTMPO under a lagged or noisy twin (one factor at a time), with Ly-MAPPO (no twin) as reference;
+    both also on the shipped contention scenario (``scenarios/contention.yaml``), where RSU load matters."""
     cells = [_train_cell(scale, "ly-dtmpo", (f"twin.lag_slots={lag}",), "lag_slots", lag) for lag in scale.twin_lags]
     cells += [_train_cell(scale, "ly-dtmpo", (f"twin.noise_std={_fmt(sd)}",), "noise_std", sd)
               for sd in scale.twin_noises]
     cells.append(_train_cell(scale, "ly-mappo", (), "ly-mappo (no twin)"))
+    contention = tuple(scenario_overrides("contention"))
+    cells += [_train_cell(scale, "ly-dtmpo", contention, "contention: ly-dtmpo"),
+              _train_cell(scale, "ly-mappo", contention, "contention: ly-mappo (no twin)")]
     return Experiment("twin", tuple(cells))
 
 

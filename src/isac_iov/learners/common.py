@@ -70,6 +70,7 @@ class AlgoConfig:
         return dataclasses.asdict(self)
 
 
+_CHOICES = {"reward": ("team", "per_cv"), "critic_actions": ("joint", "own")}
 _POSITIVE_INT = {"num_envs", "hidden", "torch_threads", "epochs", "batch_size", "buffer_episodes",
                  "policy_delay"}
 
@@ -88,6 +89,10 @@ def make_algo_config(cls: type[AlgoConfig], overrides: dict[str, Any] | None) ->
 
 def _coerce(key: str, value: Any, typ: Any) -> Any:
     name = typ if isinstance(typ, str) else typ.__name__
+    if name == "str":
+        if value not in _CHOICES.get(key, (value,)):
+            raise ConfigError(f"algo.{key}: must be one of {_CHOICES[key]}, got {value!r}")
+        return str(value)
     if name == "bool":
         if not isinstance(value, bool):
             raise ConfigError(f"algo.{key}: expected true/false, got {value!r}")

@@ -5,8 +5,10 @@ other off-policy learners (:mod:`.offpolicy`).  Per update:
 
 1. critic ``i`` regresses ``r_scaled + gamma * Q'_i(s'_i, mu'(o'))`` (target
    actors and critics);
-2. actor ``i`` ascends ``Q_i(s_i, a_1..mu_i(o_i)..a_I)`` - its own action from
-   the current policy, the others' from the replay buffer;
+2. the actors ascend :meth:`~.offpolicy.OffPolicyLearner.policy_value`: with
+   per-CV critics (default) the sum of all critics at the joint policy action;
+   with the team reward ``Q_i(s_i, a_1..mu_i(o_i)..a_I)``, the others' actions
+   from the replay buffer;
 3. targets move by Polyak averaging (``tau``).
 
 Exploration adds ``N(0, exploration_noise)`` to the actions and clips to [0, 1].
@@ -21,13 +23,13 @@ import torch
 
 from .common import EnvSpec, adam, optimise
 from .networks import DeterministicActor, QEnsemble, polyak_update, squash
-from .offpolicy import OffPolicyConfig, OffPolicyLearner, joint_with_own
+from .offpolicy import OffPolicyConfig, OffPolicyLearner
 
 
 @dataclass(frozen=True)
 class MaddpgConfig(OffPolicyConfig):
     exploration_noise: float = 0.1
-    preact_reg: float = 1e-2        # weight of mean(u^2) in the actor loss (sigmoid saturation guard)
+    preact_reg: float = 0.0         # weight of mean(u^2) in the actor loss (off: it fought the critic)
 
 
 class MADDPG(OffPolicyLearner):
@@ -35,10 +37,10 @@ class MADDPG(OffPolicyLearner):
 
     def __init__(self, spec: EnvSpec, cfg: MaddpgConfig):
         super().__init__(spec, cfg)
-        joint_dim = spec.critic_dim + spec.agents * spec.act_dim
         self.actor = DeterministicActor(spec.agents, spec.obs_dim, spec.act_dim, cfg.hidden, cfg.shared_actor,
                                         self.norm_max_count, cfg.init_local_logit)
-        self.critic = QEnsemble(spec.agents, joint_dim, cfg.hidden, copies=self.critic_copies)
+        self.critic = QEnsemble(spec.agents, self.critic_in_dim, cfg.hidden, copies=self.critic_copies,
+                                 shared=cfg.shared_critic)
         self.actor_target, self.critic_target = copy.deepcopy(self.actor), copy.deepcopy(self.critic)
         self.actor_opt = adam(self.actor.parameters(), lr=cfg.actor_lr)
         self.critic_opt = adam(self.critic.parameters(), lr=cfg.critic_lr)
@@ -50,20 +52,19 @@ class MADDPG(OffPolicyLearner):
     def update(self, b: dict[str, torch.Tensor]) -> dict[str, float]:
         cfg = self.cfg
         with torch.no_grad():
-            next_act = self.actor_target(b["next_obs"]).flatten(1)
+            next_act = self.actor_target(b["next_obs"])
             q_next = self.critic_target(self.critic_input(b["next_obs"], b["next_glob"], next_act))[:, 0]
-            target = b["rew"][:, None] + cfg.gamma * q_next
-        q = self.critic(self.critic_input(b["obs"], b["glob"], b["act"].flatten(1)))[:, 0]
-        critic_loss = (q - target).pow(2).mean()
+            target = b["rew"] + cfg.gamma * q_next
+        q = self.critic(self.critic_input(b["obs"], b["glob"], b["act"]))[:, 0]
+        critic_loss = self.critic_loss(q, target)
         optimise(self.critic_opt, self.critic, critic_loss, cfg.max_grad_norm)
         return {"critic_loss": critic_loss.item(), "actor_loss": self.actor_step(b)}
 
     def actor_step(self, b: dict[str, torch.Tensor]) -> float:
-        """Steps 2-3: ascend the (first) critic in the own action, then move the targets; returns the loss."""
+        """Steps 2-3: ascend the (first) critics' policy value, then move the targets; returns the loss."""
         cfg = self.cfg
         u = self.actor.pre_action(b["obs"])
-        joint = joint_with_own(b["act"], squash(u))
-        q = self.critic(self.critic_input(b["obs"], b["glob"], joint))[:, 0]
+        q = self.policy_value(b["obs"], b["glob"], b["act"], squash(u))[:, 0]
         actor_loss = -q.mean() + cfg.preact_reg * u.pow(2).mean()
         optimise(self.actor_opt, self.actor, actor_loss, cfg.max_grad_norm)
         polyak_update(self.critic_target, self.critic, cfg.tau)

@@ -6,8 +6,9 @@ the squash Jacobian, :class:`~.networks.SquashedGaussianActor`).  Per update:
 1. both critics of agent ``i`` regress
    ``r_scaled + gamma * (min_j Q'_ij(s'_i, a') - alpha_i log pi_i(a'_i | o'_i))``
    with ``a' ~ pi(o')`` from the current actors;
-2. actor ``i`` minimises ``alpha_i log pi_i(a_i | o_i) - min_j Q_ij(s_i, a_1..a_i..a_I)``
-   with ``a_i`` reparameterised and the others' actions from the replay buffer;
+2. actor ``i`` minimises ``alpha_i log pi_i(a_i | o_i) - min_j V_ij`` with ``a_i``
+   reparameterised and ``V`` the critics' policy value
+   (:meth:`~.offpolicy.OffPolicyLearner.policy_value`);
 3. ``log alpha_i`` descends ``-log alpha_i (log pi_i + target_entropy)`` where
    ``target_entropy = target_entropy_per_dim * action_dim``;
 4. target critics move by Polyak averaging.
@@ -26,7 +27,7 @@ from torch import nn
 
 from .common import EnvSpec, adam, optimise
 from .networks import QEnsemble, SquashedGaussianActor, polyak_update
-from .offpolicy import OffPolicyConfig, OffPolicyLearner, joint_with_own
+from .offpolicy import OffPolicyConfig, OffPolicyLearner
 
 
 @dataclass(frozen=True)
@@ -50,10 +51,9 @@ class Temperature(nn.Module):
 class MASAC(OffPolicyLearner):
     def __init__(self, spec: EnvSpec, cfg: MasacConfig):
         super().__init__(spec, cfg)
-        joint_dim = spec.critic_dim + spec.agents * spec.act_dim
         self.actor = SquashedGaussianActor(spec.agents, spec.obs_dim, spec.act_dim, cfg.hidden, cfg.shared_actor,
                                            self.norm_max_count, cfg.init_local_logit)
-        self.critic = QEnsemble(spec.agents, joint_dim, cfg.hidden, copies=2)
+        self.critic = QEnsemble(spec.agents, self.critic_in_dim, cfg.hidden, copies=2, shared=cfg.shared_critic)
         self.critic_target = copy.deepcopy(self.critic)
         self.temperature = Temperature(spec.agents, cfg.init_alpha)
         self.target_entropy = cfg.target_entropy_per_dim * spec.act_dim
@@ -69,13 +69,13 @@ class MASAC(OffPolicyLearner):
         alpha = self.temperature().detach()
         with torch.no_grad():
             next_act, next_logp = self.actor(b["next_obs"])
-            q_next = self.critic_target(self.critic_input(b["next_obs"], b["next_glob"], next_act.flatten(1)))
-            target = b["rew"][:, None] + cfg.gamma * (q_next.min(1).values - alpha * next_logp)
-        q = self.critic(self.critic_input(b["obs"], b["glob"], b["act"].flatten(1)))
-        critic_loss = (q - target[:, None]).pow(2).mean(0).sum(0).mean()
+            q_next = self.critic_target(self.critic_input(b["next_obs"], b["next_glob"], next_act))
+            target = b["rew"] + cfg.gamma * (q_next.min(1).values - alpha * next_logp)
+        q = self.critic(self.critic_input(b["obs"], b["glob"], b["act"]))
+        critic_loss = self.critic_loss(q, target[:, None])
         optimise(self.critic_opt, self.critic, critic_loss, cfg.max_grad_norm)
         act, logp = self.actor(b["obs"])
-        q_pi = self.critic(self.critic_input(b["obs"], b["glob"], joint_with_own(b["act"], act))).min(1).values
+        q_pi = self.policy_value(b["obs"], b["glob"], b["act"], act).min(1).values
         actor_loss = (alpha * logp - q_pi).mean()
         optimise(self.actor_opt, self.actor, actor_loss, cfg.max_grad_norm)
         alpha_loss = -(self.temperature.log_alpha * (logp.detach() + self.target_entropy)).mean()

@@ -4,9 +4,9 @@ Per update:
 
 1. both critics of agent ``i`` regress ``r_scaled + gamma * min_j Q'_ij(s'_i, a')``
    where ``a' = clip(mu'(o') + clip(N(0, target_noise), +-target_noise_clip), 0, 1)``;
-2. every ``policy_delay`` updates, actor ``i`` ascends the first critic
-   ``Q_i1(s_i, a_1..mu_i(o_i)..a_I)`` (others' actions from the replay buffer)
-   and all targets move by Polyak averaging.
+2. every ``policy_delay`` updates, the actors ascend the first critics' policy
+   value (:meth:`~.offpolicy.OffPolicyLearner.policy_value`) and all targets
+   move by Polyak averaging.
 
 Everything else - actors, exploration (``N(0, exploration_noise)`` clipped to [0, 1]), the
 actor step and the targets - is :class:`~.maddpg.MADDPG`'s, which this class extends.
@@ -36,11 +36,11 @@ class MATD3(MADDPG):
         with torch.no_grad():
             a = self.actor_target(b["next_obs"])
             noise = (cfg.target_noise * torch.randn_like(a)).clamp(-cfg.target_noise_clip, cfg.target_noise_clip)
-            next_act = (a + noise).clamp(0.0, 1.0).flatten(1)
+            next_act = (a + noise).clamp(0.0, 1.0)
             q_next = self.critic_target(self.critic_input(b["next_obs"], b["next_glob"], next_act)).min(1).values
-            target = b["rew"][:, None] + cfg.gamma * q_next
-        q = self.critic(self.critic_input(b["obs"], b["glob"], b["act"].flatten(1)))
-        critic_loss = (q - target[:, None]).pow(2).mean(0).sum(0).mean()
+            target = b["rew"] + cfg.gamma * q_next
+        q = self.critic(self.critic_input(b["obs"], b["glob"], b["act"]))
+        critic_loss = self.critic_loss(q, target[:, None])
         optimise(self.critic_opt, self.critic, critic_loss, cfg.max_grad_norm)
         losses = {"critic_loss": critic_loss.item()}
         if self.updates % cfg.policy_delay == 0:

@@ -149,6 +149,10 @@ class GaussianActor(nn.Module):
         mean = self.mean_net(self.obs_norm(obs))
         return mean, self.log_std.expand_as(mean)
 
+    def pre_mean(self, obs: torch.Tensor) -> torch.Tensor:
+        """The deterministic pre-action (the mean of ``u``)."""
+        return self(obs)[0]
+
     def mean_action(self, obs: torch.Tensor) -> torch.Tensor:
         return squash(self(obs)[0])
 
@@ -168,6 +172,10 @@ class DeterministicActor(nn.Module):
 
     def pre_action(self, obs: torch.Tensor) -> torch.Tensor:
         return self.net(self.obs_norm(obs))
+
+    def pre_mean(self, obs: torch.Tensor) -> torch.Tensor:
+        """The deterministic pre-action."""
+        return self.pre_action(obs)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return squash(self.pre_action(obs))
@@ -195,21 +203,34 @@ class SquashedGaussianActor(nn.Module):
         u = mean + torch.randn_like(mean) * log_std.exp()
         return squash(u), gaussian_log_prob(u, mean, log_std) - squash_log_det(u)
 
+    def pre_mean(self, obs: torch.Tensor) -> torch.Tensor:
+        """The mean of the pre-action ``u``."""
+        return self.net(self.obs_norm(obs))[..., :self.act_dim]
+
     def mean_action(self, obs: torch.Tensor) -> torch.Tensor:
-        return squash(self.net(self.obs_norm(obs))[..., :self.act_dim])
+        return squash(self.pre_mean(obs))
 
 
 class QEnsemble(nn.Module):
-    """``copies`` independent critics per agent on ``x (..., I, in)`` -> ``(..., copies, I)``, one batched call."""
+    """``copies`` independent critics per agent on ``x (..., I, in)`` -> ``(..., copies, I)``.
 
-    def __init__(self, n: int, in_dim: int, hidden: int, copies: int):
+    ``shared=False``: each agent has its own ``copies`` networks, all evaluated in one batched call.
+    ``shared=True``: ``copies`` networks shared by all agents, each told the agent by a one-hot id.
+    """
+
+    def __init__(self, n: int, in_dim: int, hidden: int, copies: int, shared: bool = False):
         super().__init__()
-        self.copies = copies
-        self.net = AgentMLP(n * copies, in_dim, 1, hidden)
+        self.copies, self.shared = copies, shared
+        if shared:
+            self.nets = nn.ModuleList(AgentMLP(n, in_dim, 1, hidden, shared=True) for _ in range(copies))
+        else:
+            self.nets = nn.ModuleList([AgentMLP(n * copies, in_dim, 1, hidden)])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.shared:
+            return torch.stack([net(x).squeeze(-1) for net in self.nets], dim=-2)
         reps = [1] * (x.dim() - 2) + [self.copies, 1]
-        q = self.net(x.repeat(*reps)).squeeze(-1)
+        q = self.nets[0](x.repeat(*reps)).squeeze(-1)
         return q.reshape(*x.shape[:-2], self.copies, x.shape[-2])
 
 

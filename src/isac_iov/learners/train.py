@@ -1,8 +1,10 @@
 """``isac-iov train``: train one algorithm on one scenario, with checkpoints and exact resume.
 
     isac-iov train --algo ly-dtmpo [--config FILE] [--set key=value]... \\
-        [--episodes 1800] [--seed 0] --out RUN_DIR [--resume] [--checkpoint-every 100]
+        [--episodes 1800] [--seed 0] --out RUN_DIR [--resume] [--checkpoint-every 100] [--init greedy]
 
+``--init NAME`` behaviour-clones the reference policy ``NAME`` into the actor
+before the first episode (:mod:`.warmstart`); by default actors start from scratch.
 ``--set`` keys starting with ``algo.`` set algorithm hyper-parameters (e.g.
 ``--set algo.num_envs=8``; see the config dataclasses of :mod:`.mappo`,
 :mod:`.maddpg`, :mod:`.matd3`, :mod:`.masac`); all others set the scenario.
@@ -69,6 +71,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, type=Path, help="run directory")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--checkpoint-every", type=int, default=DEFAULT_CHECKPOINT_EVERY, metavar="EPISODES")
+    p.add_argument("--init", default=None, metavar="POLICY",
+                   help="behaviour-clone this reference policy (e.g. greedy) into the actor first")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -83,29 +87,36 @@ def main(args: argparse.Namespace) -> int:
         overrides[key] = value
     out = train_run(args.algo, cfg, args.episodes, args.seed, args.out, resume=args.resume,
                     algo_overrides=overrides, progress=not args.no_progress,
-                    checkpoint_every=args.checkpoint_every)
+                    checkpoint_every=args.checkpoint_every, init=args.init)
     print(f"run written to {out}")
     return 0
 
 
 def train_run(algo: str, cfg: Config, episodes: int, seed: int, out_dir: Path, resume: bool = False,
               algo_overrides: dict | None = None, progress: bool = True,
-              checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY) -> Path:
-    """Train ``algo`` for ``episodes`` episodes into ``out_dir`` (resuming it if asked); return ``out_dir``."""
+              checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, init: str | None = None) -> Path:
+    """Train ``algo`` for ``episodes`` episodes into ``out_dir`` (resuming it if asked); return ``out_dir``.
+
+    ``init`` names a reference policy to behaviour-clone into the actor before training.
+    """
     spec = algo_spec(algo)
+    if init is not None:
+        from ..policies import REGISTRY as POLICIES
+        if init not in POLICIES:
+            raise ValueError(f"--init: unknown reference policy {init!r} (known: {', '.join(POLICIES)})")
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
         raise ValueError(f"episodes: must be a positive integer, got {episodes!r}")
     if checkpoint_every < 1:
         raise ValueError(f"checkpoint_every: must be a positive integer, got {checkpoint_every!r}")
     cfg = effective_config(algo, cfg)
     algo_cfg = make_algo_config(spec.config, algo_overrides)
-    meta = {"algo": algo, "params": algo_cfg.to_dict(), "episodes": episodes, "seed": seed}
+    meta = {"algo": algo, "params": algo_cfg.to_dict(), "episodes": episodes, "seed": seed, "init": init}
     out_dir = Path(out_dir)
     started = _prepare_dir(out_dir, cfg, meta, resume)
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(algo_cfg.torch_threads)
-        _Run(spec.learner, cfg, algo_cfg, episodes, seed, out_dir, checkpoint_every).run(started, progress)
+        _Run(spec.learner, cfg, algo_cfg, episodes, seed, out_dir, checkpoint_every, init).run(started, progress)
     finally:
         torch.set_num_threads(threads)
     return out_dir
@@ -124,7 +135,7 @@ def _prepare_dir(out_dir: Path, cfg: Config, meta: dict, resume: bool) -> bool:
         if old_cfg.digest() != cfg.digest():
             raise ConfigError(f"{out_dir} holds a run of another scenario (config digest {old_cfg.digest()} "
                               f"!= {cfg.digest()}); use a new --out")
-        for key in ("algo", "episodes", "seed"):
+        for key in ("algo", "episodes", "seed", "init"):
             if old_meta.get(key) != meta[key]:
                 raise ConfigError(f"{out_dir} holds a run with {key} = {old_meta.get(key)!r}, not {meta[key]!r}")
         diff = sorted(k for k in set(meta["params"]) | set(old_meta["params"])
@@ -146,8 +157,9 @@ class _Run:
     """The training loop of one run (iterations of ``num_envs`` lockstep episodes)."""
 
     def __init__(self, learner_cls: type, cfg: Config, algo_cfg: Any, episodes: int, seed: int,
-                 out_dir: Path, checkpoint_every: int):
+                 out_dir: Path, checkpoint_every: int, init: str | None = None):
         self.cfg, self.episodes, self.out_dir, self.every = cfg, episodes, out_dir, checkpoint_every
+        self.seed, self.init = seed, init
         random.seed(seed)
         np.random.seed(seed % 2**32)
         torch.manual_seed(seed)
@@ -161,6 +173,9 @@ class _Run:
     def run(self, started: bool, progress: bool) -> None:
         if started and (self.out_dir / CHECKPOINT_FILE).is_file():
             self._load_checkpoint()
+        elif self.init is not None:
+            from .warmstart import warm_start
+            warm_start(self.learner, self.cfg, self.init, self.seed)
         self._truncate_metrics()
         from torch.utils.tensorboard import SummaryWriter
         writer = SummaryWriter(str(self.out_dir / TB_DIR), purge_step=self.episode)

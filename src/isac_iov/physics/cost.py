@@ -22,9 +22,28 @@ def system_cost(cost_per_cv: np.ndarray) -> np.ndarray:
     return cost_per_cv.sum(axis=-1)
 
 
+def queue_drift_terms(q: np.ndarray, arrivals: np.ndarray, service: np.ndarray, ref: float) -> np.ndarray:
+    """The per-queue summands ``Q (arrivals - service)`` of a drift term of eq. (44), each factor over ``ref``."""
+    return (q / ref) * ((arrivals - service) / ref)
+
+
 def queue_drift(q: np.ndarray, arrivals: np.ndarray, service: np.ndarray, ref: float) -> np.ndarray:
     """One drift term of eq. (44): ``sum Q (arrivals - service)``, each factor divided by ``ref``."""
-    return ((q / ref) * ((arrivals - service) / ref)).sum(axis=-1)
+    return queue_drift_terms(q, arrivals, service, ref).sum(axis=-1)
+
+
+def per_cv_objective(v_control: float, cost_per_cv: np.ndarray, local_terms: np.ndarray,
+                     rsu_terms: np.ndarray, link_arrivals: np.ndarray, energy_terms: np.ndarray) -> np.ndarray:
+    """Eq. (39) split over CVs ``(..., I)``; the shares sum exactly to the system objective.
+
+    CV i owns its cost, its local-queue and energy-queue summands and a share of
+    each RSU's summand ``rsu_terms (..., K)`` in proportion to its arrivals there
+    ``link_arrivals (..., I, K)`` (equal shares at an RSU nobody sends to).
+    """
+    total = link_arrivals.sum(axis=-2, keepdims=True)
+    equal = np.full(link_arrivals.shape, 1.0 / link_arrivals.shape[-2])
+    weight = np.divide(link_arrivals, total, out=equal, where=total > 0)
+    return v_control * cost_per_cv + local_terms + (weight * rsu_terms[..., None, :]).sum(axis=-1) + energy_terms
 
 
 def drift_plus_penalty(v_control: float, cost: np.ndarray, local_drift: np.ndarray,

@@ -1,4 +1,4 @@
-"""Queues: local (16), RSU (17), virtual energy (27) and Little's-law delay (18)."""
+"""Queues: local (16), RSU (17), virtual energy (27), Little's-law delay (18) and the backlog wait."""
 from __future__ import annotations
 
 import numpy as np
@@ -32,6 +32,15 @@ def rsu_arrivals_cycles(share_rsu: np.ndarray, data_bits: np.ndarray, intensity:
     """Term (I) of eq. (17) per link: ``l_k G (eta I_co-tra + I_task)``; sum over CVs for the RSU."""
     per_bit = eta * cotransform[..., None] + intensity[..., None]
     return share_rsu * data_bits[..., None] * per_bit
+
+
+def backlog_wait_s(q_cycles: np.ndarray, service_hz: np.ndarray | float) -> np.ndarray:
+    """Queueing delay of a new part that waits for the backlog ahead of it: ``Q / service rate``.
+
+    The default replacement of eq. (18) (docs/model.md#queueing-delay): bounded
+    by the backlog, whatever share the part has.
+    """
+    return q_cycles / service_hz
 
 
 def littles_law_delay_s(queue_window_sum: np.ndarray, arrival_window_sum: np.ndarray,
