@@ -150,15 +150,7 @@ def outcome(scn: Scenario, phys: Physical, q: QueueState, ln: Links, eta: np.nda
                                           phys.cotransform_cycles_per_bit, eta)
     lam_rsu = lam_link.sum(axis=-2)
     backlog_in, service = rsu_service(cfg.rsu.service, lam_link, ln, scn.rsu_available_hz, cfg.slot_s)
-    # Queueing delay: a part waits for the backlog ahead of it, or eq. (18) over the window.
-    if cfg.lyapunov.queue_delay == "backlog":
-        dq_loc = queues.backlog_wait_s(q.local_cycles, phys.cpu_hz)
-        dq_rsu = queues.backlog_wait_s(q.rsu_cycles, scn.rsu_available_hz)
-    else:
-        dq_loc = queues.littles_law_delay_s(q.local_window + q.local_cycles, q.local_arrival_window + lam_loc,
-                                            cfg.slot_s)
-        dq_rsu = queues.littles_law_delay_s(q.rsu_window + q.rsu_cycles, q.rsu_arrival_window + lam_rsu,
-                                            cfg.slot_s)
+    dq_loc, dq_rsu = queueing_delay_s(scn, phys, q, lam_loc, lam_rsu)
     # Delay, eqs. (19), (21).
     rsu_total = upload + compute + dq_rsu[..., None, :]
     delay = computing.task_delay_s(ln.share_local, d_loc + dq_loc, ln.used, rsu_total)
@@ -191,6 +183,18 @@ def outcome(scn: Scenario, phys: Physical, q: QueueState, ln: Links, eta: np.nda
         drift_local=drift_loc, drift_rsu=drift_rsu, drift_energy=drift_e, objective=objective,
         objective_per_cv=per_cv,
     )
+
+
+def queueing_delay_s(scn: Scenario, phys: Physical, q: QueueState, lam_loc: np.ndarray,
+                     lam_rsu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(local (E, I), per RSU (E, K))`` queueing delay: the wait for the backlog ahead of a part
+    (``lyapunov.queue_delay = backlog``) or eq. (18) over the window (``littles_law``); docs/model.md#queueing-delay."""
+    if scn.cfg.lyapunov.queue_delay == "backlog":
+        return queues.backlog_wait_s(q.local_cycles, phys.cpu_hz), queues.backlog_wait_s(q.rsu_cycles,
+                                                                                        scn.rsu_available_hz)
+    tau = scn.cfg.slot_s
+    return (queues.littles_law_delay_s(q.local_window + q.local_cycles, q.local_arrival_window + lam_loc, tau),
+            queues.littles_law_delay_s(q.rsu_window + q.rsu_cycles, q.rsu_arrival_window + lam_rsu, tau))
 
 
 def rsu_service(rule: str, link_arrivals: np.ndarray, ln: Links, available_hz: float,

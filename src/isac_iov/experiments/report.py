@@ -211,15 +211,15 @@ def _table3(res: dict[str, Any] | None, claims: list[tuple[str, str, str, str]])
 
 
 def _twin_input_note(res: dict[str, Any]) -> str:
-    """What the twin adds for Ly-DTMPO's actors: the RSU backlogs, compared with the local ones."""
+    """What the twin adds for Ly-DTMPO's actors: the RSU backlogs (compared with the local ones) and loads."""
     rsu, local = _row(res, "steady_rsu_queue_cycles", "ly-dtmpo"), _row(res, "steady_local_queue_cycles", "ly-dtmpo")
     if rsu is None or local is None:
         return ""
-    return ("\n\nLy-DTMPO differs from Ly-MAPPO only by the twin's inputs: the RSU backlogs (actors and critic) "
-            f"and the other CVs' states (critic only). Over the steady window Ly-DTMPO's mean RSU backlog is "
-            f"{rsu['mean']:.3g} cycles (max over seeds {max(rsu['values']):.3g}) against a mean local backlog of "
-            f"{local['mean']:.3g} cycles; an RSU backlog near zero gives the actors no information the DT-absent "
-            "variant lacks, which bounds how much the twin can help.")
+    return ("\n\nLy-DTMPO differs from Ly-MAPPO only by the twin's inputs: the RSU backlogs and the RSU load "
+            "(CVs in coverage, contention, demanded cycles, last slot's CPU; actors and critic) and the other CVs' "
+            f"states (critic only). Over the steady window Ly-DTMPO's mean RSU backlog is {rsu['mean']:.3g} cycles "
+            f"(max over seeds {max(rsu['values']):.3g}) against a mean local backlog of {local['mean']:.3g} cycles; "
+            "where the backlogs are near zero, the load is what the twin tells the actors that a CV cannot see.")
 
 
 # ----------------------------------------------------------------------------- Fig. 4
@@ -355,7 +355,7 @@ def _twin(res: dict[str, Any] | None, figs: Path, claims: list[tuple[str, str, s
                    ", ".join(f"{f}={r['x']:g}: {(r['mean'] / perfect - 1) * 100:+.1f} %" for f, r in worst.items()) +
                    f", Ly-MAPPO: {(_mean(res, 'steady_cost', 'ly-mappo (no twin)') / perfect - 1) * 100:+.1f} %", "-"))
     busy = _mean(res, "steady_cost", "contention: ly-dtmpo")
-    claims.append(("(beyond the paper) contention scenario: Ly-MAPPO (no twin) steady cost vs Ly-DTMPO", "-",
+    claims.append(("(beyond the paper) contention scenario: Ly-DTMPO vs Ly-MAPPO (no twin) steady cost", "-",
                    f"{busy:.3g} vs {_mean(res, 'steady_cost', 'contention: ly-mappo (no twin)'):.3g}", "-"))
     return text + "\n\nLy-DTMPO trained and measured with a lagged or noisy twin (one factor at a time):\n\n" + \
         _table(["factor", "value", "steady cost", "steady reward"], table)

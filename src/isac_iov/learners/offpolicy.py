@@ -2,8 +2,8 @@
 
 :class:`OffPolicyLearner` plays the ``num_envs`` envs of an iteration with the
 subclass's ``behaviour`` policy (uniform random actions during the first
-``warmup_episodes``), stages the episodes and stores the first ``keep`` of
-them in an :class:`~.buffers.EpisodeReplay` when the iteration ends.  After
+``warmup_episodes``, unless the actor was warm-started), stages the episodes
+and stores the first ``keep`` of them in an :class:`~.buffers.EpisodeReplay` when the iteration ends.  After
 every vector step (``num_envs`` env-slots) it runs ``updates_per_step``
 gradient updates (the subclass's ``update``) on minibatches of ``batch_size``
 joint transitions sampled from the episodes stored so far.
@@ -55,8 +55,10 @@ cost, ``ly-opt`` 0.276; Ly-MADDPG unless stated):
   3 updates per step 0.378 (2.6 times slower), critics that see only their own
   CV's action 0.384.
 
-**Known limit.**  The off-policy learners end near a cost of 0.38-0.42 (1.4-1.5
-times ``ly-opt``), far from the PPO learners (0.28-0.29).  The critics fit the
+**Known limit.**  Over 5 seeds (``benchmarks/bench_train.py``) Ly-MADDPG and
+Ly-MATD3 end at a cost of 0.389 and 0.383 (1.41 and 1.39 times ``ly-opt``; their
+training reward peaks after about 400 episodes and then drifts down), Ly-MASAC at
+0.337 (1.22 times, still improving), far from Ly-DTMPO (0.285).  The critics fit the
 scaled reward only in part (R^2 0.57-0.78 on fresh behaviour data) and their
 action gradients do not agree with the true gradient of the reward (per-dimension
 correlation within +-0.3, measured by finite differences of
@@ -131,6 +133,7 @@ class OffPolicyLearner(ABC):
         self.state_norm = RunningNorm(spec.critic_dim, max_count=self.norm_max_count)
         self.episodes_seen = 0
         self.updates = 0
+        self.random_warmup = True       # false after a warm start (:mod:`.warmstart`): explore around the clone
         self._losses: list[dict[str, float]] = []
 
     @property
@@ -156,7 +159,7 @@ class OffPolicyLearner(ABC):
         o = as_tensor(obs)
         self.stage["obs"][:, t] = o
         self.stage["glob"][:, t] = as_tensor(critic_state[:, 0, self.spec.obs_dim:])
-        if self.episodes_seen < self.cfg.warmup_episodes:
+        if self.random_warmup and self.episodes_seen < self.cfg.warmup_episodes:
             a = torch.rand(o.shape[0], self.spec.agents, self.spec.act_dim)
         else:
             with torch.no_grad():
@@ -244,7 +247,7 @@ class OffPolicyLearner(ABC):
         state = {name: obj.state_dict() for name, obj in self.components().items()}
         state["state_norm"] = self.state_norm.state_dict()
         state.update(replay=self.replay.state_dict(), reward_stats=self.reward_stats.state_dict(),
-                     episodes_seen=self.episodes_seen, updates=self.updates)
+                     episodes_seen=self.episodes_seen, updates=self.updates, random_warmup=self.random_warmup)
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -254,3 +257,4 @@ class OffPolicyLearner(ABC):
         self.replay.load_state_dict(state["replay"])
         self.reward_stats.load_state_dict(state["reward_stats"])
         self.episodes_seen, self.updates = state["episodes_seen"], state["updates"]
+        self.random_warmup = state.get("random_warmup", True)

@@ -66,10 +66,15 @@ def behaviour_clone(actor: torch.nn.Module, obs: torch.Tensor, actions: torch.Te
 
 
 def warm_start(learner: object, cfg: Config, policy_name: str, seed: int, episodes: int = 64) -> float:
-    """Clone ``policy_name`` into ``learner.actor`` (and its target actor, if any); returns the fit's MSE."""
+    """Clone ``policy_name`` into ``learner.actor`` (and its target actor, if any); returns the fit's MSE.
+
+    An off-policy learner then skips its uniformly random warm-up and explores around the clone.
+    """
     obs, actions = collect(cfg, policy_name, episodes, seed)
     mse = behaviour_clone(learner.actor, obs, actions, seed=seed)
     target = getattr(learner, "actor_target", None)
     if target is not None:
         target.load_state_dict(learner.actor.state_dict())
+    if hasattr(learner, "random_warmup"):
+        learner.random_warmup = False
     return mse
