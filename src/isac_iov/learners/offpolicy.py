@@ -55,10 +55,11 @@ cost, ``ly-opt`` 0.276; Ly-MADDPG unless stated):
   3 updates per step 0.378 (2.6 times slower), critics that see only their own
   CV's action 0.384.
 
-**Known limit.**  Over 5 seeds (``benchmarks/bench_train.py``) Ly-MADDPG and
-Ly-MATD3 end at a cost of 0.389 and 0.383 (1.41 and 1.39 times ``ly-opt``; their
-training reward peaks after about 400 episodes and then drifts down), Ly-MASAC at
-0.337 (1.22 times, still improving), far from Ly-DTMPO (0.285).  The critics fit the
+**Known limit.**  Over 5 seeds (``benchmarks/bench_train.py``) Ly-MADDPG, Ly-MATD3
+and Ly-MASAC end at a cost of 0.385, 0.352 and 0.337 (1.40, 1.28 and 1.22 times
+``ly-opt``), far from Ly-DTMPO (0.285).  With the DDPG/TD3 actor at lr 1e-4 their
+training reward peaked after about 400 episodes and drifted down (0.389 and 0.383);
+``actor_lr = 3e-5`` (:mod:`.maddpg`) slowed that, but on some seeds it remains.  The critics fit the
 scaled reward only in part (R^2 0.57-0.78 on fresh behaviour data) and their
 action gradients do not agree with the true gradient of the reward (per-dimension
 correlation within +-0.3, measured by finite differences of
