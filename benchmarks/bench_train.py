@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -71,7 +72,7 @@ def _train(algo: str, seed: int, episodes: int, sets: list[str], run_dir: Path) 
             return stats
         print(f"  {run_dir}: recorded result does not match its files; training again", flush=True)
     if run_dir.exists():
-        subprocess.run(["rm", "-rf", str(run_dir)], check=True)
+        shutil.rmtree(run_dir)
     res = subprocess.run([sys.executable, "-c", CHILD, algo, str(episodes), str(seed), str(run_dir), *sets],
                          capture_output=True, text=True)
     if res.returncode != 0:
