@@ -70,7 +70,7 @@ class AlgoConfig:
         return dataclasses.asdict(self)
 
 
-_CHOICES = {"reward": ("team", "per_cv"), "critic_actions": ("joint", "own")}
+_CHOICES = {"reward": ("team", "per_cv")}
 _POSITIVE_INT = {"num_envs", "hidden", "torch_threads", "epochs", "batch_size", "buffer_episodes",
                  "policy_delay"}
 
@@ -141,6 +141,12 @@ def optimise(opt: torch.optim.Optimizer, net: torch.nn.Module, loss: torch.Tenso
     loss.backward(inputs=list(net.parameters()))
     torch.nn.utils.clip_grad_norm_(net.parameters(), max_norm)
     opt.step()
+
+
+def step_rewards(step: Step, reward: str) -> np.ndarray:
+    """What a learner learns from in a slot, ``(E, I)`` or ``(E, 1)``: each CV's share of eq. (44)
+    (``reward = "per_cv"``) or the team reward (``"team"``), the same for every agent."""
+    return step.outcome.reward_per_cv if reward == "per_cv" else step.reward[:, None]
 
 
 def as_tensor(x: np.ndarray) -> torch.Tensor:

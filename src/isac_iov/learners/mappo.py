@@ -88,7 +88,7 @@ from torch import nn
 
 from ..env.core import Step
 from .buffers import RunningMeanStd, gae
-from .common import AlgoConfig, EnvSpec, adam, as_tensor, optimise, to_actions
+from .common import AlgoConfig, EnvSpec, adam, as_tensor, optimise, step_rewards, to_actions
 from .networks import AgentMLP, GaussianActor, RunningNorm, gaussian_entropy, gaussian_log_prob, squash
 
 
@@ -125,9 +125,8 @@ class MAPPO:
         self.critic_dim = spec.critic_dim if cfg.critic_global else spec.obs_dim
         self.critic = nn.Sequential(RunningNorm(self.critic_dim, max_count=norm_count),
                                     AgentMLP(spec.agents, self.critic_dim, 1, cfg.hidden, shared=True))
-        self.actor_opt = torch.optim.Adam([
-            {"params": [p for n, p in self.actor.named_parameters() if n != "log_std"], "lr": cfg.lr},
-            {"params": [self.actor.log_std], "lr": cfg.log_std_lr}], eps=1e-5, fused=True)
+        self.actor_opt = adam([{"params": [p for n, p in self.actor.named_parameters() if n != "log_std"]},
+                               {"params": [self.actor.log_std], "lr": cfg.log_std_lr}], lr=cfg.lr, eps=1e-5)
         self.critic_opt = adam(self.critic.parameters(), lr=cfg.lr, eps=1e-5)
         memory = cfg.value_memory * samples
         self.value_norm = RunningMeanStd(max_count=memory if memory > 0 else float("inf"))
@@ -151,8 +150,7 @@ class MAPPO:
         return to_actions(squash(u))
 
     def record(self, step: Step, t: int) -> None:
-        per_cv = step.outcome.reward_per_cv if self.cfg.reward == "per_cv" else step.reward[:, None]
-        self.rewards[t] = as_tensor(per_cv)
+        self.rewards[t] = as_tensor(step_rewards(step, self.cfg.reward))
         if step.done:
             self.states[t + 1] = as_tensor(step.critic_state[..., :self.critic_dim])
 

@@ -53,7 +53,7 @@ class MASAC(OffPolicyLearner):
         super().__init__(spec, cfg)
         self.actor = SquashedGaussianActor(spec.agents, spec.obs_dim, spec.act_dim, cfg.hidden, cfg.shared_actor,
                                            self.norm_max_count, cfg.init_local_logit)
-        self.critic = QEnsemble(spec.agents, self.critic_in_dim, cfg.hidden, copies=2, shared=cfg.shared_critic)
+        self.critic = QEnsemble(spec.agents, self.critic_in_dim, cfg.hidden, copies=2)
         self.critic_target = copy.deepcopy(self.critic)
         self.temperature = Temperature(spec.agents, cfg.init_alpha)
         self.target_entropy = cfg.target_entropy_per_dim * spec.act_dim

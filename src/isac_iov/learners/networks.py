@@ -212,25 +212,16 @@ class SquashedGaussianActor(nn.Module):
 
 
 class QEnsemble(nn.Module):
-    """``copies`` independent critics per agent on ``x (..., I, in)`` -> ``(..., copies, I)``.
+    """``copies`` independent critics per agent on ``x (..., I, in)`` -> ``(..., copies, I)``, one batched call."""
 
-    ``shared=False``: each agent has its own ``copies`` networks, all evaluated in one batched call.
-    ``shared=True``: ``copies`` networks shared by all agents, each told the agent by a one-hot id.
-    """
-
-    def __init__(self, n: int, in_dim: int, hidden: int, copies: int, shared: bool = False):
+    def __init__(self, n: int, in_dim: int, hidden: int, copies: int):
         super().__init__()
-        self.copies, self.shared = copies, shared
-        if shared:
-            self.nets = nn.ModuleList(AgentMLP(n, in_dim, 1, hidden, shared=True) for _ in range(copies))
-        else:
-            self.nets = nn.ModuleList([AgentMLP(n * copies, in_dim, 1, hidden)])
+        self.copies = copies
+        self.net = AgentMLP(n * copies, in_dim, 1, hidden)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.shared:
-            return torch.stack([net(x).squeeze(-1) for net in self.nets], dim=-2)
         reps = [1] * (x.dim() - 2) + [self.copies, 1]
-        q = self.nets[0](x.repeat(*reps)).squeeze(-1)
+        q = self.net(x.repeat(*reps)).squeeze(-1)
         return q.reshape(*x.shape[:-2], self.copies, x.shape[-2])
 
 

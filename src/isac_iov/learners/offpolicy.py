@@ -12,8 +12,7 @@ joint transitions sampled from the episodes stored so far.
 critic state (its observation + the twin's global state) and the joint action
 of all CVs (:meth:`OffPolicyLearner.critic_input`); actors and critics
 standardise their inputs with running statistics updated when an iteration's
-episodes are stored (``shared_critic``: one network per critic copy for all
-agents, told apart by a one-hot id).  The last slot of an episode is a time
+episodes are stored.  The last slot of an episode is a time
 limit, so targets always bootstrap.
 
 **Per-CV critics, team actors** (``reward = "per_cv"``, the default).  Critic
@@ -49,11 +48,11 @@ cost, ``ly-opt`` 0.276; Ly-MADDPG unless stated):
 * One shared actor (one-hot agent id): five times the data per network.  The
   critics stay one per CV: a shared critic learned the toy task of :mod:`.toy`
   far worse under the per-CV reward (gap 0.22 vs 0.006 after 200 iterations).
-* Tried without a clear gain (cost after 900-1800 episodes): Huber critic loss
-  0.424, team reward 0.399, hidden 256 0.404, critic lr 3e-4 with batch 512
-  0.506, exploration noise 0.05 0.441, no warm-up 0.416, batch 1024 0.394,
-  3 updates per step 0.378 (2.6 times slower), critics that see only their own
-  CV's action 0.384.
+* Tried without a clear gain, and not kept as options (cost after 900-1800
+  episodes): Huber critic loss 0.424, team reward 0.399, hidden 256 0.404,
+  critic lr 3e-4 with batch 512 0.506, exploration noise 0.05 0.441, no warm-up
+  0.416, batch 1024 0.394, 3 updates per step 0.378 (2.6 times slower), critics
+  that see only their own CV's action 0.384.
 
 **Known limit.**  Over 5 seeds (``benchmarks/bench_train.py``) Ly-MADDPG, Ly-MATD3
 and Ly-MASAC end at a cost of 0.385, 0.352 and 0.337 (1.40, 1.28 and 1.22 times
@@ -79,7 +78,7 @@ import torch
 
 from ..env.core import Step
 from .buffers import EpisodeReplay, RunningMeanStd
-from .common import AlgoConfig, EnvSpec, as_tensor, to_actions
+from .common import AlgoConfig, EnvSpec, as_tensor, step_rewards, to_actions
 from .networks import RunningNorm
 
 
@@ -99,9 +98,6 @@ class OffPolicyConfig(AlgoConfig):
     reward_memory: float = 10.0     # iterations of rewards the reward scale remembers (0: all)
     reward_clip: float = 10.0       # scaled rewards are clipped to +-this (> 0), so a rare blow-up cannot dominate
     reward: str = "per_cv"          # "per_cv": critic i learns CV i's share, actors ascend their sum; "team"
-    shared_critic: bool = False     # true: one critic (per copy) for all agents, with a one-hot agent id
-    critic_actions: str = "joint"   # "joint": critic i sees every CV's action (MADDPG); "own": only CV i's
-    huber: float = 0.0              # > 0: Huber critic loss with this threshold (in scaled reward units)
 
 
 def critic_state(obs: torch.Tensor, glob: torch.Tensor) -> torch.Tensor:
@@ -169,7 +165,7 @@ class OffPolicyLearner(ABC):
         return to_actions(a)
 
     def record(self, step: Step, t: int) -> None:
-        reward = step.outcome.reward_per_cv if self.cfg.reward == "per_cv" else step.reward[:, None]
+        reward = step_rewards(step, self.cfg.reward)
         self.stage["rew"][:, t] = as_tensor(reward)
         bound = self.cfg.reward_clip * self.reward_stats.std
         self.reward_stats.update(np.clip(reward, self.reward_stats.mean - bound, self.reward_stats.mean + bound)
@@ -191,9 +187,8 @@ class OffPolicyLearner(ABC):
 
     @property
     def critic_in_dim(self) -> int:
-        """Input width of each critic: critic state plus the joint (or own) action."""
-        acts = self.spec.act_dim * (self.spec.agents if self.cfg.critic_actions == "joint" else 1)
-        return self.spec.critic_dim + acts
+        """Input width of each critic: critic state plus the joint action."""
+        return self.spec.critic_dim + self.spec.agents * self.spec.act_dim
 
     def policy_value(self, obs: torch.Tensor, glob: torch.Tensor, replayed: torch.Tensor,
                      own: torch.Tensor) -> torch.Tensor:
@@ -209,24 +204,20 @@ class OffPolicyLearner(ABC):
             return self.critic(self.critic_input(obs, glob, replayed, own=own))
         return self.critic(self.critic_input(obs, glob, own)).sum(-1, keepdim=True).expand(-1, -1, own.shape[1])
 
-    def critic_loss(self, q: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Squared error of ``q`` against ``target`` (Huber with threshold ``huber`` > 0), summed over
-        critic copies when ``q`` has a copy axis, averaged over samples and agents."""
-        target = target.expand_as(q)
-        loss = (torch.nn.functional.huber_loss(q, target, reduction="none", delta=self.cfg.huber)
-                if self.cfg.huber > 0 else (q - target).pow(2))
-        return loss.sum(1).mean() if q.dim() == 3 else loss.mean()
+    @staticmethod
+    def critic_loss(q: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Squared error of ``q`` against ``target``, summed over critic copies when ``q (B, copies, I)`` has
+        them, averaged over samples and agents."""
+        err = (q - target).pow(2)
+        return err.sum(1).mean() if q.dim() == 3 else err.mean()
 
     def critic_input(self, obs: torch.Tensor, glob: torch.Tensor, actions: torch.Tensor,
                      own: torch.Tensor | None = None) -> torch.Tensor:
         """Per-agent critic input ``(B, I, O + G + I*A)``: the standardised critic state and the joint action
         ``actions (B, I, A)``, with agent ``i``'s own action replaced by ``own[:, i]`` for critic ``i`` when
-        given (:func:`joint_with_own`).  With ``critic_actions = "own"`` critic ``i`` sees only agent ``i``'s
-        action ``(B, I, A)``."""
+        given (:func:`joint_with_own`)."""
         state = self.state_norm(critic_state(obs, glob))
-        if self.cfg.critic_actions == "own":
-            acts = own if own is not None else actions
-        elif own is not None:
+        if own is not None:
             acts = joint_with_own(actions, own)
         else:
             acts = actions.flatten(1)[:, None].expand(*state.shape[:2], -1)
