@@ -148,7 +148,8 @@ def test_rsu_service_rules_eq17():
     from isac_iov.slot import rsu_service
     # one RSU, two CVs: parts of 3e9 and 1e9 cycles on 2 GHz and 4 GHz; F^max - C^twin = 18 GHz, tau = 1 s
     lam = np.array([[[3e9], [1e9]]])
-    ln = SimpleNamespace(rsu_cpu_hz=np.array([[[2e9], [4e9]]]), used=np.array([[[True], [True]]]))
+    ln = SimpleNamespace(rsu_cpu_hz=np.array([[[2e9], [4e9]]]), rsu_given_hz=np.array([[6e9]]),
+                         used=np.array([[[True], [True]]]))
     # work-conserving: 1e9 cycles are left over (3e9 - 2e9; the second part finishes); idle CPU 18 - 6 = 12 GHz
     arrivals, service = rsu_service("work_conserving", lam, ln, 18e9, 1.0)
     assert arrivals.tolist() == [[1e9]] and service.tolist() == [[12e9]]
@@ -156,7 +157,7 @@ def test_rsu_service_rules_eq17():
     assert [x.tolist() for x in rsu_service("allocated", lam, ln, 18e9, 1.0)] == [[[4e9]], [[6e9]]]
     assert [x.tolist() for x in rsu_service("capacity", lam, ln, 18e9, 1.0)] == [[[4e9]], [[18e9]]]
     # allocated with nobody offloading: the whole CPU serves the backlog (nothing strands)
-    idle = SimpleNamespace(rsu_cpu_hz=np.zeros((1, 2, 1)), used=np.zeros((1, 2, 1), bool))
+    idle = SimpleNamespace(rsu_cpu_hz=np.zeros((1, 2, 1)), rsu_given_hz=np.zeros((1, 1)), used=np.zeros((1, 2, 1), bool))
     assert rsu_service("allocated", np.zeros((1, 2, 1)), idle, 18e9, 1.0)[1].tolist() == [[18e9]]
 
 

@@ -202,7 +202,7 @@ _POSITIVE = {
     "channel.pathloss_slope_db", "vehicle.kappa", "vehicle.cpu_hz",
     "task.data_bits", "task.instruction_bits", "task.intensity_cycles_per_bit",
     "task.deadline_s", "lyapunov.v_control", "lyapunov.energy_budget_j_per_cv",
-    "lyapunov.window_slots",
+    "lyapunov.window_slots", "action.min_resource_share",
 }
 _NON_NEGATIVE = {
     "rsu.lateral_offset_m", "vehicle.speed_mps", "vehicle.initial_x_m", "vehicle.lane",
@@ -316,8 +316,6 @@ def validate(cfg: Config) -> Config:
     if cfg.action.min_task_share * (cfg.num_rsus + 1) >= 1:
         raise ConfigError(f"action.min_task_share: must be < 1 / (RSUs + 1) = {1 / (cfg.num_rsus + 1):.3g}, "
                           f"got {cfg.action.min_task_share!r}")
-    if cfg.action.min_resource_share <= 0:
-        raise ConfigError(f"action.min_resource_share: must be > 0, got {cfg.action.min_resource_share!r}")
     for x in cfg.rsu.x_m:
         if not 0 <= x <= cfg.road.length_m:
             raise ConfigError(f"rsu.x_m: position {x} outside the road [0, {cfg.road.length_m}]")

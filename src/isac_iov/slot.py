@@ -31,6 +31,7 @@ class Links:
     bandwidth: np.ndarray
     rate_bps: np.ndarray
     rsu_cpu_hz: np.ndarray
+    rsu_given_hz: np.ndarray       # (E, K) CPU each RSU gives this slot's parts, sum of rsu_cpu_hz
     datat_s: np.ndarray
     instruction_s: np.ndarray
     cotransform_s: np.ndarray
@@ -124,6 +125,7 @@ def links(scn: Scenario, phys: Physical, a: np.ndarray,
     return Links(
         distance_m=dist, reachable=reachable, spectral_eff=se, share_local=share_local,
         share_rsu=share_rsu, used=used, bandwidth=bandwidth, rate_bps=rate, rsu_cpu_hz=f_rsu,
+        rsu_given_hz=f_rsu.sum(axis=-2),
         datat_s=computing.datat_upload_s(share_rsu, phys.data_bits, rate),
         instruction_s=computing.instruction_upload_s(used, phys.instruction_bits, rate),
         cotransform_s=computing.rsu_cycles_time_s(share_rsu, phys.data_bits,
@@ -208,13 +210,12 @@ def rsu_service(rule: str, link_arrivals: np.ndarray, ln: Links, available_hz: f
       this slot's parts (all of it when nobody offloads).
     * ``capacity``: every arrival joins the queue, served by ``F^max - C^twin``.
     """
-    given = ln.rsu_cpu_hz.sum(axis=-2)
     if rule == "work_conserving":
         leftover = np.maximum(link_arrivals - ln.rsu_cpu_hz * slot_s, 0.0).sum(axis=-2)
-        return leftover, np.maximum(available_hz - given, 0.0)
+        return leftover, np.maximum(available_hz - ln.rsu_given_hz, 0.0)
     arrivals = link_arrivals.sum(axis=-2)
     if rule == "allocated":
-        return arrivals, np.where(ln.used.any(axis=-2), given, available_hz)
+        return arrivals, np.where(ln.used.any(axis=-2), ln.rsu_given_hz, available_hz)
     return arrivals, np.full(arrivals.shape, available_hz)
 
 

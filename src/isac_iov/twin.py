@@ -30,6 +30,11 @@ from .slot import Links, Outcome, QueueState
 LOAD_FEATURES = 4   # per RSU, see rsu_load
 
 
+def coverage_claims(reachable: np.ndarray) -> np.ndarray:
+    """Each CV's claim on each RSU ``(E, I, K)``: ``1 / n_i`` on the ``n_i`` RSUs it reaches, 0 elsewhere."""
+    return reachable / np.maximum(reachable.sum(axis=-1, keepdims=True), 1)
+
+
 def rsu_load(scn: Scenario, phys: Physical, reachable: np.ndarray, last_cpu_hz: np.ndarray) -> np.ndarray:
     """The twin's load view of each RSU ``(E, K, 4)`` (docs/model.md#twin-view), all O(1):
 
@@ -40,7 +45,7 @@ def rsu_load(scn: Scenario, phys: Physical, reachable: np.ndarray, last_cpu_hz: 
        in mean-task cycles;
     4. the CPU it gave to the previous slot's parts, as a fraction of ``F^max - C^twin``.
     """
-    claim = reachable / np.maximum(reachable.sum(axis=-1, keepdims=True), 1)
+    claim = coverage_claims(reachable)
     cycles = (phys.data_bits * phys.intensity_cycles_per_bit)[..., None]
     return np.stack([reachable.mean(axis=-2), claim.sum(axis=-2),
                      (claim * cycles).sum(axis=-2) / scn.norm.queue_ref_cycles,
@@ -97,7 +102,7 @@ class DigitalTwin:
                 sums[name] = getattr(q, name)
         if self.window > 1:
             self._ring_pos = (self._ring_pos + 1) % (self.window - 1)
-        self._last_cpu_hz = out.links.rsu_cpu_hz.sum(axis=-2)
+        self._last_cpu_hz = out.links.rsu_given_hz
         self.queues = QueueState(
             local_cycles=queues.local_queue_next(q.local_cycles, phys.cpu_hz, tau, out.local_arrivals),
             rsu_cycles=queues.rsu_queue_next(q.rsu_cycles, out.rsu_service_hz, tau, out.rsu_backlog_arrivals),

@@ -16,6 +16,7 @@ from .. import slot
 from ..physics import channel
 from ..scenario import Physical, Scenario
 from ..slot import QueueState
+from ..twin import coverage_claims
 
 
 def _layout(env: BatchedEnv) -> tuple[tuple[int, int, int], int]:
@@ -140,7 +141,7 @@ def greedy_rsu_hz(scn: Scenario, phys: Physical, q: QueueState, reachable: np.nd
     """Step 1 of :class:`GreedyPolicy`: the frequency ``F_ik`` each CV asks of each reachable RSU."""
     cfg = scn.cfg
     f_avail = scn.rsu_available_hz
-    claim = reachable / np.maximum(reachable.sum(axis=-1, keepdims=True), 1)
+    claim = coverage_claims(reachable)
     fair = f_avail * claim / np.maximum(claim.sum(axis=-2, keepdims=True), 1e-300)
     beta = np.broadcast_to(q.rsu_cycles[:, None, :] * cfg.slot_s / scn.norm.queue_ref_cycles ** 2, fair.shape)
     beta = beta if cfg.rsu.service == "allocated" else np.zeros_like(fair)
