@@ -7,8 +7,8 @@ once, here, before any simulation work: unknown keys, wrong types, ``low >
 high``, non-positive counts/capacities/bandwidth/slot length and non-finite
 numbers raise :class:`ConfigError` naming the offending key and value.
 
-``TABLE_II`` maps each key to the Table II row (or MODEL-NOTES entry) it comes
-from; ``isac-iov config`` prints the effective config with it.
+``TABLE_II`` maps each key to the Table II row (or the docs/model.md section) it
+comes from; ``isac-iov config`` prints the effective config with it.
 """
 from __future__ import annotations
 
@@ -149,12 +149,12 @@ TABLE_II: dict[str, str] = {
     "road.length_m": "Sec. VII-A: road length 700 m",
     "road.lane_width_m": "Table II: lane width L0 = 3.75 m",
     "road.num_lanes": "Sec. VII-A: four-lane road",
-    "rsu.x_m": "MODEL-NOTES: 3 RSUs 150 m apart (Table II spacing) centred on the road",
+    "rsu.x_m": "docs/model.md#values-the-paper-leaves-open: 3 RSUs 150 m apart (Table II spacing) centred on the road",
     "rsu.lateral_offset_m": "Sec. VII-A text l_k = 9.375 m (Table II says 9.75)",
     "rsu.height_m": "Table II: RSU height H_k = 10 m",
     "rsu.coverage_m": "Table II: coverage radius 200 m",
     "rsu.cpu_max_hz": "Table II: RSU computing resources F^rsu,max = 20 GHz",
-    "rsu.twin_reserve_fraction": "MODEL-NOTES: C^twin = 10 % of F^rsu,max (C6)",
+    "rsu.twin_reserve_fraction": "docs/model.md#values-the-paper-leaves-open: C^twin = 10 % of F^rsu,max (C6)",
     "rsu.kappa": "Table II: RSU energy coefficient kappa_rsu = 1e-28",
     "rsu.service": "docs/model.md#rsu-service: eq. (17) service rate (our choice)",
     "channel.bandwidth_hz": "Table II: bandwidth B = 20 MHz",
@@ -164,26 +164,26 @@ TABLE_II: dict[str, str] = {
     "channel.pathloss_intercept_db": "Sec. III-C: path loss -38.4 - 21 log10(d)",
     "channel.pathloss_slope_db": "Sec. III-C: path loss -38.4 - 21 log10(d)",
     "channel.fading": "Sec. III-C: Rayleigh small-scale fading h ~ CN(0, 1)",
-    "channel.bandwidth_sharing": "MODEL-NOTES 5: per-CV band (C4) or per-RSU shared band",
+    "channel.bandwidth_sharing": "docs/model.md#bandwidth: per-CV band (C4) or per-RSU shared band",
     "vehicle.speed_mps": "Table II: vehicle speed in [12, 16] m/s",
     "vehicle.cpu_hz": "Table II: CV computation capacity in [2, 3] GHz",
     "vehicle.kappa": "Table II: vehicle energy coefficient kappa_cv = 1e-26",
     "vehicle.initial_x_m": "not in the paper: initial position on the road",
     "vehicle.lane": "not in the paper: initial lane index (0-1 eastbound, 2-3 westbound)",
     "task.data_bits": "Table II: task data volume in [1, 3] Mb",
-    "task.instruction_bits": "MODEL-NOTES: G^InsD uniform 10-50 kbit",
+    "task.instruction_bits": "docs/model.md#values-the-paper-leaves-open: G^InsD uniform 10-50 kbit",
     "task.intensity_cycles_per_bit": "Table II: task intensity in [1500, 2000] cycles/bit",
     "task.cotransform_cycles_per_bit": "Table II: coordinate transformation in [100, 500] cycles/bit",
-    "task.deadline_s": "MODEL-NOTES: T^max (C8), calibrated",
+    "task.deadline_s": "docs/model.md#values-the-paper-leaves-open: T^max (C8), calibrated",
     "lyapunov.v_control": "Table II: Lyapunov control parameter V = 5",
-    "lyapunov.alpha": "MODEL-NOTES: alpha = 0.6 (Fig. 6), eq. (24)",
-    "lyapunov.energy_budget_j_per_cv": "MODEL-NOTES: E^max / I (C3), calibrated",
-    "lyapunov.energy_queue": "MODEL-NOTES 6: virtual energy queue per CV or system-wide",
-    "lyapunov.window_slots": "MODEL-NOTES: Little's-law window m = 10 slots (eq. 18)",
+    "lyapunov.alpha": "docs/model.md#values-the-paper-leaves-open: alpha = 0.6 (Fig. 6), eq. (24)",
+    "lyapunov.energy_budget_j_per_cv": "docs/model.md#values-the-paper-leaves-open: E^max / I (C3), calibrated",
+    "lyapunov.energy_queue": "docs/model.md#energy-queue: virtual energy queue per CV or system-wide",
+    "lyapunov.window_slots": "docs/model.md#values-the-paper-leaves-open: Little's-law window m = 10 slots (eq. 18)",
     "lyapunov.queue_delay": "docs/model.md#queueing-delay: backlog / service rate, or eq. (18) as printed",
     "action.min_task_share": "docs/model.md#action-mapping: smallest task part sent anywhere (C5)",
     "action.min_resource_share": "docs/model.md#action-mapping: bandwidth/CPU weight floor of a used link",
-    "twin.enabled": "Ly-DTMPO (True) vs DT-absent Ly-MAPPO (False), MODEL-NOTES 10",
+    "twin.enabled": "Ly-DTMPO (True) vs DT-absent Ly-MAPPO (False), docs/model.md#the-digital-twin",
     "twin.lag_slots": "beyond the paper: twin lag in slots",
     "twin.noise_std": "beyond the paper: relative noise on the twin's global view",
 }

@@ -16,7 +16,7 @@ def main(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, args.overrides)
     print(describe(cfg))
     n = Normalisers.from_config(cfg)
-    print(f"\nderived normalisers (MODEL-NOTES 7): delay_ref_s={n.delay_ref_s:g}  "
+    print(f"\nderived normalisers (docs/model.md#normalisation): delay_ref_s={n.delay_ref_s:g}  "
           f"energy_ref_j={n.energy_ref_j:.4g}  queue_ref_cycles={n.queue_ref_cycles:.4g}  "
           f"energy_queue_ref_j={n.energy_queue_ref_j:.4g}")
     return 0

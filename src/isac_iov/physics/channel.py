@@ -1,4 +1,4 @@
-"""V2I channel and mobility: eqs. (1)-(2) and the coverage rule (MODEL-NOTES 1-2).
+"""V2I channel and mobility: eqs. (1)-(2) and the coverage rule (docs/model.md#distance, #coverage).
 
 Shapes: vehicles ``(..., I)``, RSUs ``(K,)``, links ``(..., I, K)``.
 """
@@ -11,7 +11,7 @@ def distance_m(x_m: np.ndarray, y_m: np.ndarray, rsu_x_m: np.ndarray,
                rsu_y_m: float, rsu_height_m: float) -> np.ndarray:
     """Eq. (2): 3-D distance from each CV at ``(x_i(t), y_i)`` to each RSU ``(x_k, l_k, H_k)``.
 
-    The live position ``x_i(t)`` is used (MODEL-NOTES 1), so mobility changes the channel.
+    The live position ``x_i(t)`` is used (docs/model.md#distance), so mobility changes the channel.
     """
     dx = rsu_x_m - x_m[..., None]
     dy = y_m[..., None] - rsu_y_m
@@ -36,7 +36,7 @@ def rate_bps(bandwidth_share: np.ndarray, spectral_eff: np.ndarray,
 
 
 def in_coverage(distance: np.ndarray, coverage_m: float) -> np.ndarray:
-    """MODEL-NOTES 2: an RSU is reachable in a slot iff it is within its coverage radius."""
+    """docs/model.md#coverage: an RSU is reachable in a slot iff it is within its coverage radius."""
     return distance <= coverage_m
 
 

@@ -1,4 +1,4 @@
-"""Cost and drift-plus-penalty reward: eqs. (24)-(25), (39), (44) with MODEL-NOTES 7 normalisation.
+"""Cost and drift-plus-penalty reward: eqs. (24)-(25), (39), (44), normalised as in docs/model.md#normalisation.
 
 In the cost, delays are divided by the slot length tau and energies by
 ``E_ref``; in the drift terms, task queues and their arrivals/service by

@@ -85,7 +85,7 @@ class LinkView:
 
 
 def link_view(scn: Scenario, phys: Physical) -> LinkView:
-    """Coverage (MODEL-NOTES 2) and the eq. (1)/(7) upload time of the whole task over the whole band."""
+    """Coverage (docs/model.md#coverage) and the eq. (1)/(7) upload time of the whole task over the whole band."""
     _, reachable, se = slot.link_channel(scn, phys)
     rate = channel.rate_bps(1.0, se, scn.cfg.channel.bandwidth_hz, scn.cfg.channel.sensing_gain)
     return LinkView(reachable, phys.data_bits[..., None] / rate)
