@@ -61,8 +61,8 @@ training reward peaked after about 400 episodes and drifted down (0.389 and 0.38
 ``actor_lr = 3e-5`` (:mod:`.maddpg`) slowed that, but on some seeds it remains.  The critics fit the
 scaled reward only in part (R^2 0.57-0.78 on fresh behaviour data) and their
 action gradients do not agree with the true gradient of the reward (per-dimension
-correlation within +-0.3, measured by finite differences of
-``slot.evaluate`` on the policy's own states): the reward of a slot is a max over
+correlation within +-0.3, by finite differences of ``slot.evaluate`` on the
+policy's own states; ``python benchmarks/critic_diagnosis.py RUN_DIR``): the reward of a slot is a max over
 parts with thresholds, and its dependence on the action is small next to its
 dependence on the state.
 """
