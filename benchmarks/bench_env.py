@@ -1,4 +1,4 @@
-"""Environment throughput in CV-slots per second (issue 2, item 8).
+"""Environment throughput in CV-slots per second.
 
 Measures, in one process and one run so the ratios are comparable:
 the batched core at 1, 64 and 1024 environments; the PettingZoo view stepped

@@ -10,7 +10,7 @@ decentralised mean actions) next to ``greedy`` and ``ly-opt``.  Prints:
 
 * per algorithm, mean over seeds of cost (eq. 24), energy (J per CV-slot),
   deadline-miss rate and reward (eq. 44), the cost ratio to ``ly-opt`` and to
-  ``greedy`` with the issue's targets (Ly-DTMPO <= 1.05 x ``ly-opt``, the others
+  ``greedy`` with the project's targets (Ly-DTMPO <= 1.05 x ``ly-opt``, the others
   <= 1.10 x; energy within the budget; misses <= 2 %);
 * stability: the mean training reward of the last 100 episodes against the best
   earlier 100-episode window (target: at most 5 % worse);

@@ -1,6 +1,6 @@
 """Calibration of the two values the paper never gives: E^max (C3) and T^max (C8).
 
-MODEL-NOTES asks for an energy budget that binds but is feasible - the best
+docs/model.md#calibration asks for an energy budget that binds but is feasible - the best
 per-slot policy (``ly-opt``) exceeds it without the virtual energy queue and
 meets it with the queue - and a deadline that local-only execution misses and
 a good offloading policy meets.  This script measures both on the configured

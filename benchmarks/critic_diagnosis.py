@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from isac_iov import BatchedEnv
-from isac_iov.learners import algo_spec, read_run
+from isac_iov.learners import algo_spec, read_checkpoint, read_run
 from isac_iov.learners.common import EnvSpec, as_tensor
 from isac_iov.learners.offpolicy import OffPolicyLearner
 from isac_iov.slot import evaluate
@@ -39,7 +39,7 @@ def load(run_dir: Path) -> tuple[OffPolicyLearner, object]:
     learner = algo_spec(name).learner(EnvSpec.from_config(cfg), algo_cfg)
     if not isinstance(learner, OffPolicyLearner):
         raise SystemExit(f"{run_dir}: {name} is not an off-policy learner")
-    learner.load_state_dict(torch.load(run_dir / "checkpoint.pt", weights_only=False)["learner"])
+    learner.load_state_dict(read_checkpoint(run_dir, cfg)["learner"])
     return learner, cfg
 
 

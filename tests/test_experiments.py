@@ -261,13 +261,32 @@ def test_results_are_saved_and_reloadable(tiny_reproduction):
     fig5 = results.load(tiny_reproduction, "fig5")
     per_cv = [r["metric"] for r in fig5["curves"] if r["series"] == "ly-dtmpo"]
     assert per_cv == ["local_queue_cycles"] + [f"local_queue_cv{i}" for i in range(5)]
-    marl = json.loads((tiny_reproduction / "results" / "marl_eval.json").read_text())["isac-iov"]
-    assert set(marl["5cv-train"]) == set(specs.LEARNERS) and set(marl["5cv-train"]["ly-dtmpo"]) == {"run_0", "run_1"}
-    run = marl["5cv-train"]["ly-dtmpo"]["run_0"]
+    train = json.loads((tiny_reproduction / "results" / "marl_eval_train.json").read_text())["isac-iov-train"]
+    assert set(train["5cv"]) == set(specs.LEARNERS) and set(train["5cv"]["ly-dtmpo"]) == {"run_0", "run_1"}
+    run = train["5cv"]["ly-dtmpo"]["run_0"]
     assert run["step_0"]["step_count"] == 30 and len(run["absolute_metrics"]["return"]) == 2
-    assert set(marl["2cv-eval"]["ly-masac"]["run_1"]["absolute_metrics"]) >= {"return", "cost"}
+    evaluation = json.loads((tiny_reproduction / "results" / "marl_eval_eval.json").read_text())["isac-iov-evaluate"]
+    assert set(evaluation["2cv"]["ly-masac"]["run_1"]["absolute_metrics"]) >= {"return", "cost"}
     timing = json.loads((tiny_reproduction / "results" / "timing.json").read_text())
     assert timing["executed"] == 88 and timing["full_runs"] > 88
+
+
+@pytest.mark.parametrize("name", list(results.MARL_EVAL_FILES.values()))
+def test_marl_eval_exports_have_one_step_count_per_file(tiny_reproduction, name):
+    """marl-eval builds its (runs x tasks x steps) matrices with the step and run counts of the first run it
+    reads: every run of a file must log the same steps, and every algorithm-task pair hold the same runs."""
+    raw = json.loads((tiny_reproduction / "results" / name).read_text())
+    ((env, tasks),) = raw.items()
+    runs = [r for algos in tasks.values() for seeds in algos.values() for r in seeds.values()]
+    assert len(runs) >= 10 and len({tuple(sorted(r)) for r in runs}) == 1
+    assert len({tuple(sorted(seeds)) for algos in tasks.values() for seeds in algos.values()}) == 1
+    data_processing = pytest.importorskip("marl_eval.utils.data_processing_utils")  # only if installed
+    processed = data_processing.data_process_pipeline(raw, metrics_to_normalize=["return"])
+    assert "extra" in processed, "marl-eval could not process the export"
+    first_task = next(iter(tasks))
+    matrices = data_processing.create_matrices_for_rliable(processed, env, ["return"])
+    assert matrices[0]["mean_norm_return"][specs.LEARNERS[0]].shape == (2, len(tasks))
+    assert first_task in processed["extra"]["environment_list"][env]
 
 
 def test_report_has_every_item_and_redraws_from_results(tiny_reproduction):

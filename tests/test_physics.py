@@ -109,7 +109,7 @@ def test_littles_law_eq18_and_empty_window():
     # mean Q / mean lambda = 3e9 / 6e9 = 0.5 slot = 0.5 s at tau = 1 s, 1.0 s at tau = 2 s
     assert queues.littles_law_delay_s(np.array(3e9), np.array(6e9), 1.0) == pytest.approx(0.5)
     assert queues.littles_law_delay_s(np.array(3e9), np.array(6e9), 2.0) == pytest.approx(1.0)
-    # no arrivals in the window: zero, never NaN (MODEL-NOTES 8)
+    # no arrivals in the window: zero, never NaN (docs/model.md#queueing-delay)
     d = queues.littles_law_delay_s(np.array([5e9, 0.0]), np.array([0.0, 0.0]), 1.0)
     assert d.tolist() == [0.0, 0.0]
 

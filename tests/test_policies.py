@@ -102,7 +102,7 @@ def test_water_fill_hand_computed():
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_lyopt_never_worse_than_references(scenario):
-    """On sampled states with non-zero queues, ly-opt's P2 objective <= every reference's (issue 2, item 7)."""
+    """On sampled states with non-zero queues, ly-opt's P2 objective <= every reference's."""
     gains = []
     for seed in (0, 1, 2):
         env, obs = _played_env(SCENARIOS[scenario], seed=seed, slots=3 + 2 * seed)

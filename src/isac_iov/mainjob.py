@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from .cli import add_config_arguments
@@ -22,6 +21,7 @@ from .config import load_config
 from .evaluate import evaluate_policy, format_summary_table
 from .learners import load_policy
 from .learners.train import train_run
+from .rundir import write_json
 
 REFERENCE_POLICIES = ("ly-opt", "greedy", "offload", "local", "random")
 
@@ -47,7 +47,7 @@ def main(args: argparse.Namespace) -> int:
                                              record_slots=False)["summary"]}
     for name in REFERENCE_POLICIES:
         summaries[name] = evaluate_policy(name, cfg, args.eval_episodes, args.seed, record_slots=False)["summary"]
-    (out / "comparison.json").write_text(json.dumps(summaries, indent=2))
+    write_json(out / "comparison.json", summaries)
     print(format_summary_table(summaries))
     print(f"summaries saved to {out / 'comparison.json'}")
     return 0

@@ -1,7 +1,7 @@
 """Scenario constants and random draws derived from a :class:`~isac_iov.config.Config`.
 
 :class:`Scenario` turns the config into arrays (RSU positions, available RSU
-CPU) and the normalisers of MODEL-NOTES 7, and draws vehicles, tasks (eq. 4)
+CPU) and the normalisers of docs/model.md#normalisation, and draws vehicles, tasks (eq. 4)
 and Rayleigh fading from a NumPy ``Generator``.  All draws are batched over
 ``(envs, vehicles[, rsus])``.
 """
@@ -16,7 +16,7 @@ from .config import Config, Range
 
 @dataclass(frozen=True)
 class Normalisers:
-    """Scales that make eq. (24) and eq. (44) dimensionless (MODEL-NOTES 7).
+    """Scales that make eq. (24) and eq. (44) dimensionless (docs/model.md#normalisation).
 
     ``delay_ref_s`` is the slot length tau; ``energy_ref_j`` is the energy of a
     mean task run locally at the mean CV speed (eq. 6); ``queue_ref_cycles`` is

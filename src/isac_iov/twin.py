@@ -3,7 +3,7 @@
 Each slot the environment core calls, in order:
 
 1. :meth:`DigitalTwin.select_modes` - DataT or InstrT per CV-RSU link (eqs. 12, 22,
-   MODEL-NOTES 3);
+   docs/model.md#mode);
 2. :meth:`DigitalTwin.update` - advance the local, RSU and virtual energy queues
    (eqs. 16, 17, 27) and the Little's-law windows (eq. 18);
 3. :meth:`DigitalTwin.mirror` - record the new physical state and form the view.

@@ -21,7 +21,7 @@ Observation of CV i (eq. 40), all entries normalised to O(1):
 CV's features plus the twin features.  ``critic_state`` ``(E, I, O + G)``
 is each agent's observation followed by the global state.  With
 ``twin.enabled = false`` (the DT-absent Ly-MAPPO) every twin-provided entry is
-zero, in observations and critic states alike (MODEL-NOTES 10).
+zero, in observations and critic states alike (docs/model.md#twin-absent).
 """
 from __future__ import annotations
 

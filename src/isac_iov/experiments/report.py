@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import paper, plots
-from .results import RESULTS, load
+from .results import PROVENANCE, RESULTS, load
 from .specs import EXPERIMENTS, LEARNERS
 
 REPORT_FILE = "report.md"
@@ -25,7 +25,7 @@ BASELINES = ("ly-mappo", "ly-maddpg", "ly-matd3", "ly-masac")
 WHY = (
     "Absolute rewards and costs are not comparable with the paper's: our reward is minus the P2 objective "
     "of eq. (39) with delay normalised by the slot length and energy and queues by config-derived "
-    "references (MODEL-NOTES 7), and E^max, T^max and C^twin are calibrated values the paper does not "
+    "references (docs/model.md#normalisation), and E^max, T^max and C^twin are calibrated values the paper does not "
     "give. Compare orders, signs and ratios, not levels.",
     "The paper reports a single training run per algorithm without intervals; we report means over seeds "
     "with 95 % bootstrap intervals, so differences smaller than the interval are not claims either way.",
@@ -151,9 +151,14 @@ def _header(out_dir: Path, res: dict[str, Any]) -> str:
                      "runs' own CPU time (the two differ when other work shares the machine). Rates measured "
                      "on short runs understate the off-policy learners, whose per-episode cost grows after "
                      "their warm-up.")
+    prov = out_dir / RESULTS / PROVENANCE
+    if prov.is_file():
+        codes = json.loads(prov.read_text())["code"]
+        lines.append("Made by " + "; ".join(f"isac-iov {c['version']} (code fingerprint `{c['fingerprint']}`, "
+                                            f"{c['runs']} runs)" for c in codes) + ".")
     lines.append("Numbers are means over seeds with 95 % bootstrap confidence intervals in brackets and the "
                  "interquartile mean (IQM); figures show the intervals as bands or error bars. Raw results: "
-                 f"`{RESULTS}/*.json`, `*_scalars.csv`, `*_curves.csv`, marl-eval export `{RESULTS}/marl_eval.json`.")
+                 f"`{RESULTS}/*.json`, `*_scalars.csv`, `*_curves.csv`, marl-eval exports `{RESULTS}/marl_eval_train.json` and `marl_eval_eval.json`.")
     return "\n".join(lines)
 
 

@@ -1,12 +1,14 @@
 """``isac-iov reproduce``: run the Section VII experiments, save the results, write the report.
 
 ``isac-iov reproduce {table3,fig4,fig5,fig6,fig7,twin,bandwidth,all} --seeds N
-[--quick] --out DIR [--backend local|ray] [--workers W] [--ray-address ADDR]``
+[--quick] --out DIR [--backend local|ray] [--workers W] [--ray-address ADDR] [--redo-stale]``
 
 1. Expands the experiment specs (:mod:`.specs`) at the chosen scale into runs
    and validates every run's config before any work.
 2. Executes the runs not already finished in ``DIR`` (:mod:`.runner`), so an
-   interrupted reproduction resumes; Ctrl-C is safe at any time.
+   interrupted reproduction resumes; Ctrl-C or a kill is safe at any time.
+   Finished runs are verified before reuse and redone if they fail; runs made
+   by another version of the code stop the command unless ``--redo-stale``.
 3. Aggregates the results over seeds into ``DIR/results`` (:mod:`.results`),
    with ``timing.json`` holding the wall time, the measured seconds per
    episode of every kind of run finished in ``DIR`` and the estimate of the
@@ -45,6 +47,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=None,
                    help="parallel runs (default: this machine's CPU count; on a Ray cluster, the cluster's)")
     p.add_argument("--ray-address", default=None, help="address of a running Ray cluster (default: local instance)")
+    p.add_argument("--redo-stale", action="store_true",
+                   help="redo the runs in --out that another version of the code made (default: refuse)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -52,12 +56,14 @@ def main(args: argparse.Namespace) -> int:
     scale = specs.make_scale(scale_name, args.seeds)
     experiments = specs.build(args.experiment, scale)
     runs = specs.unique_runs(experiments)  # keys hash every run's config: all validated before any work
-    workers = args.workers or os.cpu_count() or 1
-    print(f"reproduce {args.experiment} at scale {scale.name}: {len(runs)} runs, "
-          f"{sum(runner.done_record(args.out, r) is not None for r in runs)} already done, {workers} workers")
+    workers = (os.cpu_count() or 1) if args.workers is None else args.workers
+    if workers < 1:
+        raise ValueError(f"--workers: must be a positive integer, got {workers}")
+    print(f"reproduce {args.experiment} at scale {scale.name}: {len(runs)} runs, {workers} workers")
     start = time.perf_counter()
     try:
-        outcome = runner.execute(runs, args.out, args.backend, workers, args.ray_address)
+        outcome = runner.execute(runs, args.out, args.backend, workers, args.ray_address,
+                                 redo_stale=args.redo_stale)
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished runs are kept in {args.out}/runs; rerun the same command to resume")
         return 130
@@ -65,7 +71,8 @@ def main(args: argparse.Namespace) -> int:
     results.collect(args.out, experiments, scale)
     timing = write_timing(args.out, outcome, wall_s, args.backend, workers)
     path = write_report(args.out)
-    print(f"{len(outcome.executed)} runs executed, {len(outcome.skipped)} reused, {len(outcome.failed)} failed "
+    print(f"{len(outcome.executed)} runs executed ({len(outcome.redone)} of them redone after failing "
+          f"verification), {len(outcome.skipped)} reused, {len(outcome.failed)} failed "
           f"in {wall_s:.0f} s; estimated full `all --seeds {FULL_SEEDS}` on {workers} workers: "
           f"{_estimate(timing)}; report: {path}")
     for key, err in outcome.failed.items():

@@ -9,9 +9,11 @@ For each experiment :func:`collect` writes ``DIR/results/<name>.json``::
                   "mean": [...], "ci_low": [...], "ci_high": [...], "raw_mean": [...]}, ...]}
 
 plus the same rows flattened in ``<name>_scalars.csv`` and ``<name>_curves.csv``
-and, once for all, ``marl_eval.json`` in the marl-eval raw-data layout
-(environment -> task -> algorithm -> ``run_<seed>`` -> ``step_<k>`` /
-``absolute_metrics``).  :func:`load` reads a result file back; the report and
+and, once for all, the marl-eval raw-data layout (environment -> task ->
+algorithm -> ``run_<seed>`` -> ``step_<k>`` / ``absolute_metrics``) in two
+files, because marl-eval's matrix builder assumes one number of logged steps
+for every task of a file: ``marl_eval_train.json`` (training curves, tasks
+``<N>cv``) and ``marl_eval_eval.json`` (evaluation summaries, one step).  :func:`load` reads a result file back; the report and
 the plots read nothing else.
 
 Per-seed metrics of a training curve (Table III; ``W`` = ``scale.steady_window``,
@@ -40,12 +42,15 @@ from typing import Any
 import numpy as np
 
 from . import stats
-from .runner import METRICS_FILE, SUMMARY_FILE, done_record, run_dir
-from .specs import LEARNERS, Cell, Experiment, RunSpec, Scale
+from ..rundir import METRICS_FILE, SUMMARY_FILE
+from .runner import done_record, run_dir
+from .specs import LEARNERS, Cell, Experiment, RunSpec, Scale, unique_runs
 
 RESULTS = "results"
+PROVENANCE = "provenance.json"
 EVAL_METRICS = ("cost", "system_cost", "delay_s", "energy_j", "deadline_miss_rate", "instrt_share", "reward")
 MARL_EVAL_EXPERIMENTS = ("table3", "fig6")  # one algorithm name per task there
+MARL_EVAL_FILES = {"train": "marl_eval_train.json", "evaluate": "marl_eval_eval.json"}
 STEADY_METRICS = ("reward", "cost", "system_cost", "delay_s", "energy_j", "local_queue_cycles",
                   "rsu_queue_cycles", "deadline_miss_rate", "instrt_share")
 
@@ -158,8 +163,21 @@ def collect(out_dir: Path, experiments: list[Experiment], scale: Scale) -> list[
         path.write_text(json.dumps(data, indent=1))
         _write_csvs(res, exp.name, data)
         paths.append(path)
-    (res / "marl_eval.json").write_text(json.dumps(marl_eval_export(out_dir, experiments, scale)))
+    for kind in ("train", "evaluate"):
+        (res / MARL_EVAL_FILES[kind]).write_text(json.dumps(marl_eval_export(out_dir, experiments, scale, kind)))
+    (res / PROVENANCE).write_text(json.dumps(provenance(out_dir, experiments), indent=1))
     return paths
+
+
+def provenance(out_dir: Path, experiments: list[Experiment]) -> dict[str, Any]:
+    """The code versions (package version and code fingerprint) that made the finished runs, with counts."""
+    counts: dict[tuple[str, str], int] = {}
+    for spec in unique_runs(experiments):
+        record = done_record(out_dir, spec)
+        if record is not None:
+            code = record["code"]
+            counts[(code["version"], code["fingerprint"])] = counts.get((code["version"], code["fingerprint"]), 0) + 1
+    return {"code": [{"version": v, "fingerprint": f, "runs": n} for (v, f), n in sorted(counts.items())]}
 
 
 def _write_csvs(res: Path, name: str, data: dict[str, Any]) -> None:
@@ -184,22 +202,23 @@ def load(out_dir: Path, name: str) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def marl_eval_export(out_dir: Path, experiments: list[Experiment], scale: Scale,
+def marl_eval_export(out_dir: Path, experiments: list[Experiment], scale: Scale, kind: str,
                      points: int = 20) -> dict[str, Any]:
-    """marl-eval raw data of the learners in Table III (training curves: ``step_k`` holds the mean
-    reward/cost of one of ``points`` episode blocks, ``step_count`` counts environment steps, and
-    ``absolute_metrics`` the last steady_window episodes) and Fig. 6 (evaluation summaries)."""
+    """marl-eval raw data of the learners in Table III and Fig. 6, runs of ``kind`` only: ``train``
+    (training curves: ``step_k`` holds the mean reward/cost of one of ``points`` episode blocks,
+    ``step_count`` counts environment steps, ``absolute_metrics`` the last steady_window episodes)
+    or ``evaluate`` (evaluation summaries, one step).  Tasks are ``<N>cv``."""
     tasks: dict[str, dict[str, dict[str, Any]]] = {}
     for exp in (e for e in experiments if e.name in MARL_EVAL_EXPERIMENTS):
         for cell in exp.cells:
             if cell.series not in LEARNERS:
                 continue
-            for spec in cell.runs:
+            for spec in (s for s in cell.runs if s.kind == kind):
                 entry = _marl_eval_run(out_dir, spec, scale, points)
                 if entry is not None:
-                    task = f"{spec.config.num_cvs}cv-" + ("train" if spec.kind == "train" else "eval")
+                    task = f"{spec.config.num_cvs}cv"
                     tasks.setdefault(task, {}).setdefault(cell.series, {})[f"run_{spec.seed}"] = entry
-    return {"isac-iov": tasks}
+    return {f"isac-iov-{kind}": tasks}
 
 
 def _marl_eval_run(out_dir: Path, spec: RunSpec, scale: Scale, points: int) -> dict[str, Any] | None:

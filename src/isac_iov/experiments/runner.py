@@ -1,13 +1,33 @@
 """Run executor: skip finished runs, resume partial ones, run the rest locally or on Ray.
 
 Each :class:`~.specs.RunSpec` owns ``DIR/runs/<key>/``.  The executor writes
-``spec.json`` when a run starts and ``done.json`` (spec, wall time, finish
-time) *last*, atomically; a run with ``done.json`` is never executed again, so
-an interrupted reproduction resumes where it stopped.  A training run without
-the marker is restarted with ``resume=True``, so the learner picks up its own
-checkpoint.  Evaluate runs of learned policies wait until their training run is
-done.  A failing run writes ``error.txt``, is reported, and does not stop the
-others (its dependents are skipped).
+``spec.json`` when a run starts and ``done.json`` *last*, atomically; a run
+with a valid ``done.json`` is never executed again, so an interrupted
+reproduction resumes where it stopped.  A training run without the marker is
+restarted with ``resume=True``, so the learner picks up its own checkpoint.
+Evaluate runs of learned policies wait until their training run is done.  A
+failing run writes ``error.txt``, is reported, and does not stop the others
+(its dependents are skipped).
+
+Nothing is reused unverified (:func:`verify`).  ``done.json`` records the run's
+spec, wall and CPU time, the code that made it (:func:`isac_iov.rundir.code_fingerprint`),
+the size and SHA-256 of every output file, a training run's ``metrics.csv`` row
+count (checked to be one row per episode, in order, before the run counts as
+finished), and for an evaluation of a learned policy the digest of the
+checkpoint it evaluated.  A finished run is reused
+only if all of these still hold; one that fails (a truncated or edited
+``metrics.csv``, another run's ``done.json``, a retrained source) is redone
+from scratch, and the executor says so.  Runs made by other code are *stale*:
+:func:`execute` refuses to start while there are any, unless ``redo_stale``
+(``reproduce --redo-stale``) asks to redo them.
+
+A process works in a run directory only while it holds the directory's lock
+(:func:`isac_iov.rundir.locked`).  A run whose directory another live process
+holds (say, a ``reproduce`` still running in another terminal) is waited for
+:data:`LOCK_WAIT_S` seconds, then reported as failed with the holder's pid;
+nothing is written.  Pool workers die with the process that started them (Linux
+parent-death signal, and a watchdog on the parent pid elsewhere), so a killed
+``reproduce`` leaves no worker training behind.
 
 Backends:
 
@@ -29,10 +49,15 @@ runs stands in until one of that kind has finished).
 from __future__ import annotations
 
 import concurrent.futures as cf
+import ctypes
 import json
 import multiprocessing
 import os
+import shutil
+import signal
 import socket
+import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -41,13 +66,11 @@ from typing import Any, Callable
 
 from tqdm import tqdm
 
+from .. import rundir
+from ..rundir import CHECKPOINT_FILE, DONE_FILE, ERROR_FILE, LOCK_FILE, METRICS_FILE, SPEC_FILE, SUMMARY_FILE
 from .specs import RunSpec
 
-DONE_FILE = "done.json"
-SPEC_FILE = "spec.json"
-ERROR_FILE = "error.txt"
-SUMMARY_FILE = "summary.json"
-METRICS_FILE = "metrics.csv"  # written by the learners' train_run, one row per episode
+LOCK_WAIT_S = 10.0
 BACKENDS = ("local", "ray")
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 RunFn = Callable[[RunSpec, Path, "Path | None"], None]
@@ -57,10 +80,66 @@ def run_dir(out_dir: Path, spec: RunSpec) -> Path:
     return Path(out_dir) / "runs" / spec.key
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """What :func:`verify` found: ``status`` is ``done`` (``record`` is its ``done.json``), ``todo``
+    (never finished), ``bad`` (finished, but fails a check: ``reason``) or ``stale`` (other code)."""
+
+    status: str
+    record: dict[str, Any] | None = None
+    reason: str = ""
+
+
+def verify(out_dir: Path, spec: RunSpec) -> Verdict:
+    """Check run ``spec`` in ``out_dir`` against its ``done.json`` (see the module docstring)."""
+    directory = run_dir(out_dir, spec)
+    code = rundir.code_fingerprint()
+    if not (directory / DONE_FILE).is_file():
+        started = _read_json(directory / SPEC_FILE)
+        if started is not None and started.get("code", code) != code:
+            return Verdict("stale", reason=f"started by other code ({_code_text(started.get('code'))})")
+        return Verdict("todo")
+    record = _read_json(directory / DONE_FILE)
+    if record is None or not isinstance(record.get("outputs"), dict):
+        return Verdict("bad", reason=f"{DONE_FILE} is unreadable or incomplete")
+    if record.get("spec") != spec.to_dict():
+        return Verdict("bad", reason=f"{DONE_FILE} belongs to another run")
+    if record.get("code") != code:
+        return Verdict("stale", record, f"made by other code ({_code_text(record.get('code'))})")
+    changed = rundir.changed_outputs(directory, record["outputs"])
+    if changed:
+        return Verdict("bad", reason=changed)
+    if spec.source is not None and record.get("source_checkpoint") != _source_checkpoint(out_dir, spec):
+        return Verdict("bad", reason="its training run changed or is not done")
+    return Verdict("done", record)
+
+
 def done_record(out_dir: Path, spec: RunSpec) -> dict[str, Any] | None:
-    """The ``done.json`` of a finished run, or None."""
-    path = run_dir(out_dir, spec) / DONE_FILE
-    return json.loads(path.read_text()) if path.is_file() else None
+    """The verified ``done.json`` of a finished run, or None (not finished, or failing :func:`verify`)."""
+    verdict = verify(out_dir, spec)
+    return verdict.record if verdict.status == "done" else None
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _code_text(code: Any) -> str:
+    if not isinstance(code, dict):
+        return "no code version recorded"
+    return f"isac-iov {code.get('version')}, code fingerprint {code.get('fingerprint')}"
+
+
+def _source_checkpoint(out_dir: Path, spec: RunSpec) -> str | None:
+    """SHA-256 of the checkpoint of ``spec``'s training run, as its verified ``done.json`` records it."""
+    verdict = verify(out_dir, spec.source)
+    if verdict.status != "done":
+        return None
+    return verdict.record["outputs"].get(CHECKPOINT_FILE, {}).get("sha256")
 
 
 def execute_run(spec: RunSpec, directory: Path, source_dir: Path | None) -> None:
@@ -80,13 +159,7 @@ def execute_run(spec: RunSpec, directory: Path, source_dir: Path | None) -> None
         from ..policies import make_policy
         policy = make_policy(spec.algo, cfg, spec.eval_seed)
     result = evaluate_policy(policy, cfg, spec.episodes, spec.eval_seed, record_slots=False, progress=False)
-    _write_json(directory / SUMMARY_FILE, result["summary"])
-
-
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    rundir.write_json(directory / SUMMARY_FILE, result["summary"])
 
 
 def _limit_threads(threads: int) -> None:
@@ -95,24 +168,87 @@ def _limit_threads(threads: int) -> None:
 
 
 def run_and_mark(run_fn: RunFn, spec: RunSpec, out_dir: str, threads: int) -> dict[str, Any]:
-    """Execute one run in its directory and write the done-marker last; return the marker."""
+    """Execute one run in its (locked) directory and write the done-marker last; return the marker.
+
+    Under the lock the run is verified again: finished meanwhile by another process, its marker is
+    returned; finished but failing :func:`verify` (or stale), its directory is emptied and it is redone."""
     _limit_threads(threads)
     directory = run_dir(Path(out_dir), spec)
-    directory.mkdir(parents=True, exist_ok=True)
-    _write_json(directory / SPEC_FILE, spec.to_dict())
-    source_dir = run_dir(Path(out_dir), spec.source) if spec.source else None
-    start, cpu_start = time.perf_counter(), time.process_time()
-    try:
-        run_fn(spec, directory, source_dir)
-    except Exception:
-        (directory / ERROR_FILE).write_text(traceback.format_exc())
-        raise
-    record = {"spec": spec.to_dict(), "wall_time_s": time.perf_counter() - start,
-              "cpu_time_s": time.process_time() - cpu_start,
-              "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": socket.gethostname()}
-    (directory / ERROR_FILE).unlink(missing_ok=True)
-    _write_json(directory / DONE_FILE, record)
+    with rundir.locked(directory, wait_s=LOCK_WAIT_S):
+        verdict = verify(Path(out_dir), spec)
+        if verdict.status == "done":
+            return verdict.record
+        if verdict.status != "todo":
+            _empty(directory)
+        rundir.write_json(directory / SPEC_FILE, {**spec.to_dict(), "code": rundir.code_fingerprint()})
+        source_dir = run_dir(Path(out_dir), spec.source) if spec.source else None
+        start, cpu_start = time.perf_counter(), time.process_time()
+        try:
+            run_fn(spec, directory, source_dir)
+            _check_outputs(spec, directory)
+        except Exception:
+            rundir.write_atomic(directory / ERROR_FILE, traceback.format_exc())
+            raise
+        record = {"spec": spec.to_dict(), "wall_time_s": time.perf_counter() - start,
+                  "cpu_time_s": time.process_time() - cpu_start,
+                  "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": socket.gethostname(),
+                  "code": rundir.code_fingerprint(), "outputs": rundir.output_digests(directory)}
+        if spec.kind == "train":
+            record["metrics_rows"] = rundir.csv_rows(directory / METRICS_FILE)
+        if spec.source is not None:
+            record["source_checkpoint"] = _source_checkpoint(Path(out_dir), spec)
+        (directory / ERROR_FILE).unlink(missing_ok=True)
+        rundir.write_json(directory / DONE_FILE, record)
     return record
+
+
+def _empty(directory: Path) -> None:
+    """Remove everything in a run directory but its lock file."""
+    for path in directory.iterdir():
+        if path.name != LOCK_FILE:
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+
+
+def _check_outputs(spec: RunSpec, directory: Path) -> None:
+    """A training run must leave one metrics row per episode, in order; an evaluation a summary."""
+    if spec.kind == "train":
+        path = directory / METRICS_FILE
+        with open(path) as fh:
+            episodes = [line.split(",", 1)[0] for line in fh.read().splitlines()[1:]]
+        if not _is_sequence(episodes, spec.episodes):
+            raise RuntimeError(f"{path}: expected episodes 0..{spec.episodes - 1} once each, "
+                               f"found {len(episodes)} rows")
+    elif not (directory / SUMMARY_FILE).is_file():
+        raise RuntimeError(f"{directory}: the evaluation wrote no {SUMMARY_FILE}")
+
+
+def _is_sequence(cells: list[str], n: int) -> bool:
+    """Whether ``cells`` are the numbers 0 .. n-1 in order (integers, possibly written as floats)."""
+    try:
+        return [float(c) for c in cells] == list(range(n))
+    except ValueError:
+        return False
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Pool-worker initializer: end this worker when the process that started it dies.
+
+    Linux: the kernel's parent-death signal (``PR_SET_PDEATHSIG``); everywhere: a daemon thread
+    that polls the parent pid once a second."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover - a libc without prctl
+            pass
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
 class _LocalBackend:
@@ -120,7 +256,8 @@ class _LocalBackend:
         self.threads = threads
         self.pool = None
         if workers > 1:
-            self.pool = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            self.pool = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                               initializer=_die_with_parent, initargs=(os.getpid(),))
 
     def submit(self, run_fn: RunFn, spec: RunSpec, out_dir: str) -> cf.Future:
         if self.pool is not None:
@@ -177,11 +314,13 @@ class _RayBackend:
 
 @dataclass
 class RunReport:
-    """What :func:`execute` did: keys executed, skipped (already done) and failed (with the error)."""
+    """What :func:`execute` did: keys executed, skipped (already done), failed (with the error) and
+    redone (finished before, but failing verification)."""
 
     executed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    redone: list[str] = field(default_factory=list)  # finished runs that failed verification (or were stale)
 
 
 class _Eta:
@@ -239,29 +378,23 @@ def _fmt_s(seconds: float | None) -> str:
 
 
 def execute(runs: list[RunSpec], out_dir: Path, backend: str = "local", workers: int | None = None,
-            ray_address: str | None = None, run_fn: RunFn | None = None, progress: bool = True) -> RunReport:
+            ray_address: str | None = None, run_fn: RunFn | None = None, progress: bool = True,
+            redo_stale: bool = False) -> RunReport:
     """Execute every run of ``runs`` not already done in ``out_dir`` with ``run_fn`` (default
     :func:`execute_run`); see the module docstring."""
     run_fn = run_fn or execute_run
     if backend not in BACKENDS:
         raise ValueError(f"--backend must be one of {BACKENDS}, got {backend!r}")
     cpus = os.cpu_count() or 1
-    workers = workers or cpus
-    if workers < 1:
-        raise ValueError(f"--workers must be >= 1, got {workers}")
+    workers = cpus if workers is None else workers
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"--workers must be a positive integer, got {workers!r}")
     threads = max(1, cpus // workers)
-    for var in THREAD_VARS:  # read by BLAS/OpenMP at import time in the workers we start
-        os.environ.setdefault(var, str(threads))
     out_dir = Path(out_dir)
     report, eta = RunReport(), _Eta(out_dir)
-    todo: list[RunSpec] = []
-    for spec in runs:
-        record = done_record(out_dir, spec)
-        if record is None:
-            todo.append(spec)
-        else:
-            report.skipped.append(spec.key)
-            eta.add(record)
+    todo = _sort_runs(runs, out_dir, report, eta, redo_stale)
+    for var in THREAD_VARS:  # read by BLAS/OpenMP at import time in the workers we start
+        os.environ.setdefault(var, str(threads))
     if not todo:
         return report
     exec_backend = (_LocalBackend(workers, threads) if backend == "local"
@@ -273,6 +406,32 @@ def execute(runs: list[RunSpec], out_dir: Path, backend: str = "local", workers:
         raise
     exec_backend.close()
     return report
+
+
+def _sort_runs(runs: list[RunSpec], out_dir: Path, report: RunReport, eta: _Eta,
+               redo_stale: bool) -> list[RunSpec]:
+    """Record the verified finished runs as skipped; return the others (saying why a finished one is redone).
+
+    Raises :class:`isac_iov.rundir.RunDirError` on runs made by other code unless ``redo_stale``."""
+    verdicts = {spec.key: verify(out_dir, spec) for spec in runs}
+    stale = [(k, v) for k, v in verdicts.items() if v.status == "stale"]
+    if stale and not redo_stale:
+        key, verdict = stale[0]
+        raise rundir.RunDirError(
+            f"{len(stale)} run(s) in {out_dir} were {verdict.reason}, e.g. runs/{key}; this is "
+            f"{_code_text(rundir.code_fingerprint())}. Pass --redo-stale to redo them, or use a new --out")
+    todo = []
+    for spec in runs:
+        verdict = verdicts[spec.key]
+        if verdict.status == "done":
+            report.skipped.append(spec.key)
+            eta.add(verdict.record)
+            continue
+        if verdict.status != "todo":
+            print(f"run {spec.key}: {verdict.reason}; redoing it", file=sys.stderr)
+            report.redone.append(spec.key)
+        todo.append(spec)
+    return todo
 
 
 def _schedule(todo: list[RunSpec], out_dir: Path, backend: Any, capacity: int, run_fn: RunFn,

@@ -25,8 +25,10 @@ never sees information it was trained without.
 from __future__ import annotations
 
 import dataclasses
+import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,15 +36,12 @@ import yaml
 
 from ..config import Config, ConfigError, from_dict
 from ..env.core import BatchedEnv
+from ..rundir import ALGO_FILE, CHECKPOINT_FILE, CONFIG_FILE, RunDirError, load_checked
 from .common import AlgoConfig, EnvSpec, as_tensor, make_algo_config
 from .maddpg import MADDPG, MaddpgConfig
 from .mappo import MAPPO, MappoConfig
 from .masac import MASAC, MasacConfig
 from .matd3 import MATD3, Matd3Config
-
-CONFIG_FILE = "config.yaml"
-ALGO_FILE = "algo.yaml"
-CHECKPOINT_FILE = "checkpoint.pt"
 
 
 @dataclass(frozen=True)
@@ -100,29 +99,63 @@ class TrainedPolicy:
 def read_run(run_dir: Path) -> tuple[Config, str, AlgoConfig, dict]:
     """``(scenario, algorithm name, algorithm config, algo.yaml contents)`` of a run directory."""
     run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"{run_dir}: no such run directory")
     for name in (CONFIG_FILE, ALGO_FILE):
         if not (run_dir / name).is_file():
             raise FileNotFoundError(f"{run_dir}: no {name}; not a training run directory")
-    cfg = from_dict(yaml.safe_load((run_dir / CONFIG_FILE).read_text()))
-    meta = yaml.safe_load((run_dir / ALGO_FILE).read_text())
-    if not isinstance(meta, dict) or "algo" not in meta or "params" not in meta:
+    cfg = from_dict(_read_yaml(run_dir / CONFIG_FILE))
+    meta = _read_yaml(run_dir / ALGO_FILE)
+    if "algo" not in meta or not isinstance(meta.get("params"), dict):
         raise ConfigError(f"{run_dir / ALGO_FILE}: expected keys 'algo' and 'params'")
     spec = algo_spec(meta["algo"])
     return cfg, meta["algo"], make_algo_config(spec.config, meta["params"]), meta
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise RunDirError(f"{path}: not valid YAML ({type(exc).__name__}); the run directory is damaged") from None
+    if not isinstance(data, dict):
+        raise RunDirError(f"{path}: expected a mapping, got {type(data).__name__}; the run directory is damaged")
+    return data
+
+
+def read_checkpoint(run_dir: Path, cfg: Config) -> dict[str, Any]:
+    """The verified last checkpoint of ``run_dir``, trained on scenario ``cfg`` (:class:`RunDirError` if
+    it is missing, does not match its checksum, cannot be read or was trained on another scenario)."""
+    path = Path(run_dir) / CHECKPOINT_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir}: no {CHECKPOINT_FILE}; the run has not reached a checkpoint")
+    try:
+        state = torch.load(io.BytesIO(load_checked(path)), map_location="cpu", weights_only=False)
+    except RunDirError:
+        raise
+    except Exception as exc:  # verified bytes that torch cannot read: any unpickling error
+        raise RunDirError(f"{path}: unreadable checkpoint ({type(exc).__name__})") from None
+    if not isinstance(state, dict) or "learner" not in state:
+        raise RunDirError(f"{path}: not a checkpoint of isac-iov train")
+    if state.get("config_digest", cfg.digest()) != cfg.digest():
+        raise RunDirError(f"{path}: trained on another scenario than {Path(run_dir) / CONFIG_FILE} says "
+                          "(was config.yaml edited?)")
+    return state
 
 
 def load_policy(run_dir: str | Path) -> TrainedPolicy:
     """The trained actors of ``run_dir`` (its last checkpoint) as a deterministic decentralised policy."""
     run_dir = Path(run_dir)
     cfg, name, algo_cfg, _ = read_run(run_dir)
-    path = run_dir / CHECKPOINT_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{run_dir}: no {CHECKPOINT_FILE}; the run has not reached a checkpoint")
+    state = read_checkpoint(run_dir, cfg)
     spec = EnvSpec.from_config(cfg)
     learner = algo_spec(name).learner(spec, algo_cfg)
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    learner.actor.load_state_dict(state["learner"]["actor"])
+    try:
+        learner.actor.load_state_dict(state["learner"]["actor"])
+    except (KeyError, RuntimeError) as exc:
+        raise RunDirError(f"{run_dir / CHECKPOINT_FILE}: does not fit the actor of {name} on this scenario "
+                          f"({str(exc).splitlines()[0]})") from None
     return TrainedPolicy(name, learner.actor, spec, cfg.twin.enabled)
 
 
-__all__ = ["REGISTRY", "AlgoSpec", "TrainedPolicy", "algo_spec", "effective_config", "load_policy", "read_run"]
+__all__ = ["REGISTRY", "AlgoSpec", "TrainedPolicy", "algo_spec", "effective_config", "load_policy", "read_checkpoint",
+           "read_run"]

@@ -135,11 +135,20 @@ def adam(params: Any, lr: float, eps: float = 1e-8) -> torch.optim.Adam:
     return torch.optim.Adam(params, lr=lr, eps=eps, fused=True)
 
 
+class NonFiniteTraining(ValueError):
+    """A loss, gradient, weight or reward of a learner became NaN or infinite."""
+
+
 def optimise(opt: torch.optim.Optimizer, net: torch.nn.Module, loss: torch.Tensor, max_norm: float) -> None:
-    """One Adam step on ``loss`` with the gradient norm of ``net`` clipped to ``max_norm``."""
+    """One Adam step on ``loss`` with the gradient norm of ``net`` clipped to ``max_norm``.
+
+    Raises :class:`NonFiniteTraining` (before the step, so the weights stay finite) when the
+    gradient is not finite."""
     opt.zero_grad(set_to_none=True)
     loss.backward(inputs=list(net.parameters()))
-    torch.nn.utils.clip_grad_norm_(net.parameters(), max_norm)
+    norm = torch.nn.utils.clip_grad_norm_(net.parameters(), max_norm)
+    if not torch.isfinite(norm):
+        raise NonFiniteTraining(f"non-finite gradient of the {type(net).__name__} (loss {loss.item():.4g})")
     opt.step()
 
 

@@ -2,7 +2,7 @@
 
 Both registry names use this learner; Ly-MAPPO only differs in its scenario
 (``twin.enabled = false``: every twin field of observations and critic states
-is zero, MODEL-NOTES 10).
+is zero, docs/model.md#twin-absent).
 
 * **Actors** - one Gaussian policy per CV (or one shared actor with a one-hot
   agent id), two ReLU hidden layers, state-dependent mean and a learned

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
+import io
 import random
 import time
 from pathlib import Path
@@ -51,12 +51,13 @@ from tqdm import tqdm
 from ..cli import add_config_arguments
 from ..config import Config, ConfigError, load_config
 from ..env.core import BatchedEnv
-from . import ALGO_FILE, CHECKPOINT_FILE, CONFIG_FILE, algo_spec, effective_config, read_run
-from .common import EnvSpec, Learner, make_algo_config
+from ..rundir import (ALGO_FILE, CHECKPOINT_FILE, CONFIG_FILE, LOCK_FILE, METRICS_FILE, TB_DIR, RunDirError,
+                      code_fingerprint, locked, save_checked, write_atomic)
+from . import algo_spec, effective_config, read_checkpoint, read_run
+from .common import EnvSpec, Learner, NonFiniteTraining, make_algo_config
 from .metrics import EpisodeMetrics, columns
 
-METRICS_FILE = "metrics.csv"
-TB_DIR = "tb"
+MAX_SEED = 2**63 - 1
 DEFAULT_EPISODES = 1800
 DEFAULT_CHECKPOINT_EVERY = 100
 
@@ -108,27 +109,47 @@ def train_run(algo: str, cfg: Config, episodes: int, seed: int, out_dir: Path, r
         raise ValueError(f"episodes: must be a positive integer, got {episodes!r}")
     if checkpoint_every < 1:
         raise ValueError(f"checkpoint_every: must be a positive integer, got {checkpoint_every!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed: must be an integer in [0, 2**63 - 1], got {seed!r}")
     cfg = effective_config(algo, cfg)
     algo_cfg = make_algo_config(spec.config, algo_overrides)
-    meta = {"algo": algo, "params": algo_cfg.to_dict(), "episodes": episodes, "seed": seed, "init": init}
+    meta = {"algo": algo, "params": algo_cfg.to_dict(), "episodes": episodes, "seed": seed, "init": init,
+            "code": code_fingerprint()}
     out_dir = Path(out_dir)
-    started = _prepare_dir(out_dir, cfg, meta, resume)
-    threads = torch.get_num_threads()
-    try:
-        torch.set_num_threads(algo_cfg.torch_threads)
-        _Run(spec.learner, cfg, algo_cfg, episodes, seed, out_dir, checkpoint_every, init).run(started, progress)
-    finally:
-        torch.set_num_threads(threads)
+    _check_out(out_dir, resume)
+    with locked(out_dir):
+        started = _prepare_dir(out_dir, cfg, meta, resume)
+        threads = torch.get_num_threads()
+        try:
+            torch.set_num_threads(algo_cfg.torch_threads)
+            _Run(spec.learner, cfg, algo_cfg, episodes, seed, out_dir, checkpoint_every, init).run(started, progress)
+        finally:
+            torch.set_num_threads(threads)
     return out_dir
 
 
+def _check_out(out_dir: Path, resume: bool) -> None:
+    """Refuse an ``--out`` that cannot hold this run (before anything is written), then create it."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise RunDirError(f"--out {out_dir}: exists and is not a directory")
+    if not resume and _has_files(out_dir):
+        raise FileExistsError(f"run directory {out_dir} is not empty; pass --resume to continue its run")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunDirError(f"--out {out_dir}: cannot create it ({exc.strerror})") from None
+
+
+def _has_files(out_dir: Path) -> bool:
+    return out_dir.is_dir() and any(p.name != LOCK_FILE for p in out_dir.iterdir())
+
+
 def _prepare_dir(out_dir: Path, cfg: Config, meta: dict, resume: bool) -> bool:
-    """Check ``out_dir`` against the requested run; write config files for a new run.
+    """Check ``out_dir`` (locked by the caller) against the requested run; write config files for a new run.
 
     Returns whether a run already exists there (with the same identity).
     """
-    existing = out_dir.is_dir() and any(out_dir.iterdir())
-    if existing and not resume:
+    if _has_files(out_dir) and not resume:  # filled between _check_out and the lock
         raise FileExistsError(f"run directory {out_dir} is not empty; pass --resume to continue its run")
     if (out_dir / CONFIG_FILE).is_file():
         old_cfg, _, _, old_meta = read_run(out_dir)
@@ -147,9 +168,8 @@ def _prepare_dir(out_dir: Path, cfg: Config, meta: dict, resume: bool) -> bool:
         return True
     if (out_dir / METRICS_FILE).exists() or (out_dir / CHECKPOINT_FILE).exists():
         raise FileExistsError(f"{out_dir} has training outputs but no {CONFIG_FILE}; not resuming it")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _write_atomic(out_dir / CONFIG_FILE, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-    _write_atomic(out_dir / ALGO_FILE, yaml.safe_dump(meta, sort_keys=False))
+    write_atomic(out_dir / CONFIG_FILE, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    write_atomic(out_dir / ALGO_FILE, yaml.safe_dump(meta, sort_keys=False))
     return False
 
 
@@ -169,6 +189,7 @@ class _Run:
         self.metrics = EpisodeMetrics(algo_cfg.num_envs, cfg.num_cvs)
         self.columns = columns(cfg.num_cvs)
         self.episode, self.elapsed_s = 0, 0.0
+        self.saved_episode: int | None = None  # episode count of the last checkpoint written or loaded
 
     def run(self, started: bool, progress: bool) -> None:
         if started and (self.out_dir / CHECKPOINT_FILE).is_file():
@@ -185,9 +206,13 @@ class _Run:
         try:
             while self.episode < self.episodes:
                 keep = min(self.learner.num_envs, self.episodes - self.episode)
-                losses = self._iteration(keep)
-                self.elapsed_s = time.perf_counter() - t0
-                rows = self.metrics.rows(keep, self.episode, self.elapsed_s)
+                try:
+                    losses = self._iteration(keep)
+                    self.elapsed_s = time.perf_counter() - t0
+                    rows = self.metrics.rows(keep, self.episode, self.elapsed_s)
+                    self._check_finite(rows, losses)
+                except NonFiniteTraining as exc:
+                    raise NonFiniteTraining(self._stopped(exc, keep)) from None
                 self._log(writer, rows, losses)
                 previous, self.episode = self.episode, self.episode + keep
                 if self.episode // self.every > previous // self.every or self.episode == self.episodes:
@@ -204,6 +229,8 @@ class _Run:
         self.metrics.reset()
         for t in range(self.cfg.episode_slots):
             step = self.env.step(self.learner.explore(obs, critic, t))
+            if not np.isfinite(step.reward).all():
+                raise NonFiniteTraining(f"non-finite reward in slot {t}")
             self.learner.record(step, t)
             self.metrics.add(step)
             obs, critic = step.obs, step.critic_state
@@ -219,37 +246,62 @@ class _Run:
         for key, value in losses.items():
             writer.add_scalar(f"loss/{key}", value, last)
 
+    def _check_finite(self, rows: list[dict[str, float]], losses: dict[str, float]) -> None:
+        """Raise :class:`NonFiniteTraining` naming the first non-finite metric, loss or weight."""
+        for row in rows:
+            bad = next((k for k, v in row.items() if not np.isfinite(v)), None)
+            if bad is not None:
+                raise NonFiniteTraining(f"non-finite {bad} (metrics of episode {int(row['episode'])})")
+        bad = next((k for k, v in losses.items() if not np.isfinite(v)), None)
+        if bad is not None:
+            raise NonFiniteTraining(f"non-finite loss {bad}")
+        for owner, module in vars(self.learner).items():
+            if isinstance(module, torch.nn.Module):
+                for name, p in module.named_parameters():
+                    if not torch.isfinite(p).all():
+                        raise NonFiniteTraining(f"non-finite weight {owner}.{name}")
+
+    def _stopped(self, exc: Exception, keep: int) -> str:
+        """The one-line message of a run stopped by a non-finite quantity."""
+        kept = (f"its last good checkpoint (episode {self.saved_episode}) is kept in {self.out_dir}"
+                if self.saved_episode is not None else "no checkpoint was written")
+        return (f"training stopped: {exc} in episodes {self.episode}..{self.episode + keep - 1}; {kept} "
+                "(check the scenario's magnitudes and the learning rates)")
+
     # -- files ---------------------------------------------------------------------------------
     def _truncate_metrics(self) -> None:
         """Keep the header and the complete rows of episodes before the checkpoint."""
         path = self.out_dir / METRICS_FILE
-        kept = [",".join(self.columns)]
-        if path.is_file():
-            lines = path.read_text().splitlines()[1:]
-            kept += [ln for ln in lines if len(ln.split(",")) == len(self.columns)
-                     and int(ln.split(",")[0]) < self.episode]
-        _write_atomic(path, "\n".join(kept) + "\n")
+        rows = list(csv.reader(io.StringIO(path.read_text())))[1:] if path.is_file() else []
+        text = io.StringIO()
+        out = csv.writer(text, lineterminator="\n")
+        out.writerow(self.columns)
+        out.writerows(r for r in rows if len(r) == len(self.columns) and _episode(r[0]) < self.episode)
+        write_atomic(path, text.getvalue())
 
     def _save_checkpoint(self) -> None:
         env = self.env
         state = {
             "episode": self.episode, "elapsed_s": self.elapsed_s, "learner": self.learner.state_dict(),
+            "config_digest": self.cfg.digest(),
             "rng": {"env": env.rng.bit_generator.state, "twin": env.twin.rng.bit_generator.state,
                     "torch": torch.get_rng_state(), "python": random.getstate(),
                     "numpy": np.random.get_state()},
         }
-        path = self.out_dir / CHECKPOINT_FILE
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        save_checked(self.out_dir / CHECKPOINT_FILE, buffer.getvalue())
+        self.saved_episode = self.episode
 
     def _load_checkpoint(self) -> None:
-        state = torch.load(self.out_dir / CHECKPOINT_FILE, map_location="cpu", weights_only=False)
+        state = read_checkpoint(self.out_dir, self.cfg)
         self.episode, self.elapsed_s = state["episode"], state["elapsed_s"]
-        self.learner.load_state_dict(state["learner"])
+        self.saved_episode = self.episode
+        try:
+            self.learner.load_state_dict(state["learner"])
+        except (KeyError, RuntimeError, ValueError) as exc:
+            raise RunDirError(f"{self.out_dir / CHECKPOINT_FILE}: does not fit this algorithm's networks "
+                              f"({str(exc).splitlines()[0]})") from None
         rng = state["rng"]
         self.env.rng.bit_generator.state = rng["env"]
         self.env.twin.rng.bit_generator.state = rng["twin"]
@@ -258,10 +310,9 @@ class _Run:
         np.random.set_state(rng["numpy"])
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+def _episode(cell: str) -> float:
+    """The episode number of a metrics row (infinity for a damaged cell, so the row is dropped)."""
+    try:
+        return int(cell)
+    except ValueError:
+        return float("inf")

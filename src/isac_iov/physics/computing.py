@@ -54,7 +54,7 @@ def rsu_energy_j(delay_s: np.ndarray, rsu_cpu_hz: np.ndarray, kappa: float) -> n
 
 
 def select_mode(used: np.ndarray, datat_s: np.ndarray, instrt_s: np.ndarray) -> np.ndarray:
-    """Eqs. (12), (22) as settled in MODEL-NOTES 3: ``eta = 1`` (InstrT) iff it is strictly faster.
+    """Eqs. (12), (22) as settled in docs/model.md#mode: ``eta = 1`` (InstrT) iff it is strictly faster.
 
     ``instrt_s`` is the instruction upload (9) plus the coordinate transformation (10).
     Unused links get ``eta = 0``.

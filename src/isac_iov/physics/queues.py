@@ -48,7 +48,7 @@ def littles_law_delay_s(queue_window_sum: np.ndarray, arrival_window_sum: np.nda
     """Eq. (18): ``D_queue = mean(Q) / mean(lambda)`` over the last m slots, in seconds.
 
     Both sums run over the same window, so the ratio of sums equals the ratio of
-    means.  With no arrivals in the window the delay is zero (MODEL-NOTES 8).
+    means.  With no arrivals in the window the delay is zero (docs/model.md#queueing-delay).
     """
     out = np.zeros(np.broadcast(queue_window_sum, arrival_window_sum).shape)
     np.divide(queue_window_sum, arrival_window_sum, out=out, where=arrival_window_sum > 0)

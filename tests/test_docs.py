@@ -1,0 +1,28 @@
+"""The repository stands on its own: every anchor of ``docs/model.md`` the code cites exists, and nothing cites
+documents or issue trackers outside it."""
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = [p for d in ("src", "tests", "benchmarks") for p in sorted((ROOT / d).rglob("*.py"))]
+
+
+def _anchors(markdown: str) -> set[str]:
+    anchors = set(re.findall(r'<a id="([a-z0-9-]+)"></a>', markdown))
+    for heading in re.findall(r"^#+ (.*)$", markdown, re.M):
+        text = re.sub(r"<[^>]+>", "", heading).lower()
+        anchors.add(re.sub(r"[^a-z0-9 -]", "", text).strip().replace(" ", "-"))
+    return anchors
+
+
+def test_every_cited_model_anchor_exists():
+    anchors = _anchors((ROOT / "docs" / "model.md").read_text())
+    cited = {(p.name, a) for p in SOURCES for a in re.findall(r"model\.md#([a-z0-9-]+)", p.read_text())}
+    assert len(cited) >= 15
+    assert sorted(c for c in cited if c[1] not in anchors) == []
+
+
+def test_no_reference_outside_the_repository():
+    texts = {p: p.read_text() for p in [*SOURCES, ROOT / "docs" / "model.md", ROOT / "README.md"]}
+    assert [p.name for p, t in texts.items() if "MODEL-NOTES" in t and p.name != "test_docs.py"] == []
+    assert [p.name for p, t in texts.items() if re.search(r"\bissue \d", t)] == []
