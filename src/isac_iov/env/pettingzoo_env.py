@@ -70,7 +70,8 @@ class IsacIovParallelEnv(ParallelEnv):
         except (TypeError, ValueError):
             ok_type = False
         if not ok_type:
-            raise ActionError(f"action of {agent}: {expected}, got {type(action).__name__} {action!r:.80}")
+            shown = " ".join(repr(action).split())[:80]
+            raise ActionError(f"action of {agent}: {expected}, got {type(action).__name__} {shown}")
         if a.shape != shape:
             raise ActionError(f"action of {agent}: {expected}, got shape {a.shape}")
         a = a.astype(float)
