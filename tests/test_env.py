@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 from pettingzoo.test import parallel_api_test, parallel_seed_test
 
-from isac_iov import BatchedEnv, load_config, parallel_env
+from isac_iov import BatchedEnv, ConfigError, load_config, parallel_env
 from isac_iov.actions import ActionError
+from isac_iov.env.core import MemoryEstimateError, estimate_memory_bytes
 from isac_iov.slot import evaluate
 
 
@@ -180,6 +181,74 @@ def test_pettingzoo_api_and_seed():
     assert rew["cv_0"] == rew["cv_1"] and not trunc["cv_0"]
     assert {"delay_s", "energy_j", "instrt", "local_queue_cycles", "cost"} <= set(info["cv_1"])
     assert env.state().shape == env.state_space.shape
+
+
+def test_batched_env_checks_seed_and_memory():
+    for seed in (-1, 2**63, "a", 1.5):
+        with pytest.raises(ConfigError, match=r"seed: must be an integer in \[0, 2\*\*63 - 1\]"):
+            BatchedEnv(load_config(), 1, seed=seed)
+    env = BatchedEnv(load_config(), 1, seed=np.int64(3))
+    with pytest.raises(ConfigError, match="seed"):
+        env.reset(seed=-5)
+    with pytest.raises(MemoryEstimateError, match=r"num_cvs=100000 .* TiB of memory \(estimated\)"):
+        BatchedEnv(load_config(None, ["num_cvs=100000"]), 4)
+    assert estimate_memory_bytes(load_config(), 2, extra_bytes=7) == 2 * estimate_memory_bytes(load_config(), 1) + 7
+
+
+def _pz_env():
+    env = parallel_env(overrides=["num_cvs=2", "episode_slots=2"])
+    return env, {a: np.full(env.core.action_dim, 0.5) for a in env.possible_agents}
+
+
+def test_pettingzoo_step_outside_an_episode():
+    env, good = _pz_env()
+    with pytest.raises(RuntimeError, match=r"step\(\) before reset\(\): call reset\(\) first"):
+        env.step(good)
+    env.reset(seed=0)
+    env.step(good)
+    env.step(good)
+    assert env.agents == []
+    for actions in (good, {}):
+        with pytest.raises(RuntimeError, match=r"the episode is over; call reset\(\) first"):
+            env.step(actions)
+
+
+@pytest.mark.parametrize("change, fragment", [
+    ({"cv_1": np.full(7, 0.5)}, "action of cv_1: expected a finite array of shape (10,) = (1+3K,) with entries "
+                                "in [0, 1], got shape (7,)"),
+    ({"cv_0": np.full((1, 10), 0.5)}, "action of cv_0: expected a finite array of shape (10,)"),
+    ({"cv_0": None}, "action of cv_0: expected a finite array of shape (10,) = (1+3K,) with entries in [0, 1], "
+                     "got NoneType None"),
+    ({"cv_1": "0.5"}, "action of cv_1: expected a finite array of shape (10,) = (1+3K,) with entries in [0, 1], "
+                      "got str '0.5'"),
+    ({"cv_1": [1j] * 10}, "action of cv_1: expected"),
+    ({"cv_1": [[0.5], [0.5, 0.5]]}, "action of cv_1: expected"),
+    ({"cv_0": [0.5] * 9 + [np.nan]}, "action of cv_0: expected a finite array of shape (10,) = (1+3K,) with "
+                                     "entries in [0, 1], got nan at index 9"),
+    ({"cv_0": [np.inf] + [0.5] * 9}, "got inf at index 0"),
+    ({"cv_0": [0.5] * 4 + [1.5] + [0.5] * 5}, "got 1.5 at index 4"),
+    ({"cv_7": np.full(10, 0.5)}, "actions: unknown agent ids ['cv_7'] (agents: cv_0, cv_1)"),
+    ({3: np.full(10, 0.5)}, "actions: keys must be agent ids (strings), got 3"),
+    ({None: np.full(10, 0.5)}, "actions: keys must be agent ids (strings), got None"),
+])
+def test_pettingzoo_bad_actions_name_the_agent(change, fragment):
+    env, good = _pz_env()
+    env.reset(seed=0)
+    with pytest.raises(ActionError) as err:
+        env.step({**good, **change})
+    assert fragment in str(err.value)
+    with pytest.raises(ActionError, match=r"missing agents \['cv_1'\]"):
+        env.step({"cv_0": good["cv_0"]})
+    with pytest.raises(ActionError, match="expected a dict from agent id to action, got list"):
+        env.step([good["cv_0"], good["cv_1"]])
+    assert env.core.t == 0                            # nothing was played
+
+
+@pytest.mark.parametrize("seed", ["a", -1, 2**63, 1.5, True])
+def test_pettingzoo_bad_seed(seed):
+    env, _ = _pz_env()
+    with pytest.raises(ConfigError, match=r"reset: seed: must be an integer in \[0, 2\*\*63 - 1\]"):
+        env.reset(seed=seed)
 
 
 def test_every_action_has_a_bounded_delay():

@@ -125,3 +125,121 @@ def test_format_summary_table():
     assert lines[2].startswith("local ") and "1.2346" in lines[2] and "-" in lines[2]
     assert lines[3].startswith("ly-opt-long-name") and "-3.000" in lines[3]
     assert len({len(line) for line in lines}) == 1          # aligned columns
+
+
+def _one_error_line(capsys):
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("isac-iov evaluate: error: "), captured.err
+    return lines[0], captured.out
+
+
+@pytest.mark.parametrize("target, fragment", [
+    ("DIR", "is a directory, expected a file name"),
+    ("/proc/x", "cannot write there"),
+    ("/proc/nope/x.json", "cannot write there"),
+])
+def test_unwritable_out_fails_before_the_work_and_leaves_no_tmp(tmp_path, capsys, monkeypatch, target, fragment):
+    import isac_iov.evaluate as ev
+    monkeypatch.setattr(ev, "evaluate_policy", lambda *a, **k: pytest.fail("the work started"))
+    out = target.replace("DIR", str(tmp_path))
+    assert main(["evaluate", "--policy", "local", *TINY, "--out", out]) == 2
+    line, stdout = _one_error_line(capsys)
+    assert f"--out '{out}'" in line and fragment in line and stdout == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failure_during_the_work_leaves_no_tmp(tmp_path, capsys, monkeypatch):
+    import isac_iov.evaluate as ev
+
+    def boom(*args, **kwargs):
+        assert (tmp_path / "o.json.tmp").exists()          # opened before the work
+        raise ValueError("policy broke")
+    monkeypatch.setattr(ev, "evaluate_policy", boom)
+    assert main(["evaluate", "--policy", "local", *TINY, "--out", str(tmp_path / "o.json")]) == 2
+    assert "policy broke" in _one_error_line(capsys)[0] and list(tmp_path.iterdir()) == []
+
+
+def test_non_finite_summary_is_an_error_naming_the_field(tmp_path, capsys, monkeypatch):
+    import isac_iov.evaluate as ev
+    real = ev.evaluate_policy
+
+    def with_nan(*args, **kwargs):
+        result = real(*args, **kwargs)
+        result["summary"]["energy_j"] = float("-inf")
+        return result
+    monkeypatch.setattr(ev, "evaluate_policy", with_nan)
+    assert main(["evaluate", "--policy", "local", *TINY, "--out", str(tmp_path / "o.json")]) == 2
+    assert "--out: summary.energy_j is not finite; nothing written" in _one_error_line(capsys)[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_json_never_holds_nan():
+    from isac_iov.evaluate import to_json
+    assert json.loads(to_json({"summary": {"cost": 1.0}, "slots": [{"delay_s": 2.0}]}))["summary"]["cost"] == 1.0
+    with pytest.raises(ValueError, match=r"slots\[1\].delay_s is not finite"):
+        to_json({"summary": {"cost": 1.0}, "slots": [{"delay_s": 2.0}, {"delay_s": float("nan")}]})
+
+
+def test_too_large_to_fit_is_refused_fast_with_the_estimate(capsys):
+    import time
+    start = time.perf_counter()
+    assert main(["evaluate", "--policy", "greedy", "--set", "num_cvs=100000", "--quiet"]) == 2
+    line, _ = _one_error_line(capsys)
+    assert time.perf_counter() - start < 10
+    assert "num_cvs=100000" in line and "TiB of memory (estimated), more than the" in line and "available" in line
+    assert main(["evaluate", "--policy", "local", "--episodes", "9" * 30, "--quiet"]) == 2
+    assert "--episodes" in _one_error_line(capsys)[0]
+
+
+def test_memory_estimate_bounds_the_measured_peak():
+    """The estimate is an upper bound of tracemalloc's peak, and not a loose one."""
+    import tracemalloc
+    from isac_iov.evaluate import memory_bytes
+    from isac_iov.policies import make_policy
+    for sets, policy, record in ((["num_cvs=40", "episode_slots=4"], "local", True),
+                                 (["num_cvs=5", "episode_slots=30"], "random", True),
+                                 (["num_cvs=8", "episode_slots=1"], "ly-opt", False)):
+        cfg = load_config(None, sets)
+        pol = make_policy(policy, cfg, 0)
+        tracemalloc.start()
+        res = evaluate_policy(pol, cfg, 4, 0, record_slots=record, progress=False)
+        json.dumps(res, indent=1)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        estimate = memory_bytes(pol, cfg, 4, 4, record)
+        assert peak <= estimate <= 4 * peak, (sets, policy, peak, estimate)
+
+
+def test_memory_check_uses_what_is_available(monkeypatch, capsys):
+    import isac_iov.env.core as core
+    monkeypatch.setattr(core, "available_memory_bytes", lambda: 10_000)
+    assert main(["evaluate", "--policy", "local", *TINY]) == 2
+    assert "more than the 9.8 KiB available" in _one_error_line(capsys)[0]
+    assert core.format_bytes(3 * 1024**4) == "3.0 TiB"
+
+
+def test_available_memory_is_read_from_the_machine():
+    from isac_iov.env.core import available_memory_bytes
+    assert 2**20 < available_memory_bytes() < 2**50
+
+
+def test_run_directory_with_a_bad_config_names_the_file(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("num_cvs: 2\nnum_cvs: 3\n")
+    assert main(["evaluate", "--policy", str(run), *TINY]) == 2
+    line, _ = _one_error_line(capsys)
+    assert f"config file '{run / 'config.yaml'}'" in line and "duplicate key 'num_cvs'" in line
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--episodes", "x"], "argument --episodes: invalid int value: 'x'"),
+    (["--seed", str(2**63)], "--seed: must be an integer in [0, 2**63 - 1], got <19-digit integer>"[:40]),
+    (["--seed", "9" * 400], "--seed: must be an integer in [0, 2**63 - 1], got <400-digit integer>"),
+    (["--policy", ""], "--policy: empty"),
+    (["--bogus"], "unrecognized arguments: --bogus"),
+])
+def test_option_errors_are_one_line(capsys, args, fragment):
+    assert main(["evaluate", "--policy", "local", *TINY, *args]) == 2
+    assert fragment in _one_error_line(capsys)[0]

@@ -2,16 +2,20 @@
 
 Each sub-command lives in the module that does the work; that module exposes
 ``add_arguments(parser)`` and ``main(args) -> int``.  Errors in user input
-(config keys, policy names, paths) are printed as one line and exit with 2.
+are printed as one line ``isac-iov COMMAND: error: ...`` on stderr and exit
+with 2, never as a traceback: wrong options (argparse), invalid config keys,
+values, files and YAML (:class:`~isac_iov.config.ConfigError`), bad actions,
+any ``ValueError`` a command raises for its inputs, YAML errors, operating
+system errors (named with their file) and memory exhaustion.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
 import sys
+from typing import NoReturn
 
-from .actions import ActionError
-from .config import ConfigError
+import yaml
 
 COMMANDS = {
     "run": ("isac_iov.mainjob", "the main job: train Ly-DTMPO, then compare it with the reference policies"),
@@ -23,9 +27,37 @@ COMMANDS = {
 }
 
 
+# What a user's input can cause; ConfigError, ActionError and MemoryEstimateError are ValueErrors.
+USER_ERRORS = (ValueError, yaml.YAMLError, OSError, MemoryError)
+
+
+class UsageError(Exception):
+    """A command-line option argparse rejected; the message is the whole error line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (no usage block) and do not exit the interpreter."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for a user error: an OS error names its file, memory exhaustion says so."""
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return _one_line(f"{exc.filename}: {exc.strerror or exc}")
+    if isinstance(exc, MemoryError):
+        return _one_line(f"out of memory: {exc}" if str(exc) else "out of memory")
+    return _one_line(str(exc)) or type(exc).__name__
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; only ``command``'s module is imported (so one command's imports never slow another)."""
-    parser = argparse.ArgumentParser(prog="isac-iov", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="isac-iov", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text)
@@ -45,11 +77,18 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     command = next((a for a in argv if not a.startswith("-")), None)
-    args = build_parser(command).parse_args(argv)
+    try:
+        args, extra = build_parser(command).parse_known_args(argv)
+        if extra:
+            raise UsageError(f"isac-iov {args.command}: error: unrecognized arguments: {_one_line(' '.join(extra))} "
+                             f"(see isac-iov {args.command} --help)")
+    except UsageError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     try:
         return int(importlib.import_module(args._module).main(args) or 0)
-    except (ConfigError, ActionError, FileNotFoundError, FileExistsError, ValueError) as exc:
-        print(f"isac-iov {args.command}: error: {exc}", file=sys.stderr)
+    except USER_ERRORS as exc:
+        print(f"isac-iov {args.command}: error: {describe_error(exc)}", file=sys.stderr)
         return 2
 
 

@@ -3,15 +3,25 @@
 A :class:`Config` is a tree of frozen dataclasses.  Every random quantity is a
 ``[low, high]`` pair (a :class:`Range`), so ``[a, a]`` fixes it.  Configs come
 from YAML files and ``--set section.key=value`` overrides and are validated
-once, here, before any simulation work: unknown keys, wrong types, ``low >
-high``, non-positive counts/capacities/bandwidth/slot length and non-finite
-numbers raise :class:`ConfigError` naming the offending key and value.
+once, here, before any simulation work: unknown keys, duplicate YAML keys,
+YAML syntax errors, wrong types, ``low > high``, non-finite numbers and values
+outside the plausible range of their quantity (``PLAUSIBLE_RANGES``,
+docs/model.md#plausible-ranges) raise :class:`ConfigError` naming the offending
+key (or file) and value.
+
+A config file must hold a mapping at the top level.  An empty file (or one of
+comments only), ``false``, ``0`` or any other scalar is an error, never "the
+defaults": a truncated or mistyped scenario must not silently become Table II.
+Write ``{}`` for a file that keeps every default.  A section given with
+``--set section={key: value, ...}`` is merged into the section; an empty
+mapping or a non-mapping for a section is an error.
 
 ``TABLE_II`` maps each key to the Table II row (or the docs/model.md section) it
 comes from; ``isac-iov config`` prints the effective config with it.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -21,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 
@@ -194,22 +205,64 @@ _CHOICES = {
     "channel.bandwidth_sharing": ("per_cv", "per_rsu"),
     "lyapunov.energy_queue": ("per_cv", "system"),
 }
-# Keys that must be > 0 (counts, capacities, bandwidth, slot length, ...).
-_POSITIVE = {
-    "num_cvs", "episode_slots", "slot_s", "road.length_m", "road.lane_width_m",
-    "road.num_lanes", "rsu.height_m", "rsu.coverage_m", "rsu.cpu_max_hz", "rsu.kappa",
-    "channel.bandwidth_hz", "channel.noise_w", "channel.tx_power_w", "channel.sensing_gain",
-    "channel.pathloss_slope_db", "vehicle.kappa", "vehicle.cpu_hz",
-    "task.data_bits", "task.instruction_bits", "task.intensity_cycles_per_bit",
-    "task.deadline_s", "lyapunov.v_control", "lyapunov.energy_budget_j_per_cv",
-    "lyapunov.window_slots", "action.min_resource_share",
+RANGES_DOC = "docs/model.md#plausible-ranges"
+# The closed interval [low, high] each numeric key (both ends of a range, every entry of a list) must lie in.
+PLAUSIBLE_RANGES: dict[str, tuple[float, float]] = {
+    "num_cvs": (1, 1_000_000),
+    "episode_slots": (1, 1_000_000),
+    "slot_s": (1e-3, 1e4),
+    "road.length_m": (1.0, 1e6),
+    "road.lane_width_m": (1e-2, 1e3),
+    "road.num_lanes": (1, 1000),
+    "rsu.x_m": (0.0, 1e6),
+    "rsu.lateral_offset_m": (0.0, 1e4),
+    "rsu.height_m": (1e-2, 1e4),
+    "rsu.coverage_m": (1.0, 1e6),
+    "rsu.cpu_max_hz": (1e6, 1e15),
+    "rsu.twin_reserve_fraction": (0.0, 0.99),
+    "rsu.kappa": (1e-36, 1e-20),
+    "channel.bandwidth_hz": (1e3, 1e12),
+    "channel.noise_w": (1e-20, 1e-6),
+    "channel.tx_power_w": (1e-6, 1e4),
+    "channel.sensing_gain": (1e-3, 1e3),
+    "channel.pathloss_intercept_db": (-200.0, 0.0),
+    "channel.pathloss_slope_db": (0.1, 100.0),
+    "vehicle.speed_mps": (0.0, 1e4),
+    "vehicle.cpu_hz": (1e6, 1e13),
+    "vehicle.kappa": (1e-34, 1e-18),
+    "vehicle.initial_x_m": (0.0, 1e6),
+    "vehicle.lane": (0.0, 999.0),
+    "task.data_bits": (1.0, 1e12),
+    "task.instruction_bits": (1.0, 1e12),
+    "task.intensity_cycles_per_bit": (1.0, 1e7),
+    "task.cotransform_cycles_per_bit": (0.0, 1e7),
+    "task.deadline_s": (1e-3, 1e6),
+    "lyapunov.v_control": (1e-3, 1e6),
+    "lyapunov.alpha": (0.0, 1.0),
+    "lyapunov.energy_budget_j_per_cv": (1e-3, 1e15),
+    "lyapunov.window_slots": (1, 1_000_000),
+    "action.min_task_share": (0.0, 0.5),
+    "action.min_resource_share": (1e-4, 1.0),
+    "twin.lag_slots": (0, 1_000_000),
+    "twin.noise_std": (0.0, 10.0),
 }
-_NON_NEGATIVE = {
-    "rsu.lateral_offset_m", "vehicle.speed_mps", "vehicle.initial_x_m", "vehicle.lane",
-    "task.cotransform_cycles_per_bit", "twin.lag_slots", "twin.noise_std",
-}
-_UNIT_INTERVAL = {"rsu.twin_reserve_fraction", "lyapunov.alpha", "action.min_task_share",
-                  "action.min_resource_share"}
+MAX_RSUS = 1000
+MIN_EDGE_SNR_DB = -30.0   # mean SNR at the coverage edge (docs/model.md#plausible-ranges)
+MAX_SEED = 2**63 - 1
+
+
+def _show(value: Any) -> str:
+    """``repr`` of a config value, with huge integers shortened to their digit count."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**20:
+        return f"<{len(str(abs(value)))}-digit integer>"
+    return repr(value)
+
+
+def check_seed(name: str, seed: Any) -> int:
+    """``seed`` as an int in ``[0, MAX_SEED]``, or ConfigError naming ``name`` (an option or argument)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"{name}: must be an integer in [0, 2**63 - 1], got {_show(seed)}")
+    return int(seed)
 
 
 def _to_plain(obj: Any) -> Any:
@@ -222,6 +275,21 @@ def _to_plain(obj: Any) -> Any:
     return obj
 
 
+def _coerce_float(key: str, value: Any) -> float:
+    """A finite float from a YAML number (or numeric string such as ``1e6``), or ConfigError naming ``key``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ConfigError(f"{key}: expected a number, got {_show(value)}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{key}: expected a number, got {value!r}") from None
+    except OverflowError:
+        raise ConfigError(f"{key}: {_show(value)} is too large") from None
+    if not math.isfinite(number):
+        raise ConfigError(f"{key}: must be finite, got {_show(value)}")
+    return number
+
+
 def _coerce(key: str, value: Any, typ: Any) -> Any:
     """Convert a YAML value to ``typ`` or raise ConfigError naming ``key``."""
     if typ is bool:
@@ -229,20 +297,13 @@ def _coerce(key: str, value: Any, typ: Any) -> Any:
             return value
         raise ConfigError(f"{key}: expected true/false, got {value!r}")
     if typ is int:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or float(value) != int(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected an integer, got {_show(value)}")
+        if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
             raise ConfigError(f"{key}: expected an integer, got {value!r}")
         return int(value)
     if typ is float:
-        if isinstance(value, str):
-            try:
-                value = float(value)
-            except ValueError:
-                raise ConfigError(f"{key}: expected a number, got {value!r}") from None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key}: expected a number, got {value!r}")
-        if not math.isfinite(value):
-            raise ConfigError(f"{key}: must be finite, got {value!r}")
-        return float(value)
+        return _coerce_float(key, value)
     if typ is str:
         if not isinstance(value, str):
             raise ConfigError(f"{key}: expected a string, got {value!r}")
@@ -250,14 +311,16 @@ def _coerce(key: str, value: Any, typ: Any) -> Any:
     if typ is Range:
         if not isinstance(value, (list, tuple)) or len(value) != 2:
             raise ConfigError(f"{key}: expected [low, high], got {value!r}")
-        low, high = (_coerce(key, v, float) for v in value)
+        low, high = (_coerce_float(key, v) for v in value)
         if low > high:
             raise ConfigError(f"{key}: low > high in {value!r}")
         return Range(low, high)
     if typing.get_origin(typ) is tuple:
         if not isinstance(value, (list, tuple)) or len(value) == 0:
             raise ConfigError(f"{key}: expected a non-empty list of numbers, got {value!r}")
-        return tuple(_coerce(key, v, float) for v in value)
+        if len(value) > MAX_RSUS:
+            raise ConfigError(f"{key}: at most {MAX_RSUS} entries, got {len(value)}")
+        return tuple(_coerce_float(key, v) for v in value)
     if dataclasses.is_dataclass(typ):
         return _build(typ, value, prefix=key + ".")
     raise ConfigError(f"{key}: unsupported type {typ}")  # pragma: no cover
@@ -267,10 +330,10 @@ def _build(cls: type, data: Any, prefix: str = "") -> Any:
     if isinstance(data, cls):
         return data
     if not isinstance(data, dict):
-        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {data!r}")
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {_show(data)}")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
+    unknown = sorted((k for k in data if k not in names), key=str)
     if unknown:
         raise ConfigError(f"unknown config key {prefix}{unknown[0]!s} (known: {', '.join(sorted(names))})")
     kwargs = {k: _coerce(prefix + k, v, hints[k]) for k, v in data.items()}
@@ -291,24 +354,24 @@ def _flat_items(cfg: Config) -> dict[str, Any]:
     return out
 
 
-def validate(cfg: Config) -> Config:
-    """Check value ranges; raise ConfigError naming the first bad key."""
-    for key, val in _flat_items(cfg).items():
-        vals = [val.low, val.high] if isinstance(val, Range) else (list(val) if isinstance(val, tuple) else [val])
-        for v in vals:
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
-                if not math.isfinite(v):
-                    raise ConfigError(f"{key}: must be finite, got {val!r}")
-                if key in _POSITIVE and v <= 0:
-                    raise ConfigError(f"{key}: must be > 0, got {_to_plain(val)!r}")
-                if key in _NON_NEGATIVE and v < 0:
-                    raise ConfigError(f"{key}: must be >= 0, got {_to_plain(val)!r}")
-                if key in _UNIT_INTERVAL and not 0 <= v <= 1:
-                    raise ConfigError(f"{key}: must lie in [0, 1], got {val!r}")
-        if key in _CHOICES and val not in _CHOICES[key]:
-            raise ConfigError(f"{key}: must be one of {_CHOICES[key]}, got {val!r}")
-    if cfg.rsu.twin_reserve_fraction >= 1:
-        raise ConfigError(f"rsu.twin_reserve_fraction: must be < 1, got {cfg.rsu.twin_reserve_fraction!r}")
+def _check_range(key: str, val: Any) -> None:
+    low, high = PLAUSIBLE_RANGES[key]
+    vals = [val.low, val.high] if isinstance(val, Range) else (list(val) if isinstance(val, tuple) else [val])
+    for v in vals:
+        if not low <= v <= high:
+            raise ConfigError(f"{key}: {_show(_to_plain(val))} outside the plausible range [{low:g}, {high:g}] "
+                              f"({RANGES_DOC})")
+
+
+def edge_snr_db(cfg: Config) -> float:
+    """Mean SNR (eq. 1 without fading) of a link at the coverage edge, in dB."""
+    ch = cfg.channel
+    return (10.0 * math.log10(ch.tx_power_w / ch.noise_w) + ch.pathloss_intercept_db
+            - ch.pathloss_slope_db * math.log10(cfg.rsu.coverage_m))
+
+
+def _check_relations(cfg: Config) -> None:
+    """Constraints between keys (the ranges of single keys are checked before)."""
     if cfg.vehicle.lane.high > cfg.road.num_lanes - 1:
         raise ConfigError(f"vehicle.lane: {cfg.vehicle.lane.to_list()} exceeds road.num_lanes - 1 = {cfg.road.num_lanes - 1}")
     if cfg.vehicle.initial_x_m.high > cfg.road.length_m:
@@ -319,7 +382,80 @@ def validate(cfg: Config) -> Config:
     for x in cfg.rsu.x_m:
         if not 0 <= x <= cfg.road.length_m:
             raise ConfigError(f"rsu.x_m: position {x} outside the road [0, {cfg.road.length_m}]")
+    if edge_snr_db(cfg) < MIN_EDGE_SNR_DB:
+        raise ConfigError(f"channel: the mean SNR at the coverage edge (rsu.coverage_m) is {edge_snr_db(cfg):.1f} dB, "
+                          f"below {MIN_EDGE_SNR_DB:g} dB: raise channel.tx_power_w or channel.pathloss_intercept_db, "
+                          f"lower channel.noise_w, channel.pathloss_slope_db or rsu.coverage_m ({RANGES_DOC})")
+
+
+def validate(cfg: Config) -> Config:
+    """Check value ranges and relations; raise ConfigError naming the first bad key."""
+    for key, val in _flat_items(cfg).items():
+        if key in _CHOICES and val not in _CHOICES[key]:
+            raise ConfigError(f"{key}: must be one of {_CHOICES[key]}, got {val!r}")
+        if key in PLAUSIBLE_RANGES:
+            _check_range(key, val)
+    _check_relations(cfg)
     return cfg
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that rejects a key given twice in one mapping."""
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    duplicate = key in seen
+                except TypeError:       # unhashable: the base class reports it
+                    continue
+                if duplicate:
+                    raise yaml.constructor.ConstructorError("while constructing a mapping", node.start_mark,
+                                                            f"found duplicate key {key!r}", key_node.start_mark)
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _one_line(exc: BaseException) -> str:
+    """A YAML (or value) error as one line: problem, then where."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        context = f" ({exc.context})" if exc.context else ""
+        return f"{where}{exc.problem}{context}"
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def parse_yaml(text: str | bytes, source: str) -> Any:
+    """The YAML document ``text``; syntax, duplicate-key and value errors raise ConfigError naming ``source``."""
+    try:
+        return yaml.load(text, Loader=_StrictLoader)
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise ConfigError(f"{source}: invalid YAML: {_one_line(exc)}") from None
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The top-level mapping of the YAML file ``path``; any other content is a ConfigError naming the file."""
+    path = Path(path)
+    name = f"config file {str(path)!r}"
+    if not path.exists():
+        raise ConfigError(f"{name} does not exist")
+    if not path.is_file():
+        raise ConfigError(f"{name} is not a regular file")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{name}: cannot read: {exc.strerror}") from None
+    data = parse_yaml(raw, name)
+    if data is None:
+        raise ConfigError(f"{name} is empty (write {{}} to keep every default)")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{name}: expected a mapping of config keys at the top level, got {_show(data)}")
+    return data
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -330,12 +466,15 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     key = key.strip()
     if not key:
         raise ConfigError(f"override {text!r}: empty key")
-    return key.split("."), yaml.safe_load(raw)
+    return key.split("."), parse_yaml(raw, f"{key}: --set value {raw!r}")
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Return a copy of the plain config ``data`` with ``key=value`` overrides applied."""
-    data = json.loads(json.dumps(data))
+    """Return a copy of the plain config ``data`` with ``key=value`` overrides applied.
+
+    A value for a section (``rsu={cpu_max_hz: 1.0e+10}``) is merged into it; it must be a non-empty mapping.
+    """
+    data = copy.deepcopy(data)
     for text in overrides:
         path, value = parse_override(text)
         node = data
@@ -343,9 +482,16 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             if not isinstance(node.get(part), dict):
                 raise ConfigError(f"unknown config key {'.'.join(path[: i + 1])} in override {text!r}")
             node = node[part]
+        key = ".".join(path)
         if path[-1] not in node:
-            raise ConfigError(f"unknown config key {'.'.join(path)} in override {text!r}")
-        node[path[-1]] = value
+            raise ConfigError(f"unknown config key {key} in override {text!r}")
+        if isinstance(node[path[-1]], dict):
+            if not isinstance(value, dict) or not value:
+                raise ConfigError(f"{key}: a section; set its keys ({key}.KEY=VALUE) or give a non-empty mapping, "
+                                  f"got {_show(value)}")
+            _merge(node[path[-1]], value, key + ".")
+        else:
+            node[path[-1]] = value
     return data
 
 
@@ -354,17 +500,12 @@ def from_dict(data: dict[str, Any]) -> Config:
     return validate(_build(Config, data))
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
-    """Load defaults, then a YAML file (partial allowed), then ``key=value`` overrides."""
-    data = Config().to_dict()
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None,
+                base: Config | None = None) -> Config:
+    """``base`` (default: Table II), then a YAML file (partial allowed), then ``key=value`` overrides."""
+    data = (base or Config()).to_dict()
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file {str(path)!r} does not exist")
-        loaded = yaml.safe_load(path.read_text()) or {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"config file {str(path)!r}: expected a mapping at the top level")
-        _merge(data, loaded, "")
+        _merge(data, read_config_file(path), "")
     data = apply_overrides(data, list(overrides or []))
     return from_dict(data)
 
@@ -375,7 +516,7 @@ def _merge(base: dict[str, Any], new: dict[str, Any], prefix: str) -> None:
             raise ConfigError(f"unknown config key {prefix}{key}")
         if isinstance(base[key], dict):
             if not isinstance(val, dict):
-                raise ConfigError(f"{prefix}{key}: expected a mapping, got {val!r}")
+                raise ConfigError(f"{prefix}{key}: expected a mapping, got {_show(val)}")
             _merge(base[key], val, prefix + key + ".")
         else:
             base[key] = val
@@ -398,7 +539,7 @@ def scenario_overrides(name: str) -> list[str]:
                 walk(val, f"{prefix}{key}.")
             else:
                 out.append(f"{prefix}{key}={json.dumps(val)}")
-    walk(yaml.safe_load(path.read_text()), "")
+    walk(read_config_file(path), "")
     load_config(None, out)
     return sorted(out)
 

@@ -9,6 +9,12 @@ directory the scenario defaults to ``RUN_DIR/config.yaml`` when it exists, and
 time (each batch seeded from ``SeedSequence(seed)``), so the same seed and
 ``--num-envs`` give identical results.
 
+Before any work, ``main`` checks every input: the counts and the seed, the
+config, the memory the run needs (:func:`memory_bytes`, refused with the
+estimate when it exceeds what the machine has) and ``--out`` (its ``.tmp``
+file is created first, and removed whatever happens).  The JSON never holds
+``NaN`` or ``Infinity``: a non-finite number is an error naming its field.
+
 :func:`evaluate_policy` returns ``{"summary": ..., "slots": [...], "timing": ...}``:
 
 * ``summary`` - means over every CV-slot of ``cost`` (eq. 24, normalised),
@@ -29,19 +35,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from tqdm import tqdm
 
-from .config import Config, ConfigError, apply_overrides, from_dict, load_config
-from .env.core import BatchedEnv, Step
-from .policies import REGISTRY, Policy, make_policy
+from .config import Config, check_seed, load_config
+from .env.core import BatchedEnv, Step, check_memory, estimate_memory_bytes, slot_bytes
+from .policies import REGISTRY, LyOptPolicy, Policy, make_policy
 
 DEFAULT_NUM_ENVS = 10
+KEPT_ARRAYS_PER_CV = 7          # per-CV float arrays kept of every played slot (see _slot_arrays)
+KEPT_ARRAYS_PER_SLOT = 6        # per-slot scalars kept
+RECORD_BYTES = 4000             # one per-CV-slot record in memory and as JSON text, before its per-RSU fields
+RECORD_BYTES_PER_RSU = 400
 MODE_NAMES = ("-", "DataT", "InstrT")
 
 # (summary key, column header, format) of the comparison table.
@@ -55,12 +65,30 @@ TABLE_COLUMNS = (
 
 
 def _check_counts(episodes: int, seed: int, num_envs: int | None) -> None:
-    if not isinstance(episodes, int) or episodes < 1:
+    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
         raise ValueError(f"--episodes: must be a positive integer, got {episodes!r}")
-    if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"--seed: must be a non-negative integer, got {seed!r}")
-    if num_envs is not None and (not isinstance(num_envs, int) or num_envs < 1):
+    check_seed("--seed", seed)
+    if num_envs is not None and (isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1):
         raise ValueError(f"--num-envs: must be a positive integer, got {num_envs!r}")
+
+
+def _lyopt_bytes(policy: LyOptPolicy, cfg: Config) -> int:
+    """Peak memory of one ``ly-opt`` decision: its largest batch of evaluated joint actions and its probes."""
+    c = policy.config
+    dim = cfg.num_cvs * (1 + 3 * cfg.num_rsus)
+    batch = max(c.population * dim, c.population * (2 * c.line_steps + c.random_trials),
+                3 + c.jitter_starts + c.random_starts)
+    return batch * slot_bytes(cfg) + 2 * 8 * c.population * dim * dim
+
+
+def memory_bytes(policy: Policy, cfg: Config, episodes: int, num_envs: int, record_slots: bool) -> int:
+    """Estimated peak memory of :func:`evaluate_policy`: env, kept per-slot arrays, records and their JSON."""
+    i, k = cfg.num_cvs, cfg.num_rsus
+    env_slots = episodes * cfg.episode_slots
+    kept = 2 * 8 * env_slots * (KEPT_ARRAYS_PER_CV * i + i * k + k + KEPT_ARRAYS_PER_SLOT)
+    records = env_slots * i * (RECORD_BYTES + RECORD_BYTES_PER_RSU * k) if record_slots else 0
+    policy_bytes = _lyopt_bytes(policy, cfg) if isinstance(policy, LyOptPolicy) else 0
+    return estimate_memory_bytes(cfg, num_envs, kept + records + policy_bytes)
 
 
 def _batch_sizes(episodes: int, num_envs: int) -> list[int]:
@@ -157,7 +185,11 @@ def evaluate_policy(policy: Policy | str, cfg: Config, episodes: int, seed: int,
     if isinstance(policy, str):
         policy = make_policy(policy, cfg, seed)
     name = getattr(policy, "name", type(policy).__name__)
-    sizes = _batch_sizes(episodes, min(num_envs or DEFAULT_NUM_ENVS, episodes))
+    batch = min(num_envs or DEFAULT_NUM_ENVS, episodes)
+    check_memory(memory_bytes(policy, cfg, episodes, batch, record_slots),
+                 f"evaluating {name} on {episodes} episode(s) of num_cvs={cfg.num_cvs} CVs, "
+                 f"{batch} env(s) at a time", "lower num_cvs, --episodes or --num-envs, or add --no-slots")
+    sizes = _batch_sizes(episodes, batch)
     start = time.perf_counter()
     arr, act_s = _play(policy, name, cfg, sizes, seed, progress)
     env_slots = episodes * cfg.episode_slots
@@ -211,45 +243,62 @@ def resolve_config(policy: str, config: str | None, overrides: list[str]) -> Con
     run_cfg = Path(policy) / "config.yaml"
     if policy in REGISTRY or not run_cfg.is_file():
         return load_config(config, overrides)
-    data = load_config(run_cfg).to_dict()
-    if config is not None:
-        data = _merge_file(data, Path(config))
-    return from_dict(apply_overrides(data, overrides))
+    return load_config(config, overrides, base=load_config(run_cfg))
 
 
-def _merge_file(base: dict[str, Any], path: Path) -> dict[str, Any]:
-    """``base`` updated (recursively) with the YAML mapping in ``path``; unknown keys fail in ``from_dict``."""
-    if not path.is_file():
-        raise ConfigError(f"config file {str(path)!r} does not exist")
-    loaded = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(loaded, dict):
-        raise ConfigError(f"config file {str(path)!r}: expected a mapping at the top level")
+def _non_finite_field(obj: Any, path: str) -> str | None:
+    """The path (``summary.cost``, ``slots[3].delay_s``) of the first NaN or infinite number in ``obj``."""
+    if isinstance(obj, float):
+        return None if math.isfinite(obj) else path
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    for key, val in items:
+        found = _non_finite_field(val, f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}".lstrip("."))
+        if found:
+            return found
+    return None
 
-    def merge(node: dict[str, Any], new: dict[str, Any]) -> None:
-        for key, val in new.items():
-            if isinstance(node.get(key), dict) and isinstance(val, dict):
-                merge(node[key], val)
-            else:
-                node[key] = val
-    merge(base, loaded)
-    return base
+
+def to_json(result: dict[str, Any]) -> str:
+    """``result`` as JSON text; a NaN or infinite number is a ValueError naming its field."""
+    bad = _non_finite_field(result, "")
+    if bad is not None:
+        raise ValueError(f"--out: {bad} is not finite; nothing written")
+    return json.dumps(result, indent=1, allow_nan=False)
+
+
+def open_out(out: Path) -> Path:
+    """Check that ``out`` can be written before any work: create its parent and the empty ``out.tmp``."""
+    if out.is_dir():
+        raise ValueError(f"--out {str(out)!r}: is a directory, expected a file name")
+    tmp = out.with_name(out.name + ".tmp")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text("")
+    except OSError as exc:
+        raise ValueError(f"--out {str(out)!r}: cannot write there: {exc.strerror or exc}") from None
+    return tmp
 
 
 def main(args: argparse.Namespace) -> int:
+    if not args.policy.strip():
+        raise ValueError(f"--policy: empty; expected one of {', '.join(REGISTRY)} or a run directory")
     _check_counts(args.episodes, args.seed, args.num_envs)
     cfg = resolve_config(args.policy, args.config, args.overrides)
     policy = make_policy(args.policy, cfg, args.seed)
-    out = Path(args.out) if args.out else None
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    result = evaluate_policy(policy, cfg, args.episodes, args.seed, args.num_envs,
-                             record_slots=not args.no_slots, progress=not args.quiet)
-    print(format_summary(result["summary"]))
-    timing = result["timing"]
-    print(f"decision time per env-slot: {timing['act_s_per_env_slot'] * 1e3:.2f} ms   wall: {timing['wall_s']:.1f} s")
-    if out is not None:
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(json.dumps(result, indent=1))
-        tmp.replace(out)
-        print(f"wrote {out}")
+    out = Path(args.out) if args.out is not None else None
+    tmp = open_out(out) if out is not None else None
+    try:
+        result = evaluate_policy(policy, cfg, args.episodes, args.seed, args.num_envs,
+                                 record_slots=not args.no_slots, progress=not args.quiet)
+        print(format_summary(result["summary"]))
+        timing = result["timing"]
+        print(f"decision time per env-slot: {timing['act_s_per_env_slot'] * 1e3:.2f} ms   "
+              f"wall: {timing['wall_s']:.1f} s")
+        if out is not None:
+            tmp.write_text(to_json(result))
+            tmp.replace(out)
+            print(f"wrote {out}")
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
     return 0

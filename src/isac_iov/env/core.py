@@ -22,9 +22,17 @@ CV's features plus the twin features.  ``critic_state`` ``(E, I, O + G)``
 is each agent's observation followed by the global state.  With
 ``twin.enabled = false`` (the DT-absent Ly-MAPPO) every twin-provided entry is
 zero, in observations and critic states alike (docs/model.md#twin-absent).
+
+Before it allocates anything, ``BatchedEnv`` checks its inputs (``num_envs``,
+the seed) and refuses with :class:`MemoryEstimateError` when its estimated
+working memory exceeds the memory available on the machine.
+:func:`estimate_memory_bytes` gives that estimate (an upper bound, within about
+2x of measured peaks) so a command can add what it keeps (records, buffers)
+and call :func:`check_memory` before starting work.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +40,7 @@ import numpy as np
 
 from .. import slot
 from ..actions import action_dim, check_actions
-from ..config import Config
+from ..config import Config, check_seed
 from ..physics import channel
 from ..scenario import Physical, Scenario
 from ..slot import Outcome, QueueState
@@ -40,6 +48,67 @@ from ..twin import LOAD_FEATURES, DigitalTwin
 
 OWN_FEATURES = 11
 SPECTRAL_EFF_SCALE = 20.0
+FLOAT_BYTES = 8
+ARRAYS_PER_SLOT = 40          # float arrays of shape (I, K), (I) and (K) one env needs to play a slot
+ENV_OVERHEAD_BYTES = 2000
+
+
+class MemoryEstimateError(ValueError):
+    """The estimated memory of a command exceeds the memory available on the machine."""
+
+
+def slot_bytes(cfg: Config) -> int:
+    """Estimated working memory of one env while :mod:`isac_iov.slot` plays or evaluates one slot."""
+    i, k = cfg.num_cvs, cfg.num_rsus
+    return FLOAT_BYTES * ARRAYS_PER_SLOT * (i * k + i + k)
+
+
+def estimate_memory_bytes(cfg: Config, num_envs: int, extra_bytes: int = 0) -> int:
+    """Estimated peak memory of a ``BatchedEnv(cfg, num_envs)`` stepping, plus ``extra_bytes`` the caller keeps.
+
+    Per env: the observations and critic states (quadratic in the CVs), the twin's lagged views and
+    Little's-law windows, and one slot's working arrays.
+    """
+    i, k = cfg.num_cvs, cfg.num_rsus
+    cv_dim = OWN_FEATURES + 3 * k
+    twin_dim = k + 3 + LOAD_FEATURES * k
+    critic_dim = cv_dim + twin_dim + i * cv_dim + twin_dim
+    views = min(cfg.twin.lag_slots + 1, cfg.episode_slots + 1) * (i * cv_dim + twin_dim + 2 * k)
+    windows = 2 * (cfg.lyapunov.window_slots - 1) * (i + k)
+    per_env = FLOAT_BYTES * (2 * i * critic_dim + views + windows) + slot_bytes(cfg) + ENV_OVERHEAD_BYTES
+    return num_envs * per_env + extra_bytes
+
+
+def available_memory_bytes() -> int | None:
+    """Memory available to a new process: ``MemAvailable`` of /proc/meminfo, else free pages; None if unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def format_bytes(n: float) -> str:
+    """``n`` bytes in B, KiB, ..., PiB."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024:
+            return f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} PiB"
+
+
+def check_memory(needed_bytes: int, what: str, hint: str = "") -> None:
+    """Raise MemoryEstimateError naming ``what`` (and ``hint``, how to shrink it) if ``needed_bytes`` cannot fit."""
+    available = available_memory_bytes()
+    if available is not None and needed_bytes > available:
+        raise MemoryEstimateError(f"{what} needs about {format_bytes(needed_bytes)} of memory (estimated), "
+                                  f"more than the {format_bytes(available)} available{'; ' + hint if hint else ''}")
 
 
 @dataclass
@@ -58,8 +127,13 @@ class BatchedEnv:
     """``num_envs`` copies of the scenario of ``cfg``, vectorised over envs and CVs."""
 
     def __init__(self, cfg: Config, num_envs: int = 1, seed: int | None = None):
-        if not isinstance(num_envs, int) or num_envs < 1:
+        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs: must be a positive integer, got {num_envs!r}")
+        if seed is not None:
+            check_seed("seed", seed)
+        check_memory(estimate_memory_bytes(cfg, num_envs),
+                     f"{num_envs} env(s) of num_cvs={cfg.num_cvs} CVs and {cfg.num_rsus} RSUs",
+                     "lower num_cvs or the number of envs")
         self.cfg = cfg
         self.scn = Scenario(cfg)
         self.num_envs = num_envs
@@ -85,6 +159,8 @@ class BatchedEnv:
         With ``seed`` the generator is re-seeded; otherwise episodes continue the stream,
         so a run is determined by the seed given at construction or first reset.
         """
+        if seed is not None:
+            check_seed("seed", seed)
         if seed is not None or not hasattr(self, "rng"):
             self.rng = np.random.default_rng(seed if seed is not None else self._seed)
             self.twin = DigitalTwin(self.scn, self.num_envs, np.random.default_rng(self.rng.integers(2**63)))

@@ -9,6 +9,13 @@ eq. (44), the same for every agent.  Episodes are truncated after
 global view (zeros without a twin).  ``infos[agent]`` holds that CV's delay
 (s), energy (J), cost, InstrT flags per RSU, queues and whether it missed its
 deadline in the slot just played.
+
+Misuse is an error that says what was expected, never a ``KeyError`` or a
+silently ignored entry: ``step`` before ``reset`` or after the episode ended
+(``RuntimeError``); an actions argument that is not a dict, a non-string key,
+an unknown agent id, a missing agent, or an action that is not a finite array
+of shape ``(1 + 3K,)`` in ``[0, 1]`` (``ActionError``, naming the agent);
+a seed that is not ``None`` or an integer in ``[0, 2**63 - 1]`` (``ConfigError``).
 """
 from __future__ import annotations
 
@@ -19,7 +26,8 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-from ..config import Config, load_config
+from ..actions import ActionError
+from ..config import Config, check_seed, load_config
 from .core import BatchedEnv
 
 
@@ -30,6 +38,7 @@ class IsacIovParallelEnv(ParallelEnv):
         self.core = BatchedEnv(cfg, num_envs=1, seed=seed)
         self.possible_agents = [f"cv_{i}" for i in range(cfg.num_cvs)]
         self.agents: list[str] = []
+        self._started = False
         self._obs_space = spaces.Box(-np.inf, np.inf, (self.core.obs_dim,), dtype=np.float32)
         self._act_space = spaces.Box(0.0, 1.0, (self.core.action_dim,), dtype=np.float32)
         self.state_space = spaces.Box(-np.inf, np.inf, (self.core.global_state_dim,), dtype=np.float32)
@@ -46,15 +55,47 @@ class IsacIovParallelEnv(ParallelEnv):
         return {a: obs[0, i].astype(np.float32) for i, a in enumerate(self.possible_agents)}
 
     def reset(self, seed: int | None = None, options: dict | None = None):
-        obs, _ = self.core.reset(seed=seed)
+        obs, _ = self.core.reset(seed=None if seed is None else check_seed("reset: seed", seed))
         self.agents = list(self.possible_agents)
+        self._started = True
         return self._split(obs), {a: {} for a in self.agents}
 
+    def _agent_action(self, agent: str, action: Any) -> np.ndarray:
+        """One agent's action as float64 ``(1 + 3K,)`` in [0, 1], or ActionError naming the agent."""
+        shape = (self.core.action_dim,)
+        expected = f"expected a finite array of shape {shape} = (1+3K,) with entries in [0, 1]"
+        try:
+            a = np.asarray(action)
+            ok_type = not isinstance(action, (str, bytes)) and a.dtype.kind in "biuf"
+        except (TypeError, ValueError):
+            ok_type = False
+        if not ok_type:
+            shown = " ".join(repr(action).split())[:80]
+            raise ActionError(f"action of {agent}: {expected}, got {type(action).__name__} {shown}")
+        if a.shape != shape:
+            raise ActionError(f"action of {agent}: {expected}, got shape {a.shape}")
+        a = a.astype(float)
+        bad = np.flatnonzero(~((a >= 0) & (a <= 1)))
+        if bad.size:
+            raise ActionError(f"action of {agent}: {expected}, got {float(a[bad[0]])!r} at index {bad[0]}")
+        return a
+
     def step(self, actions: dict[str, Any]):
+        if not self.agents:
+            raise RuntimeError("step(): the episode is over; call reset() first" if self._started
+                               else "step() before reset(): call reset() first")
+        if not isinstance(actions, dict):
+            raise ActionError(f"actions: expected a dict from agent id to action, got {type(actions).__name__}")
+        odd = [k for k in actions if not isinstance(k, str)]
+        if odd:
+            raise ActionError(f"actions: keys must be agent ids (strings), got {odd[0]!r:.80}")
+        unknown = sorted(set(actions) - set(self.possible_agents))
+        if unknown:
+            raise ActionError(f"actions: unknown agent ids {unknown!r:.200} (agents: {', '.join(self.agents)})")
         missing = set(self.agents) - set(actions)
         if missing:
-            raise ValueError(f"actions: missing agents {sorted(missing)}")
-        a = np.stack([np.asarray(actions[ag], dtype=float) for ag in self.possible_agents])[None]
+            raise ActionError(f"actions: missing agents {sorted(missing)}")
+        a = np.stack([self._agent_action(ag, actions[ag]) for ag in self.possible_agents])[None]
         st = self.core.step(a)
         info = self.core.info(st.outcome, st.queues)
         infos = {ag: {k: v[0, i] for k, v in info.items()} for i, ag in enumerate(self.possible_agents)}
