@@ -46,6 +46,7 @@ from tqdm import tqdm
 from .config import Config, check_seed, load_config
 from .env.core import BatchedEnv, Step, check_memory, estimate_memory_bytes, slot_bytes
 from .policies import REGISTRY, LyOptPolicy, Policy, make_policy
+from .rundir import CONFIG_FILE
 
 DEFAULT_NUM_ENVS = 10
 KEPT_ARRAYS_PER_CV = 7          # per-CV float arrays kept of every played slot (see _slot_arrays)
@@ -240,7 +241,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def resolve_config(policy: str, config: str | None, overrides: list[str]) -> Config:
     """The scenario: ``RUN_DIR/config.yaml`` for a run directory (if present), then ``config``, then overrides."""
-    run_cfg = Path(policy) / "config.yaml"
+    run_cfg = Path(policy) / CONFIG_FILE
     if policy in REGISTRY or not run_cfg.is_file():
         return load_config(config, overrides)
     return load_config(config, overrides, base=load_config(run_cfg))

@@ -57,6 +57,27 @@ class MemoryEstimateError(ValueError):
     """The estimated memory of a command exceeds the memory available on the machine."""
 
 
+@dataclass(frozen=True)
+class Dims:
+    """The sizes of one env's arrays, read from the config alone (no env is built)."""
+
+    agents: int
+    rsus: int
+    action: int          # 1 + 3K (see isac_iov.actions)
+    cv_feature: int      # own features of one CV: OWN_FEATURES + 3K
+    twin_feature: int    # RSU queues, G_rsu and the RSU loads: K + 3 + LOAD_FEATURES K
+    obs: int             # cv_feature + twin_feature
+    global_state: int    # I cv_feature + twin_feature
+    critic_state: int    # obs + global_state
+
+
+def dims(cfg: Config) -> Dims:
+    """The array sizes of ``cfg``'s envs (see the module docstring)."""
+    i, k = cfg.num_cvs, cfg.num_rsus
+    cv, twin = OWN_FEATURES + 3 * k, k + 3 + LOAD_FEATURES * k
+    return Dims(i, k, action_dim(k), cv, twin, cv + twin, i * cv + twin, cv + twin + i * cv + twin)
+
+
 def slot_bytes(cfg: Config) -> int:
     """Estimated working memory of one env while :mod:`isac_iov.slot` plays or evaluates one slot."""
     i, k = cfg.num_cvs, cfg.num_rsus
@@ -69,13 +90,10 @@ def estimate_memory_bytes(cfg: Config, num_envs: int, extra_bytes: int = 0) -> i
     Per env: the observations and critic states (quadratic in the CVs), the twin's lagged views and
     Little's-law windows, and one slot's working arrays.
     """
-    i, k = cfg.num_cvs, cfg.num_rsus
-    cv_dim = OWN_FEATURES + 3 * k
-    twin_dim = k + 3 + LOAD_FEATURES * k
-    critic_dim = cv_dim + twin_dim + i * cv_dim + twin_dim
-    views = min(cfg.twin.lag_slots + 1, cfg.episode_slots + 1) * (i * cv_dim + twin_dim + 2 * k)
+    i, k, d = cfg.num_cvs, cfg.num_rsus, dims(cfg)
+    views = min(cfg.twin.lag_slots + 1, cfg.episode_slots + 1) * (d.global_state + 2 * k)
     windows = 2 * (cfg.lyapunov.window_slots - 1) * (i + k)
-    per_env = FLOAT_BYTES * (2 * i * critic_dim + views + windows) + slot_bytes(cfg) + ENV_OVERHEAD_BYTES
+    per_env = FLOAT_BYTES * (2 * i * d.critic_state + views + windows) + slot_bytes(cfg) + ENV_OVERHEAD_BYTES
     return num_envs * per_env + extra_bytes
 
 
@@ -137,14 +155,10 @@ class BatchedEnv:
         self.cfg = cfg
         self.scn = Scenario(cfg)
         self.num_envs = num_envs
-        self.num_agents = cfg.num_cvs
-        self.num_rsus = cfg.num_rsus
-        self.action_dim = action_dim(self.num_rsus)
-        self.cv_feature_dim = OWN_FEATURES + 3 * self.num_rsus
-        self.twin_feature_dim = self.num_rsus + 3 + LOAD_FEATURES * self.num_rsus
-        self.obs_dim = self.cv_feature_dim + self.twin_feature_dim
-        self.global_state_dim = self.num_agents * self.cv_feature_dim + self.twin_feature_dim
-        self.critic_state_dim = self.obs_dim + self.global_state_dim
+        d = dims(cfg)
+        self.num_agents, self.num_rsus, self.action_dim = d.agents, d.rsus, d.action
+        self.cv_feature_dim, self.twin_feature_dim, self.obs_dim = d.cv_feature, d.twin_feature, d.obs
+        self.global_state_dim, self.critic_state_dim = d.global_state, d.critic_state
         self.twin_enabled = cfg.twin.enabled
         self._seed = seed
         self.t = 0

@@ -33,12 +33,12 @@ import torch
 import yaml
 
 from ..config import Config, ConfigError
-from ..env.core import BatchedEnv, Step
+from ..env.core import Step, dims
 
 
 @dataclass(frozen=True)
 class EnvSpec:
-    """Dimensions a learner needs, read from a (never stepped) BatchedEnv."""
+    """Dimensions a learner needs, read from the config (:func:`isac_iov.env.core.dims`)."""
 
     agents: int
     obs_dim: int
@@ -50,9 +50,8 @@ class EnvSpec:
 
     @classmethod
     def from_config(cls, cfg: Config) -> "EnvSpec":
-        env = BatchedEnv(cfg, 1)
-        return cls(env.num_agents, env.obs_dim, env.action_dim, env.global_state_dim,
-                   env.critic_state_dim, env.cv_feature_dim, cfg.episode_slots)
+        d = dims(cfg)
+        return cls(d.agents, d.obs, d.action, d.global_state, d.critic_state, d.cv_feature, cfg.episode_slots)
 
 
 @dataclass(frozen=True)

@@ -49,15 +49,15 @@ import yaml
 from tqdm import tqdm
 
 from ..cli import add_config_arguments
-from ..config import Config, ConfigError, load_config
-from ..env.core import BatchedEnv
+from ..config import Config, ConfigError, check_seed, load_config
+from ..env.core import BatchedEnv, check_memory, dims, estimate_memory_bytes
 from ..rundir import (ALGO_FILE, CHECKPOINT_FILE, CONFIG_FILE, LOCK_FILE, METRICS_FILE, TB_DIR, RunDirError,
                       code_fingerprint, locked, save_checked, write_atomic)
 from . import algo_spec, effective_config, read_checkpoint, read_run
 from .common import EnvSpec, Learner, NonFiniteTraining, make_algo_config
 from .metrics import EpisodeMetrics, columns
 
-MAX_SEED = 2**63 - 1
+FLOAT32_BYTES = 4
 DEFAULT_EPISODES = 1800
 DEFAULT_CHECKPOINT_EVERY = 100
 
@@ -109,10 +109,12 @@ def train_run(algo: str, cfg: Config, episodes: int, seed: int, out_dir: Path, r
         raise ValueError(f"episodes: must be a positive integer, got {episodes!r}")
     if checkpoint_every < 1:
         raise ValueError(f"checkpoint_every: must be a positive integer, got {checkpoint_every!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise ValueError(f"seed: must be an integer in [0, 2**63 - 1], got {seed!r}")
+    check_seed("--seed", seed)
     cfg = effective_config(algo, cfg)
     algo_cfg = make_algo_config(spec.config, algo_overrides)
+    check_memory(estimate_memory_bytes(cfg, algo_cfg.num_envs, learner_bytes(cfg, algo_cfg)),
+                 f"training {algo} on num_cvs={cfg.num_cvs} CVs with {algo_cfg.num_envs} env(s)",
+                 "lower num_cvs, algo.num_envs, algo.hidden or algo.buffer_episodes")
     meta = {"algo": algo, "params": algo_cfg.to_dict(), "episodes": episodes, "seed": seed, "init": init,
             "code": code_fingerprint()}
     out_dir = Path(out_dir)
@@ -126,6 +128,17 @@ def train_run(algo: str, cfg: Config, episodes: int, seed: int, out_dir: Path, r
         finally:
             torch.set_num_threads(threads)
     return out_dir
+
+
+def learner_bytes(cfg: Config, algo_cfg: Any) -> int:
+    """A generous estimate of a learner's memory (float32): a rollout of ``num_envs`` episodes or a
+    replay of ``buffer_episodes`` (observations, critic states and their successors, actions), and
+    per-agent networks on the critic state with Adam's two moments."""
+    d = dims(cfg)
+    episodes = algo_cfg.num_envs + getattr(algo_cfg, "buffer_episodes", 0)
+    transitions = episodes * cfg.episode_slots * d.agents * (2 * (d.obs + d.critic_state) + d.action + 8)
+    weights = 3 * 3 * d.agents * algo_cfg.hidden * (d.critic_state + algo_cfg.hidden + d.action + 1)
+    return FLOAT32_BYTES * (transitions + weights)
 
 
 def _check_out(out_dir: Path, resume: bool) -> None:
