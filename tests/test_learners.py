@@ -14,7 +14,7 @@ import yaml
 
 from isac_iov.cli import main as cli_main
 from isac_iov.config import ConfigError, load_config
-from isac_iov.env.core import BatchedEnv
+from isac_iov.env.core import BatchedEnv, dims
 from isac_iov.learners import REGISTRY, TrainedPolicy, effective_config, load_policy
 from isac_iov.learners.common import EnvSpec, make_algo_config
 from isac_iov.learners.mappo import MAPPO, MappoConfig
@@ -178,11 +178,11 @@ def test_dt_absent_mode_hides_exactly_the_twin_fields(tmp_path):
     assert effective_config("ly-dtmpo", base).twin.enabled and not mappo_cfg.twin.enabled
     on, off = BatchedEnv(base, 3, seed=4), BatchedEnv(mappo_cfg, 3, seed=4)
     (o_on, c_on), (o_off, c_off) = on.reset(), off.reset()
-    f = on.cv_feature_dim
+    twin = dims(base).twin
     rng = np.random.default_rng(0)
     for _ in range(base.episode_slots):
-        assert np.array_equal(o_on[..., :f], o_off[..., :f])
-        assert (o_off[..., f:] == 0).all() and (c_off[..., on.obs_dim:] == 0).all()
+        assert np.array_equal(o_on[..., :twin.start], o_off[..., :twin.start])
+        assert (o_off[..., twin] == 0).all() and (c_off[..., on.obs_dim:] == 0).all()
         a = rng.uniform(size=(3, 3, on.action_dim))
         s_on, s_off = on.step(a), off.step(a)
         (o_on, c_on), (o_off, c_off) = (s_on.obs, s_on.critic_state), (s_off.obs, s_off.critic_state)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from isac_iov import BatchedEnv, load_config
-from isac_iov.actions import check_actions
+from isac_iov.actions import check_actions, layout
 from isac_iov.policies import REGISTRY, LyOptConfig, LyOptPolicy, make_policy
 from isac_iov.policies.lyopt import solve
 from isac_iov.policies.reference import water_fill
@@ -26,7 +26,7 @@ def _played_env(overrides, seed, slots=4, num_envs=2):
     rng = np.random.default_rng(seed)
     for _ in range(slots):
         a = rng.uniform(size=(num_envs, env.num_agents, env.action_dim))
-        a[..., 1 + 2 * env.num_rsus:] *= 0.1            # little RSU CPU: RSU backlog builds
+        a[..., layout(env.num_rsus).cpu] *= 0.1          # little RSU CPU: RSU backlog builds
         obs = env.step(a).obs
     return env, obs
 
@@ -78,17 +78,19 @@ def test_greedy_cpu_request_hand_computed():
     env = BatchedEnv(cfg, 1, seed=0)
     obs, _ = env.reset()
     a = make_policy("greedy", cfg, 0).act(env, obs)[0, 0]
+    lay = layout(3)
     # E_ref = 1e-26 * (2.5e9)^2 * 3.5e9 = 218.75 J; w_T = 5*0.6 = 3 /s; w_E = 5*0.4/218.75 /J; n = 3 RSUs
     # F = (w_T / (2 n kappa_rsu w_E))^(1/3) = (3 * 218.75 / (2 * 3 * 1e-28 * 2))^(1/3) = 8.1775 GHz per RSU
     f_hz = (3 * 218.75 / (12e-28)) ** (1 / 3)
     assert f_hz == pytest.approx(8.1775e9, rel=1e-4)
-    assert np.allclose(a[7:10], f_hz / 18e9)                            # CPU requests (fair share 18 GHz)
-    assert (a[1:4] > 0).all() and a[1:4].argmax() == 1                  # all RSUs, most to the nearest
-    assert a[4:7].max() == 1.0 and (a[4:7] > 0).all()                   # bandwidth on every used link
+    assert (lay.task, lay.bandwidth, lay.cpu) == (slice(1, 4), slice(4, 7), slice(7, 10))
+    assert np.allclose(a[lay.cpu], f_hz / 18e9)                         # CPU requests (fair share 18 GHz)
+    assert (a[lay.task] > 0).all() and a[lay.task].argmax() == 1        # all RSUs, most to the nearest
+    assert a[lay.bandwidth].max() == 1.0 and (a[lay.bandwidth] > 0).all()   # bandwidth on every used link
     # a large energy debt makes the greedy ask for less RSU CPU (the queue's price of a joule)
     env.twin.queues.energy_j[:] = 1000.0
     a_debt = make_policy("greedy", cfg, 0).act(env, obs)[0, 0]
-    assert (0 < a_debt[7:10]).all() and (a_debt[7:10] < a[7:10]).all()
+    assert (0 < a_debt[lay.cpu]).all() and (a_debt[lay.cpu] < a[lay.cpu]).all()
 
 
 def test_water_fill_hand_computed():

@@ -1,15 +1,19 @@
 """The action of one CV and its mapping onto constraints C4, C5 and C6.
 
-Each agent's action is a flat vector in ``[0, 1]^(1 + 3K)``:
+Each agent's action is a flat vector in ``[0, 1]^(1 + 3K)``, laid out by
+:class:`ActionLayout` (``layout(K)``), whose named slices every user of an
+action (the mapping below, the reference policies, the tests) indexes with:
 
-=============  ==========  =====================================================
-slice          length      meaning
-=============  ==========  =====================================================
-``[0]``        1           weight of local execution
-``[1:1+K]``    K           weights of offloading to RSU 1..K
-``[1+K:1+2K]`` K           bandwidth weights for the links to RSU 1..K
-``[1+2K:]``    K           CPU request to RSU 1..K, as a fraction of F^max - C^twin
-=============  ==========  =====================================================
+=================  ==============  ==========  ======================================================
+field              slice           length      meaning
+=================  ==============  ==========  ======================================================
+``local``          ``[0]``         1           weight of local execution
+``task``           ``[1:1+K]``     K           weights of offloading to RSU 1..K
+``bandwidth``      ``[1+K:1+2K]``  K           bandwidth weights for the links to RSU 1..K
+``cpu``            ``[1+2K:]``     K           CPU request to RSU 1..K, as a fraction of F^max - C^twin
+=================  ==============  ==========  ======================================================
+
+``split`` (``[0:1+K]``, local and task weights together) is the task-split part.
 
 * **Task shares (C5).**  Weights of RSUs out of coverage are set to zero
   (docs/model.md#coverage); the rest are divided by their sum.  All-zero
@@ -32,14 +36,55 @@ the wrong shape raise :class:`ActionError`.
 """
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
+
 import numpy as np
+
+
+@dataclass(frozen=True)
+class ActionLayout:
+    """Named parts of one CV's action vector for ``num_rsus`` RSUs (see the module docstring)."""
+
+    num_rsus: int
+
+    @property
+    def dim(self) -> int:
+        return 1 + 3 * self.num_rsus
+
+    @property
+    def local(self) -> int:
+        return 0
+
+    @property
+    def split(self) -> slice:
+        return slice(0, 1 + self.num_rsus)
+
+    @property
+    def task(self) -> slice:
+        return slice(1, 1 + self.num_rsus)
+
+    @property
+    def bandwidth(self) -> slice:
+        return slice(1 + self.num_rsus, 1 + 2 * self.num_rsus)
+
+    @property
+    def cpu(self) -> slice:
+        return slice(1 + 2 * self.num_rsus, 1 + 3 * self.num_rsus)
+
+
+@functools.lru_cache(maxsize=64)
+def layout(num_rsus: int) -> ActionLayout:
+    """The action layout for ``num_rsus`` RSUs."""
+    return ActionLayout(num_rsus)
+
 
 class ActionError(ValueError):
     """An action array has the wrong shape, NaN/inf entries or values outside [0, 1]."""
 
 
 def action_dim(num_rsus: int) -> int:
-    return 1 + 3 * num_rsus
+    return layout(num_rsus).dim
 
 
 def check_actions(actions: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -71,8 +116,8 @@ def task_shares(actions: np.ndarray, reachable: np.ndarray,
     Parts below ``min_share`` are dropped and the rest renormalised; the largest
     part is at least ``1 / (K + 1) > min_share``, so something always remains.
     """
-    k = reachable.shape[-1]
-    share_local, share_rsu = _normalise(actions[..., 0], actions[..., 1:1 + k] * reachable)
+    parts = layout(reachable.shape[-1])
+    share_local, share_rsu = _normalise(actions[..., parts.local], actions[..., parts.task] * reachable)
     if min_share > 0:
         share_local, share_rsu = _normalise(np.where(share_local < min_share, 0.0, share_local),
                                             np.where(share_rsu < min_share, 0.0, share_rsu))
@@ -81,8 +126,7 @@ def task_shares(actions: np.ndarray, reachable: np.ndarray,
 
 def bandwidth_shares(actions: np.ndarray, used: np.ndarray, sharing: str, floor: float) -> np.ndarray:
     """C4: bandwidth fraction ``b_ik`` of each used link (0 on unused links)."""
-    k = used.shape[-1]
-    w = np.where(used, np.maximum(actions[..., 1 + k:1 + 2 * k], floor), 0.0)
+    w = np.where(used, np.maximum(actions[..., layout(used.shape[-1]).bandwidth], floor), 0.0)
     axis = -1 if sharing == "per_cv" else -2
     total = w.sum(axis=axis, keepdims=True)
     return np.divide(w, total, out=np.zeros_like(w), where=total > 0)
@@ -90,7 +134,6 @@ def bandwidth_shares(actions: np.ndarray, used: np.ndarray, sharing: str, floor:
 
 def rsu_cpu_hz(actions: np.ndarray, used: np.ndarray, available_hz: float, floor: float) -> np.ndarray:
     """C6: CPU ``F_ik`` each RSU gives to each CV's part (scaled so each RSU's sum fits)."""
-    k = used.shape[-1]
-    req = np.where(used, np.maximum(actions[..., 1 + 2 * k:1 + 3 * k], floor), 0.0)
+    req = np.where(used, np.maximum(actions[..., layout(used.shape[-1]).cpu], floor), 0.0)
     total = req.sum(axis=-2, keepdims=True)
     return available_hz * req / np.maximum(total, 1.0)

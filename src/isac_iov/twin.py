@@ -27,7 +27,9 @@ from .physics import computing, queues
 from .scenario import Physical, Scenario
 from .slot import Links, Outcome, QueueState
 
-LOAD_FEATURES = 4   # per RSU, see rsu_load
+# The twin's load view of one RSU, in order (see rsu_load).
+LOAD_FEATURE_NAMES = ("coverage_fraction", "contention", "demand", "cpu_given")
+LOAD_FEATURES = len(LOAD_FEATURE_NAMES)
 
 
 def coverage_claims(reachable: np.ndarray) -> np.ndarray:
@@ -36,7 +38,8 @@ def coverage_claims(reachable: np.ndarray) -> np.ndarray:
 
 
 def rsu_load(scn: Scenario, phys: Physical, reachable: np.ndarray, last_cpu_hz: np.ndarray) -> np.ndarray:
-    """The twin's load view of each RSU ``(E, K, 4)`` (docs/model.md#twin-view), all O(1):
+    """The twin's load view of each RSU ``(E, K, 4)`` (docs/model.md#twin-view), all O(1), in the
+    order of ``LOAD_FEATURE_NAMES``:
 
     1. the fraction of CVs in its coverage;
     2. its contention ``sum_i 1 / n_i`` over the CVs in coverage (``n_i`` = RSUs CV i reaches), so
@@ -47,9 +50,10 @@ def rsu_load(scn: Scenario, phys: Physical, reachable: np.ndarray, last_cpu_hz: 
     """
     claim = coverage_claims(reachable)
     cycles = (phys.data_bits * phys.intensity_cycles_per_bit)[..., None]
-    return np.stack([reachable.mean(axis=-2), claim.sum(axis=-2),
-                     (claim * cycles).sum(axis=-2) / scn.norm.queue_ref_cycles,
-                     last_cpu_hz / scn.rsu_available_hz], axis=-1)
+    features = {"coverage_fraction": reachable.mean(axis=-2), "contention": claim.sum(axis=-2),
+                "demand": (claim * cycles).sum(axis=-2) / scn.norm.queue_ref_cycles,
+                "cpu_given": last_cpu_hz / scn.rsu_available_hz}
+    return np.stack([features[name] for name in LOAD_FEATURE_NAMES], axis=-1)
 
 
 class DigitalTwin:

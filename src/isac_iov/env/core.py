@@ -8,14 +8,19 @@ after ``cfg.episode_slots`` slots and ``reset`` starts the next.
 
 Observation of CV i (eq. 40), all entries normalised to O(1):
 
-* own features (``11 + 3K``): task size, instruction size, CPU speed, x, y,
-  velocity, deadline, task intensity, co-transformation intensity, local queue
-  (in mean-task cycles), virtual energy queue (in slots of budget); per RSU the
-  distance over the coverage radius, the coverage flag and the full-band
+* own features (``11 + 3K``, named in ``OWN_FEATURE_NAMES``): task size,
+  instruction size, CPU speed, x, y, velocity, deadline, task intensity,
+  co-transformation intensity, local queue (in mean-task cycles), virtual energy
+  queue (in slots of budget); then ``LINK_FEATURE_NAMES`` per RSU, RSU-major:
+  the distance over the coverage radius, the coverage flag and the full-band
   spectral efficiency over 20 bit/s/Hz;
 * twin features (``K + 3 + 4K``): RSU queues and ``G_rsu`` in mean-task
   cycles, then per RSU the four load features of :func:`isac_iov.twin.rsu_load`
   (CVs in coverage, contention, demanded cycles, last slot's CPU given).
+
+:func:`dims` derives every size and the named slices of these parts
+(:class:`Dims`) from those declarations; the env, trained-policy masking and
+the tests all index through it.
 
 ``global_state`` ``(E, I*(11+3K) + K + 3 + 4K)`` is the twin's view of every
 CV's features plus the twin features.  ``critic_state`` ``(E, I, O + G)``
@@ -46,7 +51,10 @@ from ..scenario import Physical, Scenario
 from ..slot import Outcome, QueueState
 from ..twin import LOAD_FEATURES, DigitalTwin
 
-OWN_FEATURES = 11
+OWN_FEATURE_NAMES = ("data_bits", "instruction_bits", "cpu_hz", "x", "y", "velocity", "deadline",
+                     "intensity", "cotransform_intensity", "local_queue", "energy_queue")
+LINK_FEATURE_NAMES = ("distance", "in_coverage", "spectral_efficiency")   # per RSU
+OWN_FEATURES = len(OWN_FEATURE_NAMES)
 SPECTRAL_EFF_SCALE = 20.0
 FLOAT_BYTES = 8
 ARRAYS_PER_SLOT = 40          # float arrays of shape (I, K), (I) and (K) one env needs to play a slot
@@ -59,22 +67,36 @@ class MemoryEstimateError(ValueError):
 
 @dataclass(frozen=True)
 class Dims:
-    """The sizes of one env's arrays, read from the config alone (no env is built)."""
+    """The sizes of one env's arrays and the parts of an observation, from the config alone."""
 
     agents: int
     rsus: int
     action: int          # 1 + 3K (see isac_iov.actions)
-    cv_feature: int      # own features of one CV: OWN_FEATURES + 3K
+    cv_feature: int      # own features of one CV: OWN_FEATURES + len(LINK_FEATURE_NAMES) K
     twin_feature: int    # RSU queues, G_rsu and the RSU loads: K + 3 + LOAD_FEATURES K
     obs: int             # cv_feature + twin_feature
     global_state: int    # I cv_feature + twin_feature
     critic_state: int    # obs + global_state
 
+    def own(self, name: str) -> int:
+        """Index of own feature ``name`` (one of ``OWN_FEATURE_NAMES``) in an observation."""
+        return OWN_FEATURE_NAMES.index(name)
+
+    def link(self, name: str) -> slice:
+        """The K entries of per-RSU feature ``name`` (one of ``LINK_FEATURE_NAMES``) in an observation."""
+        start = OWN_FEATURES + LINK_FEATURE_NAMES.index(name) * self.rsus
+        return slice(start, start + self.rsus)
+
+    @property
+    def twin(self) -> slice:
+        """The twin-provided part of an observation (zero without the twin)."""
+        return slice(self.cv_feature, self.obs)
+
 
 def dims(cfg: Config) -> Dims:
     """The array sizes of ``cfg``'s envs (see the module docstring)."""
     i, k = cfg.num_cvs, cfg.num_rsus
-    cv, twin = OWN_FEATURES + 3 * k, k + 3 + LOAD_FEATURES * k
+    cv, twin = OWN_FEATURES + len(LINK_FEATURE_NAMES) * k, k + 3 + LOAD_FEATURES * k
     return Dims(i, k, action_dim(k), cv, twin, cv + twin, i * cv + twin, cv + twin + i * cv + twin)
 
 
@@ -217,21 +239,24 @@ class BatchedEnv:
         zeros = np.zeros(p.x_m.shape)
         q_loc = queues.local_cycles / self.scn.norm.queue_ref_cycles if queues is not None else zeros
         v_e = queues.energy_j / self.scn.norm.energy_queue_ref_j if queues is not None else zeros
-        own = np.stack([
-            p.data_bits / cfg.task.data_bits.high,
-            p.instruction_bits / cfg.task.instruction_bits.high,
-            p.cpu_hz / cfg.vehicle.cpu_hz.high,
-            p.x_m / cfg.road.length_m,
-            p.y_m / (cfg.road.lane_width_m * cfg.road.num_lanes / 2.0),
-            p.velocity_mps / max(cfg.vehicle.speed_mps.high, 1.0),
-            np.full(p.x_m.shape, cfg.task.deadline_s / cfg.slot_s),
-            p.intensity_cycles_per_bit / cfg.task.intensity_cycles_per_bit.high,
-            p.cotransform_cycles_per_bit / max(cfg.task.cotransform_cycles_per_bit.high, 1.0),
-            q_loc, v_e,
-        ], axis=-1)
+        own = {
+            "data_bits": p.data_bits / cfg.task.data_bits.high,
+            "instruction_bits": p.instruction_bits / cfg.task.instruction_bits.high,
+            "cpu_hz": p.cpu_hz / cfg.vehicle.cpu_hz.high,
+            "x": p.x_m / cfg.road.length_m,
+            "y": p.y_m / (cfg.road.lane_width_m * cfg.road.num_lanes / 2.0),
+            "velocity": p.velocity_mps / max(cfg.vehicle.speed_mps.high, 1.0),
+            "deadline": np.full(p.x_m.shape, cfg.task.deadline_s / cfg.slot_s),
+            "intensity": p.intensity_cycles_per_bit / cfg.task.intensity_cycles_per_bit.high,
+            "cotransform_intensity": p.cotransform_cycles_per_bit / max(cfg.task.cotransform_cycles_per_bit.high, 1.0),
+            "local_queue": q_loc, "energy_queue": v_e,
+        }
         self._chan = slot.link_channel(self.scn, p)
         dist, reachable, se = self._chan
-        return np.concatenate([own, dist / cfg.rsu.coverage_m, reachable, se / SPECTRAL_EFF_SCALE], axis=-1)
+        links = {"distance": dist / cfg.rsu.coverage_m, "in_coverage": reachable,
+                 "spectral_efficiency": se / SPECTRAL_EFF_SCALE}
+        return np.concatenate([np.stack([own[n] for n in OWN_FEATURE_NAMES], axis=-1),
+                               *(links[n] for n in LINK_FEATURE_NAMES)], axis=-1)
 
     def _twin_parts(self) -> tuple[np.ndarray, np.ndarray]:
         """``(twin_part (E, K+3+4K), all_cvs (E, I*F))`` from the twin, zeros when it is absent."""

@@ -91,7 +91,7 @@ class TrainedPolicy:
         o = as_tensor(obs)
         if not self.twin_enabled:
             o = o.clone()
-            o[..., self.spec.cv_feature_dim:] = 0.0
+            o[..., self.spec.twin_part] = 0.0
         with torch.no_grad():
             return self.actor.mean_action(o).double().clamp_(0.0, 1.0).numpy()
 

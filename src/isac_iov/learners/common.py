@@ -45,13 +45,13 @@ class EnvSpec:
     act_dim: int
     global_dim: int
     critic_dim: int
-    cv_feature_dim: int
+    twin_part: slice     # the observation entries the twin provides
     slots: int
 
     @classmethod
     def from_config(cls, cfg: Config) -> "EnvSpec":
         d = dims(cfg)
-        return cls(d.agents, d.obs, d.action, d.global_state, d.critic_state, d.cv_feature, cfg.episode_slots)
+        return cls(d.agents, d.obs, d.action, d.global_state, d.critic_state, d.twin, cfg.episode_slots)
 
 
 @dataclass(frozen=True)

@@ -11,16 +11,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..env.core import BatchedEnv
 from .. import slot
+from ..actions import ActionLayout, layout
+from ..env.core import BatchedEnv
 from ..physics import channel
 from ..scenario import Physical, Scenario
 from ..slot import QueueState
 from ..twin import coverage_claims
 
 
-def _layout(env: BatchedEnv) -> tuple[tuple[int, int, int], int]:
-    return (env.num_envs, env.num_agents, env.action_dim), env.num_rsus
+def _zeros(env: BatchedEnv) -> tuple[np.ndarray, ActionLayout]:
+    """All-zero actions for ``env`` and their layout."""
+    parts = layout(env.num_rsus)
+    return np.zeros((env.num_envs, env.num_agents, parts.dim)), parts
 
 
 class LocalPolicy:
@@ -32,9 +35,8 @@ class LocalPolicy:
         return None
 
     def act(self, env: BatchedEnv, obs: np.ndarray) -> np.ndarray:
-        shape, _ = _layout(env)
-        a = np.zeros(shape)
-        a[..., 0] = 1.0
+        a, parts = _zeros(env)
+        a[..., parts.local] = 1.0
         return a
 
 
@@ -53,10 +55,10 @@ class OffloadPolicy:
         return None
 
     def act(self, env: BatchedEnv, obs: np.ndarray) -> np.ndarray:
-        shape, k = _layout(env)
-        a = np.ones(shape)
-        a[..., 0] = 0.0
-        a[..., 1 + 2 * k:] = 1.0 / env.num_agents
+        a, parts = _zeros(env)
+        a[..., parts.task] = 1.0
+        a[..., parts.bandwidth] = 1.0
+        a[..., parts.cpu] = 1.0 / env.num_agents
         return a
 
 
@@ -72,8 +74,7 @@ class RandomPolicy:
         return None
 
     def act(self, env: BatchedEnv, obs: np.ndarray) -> np.ndarray:
-        shape, _ = _layout(env)
-        return self.rng.uniform(size=shape)
+        return self.rng.uniform(size=(env.num_envs, env.num_agents, layout(env.num_rsus).dim))
 
 
 @dataclass
@@ -185,12 +186,13 @@ def greedy_actions(scn: Scenario, phys: Physical, q: QueueState, view: LinkView)
     proxy = w_t * finish + w_e[..., None] * energy + drift
     proxy[..., :2] = np.where(view.reachable.any(-1, keepdims=True), proxy[..., :2], np.inf)
     best = np.take_along_axis(parts, np.argmin(proxy, -1)[..., None, None], -2)[..., 0, :]   # (E, I, 1+K)
-    a = np.zeros(best.shape[:-1] + (1 + 3 * k,))
-    a[..., :1 + k] = best
-    used = best[..., 1:] > 0
-    a[..., 1 + k:1 + 2 * k] = np.where(used, best[..., 1:] * view.upload_s, 0.0)
-    a[..., 1 + k:1 + 2 * k] /= np.maximum(a[..., 1 + k:1 + 2 * k].max(-1, keepdims=True), 1e-300)
-    a[..., 1 + 2 * k:] = np.where(used, np.clip(f_hz / scn.rsu_available_hz, 0.0, 1.0), 0.0)
+    lay = layout(k)
+    a = np.zeros(best.shape[:-1] + (lay.dim,))
+    a[..., lay.split] = best
+    used = best[..., lay.task] > 0
+    band = np.where(used, best[..., lay.task] * view.upload_s, 0.0)
+    a[..., lay.bandwidth] = band / np.maximum(band.max(-1, keepdims=True), 1e-300)
+    a[..., lay.cpu] = np.where(used, np.clip(f_hz / scn.rsu_available_hz, 0.0, 1.0), 0.0)
     return a
 
 

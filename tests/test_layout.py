@@ -1,0 +1,37 @@
+"""One declaration of each layout: the parts of an action and of an observation, by name."""
+import numpy as np
+import pytest
+
+from isac_iov import BatchedEnv, load_config
+from isac_iov.actions import layout
+from isac_iov.env.core import LINK_FEATURE_NAMES, OWN_FEATURE_NAMES, OWN_FEATURES, dims
+from isac_iov.twin import LOAD_FEATURE_NAMES, LOAD_FEATURES
+
+
+@pytest.mark.parametrize("k", [1, 3, 7])
+def test_action_parts_tile_the_action_vector(k):
+    lay = layout(k)
+    covered = [lay.local, *range(lay.dim)[lay.task], *range(lay.dim)[lay.bandwidth], *range(lay.dim)[lay.cpu]]
+    assert covered == list(range(lay.dim)) and lay.dim == 1 + 3 * k
+    assert list(range(lay.dim)[lay.split]) == [lay.local, *range(lay.dim)[lay.task]]
+
+
+@pytest.mark.parametrize("overrides", [[], ["num_cvs=2", "rsu.x_m=[100, 300]"]])
+def test_observation_parts_tile_the_observation_and_hold_what_they_name(overrides):
+    cfg = load_config(None, overrides)
+    d = dims(cfg)
+    own = [d.own(n) for n in OWN_FEATURE_NAMES]
+    links = [i for n in LINK_FEATURE_NAMES for i in range(d.obs)[d.link(n)]]
+    assert own + links + list(range(d.obs)[d.twin]) == list(range(d.obs))
+    assert (OWN_FEATURES, LOAD_FEATURES) == (len(OWN_FEATURE_NAMES), len(LOAD_FEATURE_NAMES))
+    assert d.twin_feature == d.rsus + 3 + LOAD_FEATURES * d.rsus
+    env = BatchedEnv(cfg, 2, seed=3)
+    obs, _ = env.reset()
+    assert (env.obs_dim, env.cv_feature_dim, env.action_dim) == (d.obs, d.cv_feature, d.action)
+    p, scn = env.phys, env.scn
+    assert np.allclose(obs[..., d.own("x")], p.x_m / cfg.road.length_m)
+    assert np.allclose(obs[..., d.own("data_bits")], p.data_bits / cfg.task.data_bits.high)
+    dist, reachable, _ = env._chan
+    assert np.array_equal(obs[..., d.link("in_coverage")], reachable.astype(float))
+    assert np.allclose(obs[..., d.link("distance")], dist / cfg.rsu.coverage_m)
+    assert scn.num_rsus == d.rsus
