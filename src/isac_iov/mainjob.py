@@ -21,9 +21,10 @@ from .config import load_config
 from .evaluate import evaluate_policy, format_summary_table
 from .learners import load_policy
 from .learners.train import train_run
+from .policies import REGISTRY as POLICIES
 from .rundir import write_json
 
-REFERENCE_POLICIES = ("ly-opt", "greedy", "offload", "local", "random")
+REFERENCE_POLICIES = tuple(POLICIES)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -30,9 +30,11 @@ from functools import cached_property
 from typing import Any
 
 from ..config import Config, load_config, scenario_overrides
+from ..learners import REGISTRY as LEARNER_REGISTRY
 
-LEARNERS = ("ly-dtmpo", "ly-mappo", "ly-maddpg", "ly-matd3", "ly-masac")
-REFERENCES = ("ly-opt", "greedy", "local")
+LEARNERS = tuple(LEARNER_REGISTRY)
+REFERENCES = ("ly-opt", "greedy", "local")   # the reference policies the figures compare with
+NO_TWIN_SERIES = "ly-mappo (no twin)"        # Ly-MAPPO's series in the twin-fidelity experiment
 KINDS = ("train", "evaluate")
 EXPERIMENTS = ("table3", "fig4", "fig5", "fig6", "fig7", "twin", "bandwidth")
 EVAL_SEED_OFFSET = 10_000  # evaluation scenarios never replay a training seed's stream
@@ -198,10 +200,10 @@ def twin(scale: Scale) -> Experiment:
     cells = [_train_cell(scale, "ly-dtmpo", (f"twin.lag_slots={lag}",), "lag_slots", lag) for lag in scale.twin_lags]
     cells += [_train_cell(scale, "ly-dtmpo", (f"twin.noise_std={_fmt(sd)}",), "noise_std", sd)
               for sd in scale.twin_noises]
-    cells.append(_train_cell(scale, "ly-mappo", (), "ly-mappo (no twin)"))
+    cells.append(_train_cell(scale, "ly-mappo", (), NO_TWIN_SERIES))
     contention = tuple(scenario_overrides("contention"))
     cells += [_train_cell(scale, "ly-dtmpo", contention, "contention: ly-dtmpo"),
-              _train_cell(scale, "ly-mappo", contention, "contention: ly-mappo (no twin)")]
+              _train_cell(scale, "ly-mappo", contention, f"contention: {NO_TWIN_SERIES}")]
     return Experiment("twin", tuple(cells))
 
 

@@ -46,12 +46,12 @@ class Policy(Protocol):
     def act(self, env: BatchedEnv, obs: np.ndarray) -> np.ndarray: ...
 
 
-REGISTRY: dict[str, Callable[[Config, int], Policy]] = {
-    "local": lambda cfg, seed: LocalPolicy(),
-    "offload": lambda cfg, seed: OffloadPolicy(),
-    "random": lambda cfg, seed: RandomPolicy(seed),
-    "greedy": lambda cfg, seed: GreedyPolicy(),
+REGISTRY: dict[str, Callable[[Config, int], Policy]] = {   # strongest first: the order of comparison tables
     "ly-opt": lambda cfg, seed: LyOptPolicy(LyOptConfig(seed=seed)),
+    "greedy": lambda cfg, seed: GreedyPolicy(),
+    "offload": lambda cfg, seed: OffloadPolicy(),
+    "local": lambda cfg, seed: LocalPolicy(),
+    "random": lambda cfg, seed: RandomPolicy(seed),
 }
 
 

@@ -1,10 +1,15 @@
-"""One declaration of each layout: the parts of an action and of an observation, by name."""
+"""One declaration of each fact: the parts of an action and of an observation by name, and the algorithm and
+policy names from their registries."""
 import numpy as np
 import pytest
 
 from isac_iov import BatchedEnv, load_config
 from isac_iov.actions import layout
 from isac_iov.env.core import LINK_FEATURE_NAMES, OWN_FEATURE_NAMES, OWN_FEATURES, dims
+from isac_iov.experiments import specs
+from isac_iov.learners import REGISTRY as LEARNERS
+from isac_iov.mainjob import REFERENCE_POLICIES
+from isac_iov.policies import REGISTRY as POLICIES
 from isac_iov.twin import LOAD_FEATURE_NAMES, LOAD_FEATURES
 
 
@@ -35,3 +40,10 @@ def test_observation_parts_tile_the_observation_and_hold_what_they_name(override
     assert np.array_equal(obs[..., d.link("in_coverage")], reachable.astype(float))
     assert np.allclose(obs[..., d.link("distance")], dist / cfg.rsu.coverage_m)
     assert scn.num_rsus == d.rsus
+
+
+def test_name_lists_come_from_the_registries():
+    assert specs.LEARNERS == tuple(LEARNERS) and REFERENCE_POLICIES == tuple(POLICIES)
+    assert set(specs.REFERENCES) <= set(POLICIES)
+    twin = {c.series for c in specs.build("twin", specs.make_scale("tiny", 1))[0].cells}
+    assert {specs.NO_TWIN_SERIES, f"contention: {specs.NO_TWIN_SERIES}"} <= twin
