@@ -138,9 +138,9 @@ def test_twin_lag_and_noise():
     a = np.zeros((2, 5, 10)); a[..., 1:7] = 1.0; a[..., 7:] = 0.02   # little CPU: RSU backlog builds
     backlog = []
     for _ in range(6):
-        backlog.append(env.twin.queues.rsu_cycles.copy())
+        backlog.append(env.queues.state.rsu_cycles.copy())
         env.step(a)
-    backlog.append(env.twin.queues.rsu_cycles.copy())
+    backlog.append(env.queues.state.rsu_cycles.copy())
     _, q_view, g, _ = env.twin.global_view()
     assert np.array_equal(q_view, backlog[-3]) and not np.array_equal(q_view, backlog[-1])
     assert np.allclose(g[:, 0], q_view.sum(-1)) and np.allclose(g[:, 2], q_view.max(-1))
@@ -149,11 +149,13 @@ def test_twin_lag_and_noise():
     for _ in range(3):
         noisy.step(a)
     _, qn, _, load = noisy.twin.global_view()
-    assert (qn >= 0).all() and (load >= 0).all() and not np.array_equal(qn, noisy.twin.queues.rsu_cycles)
+    assert (qn >= 0).all() and (load >= 0).all() and not np.array_equal(qn, noisy.queues.state.rsu_cycles)
     # one noise draw per slot: observations, critic states and the global state agree
     obs, critic = noisy._observe_all()
     assert np.array_equal(noisy.global_state(), noisy.global_state())
-    assert np.array_equal(obs, noisy.observe()) and np.array_equal(critic, noisy.critic_state())
+    again_obs, again_critic = noisy._observe_all()
+    assert np.array_equal(obs, again_obs) and np.array_equal(critic, again_critic)
+    assert np.array_equal(critic[:, 0, noisy.obs_dim:], noisy.global_state())
 
 
 def test_bad_actions_and_misuse():

@@ -90,7 +90,7 @@ def test_lyopt_beats_the_hand_made_policies_in_evaluation():
     (["--episodes", "-3"], "--episodes"),
     (["--seed", "-1"], "--seed"),
     (["--num-envs", "0"], "--num-envs"),
-    (["--policy", "nope"], "local, offload, random, greedy, ly-opt"),
+    (["--policy", "nope"], "ly-opt, greedy, offload, local, random"),
     (["--set", "no_such_key=1"], "no_such_key"),
 ])
 def test_cli_bad_input_exits_2(args, message, tmp_path, capsys):

@@ -222,6 +222,14 @@ def test_corrupt_finished_runs_are_redone_not_reused(tmp_path, capsys):
     assert runner.done_record(tmp_path, runs[1]) is None
 
 
+def test_one_run_spelled_two_ways_is_one_finished_run(tmp_path):
+    default = specs.RunSpec("train", "ly-dtmpo", ("num_cvs=2",), 0, 6)
+    spelled = specs.RunSpec("train", "ly-dtmpo", ("lyapunov.v_control=5", "num_cvs=2"), 0, 6)  # 5 = the default
+    assert default.key == spelled.key and default.to_dict() != spelled.to_dict()
+    runner.execute([default], tmp_path, workers=1, run_fn=_fake_train, progress=False)
+    assert runner.done_record(tmp_path, spelled) is not None
+
+
 def test_a_run_that_logs_an_episode_twice_fails_instead_of_finishing(tmp_path):
     def duplicating(spec, directory, source_dir):
         _fake_train(spec, directory, source_dir)

@@ -219,7 +219,13 @@ def rsu_service(rule: str, link_arrivals: np.ndarray, ln: Links, available_hz: f
     return arrivals, np.full(arrivals.shape, available_hz)
 
 
+def select_modes(ln: Links) -> np.ndarray:
+    """The twin's mode rule, eqs. (12), (22) (docs/model.md#mode): ``eta = 1`` (InstrT) on used links where
+    its upload-side time is strictly smaller."""
+    return computing.select_mode(ln.used, ln.datat_s, ln.instrt_s)
+
+
 def evaluate(scn: Scenario, phys: Physical, q: QueueState, a: np.ndarray) -> Outcome:
     """The full slot for validated actions ``a`` (E, I, 1+3K), with the twin's mode rule."""
     ln = links(scn, phys, a)
-    return outcome(scn, phys, q, ln, computing.select_mode(ln.used, ln.datat_s, ln.instrt_s))
+    return outcome(scn, phys, q, ln, select_modes(ln))

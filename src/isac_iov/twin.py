@@ -1,12 +1,13 @@
-"""The digital twin: mirrors the physical state, keeps the queues, picks modes, gives the global view.
+"""The digital twin: mirrors the physical state, picks modes, gives the global view - and nothing else.
 
 Each slot the environment core calls, in order:
 
 1. :meth:`DigitalTwin.select_modes` - DataT or InstrT per CV-RSU link (eqs. 12, 22,
-   docs/model.md#mode);
-2. :meth:`DigitalTwin.update` - advance the local, RSU and virtual energy queues
-   (eqs. 16, 17, 27) and the Little's-law windows (eq. 18);
-3. :meth:`DigitalTwin.mirror` - record the new physical state and form the view.
+   docs/model.md#mode), through :func:`isac_iov.slot.select_modes`, the rule
+   every per-slot evaluation uses;
+2. (the core advances the true queues, :mod:`isac_iov.state`);
+3. :meth:`DigitalTwin.mirror` - record the new physical state, the RSU queues
+   and the CPU each RSU gave, and form the view.
 
 :meth:`DigitalTwin.global_view` returns what only the twin knows: every CV's
 features, the RSU queues, ``G_rsu = [sum, mean, max]`` of them (Sec. VI-B) and
@@ -16,6 +17,11 @@ delays that view by d slots and ``twin.noise_std`` multiplies it by
 ``1 + noise_std * N(0, 1)`` (queues and loads floored at zero), drawn once per
 slot, so every read of one slot's view sees the same noise.  The agents' own
 local features and the queues used by the physics are always exact.
+
+With ``twin.enabled = false`` (the DT-absent Ly-MAPPO, docs/model.md#twin-absent)
+:meth:`DigitalTwin.view_features` gives zeros of the same shapes, and
+:func:`hide_view` zeroes the twin part of observations a policy trained
+without the twin is given: the twin alone decides what the agents see of it.
 """
 from __future__ import annotations
 
@@ -23,9 +29,8 @@ from collections import deque
 
 import numpy as np
 
-from .physics import computing, queues
 from .scenario import Physical, Scenario
-from .slot import Links, Outcome, QueueState
+from .slot import Links, select_modes
 
 # The twin's load view of one RSU, in order (see rsu_load).
 LOAD_FEATURE_NAMES = ("coverage_fraction", "contention", "demand", "cpu_given")
@@ -56,6 +61,13 @@ def rsu_load(scn: Scenario, phys: Physical, reachable: np.ndarray, last_cpu_hz: 
     return np.stack([features[name] for name in LOAD_FEATURE_NAMES], axis=-1)
 
 
+def hide_view(obs: np.ndarray, twin_part: slice) -> np.ndarray:
+    """A copy of observations ``obs`` with the twin-provided part zeroed (what a twin-less agent sees)."""
+    hidden = obs.copy() if isinstance(obs, np.ndarray) else obs.clone()
+    hidden[..., twin_part] = 0.0
+    return hidden
+
+
 class DigitalTwin:
     """Twin of ``E`` parallel environments with ``I`` CVs and ``K`` RSUs."""
 
@@ -63,61 +75,27 @@ class DigitalTwin:
         self.scn = scn
         self.num_envs = num_envs
         self.rng = rng
-        self.window = scn.cfg.lyapunov.window_slots
+        self.enabled = scn.cfg.twin.enabled
         self.lag = scn.cfg.twin.lag_slots
         self.noise_std = scn.cfg.twin.noise_std
-        self.queues: QueueState
         self._history: deque[tuple[np.ndarray, np.ndarray, np.ndarray]] = deque(maxlen=self.lag + 1)
         self._view: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
-    def reset(self, cv_features: np.ndarray, phys: Physical, reachable: np.ndarray) -> None:
-        """Empty queues and windows; mirror the first slot's CV features ``(E, I, F)`` and physical state."""
-        e, i, k = self.num_envs, self.scn.num_cvs, self.scn.num_rsus
-        m1 = max(self.window - 1, 0)
-        self.queues = QueueState(
-            local_cycles=np.zeros((e, i)), rsu_cycles=np.zeros((e, k)), energy_j=np.zeros((e, i)),
-            local_window=np.zeros((e, i)), local_arrival_window=np.zeros((e, i)),
-            rsu_window=np.zeros((e, k)), rsu_arrival_window=np.zeros((e, k)),
-        )
-        # Ring buffers of the last m-1 slots for the window sums of eq. (18).
-        self._ring = {name: np.zeros((m1,) + getattr(self.queues, name).shape)
-                      for name in ("local_window", "local_arrival_window", "rsu_window", "rsu_arrival_window")}
-        self._ring_pos = 0
-        self._last_cpu_hz = np.zeros((e, k))
+    def reset(self, cv_features: np.ndarray, phys: Physical, reachable: np.ndarray, rsu_cycles: np.ndarray) -> None:
+        """Forget the past; mirror the first slot (``rsu_cycles`` (E, K) the RSU queues; no CPU given yet)."""
         self._history.clear()
-        self.mirror(cv_features, phys, reachable)
+        self.mirror(cv_features, phys, reachable, rsu_cycles, np.zeros_like(rsu_cycles))
 
     def select_modes(self, ln: Links) -> np.ndarray:
         """Eqs. (12), (22): ``eta = 1`` (InstrT) where its upload-side time is smaller."""
-        return computing.select_mode(ln.used, ln.datat_s, ln.instrt_s)
+        return select_modes(ln)
 
-    def update(self, phys: Physical, out: Outcome) -> None:
-        """Advance the queues of eqs. (16), (17), (27) and the windows of eq. (18) past this slot."""
-        q, tau = self.queues, self.scn.cfg.slot_s
-        current = {"local_window": q.local_cycles, "local_arrival_window": out.local_arrivals,
-                   "rsu_window": q.rsu_cycles, "rsu_arrival_window": out.rsu_arrivals}
-        sums = {}
-        for name, value in current.items():
-            ring = self._ring[name]
-            if len(ring):
-                sums[name] = getattr(q, name) - ring[self._ring_pos] + value
-                ring[self._ring_pos] = value
-            else:
-                sums[name] = getattr(q, name)
-        if self.window > 1:
-            self._ring_pos = (self._ring_pos + 1) % (self.window - 1)
-        self._last_cpu_hz = out.links.rsu_given_hz
-        self.queues = QueueState(
-            local_cycles=queues.local_queue_next(q.local_cycles, phys.cpu_hz, tau, out.local_arrivals),
-            rsu_cycles=queues.rsu_queue_next(q.rsu_cycles, out.rsu_service_hz, tau, out.rsu_backlog_arrivals),
-            energy_j=queues.energy_queue_next(q.energy_j, out.energy_driver_j, out.energy_budget_j),
-            **sums,
-        )
-
-    def mirror(self, cv_features: np.ndarray, phys: Physical, reachable: np.ndarray) -> None:
-        """Record this slot's CV features ``(E, I, F)``, RSU queues and loads; form the (lagged, noisy) view."""
-        load = rsu_load(self.scn, phys, reachable, self._last_cpu_hz)
-        self._history.append((cv_features.copy(), self.queues.rsu_cycles.copy(), load))
+    def mirror(self, cv_features: np.ndarray, phys: Physical, reachable: np.ndarray, rsu_cycles: np.ndarray,
+               rsu_given_hz: np.ndarray) -> None:
+        """Record this slot's CV features ``(E, I, F)``, RSU queues ``(E, K)`` and loads (with the CPU
+        ``rsu_given_hz`` (E, K) each RSU gave in the slot before); form the (lagged, noisy) view."""
+        load = rsu_load(self.scn, phys, reachable, rsu_given_hz)
+        self._history.append((cv_features.copy(), rsu_cycles.copy(), load))
         feats, q_rsu, load = self._history[0]
         if self.noise_std > 0:
             def noisy(x: np.ndarray) -> np.ndarray:
@@ -133,3 +111,13 @@ class DigitalTwin:
         with one noise draw per slot.
         """
         return self._view
+
+    def view_features(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(rsu_part (E, K+3+4K), all_cvs (E, I*F))``: the view as observation entries (queues in mean-task
+        cycles), zeros when the twin is absent."""
+        feats, q_rsu, g_rsu, load = self._view
+        e = self.num_envs
+        if not self.enabled:
+            return np.zeros((e, q_rsu.shape[-1] + g_rsu.shape[-1] + load[0].size)), np.zeros((e, feats[0].size))
+        q_ref = self.scn.norm.queue_ref_cycles
+        return np.concatenate([q_rsu / q_ref, g_rsu / q_ref, load.reshape(e, -1)], axis=-1), feats.reshape(e, -1)

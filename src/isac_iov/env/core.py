@@ -1,7 +1,8 @@
 """The batched environment core: ``E`` independent copies of the scenario stepped in lockstep.
 
 ``BatchedEnv(cfg, num_envs, seed)`` holds the physical state (vehicles, this
-slot's tasks and fading) and a :class:`~isac_iov.twin.DigitalTwin`.  ``step``
+slot's tasks and fading), the true queues (:class:`~isac_iov.state.Queues`)
+and a :class:`~isac_iov.twin.DigitalTwin`, which gives the view.  ``step``
 takes actions ``(E, I, 1+3K)`` in ``[0, 1]`` (see :mod:`isac_iov.actions`) and
 returns a :class:`Step`.  All envs share the slot counter; an episode ends
 after ``cfg.episode_slots`` slots and ``reset`` starts the next.
@@ -49,6 +50,7 @@ from ..config import Config, check_seed
 from ..physics import channel
 from ..scenario import Physical, Scenario
 from ..slot import Outcome, QueueState
+from ..state import Queues
 from ..twin import LOAD_FEATURES, DigitalTwin
 
 OWN_FEATURE_NAMES = ("data_bits", "instruction_bits", "cpu_hz", "x", "y", "velocity", "deadline",
@@ -181,10 +183,10 @@ class BatchedEnv:
         self.num_agents, self.num_rsus, self.action_dim = d.agents, d.rsus, d.action
         self.cv_feature_dim, self.twin_feature_dim, self.obs_dim = d.cv_feature, d.twin_feature, d.obs
         self.global_state_dim, self.critic_state_dim = d.global_state, d.critic_state
-        self.twin_enabled = cfg.twin.enabled
         self._seed = seed
         self.t = 0
         self.phys: Physical
+        self.queues = Queues(self.scn, num_envs)
         self.twin: DigitalTwin
         self._features: np.ndarray
 
@@ -202,8 +204,9 @@ class BatchedEnv:
             self.twin = DigitalTwin(self.scn, self.num_envs, np.random.default_rng(self.rng.integers(2**63)))
         self.t = 0
         self.phys = self.scn.new_physical(self.rng, self.num_envs)
+        self.queues.reset()
         self._features = self._cv_features(None)
-        self.twin.reset(self._features, self.phys, self._chan[1])
+        self.twin.reset(self._features, self.phys, self._chan[1], self.queues.state.rsu_cycles)
         return self._observe_all()
 
     def step(self, actions: np.ndarray) -> Step:
@@ -215,11 +218,12 @@ class BatchedEnv:
         a = check_actions(actions, (self.num_envs, self.num_agents, self.action_dim))
         ln = slot.links(self.scn, self.phys, a, self._chan)
         eta = self.twin.select_modes(ln)
-        q_before = self.twin.queues
+        q_before = self.queues.state
         out = slot.outcome(self.scn, self.phys, q_before, ln, eta)
-        self.twin.update(self.phys, out)
+        self.queues.advance(self.phys, out)
         self._advance()
-        self.twin.mirror(self._features, self.phys, self._chan[1])
+        self.twin.mirror(self._features, self.phys, self._chan[1], self.queues.state.rsu_cycles,
+                         out.links.rsu_given_hz)
         self.t += 1
         obs, critic = self._observe_all()
         return Step(obs, critic, out.reward, self.t >= self.cfg.episode_slots, out, q_before)
@@ -230,7 +234,7 @@ class BatchedEnv:
         p.x_m = channel.advance_positions(p.x_m, p.velocity_mps, cfg.slot_s, cfg.road.length_m)
         for name, value in self.scn.draw_tasks(self.rng, self.num_envs).items():
             setattr(p, name, value)
-        self._features = self._cv_features(self.twin.queues)
+        self._features = self._cv_features(self.queues.state)
 
     # -- observations ------------------------------------------------------------------------
     def _cv_features(self, queues: QueueState | None) -> np.ndarray:
@@ -258,19 +262,10 @@ class BatchedEnv:
         return np.concatenate([np.stack([own[n] for n in OWN_FEATURE_NAMES], axis=-1),
                                *(links[n] for n in LINK_FEATURE_NAMES)], axis=-1)
 
-    def _twin_parts(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(twin_part (E, K+3+4K), all_cvs (E, I*F))`` from the twin, zeros when it is absent."""
-        e = self.num_envs
-        if not self.twin_enabled:
-            return np.zeros((e, self.twin_feature_dim)), np.zeros((e, self.num_agents * self.cv_feature_dim))
-        feats, q_rsu, g_rsu, load = self.twin.global_view()
-        q_ref = self.scn.norm.queue_ref_cycles
-        return np.concatenate([q_rsu / q_ref, g_rsu / q_ref, load.reshape(e, -1)], axis=-1), feats.reshape(e, -1)
-
     def _observe_all(self) -> tuple[np.ndarray, np.ndarray]:
         """``(obs (E, I, O), critic_state (E, I, O + G))`` from one read of the twin's view."""
         e, i = self.num_envs, self.num_agents
-        rsu_part, all_cvs = self._twin_parts()
+        rsu_part, all_cvs = self.twin.view_features()
         critic = np.empty((e, i, self.critic_state_dim))
         o, f = self.obs_dim, self.cv_feature_dim
         critic[..., :f] = self._features
@@ -279,22 +274,14 @@ class BatchedEnv:
         critic[..., o + all_cvs.shape[-1]:] = rsu_part[:, None, :]
         return critic[..., :o].copy(), critic
 
-    def observe(self) -> np.ndarray:
-        """Observations ``(E, I, O)``: own features + the twin's RSU queues and ``G_rsu``."""
-        return self._observe_all()[0]
-
     def global_state(self) -> np.ndarray:
         """``(E, G)``: the twin's view of all CVs, the RSU queues and ``G_rsu`` (zeros without a twin)."""
-        rsu_part, all_cvs = self._twin_parts()
+        rsu_part, all_cvs = self.twin.view_features()
         return np.concatenate([all_cvs, rsu_part], axis=-1)
-
-    def critic_state(self) -> np.ndarray:
-        """``(E, I, O + G)``: each agent's observation followed by the global state."""
-        return self._observe_all()[1]
 
     def snapshot(self) -> tuple[Physical, QueueState]:
         """Copies of the current physical state and queues (for per-slot optimisers)."""
-        return self.phys.take(slice(None)), self.twin.queues.take(slice(None))
+        return self.phys.take(slice(None)), self.queues.state.take(slice(None))
 
     def info(self, out: Outcome, q: QueueState) -> dict[str, Any]:
         """Per-CV arrays ``(E, I, ...)`` of a slot: delay (s), energy (J), modes, queues, cost.

@@ -102,8 +102,8 @@ def verify(out_dir: Path, spec: RunSpec) -> Verdict:
     record = _read_json(directory / DONE_FILE)
     if record is None or not isinstance(record.get("outputs"), dict):
         return Verdict("bad", reason=f"{DONE_FILE} is unreadable or incomplete")
-    if record.get("spec") != spec.to_dict():
-        return Verdict("bad", reason=f"{DONE_FILE} belongs to another run")
+    if not isinstance(record.get("spec"), dict) or record["spec"].get("key") != spec.key:
+        return Verdict("bad", reason=f"{DONE_FILE} belongs to another run")  # the key hashes the run's identity
     if record.get("code") != code:
         return Verdict("stale", record, f"made by other code ({_code_text(record.get('code'))})")
     changed = rundir.changed_outputs(directory, record["outputs"])

@@ -6,7 +6,7 @@
 name           learner                        notes
 =============  =============================  ============================================
 ``ly-dtmpo``   :class:`.mappo.MAPPO`          the paper's method; the twin's view is on
-``ly-mappo``   :class:`.mappo.MAPPO`          the scenario is forced to ``twin.enabled = false``
+``ly-mappo``   :class:`.mappo.MAPPO`          scenario override ``twin.enabled=false``, nothing else
 ``ly-maddpg``  :class:`.maddpg.MADDPG`        deterministic actors, per-agent central critics
 ``ly-matd3``   :class:`.matd3.MATD3`          twin critics, delayed actors, target smoothing
 ``ly-masac``   :class:`.masac.MASAC`          squashed Gaussian actors, learned temperature
@@ -24,7 +24,6 @@ never sees information it was trained without.
 """
 from __future__ import annotations
 
-import dataclasses
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,9 +33,10 @@ import numpy as np
 import torch
 import yaml
 
-from ..config import Config, ConfigError, from_dict
+from ..config import Config, ConfigError, apply_overrides, from_dict
 from ..env.core import BatchedEnv
 from ..rundir import ALGO_FILE, CHECKPOINT_FILE, CONFIG_FILE, RunDirError, load_checked
+from ..twin import hide_view
 from .common import AlgoConfig, EnvSpec, as_tensor, make_algo_config
 from .maddpg import MADDPG, MaddpgConfig
 from .mappo import MAPPO, MappoConfig
@@ -48,12 +48,12 @@ from .matd3 import MATD3, Matd3Config
 class AlgoSpec:
     learner: type
     config: type[AlgoConfig]
-    twin: bool | None = None   # force cfg.twin.enabled to this value (None: keep the scenario's)
+    scenario: tuple[str, ...] = ()   # ``key=value`` overrides of the scenario the algorithm runs on
 
 
 REGISTRY: dict[str, AlgoSpec] = {
     "ly-dtmpo": AlgoSpec(MAPPO, MappoConfig),
-    "ly-mappo": AlgoSpec(MAPPO, MappoConfig, twin=False),
+    "ly-mappo": AlgoSpec(MAPPO, MappoConfig, scenario=("twin.enabled=false",)),
     "ly-maddpg": AlgoSpec(MADDPG, MaddpgConfig),
     "ly-matd3": AlgoSpec(MATD3, Matd3Config),
     "ly-masac": AlgoSpec(MASAC, MasacConfig),
@@ -67,11 +67,9 @@ def algo_spec(name: str) -> AlgoSpec:
 
 
 def effective_config(name: str, cfg: Config) -> Config:
-    """The scenario algorithm ``name`` trains on (Ly-MAPPO: the twin switched off)."""
-    twin = algo_spec(name).twin
-    if twin is None or cfg.twin.enabled == twin:
-        return cfg
-    return dataclasses.replace(cfg, twin=dataclasses.replace(cfg.twin, enabled=twin))
+    """The scenario algorithm ``name`` trains on: ``cfg`` with the algorithm's overrides (Ly-MAPPO: the twin off)."""
+    overrides = algo_spec(name).scenario
+    return from_dict(apply_overrides(cfg.to_dict(), list(overrides))) if overrides else cfg
 
 
 class TrainedPolicy:
@@ -88,10 +86,7 @@ class TrainedPolicy:
                              f"the env has {got}")
 
     def act(self, env: BatchedEnv, obs: np.ndarray) -> np.ndarray:
-        o = as_tensor(obs)
-        if not self.twin_enabled:
-            o = o.clone()
-            o[..., self.spec.twin_part] = 0.0
+        o = as_tensor(obs if self.twin_enabled else hide_view(obs, self.spec.twin_part))
         with torch.no_grad():
             return self.actor.mean_action(o).double().clamp_(0.0, 1.0).numpy()
 
