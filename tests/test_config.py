@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from isac_iov.cli import main
+from isac_iov.cli import DESCRIPTION, build_parser, main
 from isac_iov.config import (PLAUSIBLE_RANGES, Config, ConfigError, Range, check_seed, edge_snr_db, load_config)
 
 
@@ -73,6 +73,13 @@ def test_config_command_prints_table_ii_rows(capsys):
     assert "energy_ref_j=218.8" in out and "energy_queue_ref_j=22" in out
     assert main(["config", "--set", "num_cvs=-1"]) == 2
     assert "num_cvs: -1 outside the plausible range" in capsys.readouterr().err
+
+
+def test_help_opens_with_what_the_tool_is_for():
+    text = build_parser().format_help()
+    description = text.split("\n\n")[1]
+    assert " ".join(description.split()) == DESCRIPTION and DESCRIPTION.startswith("Simulate")
+    assert "``" not in text and "Command line" not in text
 
 
 def _cli_error(capsys, argv):

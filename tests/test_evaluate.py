@@ -15,7 +15,7 @@ TINY = ["--episodes", "2", "--set", "episode_slots=5", "--seed", "0", "--quiet"]
 SUMMARY_KEYS = {
     "cost", "system_cost", "delay_s", "energy_j", "deadline_miss_rate", "instrt_share", "offload_share",
     "local_queue_cycles_mean", "local_queue_cycles_max", "rsu_queue_cycles_mean", "rsu_queue_cycles_max",
-    "energy_queue_j_mean", "energy_queue_j_max", "reward", "energy_j_per_cv_slot", "energy_budget_j_per_cv",
+    "energy_queue_j_mean", "energy_queue_j_max", "reward", "energy_budget_j_per_cv", "energy_budget_met",
     "episodes", "seed", "policy", "config_digest",
 }
 RECORD_KEYS = {
@@ -30,7 +30,9 @@ def test_cli_evaluates_every_reference_policy(name, tmp_path, capsys):
     out = tmp_path / "sub" / f"{name}.json"
     assert main(["evaluate", "--policy", name, *TINY, "--out", str(out)]) == 0
     data = json.loads(out.read_text())
-    assert SUMMARY_KEYS <= set(data["summary"]) and data["summary"]["policy"] == name
+    summary = data["summary"]
+    assert SUMMARY_KEYS <= set(summary) and summary["policy"] == name
+    assert summary["energy_budget_met"] == (summary["energy_j"] <= summary["energy_budget_j_per_cv"])
     assert data["summary"]["episodes"] == 2 and data["summary"]["config_digest"] == \
         load_config(None, ["episode_slots=5"]).digest()
     assert len(data["slots"]) == 2 * 5 * 5 and RECORD_KEYS <= set(data["slots"][0])
