@@ -256,7 +256,7 @@ def _table3_claims(res: dict[str, Any], gains: dict[str, float]) -> tuple[Claim,
 
 
 def _paper_order(column: str, sign: str, *others: str) -> str:
-    """Ly-DTMPO's Table III value against others', e.g. ``0.411 < 0.672, 0.530``."""
+    """Ly-DTMPO's Table III ``column`` against the others', as ``dt sign other1, other2``."""
     fmt = ".3f" if column == "cv" else "g"
     values = [format(paper.TABLE_III[a][column], fmt) for a in ("ly-dtmpo", *others)]
     return f"{values[0]} {sign} {', '.join(values[1:])}"
@@ -364,7 +364,7 @@ def _increasing(values: list[float]) -> bool:
 # ----------------------------------------------------------------------------- Fig. 7
 
 def _paper_v_cost() -> str:
-    """The paper's Fig. 7b costs with their V values, equal costs grouped: ``0.42 (V=5,10), 0.552 (50), ...``."""
+    """The paper's Fig. 7b costs with their V values, equal costs grouped: ``c1 (V=v1,v2), c2 (v3), ...``."""
     groups: dict[float, list[float]] = {}
     for v, cost in paper.V_COST.items():
         groups.setdefault(cost, []).append(v)

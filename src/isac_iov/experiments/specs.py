@@ -145,7 +145,6 @@ CURVES: dict[str, Curves] = {
 }
 
 
-
 def curves_of(experiment: str) -> Curves:
     """The training curves declared for ``experiment`` (none for one not listed in :data:`CURVES`)."""
     return CURVES.get(experiment, Curves())
