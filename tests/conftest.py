@@ -1,10 +1,19 @@
-"""Hypothesis profiles: ``default`` (bounded and derandomised, so the fuzz tests are reproducible and take well
+"""Shared test configuration: Hypothesis profiles, the config variants every environment test runs over,
+and the one-line CLI error reader.
+
+Hypothesis profiles: ``default`` (bounded and derandomised, so the fuzz tests are reproducible and take well
 under a minute) and ``long`` (2000 random examples per test) for deep runs:
 ``python -m pytest tests/test_fuzz.py --hypothesis-profile=long``.
-
 The fuzz tests use ``capsys`` and ``tmp_path_factory`` across examples; each example reads (and so clears) the
 captured output and makes its own directory, hence the suppressed function-scoped-fixture check.
+
+Config variants (:data:`CONFIG_VARIANTS`): a test taking the ``variant`` fixture runs once per variant, the way
+PettingZoo tests every environment over its arguments: the default scenario, the twin switched off, lagged and
+noisy, the per-RSU band, the system-wide energy queue, RSUs serving at full capacity, and 2 and 6 CVs.
 """
+from typing import Callable
+
+import pytest
 from hypothesis import HealthCheck, settings
 
 _SUPPRESSED = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
@@ -13,3 +22,34 @@ settings.register_profile("default", max_examples=200, deadline=None, derandomiz
                           suppress_health_check=_SUPPRESSED)
 settings.register_profile("long", max_examples=2000, deadline=None, suppress_health_check=_SUPPRESSED)
 settings.load_profile("default")
+
+CONFIG_VARIANTS: dict[str, list[str]] = {
+    "default": [],
+    "twin_off": ["twin.enabled=false"],
+    "twin_lag": ["twin.lag_slots=2"],
+    "twin_noise": ["twin.noise_std=0.3"],
+    "per_rsu_band": ["channel.bandwidth_sharing=per_rsu"],
+    "system_energy_queue": ["lyapunov.energy_queue=system"],
+    "capacity_service": ["rsu.service=capacity"],
+    "2_cvs": ["num_cvs=2"],
+    "6_cvs": ["num_cvs=6"],
+}
+
+
+@pytest.fixture(params=list(CONFIG_VARIANTS))
+def variant(request: pytest.FixtureRequest) -> list[str]:
+    """The config overrides of one of :data:`CONFIG_VARIANTS` (the test runs once per variant)."""
+    return CONFIG_VARIANTS[request.param]
+
+
+@pytest.fixture
+def error_line(capsys: pytest.CaptureFixture[str]) -> Callable[..., str]:
+    """``error_line(command, quiet=False)``: the captured stderr of a failed ``isac-iov COMMAND``, asserted to be
+    one ``isac-iov COMMAND: error: ...`` line without a traceback (and, with ``quiet``, nothing on stdout)."""
+    def read(command: str, quiet: bool = False) -> str:
+        captured = capsys.readouterr()
+        err = captured.err.strip()
+        assert err.startswith(f"isac-iov {command}: error: ") and "\n" not in err, captured.err
+        assert "Traceback" not in err and not (quiet and captured.out), captured
+        return err
+    return read

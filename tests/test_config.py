@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from isac_iov.cli import main
+from isac_iov.cli import DESCRIPTION, build_parser, main
 from isac_iov.config import (PLAUSIBLE_RANGES, Config, ConfigError, Range, check_seed, edge_snr_db, load_config)
 
 
@@ -75,12 +75,17 @@ def test_config_command_prints_table_ii_rows(capsys):
     assert "num_cvs: -1 outside the plausible range" in capsys.readouterr().err
 
 
-def _cli_error(capsys, argv):
+def test_help_opens_with_what_the_tool_is_for():
+    text = build_parser().format_help()
+    description = text.split("\n\n")[1]
+    assert " ".join(description.split()) == DESCRIPTION and DESCRIPTION.startswith("Simulate")
+    assert "``" not in text and "Command line" not in text
+
+
+def _cli_error(error_line, argv):
     """Run the CLI; return its single stderr line (asserting exit status 2 and no traceback)."""
     assert main(argv) == 2
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"isac-iov {argv[0]}: error: "), lines
-    return lines[0]
+    return error_line(argv[0])
 
 
 @pytest.mark.parametrize("text, fragment", [
@@ -100,19 +105,19 @@ def _cli_error(capsys, argv):
     ("- 1\n- 2\n", "expected a mapping of config keys at the top level, got [1, 2]"),
     ("num_cvs: \xc3\x28\n", "invalid YAML: unacceptable character #x00c3: invalid continuation byte"),
 ])
-def test_bad_config_files_name_the_file(tmp_path, capsys, text, fragment):
+def test_bad_config_files_name_the_file(tmp_path, error_line, text, fragment):
     path = tmp_path / "scenario.yaml"
     path.write_bytes(text.encode("latin-1"))
-    line = _cli_error(capsys, ["config", "--config", str(path)])
+    line = _cli_error(error_line, ["config", "--config", str(path)])
     assert f"config file '{path}'" in line and fragment in line
 
 
 @pytest.mark.parametrize("where, fragment", [
     ("/dev/null", "is not a regular file"), ("DIR", "is not a regular file"), ("DIR/missing.yaml", "does not exist"),
 ])
-def test_config_path_that_is_not_a_file(tmp_path, capsys, where, fragment):
+def test_config_path_that_is_not_a_file(tmp_path, error_line, where, fragment):
     path = where.replace("DIR", str(tmp_path))
-    assert fragment in _cli_error(capsys, ["config", "--config", path])
+    assert fragment in _cli_error(error_line, ["config", "--config", path])
 
 
 def test_empty_mapping_file_keeps_the_defaults(tmp_path):
@@ -144,8 +149,8 @@ def test_empty_mapping_file_keeps_the_defaults(tmp_path):
     ("rsu.x_m=[" + ", ".join(["1.0"] * 1001) + "]", "rsu.x_m: at most 1000 entries"),
     ("num_cvs=2001-01-01", "num_cvs: expected an integer, got datetime.date(2001, 1, 1)"),
 ])
-def test_bad_overrides_name_the_key(capsys, override, fragment):
-    assert fragment in _cli_error(capsys, ["config", "--set", override])
+def test_bad_overrides_name_the_key(error_line, override, fragment):
+    assert fragment in _cli_error(error_line, ["config", "--set", override])
 
 
 def test_section_override_merges_into_the_section(tmp_path):

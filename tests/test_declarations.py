@@ -46,4 +46,4 @@ def test_name_lists_come_from_the_registries():
     assert specs.LEARNERS == tuple(LEARNERS) and REFERENCE_POLICIES == tuple(POLICIES)
     assert set(specs.REFERENCES) <= set(POLICIES)
     twin = {c.series for c in specs.build("twin", specs.make_scale("tiny", 1))[0].cells}
-    assert {specs.NO_TWIN_SERIES, f"contention: {specs.NO_TWIN_SERIES}"} <= twin
+    assert {specs.NO_TWIN, f"contention: {specs.NO_TWIN}"} <= twin

@@ -15,7 +15,7 @@ TINY = ["--episodes", "2", "--set", "episode_slots=5", "--seed", "0", "--quiet"]
 SUMMARY_KEYS = {
     "cost", "system_cost", "delay_s", "energy_j", "deadline_miss_rate", "instrt_share", "offload_share",
     "local_queue_cycles_mean", "local_queue_cycles_max", "rsu_queue_cycles_mean", "rsu_queue_cycles_max",
-    "energy_queue_j_mean", "energy_queue_j_max", "reward", "energy_j_per_cv_slot", "energy_budget_j_per_cv",
+    "energy_queue_j_mean", "energy_queue_j_max", "reward", "energy_budget_j_per_cv", "energy_budget_met",
     "episodes", "seed", "policy", "config_digest",
 }
 RECORD_KEYS = {
@@ -30,7 +30,9 @@ def test_cli_evaluates_every_reference_policy(name, tmp_path, capsys):
     out = tmp_path / "sub" / f"{name}.json"
     assert main(["evaluate", "--policy", name, *TINY, "--out", str(out)]) == 0
     data = json.loads(out.read_text())
-    assert SUMMARY_KEYS <= set(data["summary"]) and data["summary"]["policy"] == name
+    summary = data["summary"]
+    assert SUMMARY_KEYS <= set(summary) and summary["policy"] == name
+    assert summary["energy_budget_met"] == (summary["energy_j"] <= summary["energy_budget_j_per_cv"])
     assert data["summary"]["episodes"] == 2 and data["summary"]["config_digest"] == \
         load_config(None, ["episode_slots=5"]).digest()
     assert len(data["slots"]) == 2 * 5 * 5 and RECORD_KEYS <= set(data["slots"][0])
@@ -127,29 +129,22 @@ def test_format_summary_table():
     assert len({len(line) for line in lines}) == 1          # aligned columns
 
 
-def _one_error_line(capsys):
-    captured = capsys.readouterr()
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("isac-iov evaluate: error: "), captured.err
-    return lines[0], captured.out
-
-
 @pytest.mark.parametrize("target, fragment", [
     ("DIR", "is a directory, expected a file name"),
     ("/proc/x", "cannot write there"),
     ("/proc/nope/x.json", "cannot write there"),
 ])
-def test_unwritable_out_fails_before_the_work_and_leaves_no_tmp(tmp_path, capsys, monkeypatch, target, fragment):
+def test_unwritable_out_fails_before_the_work_and_leaves_no_tmp(tmp_path, monkeypatch, target, fragment, error_line):
     import isac_iov.evaluate as ev
     monkeypatch.setattr(ev, "evaluate_policy", lambda *a, **k: pytest.fail("the work started"))
     out = target.replace("DIR", str(tmp_path))
     assert main(["evaluate", "--policy", "local", *TINY, "--out", out]) == 2
-    line, stdout = _one_error_line(capsys)
-    assert f"--out '{out}'" in line and fragment in line and stdout == ""
+    line = error_line("evaluate", quiet=True)
+    assert f"--out '{out}'" in line and fragment in line
     assert list(tmp_path.iterdir()) == []
 
 
-def test_failure_during_the_work_leaves_no_tmp(tmp_path, capsys, monkeypatch):
+def test_failure_during_the_work_leaves_no_tmp(tmp_path, monkeypatch, error_line):
     import isac_iov.evaluate as ev
 
     def boom(*args, **kwargs):
@@ -157,10 +152,10 @@ def test_failure_during_the_work_leaves_no_tmp(tmp_path, capsys, monkeypatch):
         raise ValueError("policy broke")
     monkeypatch.setattr(ev, "evaluate_policy", boom)
     assert main(["evaluate", "--policy", "local", *TINY, "--out", str(tmp_path / "o.json")]) == 2
-    assert "policy broke" in _one_error_line(capsys)[0] and list(tmp_path.iterdir()) == []
+    assert "policy broke" in error_line("evaluate") and list(tmp_path.iterdir()) == []
 
 
-def test_non_finite_summary_is_an_error_naming_the_field(tmp_path, capsys, monkeypatch):
+def test_non_finite_summary_is_an_error_naming_the_field(tmp_path, monkeypatch, error_line):
     import isac_iov.evaluate as ev
     real = ev.evaluate_policy
 
@@ -170,7 +165,7 @@ def test_non_finite_summary_is_an_error_naming_the_field(tmp_path, capsys, monke
         return result
     monkeypatch.setattr(ev, "evaluate_policy", with_nan)
     assert main(["evaluate", "--policy", "local", *TINY, "--out", str(tmp_path / "o.json")]) == 2
-    assert "--out: summary.energy_j is not finite; nothing written" in _one_error_line(capsys)[0]
+    assert "--out: summary.energy_j is not finite; nothing written" in error_line("evaluate")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -181,15 +176,15 @@ def test_json_never_holds_nan():
         to_json({"summary": {"cost": 1.0}, "slots": [{"delay_s": 2.0}, {"delay_s": float("nan")}]})
 
 
-def test_too_large_to_fit_is_refused_fast_with_the_estimate(capsys):
+def test_too_large_to_fit_is_refused_fast_with_the_estimate(error_line):
     import time
     start = time.perf_counter()
     assert main(["evaluate", "--policy", "greedy", "--set", "num_cvs=100000", "--quiet"]) == 2
-    line, _ = _one_error_line(capsys)
+    line = error_line("evaluate")
     assert time.perf_counter() - start < 10
     assert "num_cvs=100000" in line and "TiB of memory (estimated), more than the" in line and "available" in line
     assert main(["evaluate", "--policy", "local", "--episodes", "9" * 30, "--quiet"]) == 2
-    assert "--episodes" in _one_error_line(capsys)[0]
+    assert "--episodes" in error_line("evaluate")
 
 
 def test_memory_estimate_bounds_the_measured_peak():
@@ -211,11 +206,11 @@ def test_memory_estimate_bounds_the_measured_peak():
         assert peak <= estimate <= 4 * peak, (sets, policy, peak, estimate)
 
 
-def test_memory_check_uses_what_is_available(monkeypatch, capsys):
+def test_memory_check_uses_what_is_available(monkeypatch, error_line):
     import isac_iov.env.core as core
     monkeypatch.setattr(core, "available_memory_bytes", lambda: 10_000)
     assert main(["evaluate", "--policy", "local", *TINY]) == 2
-    assert "more than the 9.8 KiB available" in _one_error_line(capsys)[0]
+    assert "more than the 9.8 KiB available" in error_line("evaluate")
     assert core.format_bytes(3 * 1024**4) == "3.0 TiB"
 
 
@@ -224,12 +219,12 @@ def test_available_memory_is_read_from_the_machine():
     assert 2**20 < available_memory_bytes() < 2**50
 
 
-def test_run_directory_with_a_bad_config_names_the_file(tmp_path, capsys):
+def test_run_directory_with_a_bad_config_names_the_file(tmp_path, error_line):
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.yaml").write_text("num_cvs: 2\nnum_cvs: 3\n")
     assert main(["evaluate", "--policy", str(run), *TINY]) == 2
-    line, _ = _one_error_line(capsys)
+    line = error_line("evaluate")
     assert f"config file '{run / 'config.yaml'}'" in line and "duplicate key 'num_cvs'" in line
 
 
@@ -240,6 +235,6 @@ def test_run_directory_with_a_bad_config_names_the_file(tmp_path, capsys):
     (["--policy", ""], "--policy: empty"),
     (["--bogus"], "unrecognized arguments: --bogus"),
 ])
-def test_option_errors_are_one_line(capsys, args, fragment):
+def test_option_errors_are_one_line(args, fragment, error_line):
     assert main(["evaluate", "--policy", "local", *TINY, *args]) == 2
-    assert fragment in _one_error_line(capsys)[0]
+    assert fragment in error_line("evaluate")

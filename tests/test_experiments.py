@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 
 from isac_iov import cli
 from isac_iov.config import ConfigError
-from isac_iov.experiments import paper, results, runner, specs, stats
+from isac_iov.experiments import paper, report, results, runner, specs, stats
 from isac_iov.experiments.report import write_report
 
 # ----------------------------------------------------------------------------- a fake run function
@@ -307,6 +308,56 @@ def test_report_has_every_item_and_redraws_from_results(tiny_reproduction):
     assert cli.main(["report", str(tiny_reproduction)]) == 0
     assert (tiny_reproduction / "report.md").read_text() == report
     assert len(list((tiny_reproduction / "figures").glob("*.png"))) == 6
+
+
+def test_results_keep_the_curves_the_specs_declare(tiny_reproduction):
+    for exp in specs.build("all", specs.make_scale("tiny", 2)):
+        res = results.load(tiny_reproduction, exp.name)
+        saved: dict[tuple[str, float | None], list[str]] = {}
+        for r in res["curves"]:
+            saved.setdefault((r["series"], r["x"]), []).append(r["metric"])
+        assert bool(saved) == bool(exp.curves.kept), exp.name
+        for cell in (c for c in exp.cells if (c.series, c.x) in saved):
+            header = COLUMNS + [f"local_queue_cv{i}" for i in range(cell.runs[0].config.num_cvs)]
+            assert saved[cell.series, cell.x] == exp.curve_columns(cell.series, header), (exp.name, cell.series)
+        for curve in exp.curves.drawn:
+            assert curve in exp.curves.kept and curve.rows(res), (exp.name, curve)
+    per_cv = specs.curves_of("fig5").drawn[0].rows(results.load(tiny_reproduction, "fig5"))
+    assert [r["metric"] for r in per_cv] == [f"local_queue_cv{i}" for i in range(5)]
+    assert {r["series"] for r in per_cv} == {"ly-dtmpo"}
+
+
+def _report_from(tiny_reproduction: Path, out: Path, drop: tuple[str, ...] = ()) -> str:
+    """The report of a copy of the tiny reproduction's results without the ``drop`` experiments."""
+    shutil.copytree(tiny_reproduction / results.RESULTS, out / results.RESULTS)
+    for name in drop:
+        (out / results.RESULTS / f"{name}.json").unlink()
+    return write_report(out).read_text()
+
+
+def test_report_lists_missing_experiments_as_not_run(tiny_reproduction, tmp_path):
+    assert [part.experiment for part in report.PARTS] == list(specs.EXPERIMENTS)
+    text = _report_from(tiny_reproduction, tmp_path, ("table3", "fig7"))
+    assert "## Fig. 7: effect of the Lyapunov parameter V\n\nnot run.\n" in text
+    assert "## Table III: convergence stability and speed (5 CVs, 3 RSUs)\n\nnot run.\n" in text
+    assert "| Fig. 7b: steady cost rises with V | 0.42 (V=5,10), 0.552 (50), 0.781 (100) | not run | not run |" in text
+    assert "| Table III | Ly-DTMPO best steady reward | not run | not run |" in text
+    assert text.count("not run.") == 2 and "figures/fig6.png" in text
+    assert sorted(p.stem for p in (tmp_path / "figures").glob("*.png")) == ["bandwidth", "fig4", "fig5", "fig6", "twin"]
+
+
+def test_report_takes_every_paper_number_from_the_paper_module(tiny_reproduction, tmp_path, monkeypatch):
+    monkeypatch.setitem(paper.TABLE_III, "ly-dtmpo", {"steady_reward": -1.234, "cv": 0.123, "conv_episode": 999})
+    monkeypatch.setattr(paper, "V_COST", {5.0: 0.25, 50.0: 0.25, 100.0: 0.75})
+    monkeypatch.setitem(paper.REWARD_GAIN_PCT, "ly-mappo", 12.5)
+    monkeypatch.setattr(paper, "COST_REDUCTION_PCT", {"3": {"ly-masac": 7.25}})
+    text = _report_from(tiny_reproduction, tmp_path)
+    assert "| Table III: Ly-DTMPO CV below Ly-MAPPO and Ly-MADDPG | 0.123 < 0.672, 0.530 |" in text
+    assert "| Table III: Ly-DTMPO converges later than Ly-MADDPG and Ly-MASAC | 999 > 185, 278 |" in text
+    assert "| Fig. 7b: steady cost rises with V | 0.25 (V=5,50), 0.75 (100) |" in text
+    assert "| ly-dtmpo | -1.234 |" in text and "| ly-mappo | 12.5 % |" in text
+    assert "| N = 3 | ly-masac | 7.25 % |" in text and "10.57 %" not in text
+    assert "| 50 | 0.25 |" in text and "0.411" not in text and "1711" not in text and "0.552" not in text
 
 
 def test_report_without_results_is_a_clear_error(tmp_path, capsys):

@@ -67,7 +67,11 @@ def test_mode_selection_both_sides_eq12_eq22():
     datat = np.array([0.01, 1.0, 0.05, 1.0])
     instrt = np.array([0.0337, 0.0733, 0.05, 0.0])
     # DataT faster -> 0; InstrT faster -> 1; tie -> DataT (strict); unused -> 0
-    assert computing.select_mode(used, datat, instrt).tolist() == [False, True, False, False]
+    eta = computing.select_mode(used, datat, instrt)
+    assert eta.tolist() == [False, True, False, False]
+    modes = computing.link_mode(used, eta)
+    assert modes.tolist() == [computing.MODE_DATAT, computing.MODE_INSTRT, computing.MODE_DATAT, computing.MODE_UNUSED]
+    assert [computing.MODE_NAMES[m] for m in modes] == ["DataT", "InstrT", "DataT", "-"]
 
 
 def test_task_delay_eq19_ignores_unused_parts():

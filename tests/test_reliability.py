@@ -27,12 +27,6 @@ TINY_SETS = ["--set=num_cvs=2", "--set=episode_slots=4", "--set=algo.num_envs=1"
 TINY_CFG = ["num_cvs=2", "episode_slots=4"]
 
 
-def _one_error_line(capsys, command: str) -> str:
-    err = capsys.readouterr().err.strip()
-    assert err.startswith(f"isac-iov {command}: error: ") and "\n" not in err and "Traceback" not in err, err
-    return err
-
-
 def _alive(pid: int) -> bool:
     """Whether ``pid`` runs (a zombie, dead but not reaped by a container's init, counts as dead)."""
     try:
@@ -108,7 +102,7 @@ def test_lock_names_its_holder_is_reentrant_and_dies_with_it(tmp_path):
     assert [p.name for p in (tmp_path / "run").iterdir()] == [rundir.LOCK_FILE]
 
 
-def test_two_train_processes_never_share_a_run_directory(tmp_path, capsys):
+def test_two_train_processes_never_share_a_run_directory(tmp_path, error_line):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "isac_iov.cli", "train", "--algo", "ly-dtmpo", "--episodes", "60", "--seed", "1",
            "--no-progress", "--out", str(out), *TINY_SETS]
@@ -117,7 +111,7 @@ def test_two_train_processes_never_share_a_run_directory(tmp_path, capsys):
     code = cli_main(["train", "--algo", "ly-dtmpo", "--episodes", "60", "--seed", "1", "--no-progress",
                      "--out", str(out), "--resume", *TINY_SETS])
     assert code == 2
-    assert f"in use by pid {first.pid}" in _one_error_line(capsys, "train")
+    assert f"in use by pid {first.pid}" in error_line("train")
     assert first.wait(timeout=300) == 0, first.stderr.read()
     episodes = [line.split(",")[0] for line in (out / rundir.METRICS_FILE).read_text().splitlines()[1:]]
     assert episodes == [str(e) for e in range(60)]  # each episode once
@@ -253,15 +247,15 @@ def test_runs_of_other_code_are_refused_or_redone_on_request(tmp_path, monkeypat
     assert record["code"] == {"version": "9.9", "fingerprint": "0" * 16}
 
 
-def test_reproduce_refuses_stale_runs_in_one_line_and_workers_zero(tmp_path, monkeypatch, capsys):
+def test_reproduce_refuses_stale_runs_in_one_line_and_workers_zero(tmp_path, monkeypatch, error_line):
     assert cli_main(["reproduce", "table3", "--tiny", "--seeds", "1", "--out", str(tmp_path), "--workers", "0"]) == 2
-    assert "--workers" in _one_error_line(capsys, "reproduce")
+    assert "--workers" in error_line("reproduce")
     spec = specs.build("table3", specs.make_scale("tiny", 1))[0].runs()[0]
     directory = runner.run_dir(tmp_path, spec)
     directory.mkdir(parents=True)
     rundir.write_json(directory / rundir.SPEC_FILE, {**spec.to_dict(), "code": {"version": "0", "fingerprint": "x"}})
     assert cli_main(["reproduce", "table3", "--tiny", "--seeds", "1", "--out", str(tmp_path), "--workers", "1"]) == 2
-    assert "started by other code (isac-iov 0, code fingerprint x)" in _one_error_line(capsys, "reproduce")
+    assert "started by other code (isac-iov 0, code fingerprint x)" in error_line("reproduce")
 
 
 # -- checkpoints and run-directory inputs ---------------------------------------------------------
@@ -305,30 +299,30 @@ DAMAGES = {
 
 
 @pytest.mark.parametrize("damage", list(DAMAGES))
-def test_damaged_run_directories_are_one_line_errors(trained, tmp_path, capsys, damage):
+def test_damaged_run_directories_are_one_line_errors(trained, tmp_path, damage, error_line):
     fn, message = DAMAGES[damage]
     run = _damaged_copy(trained, tmp_path, fn)
     assert cli_main(["evaluate", "--policy", str(run), "--episodes", "1", "--quiet"]) == 2
-    assert message in _one_error_line(capsys, "evaluate")
+    assert message in error_line("evaluate")
     if damage != "cv count edited":  # train --resume compares config.yaml with the requested scenario first
         assert cli_main(["train", "--algo", "ly-dtmpo", "--episodes", "2", "--no-progress", "--resume",
                          "--out", str(run), *TINY_SETS]) == 2
-        assert message.split(":")[-1].strip() in _one_error_line(capsys, "train")
+        assert message.split(":")[-1].strip() in error_line("train")
 
 
-def test_train_validates_seed_and_out_before_writing(tmp_path, capsys):
+def test_train_validates_seed_and_out_before_writing(tmp_path, error_line):
     out = tmp_path / "run"
     for seed in ("-1", str(2**64)):
         assert cli_main(["train", "--algo", "ly-dtmpo", "--seed", seed, "--out", str(out), *TINY_SETS]) == 2
-        assert "seed" in _one_error_line(capsys, "train")
+        assert "seed" in error_line("train")
         assert not out.exists()
     (tmp_path / "file").write_text("x")
     assert cli_main(["train", "--algo", "ly-dtmpo", "--out", str(tmp_path / "file"), *TINY_SETS]) == 2
-    assert "not a directory" in _one_error_line(capsys, "train")
+    assert "not a directory" in error_line("train")
     assert cli_main(["train", "--algo", "ly-dtmpo", "--out", "/proc/isac-iov-run", *TINY_SETS]) == 2
-    assert "cannot create it" in _one_error_line(capsys, "train")
+    assert "cannot create it" in error_line("train")
     assert cli_main(["train", "--algo", "ly-masac", "--out", str(out), "--set=num_cvs=100000"]) == 2
-    assert "training ly-masac on num_cvs=100000 CVs with 8 env(s) needs about" in _one_error_line(capsys, "train")
+    assert "training ly-masac on num_cvs=100000 CVs with 8 env(s) needs about" in error_line("train")
     assert not out.exists()
     assert cli_main(["train", "--algo", "ly-dtmpo", "--episodes", "1", "--no-progress", "--out", str(out),
                      *TINY_SETS]) == 0
@@ -345,7 +339,7 @@ def test_non_finite_gradient_stops_before_the_step():
 
 
 @pytest.mark.parametrize("algo", ["ly-dtmpo", "ly-maddpg"])
-def test_non_finite_reward_stops_training_keeping_the_last_good_checkpoint(algo, tmp_path, monkeypatch, capsys):
+def test_non_finite_reward_stops_training_keeping_the_last_good_checkpoint(algo, tmp_path, monkeypatch, error_line):
     calls = {"n": 0}
     step = BatchedEnv.step
 
@@ -360,7 +354,7 @@ def test_non_finite_reward_stops_training_keeping_the_last_good_checkpoint(algo,
     out = tmp_path / "run"
     assert cli_main(["train", "--algo", algo, "--episodes", "6", "--checkpoint-every", "2", "--no-progress",
                      "--out", str(out), *TINY_SETS]) == 2
-    err = _one_error_line(capsys, "train")
+    err = error_line("train")
     assert "non-finite reward in slot 0 in episodes 3..3" in err and "last good checkpoint (episode 2) is kept" in err
     state = torch.load(out / rundir.CHECKPOINT_FILE, weights_only=False)
     assert state["episode"] == 2

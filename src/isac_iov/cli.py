@@ -17,6 +17,8 @@ from typing import NoReturn
 
 import yaml
 
+DESCRIPTION = ("Simulate digital-twin-assisted task offloading in ISAC-enabled vehicular networks, train and "
+               "evaluate multi-agent offloading policies on it, and reproduce the paper's results.")
 COMMANDS = {
     "run": ("isac_iov.mainjob", "the main job: train Ly-DTMPO, then compare it with the reference policies"),
     "config": ("isac_iov.config_cmd", "print the effective config with its Table II sources"),
@@ -57,7 +59,7 @@ def describe_error(exc: BaseException) -> str:
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; only ``command``'s module is imported (so one command's imports never slow another)."""
-    parser = _Parser(prog="isac-iov", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="isac-iov", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text)

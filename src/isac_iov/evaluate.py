@@ -22,7 +22,8 @@ file is created first, and removed whatever happens).  The JSON never holds
   (``1 - share_local``); per slot ``system_cost`` (eq. 25) and ``reward``
   (eq. 44); ``instrt_share``, the fraction of used CV-RSU links in InstrT mode;
   mean and max of the local, RSU and virtual energy queues at the start of each
-  slot; the time-average energy per CV-slot against ``E^max / I``; and
+  slot; ``energy_budget_met``, whether the time-average energy per CV-slot
+  ``energy_j`` stays within ``E^max / I`` (``energy_budget_j_per_cv``); and
   ``episodes``, ``seed``, ``policy``, ``config_digest``.
 * ``slots`` - one record per (episode, slot, CV) with its delay, energy, cost,
   modes, queues, the slot's P2 objective and drift terms and the deadline flag.
@@ -46,6 +47,7 @@ from tqdm import tqdm
 from .config import Config, check_seed, load_config
 from .env.core import BatchedEnv, Step, check_memory, estimate_memory_bytes, slot_bytes
 from .policies import REGISTRY, LyOptPolicy, Policy, make_policy
+from .physics.computing import MODE_INSTRT, MODE_NAMES, MODE_UNUSED, link_mode
 from .rundir import CONFIG_FILE
 
 DEFAULT_NUM_ENVS = 10
@@ -53,7 +55,6 @@ KEPT_ARRAYS_PER_CV = 7          # per-CV float arrays kept of every played slot 
 KEPT_ARRAYS_PER_SLOT = 6        # per-slot scalars kept
 RECORD_BYTES = 4000             # one per-CV-slot record in memory and as JSON text, before its per-RSU fields
 RECORD_BYTES_PER_RSU = 400
-MODE_NAMES = ("-", "DataT", "InstrT")
 
 # (summary key, column header, format) of the comparison table.
 TABLE_COLUMNS = (
@@ -103,7 +104,7 @@ def _slot_arrays(step: Step) -> dict[str, np.ndarray]:
     return {
         "delay_s": out.delay_s, "energy_j": out.energy_j, "cost": out.cost,
         "deadline_miss": out.deadline_miss, "share_local": out.links.share_local,
-        "mode": out.links.used.astype(int) + out.eta.astype(int),
+        "mode": link_mode(out.links.used, out.eta),
         "local_queue_cycles": q.local_cycles, "energy_queue_j": q.energy_j, "rsu_queue_cycles": q.rsu_cycles,
         "system_cost": out.system_cost, "reward": out.reward, "objective": out.objective,
         "drift_local": out.drift_local, "drift_rsu": out.drift_rsu, "drift_energy": out.drift_energy,
@@ -137,23 +138,22 @@ def _play(policy: Policy, name: str, cfg: Config, sizes: list[int], seed: int,
 
 
 def _summary(arr: dict[str, np.ndarray], cfg: Config, name: str, episodes: int, seed: int) -> dict[str, Any]:
-    used = arr["mode"] > 0
+    used = arr["mode"] != MODE_UNUSED
     summary: dict[str, Any] = {
         "policy": name, "episodes": episodes, "seed": seed, "config_digest": cfg.digest(),
         "num_cvs": cfg.num_cvs, "num_rsus": cfg.num_rsus, "episode_slots": cfg.episode_slots,
         "cost": arr["cost"].mean(), "system_cost": arr["system_cost"].mean(),
         "delay_s": arr["delay_s"].mean(), "energy_j": arr["energy_j"].mean(),
         "deadline_miss_rate": arr["deadline_miss"].mean(),
-        "instrt_share": (arr["mode"] == 2).sum() / used.sum() if used.any() else 0.0,
+        "instrt_share": (arr["mode"] == MODE_INSTRT).sum() / used.sum() if used.any() else 0.0,
         "offload_share": (1.0 - arr["share_local"]).mean(),
         "reward": arr["reward"].mean(), "objective": arr["objective"].mean(),
     }
     for key in ("local_queue_cycles", "rsu_queue_cycles", "energy_queue_j"):
         summary[f"{key}_mean"] = arr[key].mean()
         summary[f"{key}_max"] = arr[key].max()
-    summary["energy_j_per_cv_slot"] = arr["energy_j"].mean()
     summary["energy_budget_j_per_cv"] = cfg.lyapunov.energy_budget_j_per_cv
-    summary["energy_budget_met"] = bool(summary["energy_j_per_cv_slot"] <= cfg.lyapunov.energy_budget_j_per_cv)
+    summary["energy_budget_met"] = bool(summary["energy_j"] <= cfg.lyapunov.energy_budget_j_per_cv)
     return {k: (float(v) if isinstance(v, (np.floating, float)) else v) for k, v in summary.items()}
 
 
@@ -172,7 +172,8 @@ def _records(arr: dict[str, np.ndarray]) -> list[dict[str, Any]]:
                 records.append({
                     "episode": e, "slot": t, "cv": i, **{k: lists[k][e][t][i] for k in per_cv},
                     "deadline_miss": lists["deadline_miss"][e][t][i],
-                    "used_links": sum(m > 0 for m in modes), "instrt_links": sum(m == 2 for m in modes),
+                    "used_links": sum(m != MODE_UNUSED for m in modes),
+                    "instrt_links": sum(m == MODE_INSTRT for m in modes),
                     "modes": [MODE_NAMES[m] for m in modes],
                     "rsu_queue_cycles": lists["rsu_queue_cycles"][e][t], **slot_part,
                 })

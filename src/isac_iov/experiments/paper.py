@@ -7,7 +7,13 @@ paper gives instead of one value ("about 2-3 %").
 """
 from __future__ import annotations
 
-# Table III: steady reward (mean of the last 50 episodes), coefficient of variation,
+# Section VII-A: the training budget, the scenario of Table III and Figs. 4-5, and the sweep of Fig. 6.
+EPISODES = 1800
+STEADY_WINDOW = 50          # Table III note 1: the steady reward is the mean of the last 50 episodes
+TABLE_III_CVS, TABLE_III_RSUS = 5, 3
+NUM_CVS: tuple[int, ...] = (2, 3, 4, 5, 6)
+
+# Table III: steady reward (mean of the last STEADY_WINDOW episodes), coefficient of variation,
 # first episode reaching 95 % of the steady reward.
 TABLE_III: dict[str, dict[str, float]] = {
     "ly-maddpg": {"steady_reward": -3.412, "cv": 0.530, "conv_episode": 185},

@@ -1,8 +1,9 @@
 """Figures of the report, drawn only from saved result files (matplotlib, Agg backend).
 
 Every function takes a loaded result (:func:`.results.load`) and a PNG path.
-Lines are means over seeds; shaded bands (curves) and error bars (points) are
-95 % bootstrap confidence intervals.  Queue backlogs are shown in Gcycles.
+The training curves a figure draws are the ones its experiment declares
+(:func:`.specs.curves_of`), one per panel.  Lines are means over seeds; shaded
+bands (curves) and error bars (points) are 95 % bootstrap confidence intervals.  Queue backlogs are shown in Gcycles.
 """
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .specs import LEARNERS  # noqa: E402
+from . import paper  # noqa: E402
+from .specs import LEARNERS, NO_TWIN, curves_of  # noqa: E402
 
 GIGA = 1e9
 
@@ -55,7 +57,8 @@ def _save(fig: Any, path: Path) -> Path:
 
 def fig4(res: dict[str, Any], path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6.4, 4))
-    for row in (r for r in res["curves"] if r["metric"] == "reward"):
+    (reward,) = curves_of("fig4").drawn
+    for row in reward.rows(res):
         _curve(ax, row, row["series"])
     ax.set(xlabel="episode", ylabel=f"episode reward (moving avg. {res['scale']['smooth_window']})",
            title="Fig. 4: training reward")
@@ -65,11 +68,11 @@ def fig4(res: dict[str, Any], path: Path) -> Path:
 
 def fig5(res: dict[str, Any], path: Path) -> Path:
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
-    for row in res["curves"]:
-        if row["series"] == "ly-dtmpo" and row["metric"].startswith("local_queue_cv"):
-            _curve(a, row, "CV" + str(int(row["metric"].removeprefix("local_queue_cv")) + 1), GIGA)
-        if row["metric"] == "local_queue_cycles":
-            _curve(b, row, row["series"], GIGA)
+    per_cv, mean = curves_of("fig5").drawn
+    for row in per_cv.rows(res):
+        _curve(a, row, "CV" + str(int(row["metric"].removeprefix(per_cv.metric)) + 1), GIGA)
+    for row in mean.rows(res):
+        _curve(b, row, row["series"], GIGA)
     a.set(xlabel="episode", ylabel="local queue (Gcycles)", title="Fig. 5a: Ly-DTMPO queue per CV")
     b.set(xlabel="episode", ylabel="mean local queue (Gcycles)", title="Fig. 5b: mean queue per algorithm")
     for ax in (a, b):
@@ -91,16 +94,17 @@ def fig6(res: dict[str, Any], path: Path) -> Path:
     return _save(fig, path)
 
 
-def fig7(res: dict[str, Any], path: Path, paper_v_cost: dict[float, float]) -> Path:
+def fig7(res: dict[str, Any], path: Path) -> Path:
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
-    for row in (r for r in res["curves"] if r["metric"] == "cost"):
+    (cost,) = curves_of("fig7").drawn
+    for row in cost.rows(res):
         _curve(a, row, f"V = {row['x']:g}")
     a.set(xlabel="episode", ylabel="system average cost", title="Fig. 7a: cost over training")
     a.legend(fontsize=8)
     rows = scalar_rows(res, "steady_cost")
     if rows:
         _points(b, rows, "ours (steady)")
-    b.plot(list(paper_v_cost), list(paper_v_cost.values()), "k^:", label="paper")
+    b.plot(list(paper.V_COST), list(paper.V_COST.values()), "k^:", label="paper")
     b.set(xscale="log", xlabel="Lyapunov V", ylabel="system average cost", title="Fig. 7b: cost at convergence")
     b.legend(fontsize=8)
     return _save(fig, path)
@@ -108,7 +112,7 @@ def fig7(res: dict[str, Any], path: Path, paper_v_cost: dict[float, float]) -> P
 
 def twin(res: dict[str, Any], path: Path) -> Path:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    reference = scalar_rows(res, "steady_cost", "ly-mappo (no twin)")
+    reference = scalar_rows(res, "steady_cost", NO_TWIN)
     for ax, factor, label in zip(axes, ("lag_slots", "noise_std"), ("twin lag (slots)", "twin noise (relative std)")):
         rows = scalar_rows(res, "steady_cost", factor)
         if rows:

@@ -3,21 +3,27 @@
 Reads ``DIR/results/*.json`` (written by ``isac-iov reproduce``), draws every
 figure into ``DIR/figures/`` and writes ``DIR/report.md``: a summary table of
 the paper's claims against ours with a verdict, then one section per table or
-figure with the paper's numbers (:mod:`.paper`) next to ours (mean over seeds,
-95 % bootstrap CI, IQM), and the reasons for differences that we know.  Items
-whose results are missing are listed as "not run", never silently dropped.
+figure with the paper's numbers next to ours (mean over seeds, 95 % bootstrap
+CI, IQM), and the reasons for differences that we know.
+
+The report is data: every paper number comes from :mod:`.paper`, every curve a
+figure draws from the experiment's declaration (:data:`.specs.CURVES`), and
+each experiment is reported by one :class:`Part` whose body returns a
+:class:`Section` (its Markdown and its summary claims).  Items whose results
+are missing are listed as "not run" by :func:`render`, never silently dropped.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from . import paper, plots
 from .results import PROVENANCE, RESULTS, load
-from .specs import EXPERIMENTS, LEARNERS
+from .specs import EXPERIMENTS, LEARNERS, NO_TWIN, curves_of
 
 REPORT_FILE = "report.md"
 FIGURES = "figures"
@@ -30,10 +36,34 @@ WHY = (
     "The paper reports a single training run per algorithm without intervals; we report means over seeds "
     "with 95 % bootstrap intervals, so differences smaller than the interval are not claims either way.",
     "A reduced budget (quick/tiny scale: fewer episodes and seeds, fewer N, V and fidelity values) "
-    "stops training long before the paper's 1800 episodes; convergence episodes and steady values at that "
-    "scale describe early training, not convergence.",
+    f"stops training long before the paper's {paper.EPISODES} episodes; convergence episodes and steady values "
+    "at that scale describe early training, not convergence.",
     "The paper's baselines' hyper-parameters are not given; ours are the learners' documented defaults.",
 )
+
+Claim = tuple[str, str, str, str]
+"""One row of the summary table: item, the paper's value, ours, verdict."""
+
+
+@dataclass(frozen=True)
+class Section:
+    """One section of the report: its Markdown and the claims it adds to the summary table."""
+
+    text: str
+    claims: tuple[Claim, ...] = ()
+
+
+@dataclass(frozen=True)
+class Part:
+    """How one experiment is reported: the section title; the ``(item, paper)`` of the claim listed when
+    the experiment was not run; the body, which turns a loaded result into the section's text below the
+    title (and figure) and its claims; and the figure drawer, if the section has a figure."""
+
+    experiment: str
+    title: str
+    missing: tuple[str, str]
+    body: Callable[[dict[str, Any]], Section]
+    draw: Callable[[dict[str, Any], Path], Path] | None = None
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -55,28 +85,37 @@ def write_report(out_dir: Path) -> Path:
     figs = out_dir / FIGURES
     figs.mkdir(exist_ok=True)
     res = {name: load(out_dir, name) for name in EXPERIMENTS}
-    claims: list[tuple[str, str, str, str]] = []
-    body = [_table3(res["table3"], claims), _fig4(res["fig4"], figs, claims),
-            _fig5(res["fig5"], figs, claims), _fig6(res["fig6"], figs, claims), _fig7(res["fig7"], figs, claims),
-            _twin(res["twin"], figs, claims), _bandwidth(res["bandwidth"], figs, claims)]
-    text = "\n\n".join([_header(out_dir, res), _summary(claims), *body, _why()]) + "\n"
+    sections = [render(part, res[part.experiment], figs) for part in PARTS]
+    claims = [c for section in sections for c in section.claims]
+    text = "\n\n".join([_header(out_dir, res), _summary(claims), *(s.text for s in sections), _why()]) + "\n"
     path = out_dir / REPORT_FILE
     path.write_text(text)
     return path
 
 
+def render(part: Part, res: dict[str, Any] | None, figs: Path) -> Section:
+    """The section of ``part``: "not run" (with its claim marked so) without a result, else title, figure
+    (drawn into ``figs``) and body."""
+    title = f"## {part.title}"
+    if res is None:
+        return Section(f"{title}\n\nnot run.", ((*part.missing, "not run", "not run"),))
+    if part.draw is not None:
+        part.draw(res, figs / f"{part.experiment}.png")
+        title += f"\n\n![{part.title}]({FIGURES}/{part.experiment}.png)"
+    body = part.body(res)
+    return Section("\n\n".join(t for t in (title, body.text) if t), body.claims)
+
+
 # ----------------------------------------------------------------------------- helpers
 
-def _row(res: dict[str, Any] | None, metric: str, series: str, x: float | None = None) -> dict[str, Any] | None:
-    if res is None:
-        return None
+def _row(res: dict[str, Any], metric: str, series: str, x: float | None = None) -> dict[str, Any] | None:
     for r in res["scalars"]:
         if r["metric"] == metric and r["series"] == series and (x is None or r["x"] == x) and r["n"] > 0:
             return r
     return None
 
 
-def _mean(res: dict[str, Any] | None, metric: str, series: str, x: float | None = None) -> float:
+def _mean(res: dict[str, Any], metric: str, series: str, x: float | None = None) -> float:
     r = _row(res, metric, series, x)
     return r["mean"] if r else math.nan
 
@@ -103,8 +142,8 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
 
 
-def _verdict(ok: bool | None) -> str:
-    return "not run" if ok is None else ("agrees" if ok else "differs")
+def _verdict(ok: bool) -> str:
+    return "agrees" if ok else "differs"
 
 
 def _overlap(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
@@ -119,17 +158,10 @@ def _best_verdict(res: dict[str, Any], metric: str, expected: str, lowest: bool,
     known = {a: r["mean"] for a, r in rows.items() if r is not None}
     if expected not in known:
         return "none", "not run"
-    best = (min if lowest else max)(known, key=known.get)
+    best = (min if lowest else max)(known, key=known.__getitem__)
     if best == expected:
         return best, "agrees"
     return best, "differs (CIs overlap)" if _overlap(rows[best], rows[expected]) else "differs"
-
-
-def _figure(res: dict[str, Any] | None, name: str, figs: Path, draw: Any, title: str, *extra: Any) -> str:
-    if res is None:
-        return f"## {title}\n\nnot run."
-    draw(res, figs / f"{name}.png", *extra)
-    return f"## {title}\n\n![{title}]({FIGURES}/{name}.png)"
 
 
 def _header(out_dir: Path, res: dict[str, Any]) -> str:
@@ -141,16 +173,7 @@ def _header(out_dir: Path, res: dict[str, Any]) -> str:
                      f"{scale['steady_window']} episodes, curves smoothed over {scale['smooth_window']}.")
     timing = out_dir / RESULTS / "timing.json"
     if timing.is_file():
-        t = json.loads(timing.read_text())
-        lines.append(f"Wall time of the last `reproduce`: {t['wall_time_s']:.0f} s for {t['executed']} runs "
-                     f"executed, {t['skipped']} reused, {t['failed']} failed (backend {t['backend']}, "
-                     f"{t['workers']} workers); the runs in this directory took {t['run_seconds_total']:.0f} s "
-                     f"of worker time in all. Estimated time of the full `all --seeds 5` reproduction "
-                     f"({t['full_runs']} runs) on {t['workers']} workers from the measured seconds per episode: "
-                     f"{_hours(t['full_estimate_h'])} from wall time, {_hours(t['full_estimate_cpu_h'])} from the "
-                     "runs' own CPU time (the two differ when other work shares the machine). Rates measured "
-                     "on short runs understate the off-policy learners, whose per-episode cost grows after "
-                     "their warm-up.")
+        lines.append(_timing(json.loads(timing.read_text())))
     prov = out_dir / RESULTS / PROVENANCE
     if prov.is_file():
         codes = json.loads(prov.read_text())["code"]
@@ -158,15 +181,28 @@ def _header(out_dir: Path, res: dict[str, Any]) -> str:
                                             f"{c['runs']} runs)" for c in codes) + ".")
     lines.append("Numbers are means over seeds with 95 % bootstrap confidence intervals in brackets and the "
                  "interquartile mean (IQM); figures show the intervals as bands or error bars. Raw results: "
-                 f"`{RESULTS}/*.json`, `*_scalars.csv`, `*_curves.csv`, marl-eval exports `{RESULTS}/marl_eval_train.json` and `marl_eval_eval.json`.")
+                 f"`{RESULTS}/*.json`, `*_scalars.csv`, `*_curves.csv`, marl-eval exports "
+                 f"`{RESULTS}/marl_eval_train.json` and `marl_eval_eval.json`.")
     return "\n".join(lines)
+
+
+def _timing(t: dict[str, Any]) -> str:
+    return (f"Wall time of the last `reproduce`: {t['wall_time_s']:.0f} s for {t['executed']} runs "
+            f"executed, {t['skipped']} reused, {t['failed']} failed (backend {t['backend']}, "
+            f"{t['workers']} workers); the runs in this directory took {t['run_seconds_total']:.0f} s "
+            f"of worker time in all. Estimated time of the full `all --seeds 5` reproduction "
+            f"({t['full_runs']} runs) on {t['workers']} workers from the measured seconds per episode: "
+            f"{_hours(t['full_estimate_h'])} from wall time, {_hours(t['full_estimate_cpu_h'])} from the "
+            "runs' own CPU time (the two differ when other work shares the machine). Rates measured "
+            "on short runs understate the off-policy learners, whose per-episode cost grows after "
+            "their warm-up.")
 
 
 def _hours(h: float) -> str:
     return f"{h:.2f} h" if math.isfinite(h) else "unknown (not every kind of run measured yet)"
 
 
-def _summary(claims: list[tuple[str, str, str, str]]) -> str:
+def _summary(claims: list[Claim]) -> str:
     return "## Summary: the paper's claims against ours\n\n" + _table(["item", "paper", "ours", "verdict"],
                                                                        [list(c) for c in claims])
 
@@ -177,10 +213,7 @@ def _why() -> str:
 
 # ----------------------------------------------------------------------------- Table III
 
-def _table3(res: dict[str, Any] | None, claims: list[tuple[str, str, str, str]]) -> str:
-    if res is None:
-        claims.append(("Table III", "Ly-DTMPO best steady reward", "not run", "not run"))
-        return "## Table III\n\nnot run."
+def _table3(res: dict[str, Any]) -> Section:
     rows = []
     for algo in LEARNERS:
         p = paper.TABLE_III[algo]
@@ -191,28 +224,42 @@ def _table3(res: dict[str, Any] | None, claims: list[tuple[str, str, str, str]])
     table = _table(["algorithm", "paper steady reward", "ours", "paper CV", "ours CV (all episodes)",
                     "ours CV (steady window)", "paper conv. ep.", "ours conv. ep."], rows)
     steady = {a: _mean(res, "steady_reward", a) for a in LEARNERS}
-    claims.append(("Table III: highest steady reward", "ly-dtmpo",
-                   *_best_verdict(res, "steady_reward", "ly-dtmpo", lowest=False)))
     gains = {b: (steady["ly-dtmpo"] - steady[b]) / abs(steady[b]) * 100 for b in BASELINES}
     gain_rows = [[b, _pct(paper.REWARD_GAIN_PCT[b], exact=True), _pct(gains[b])] for b in BASELINES]
-    positive = [b for b in BASELINES if gains[b] > 0]
-    claims.append(("Table III: Ly-DTMPO reward gain > 0 over every baseline",
-                   ", ".join(f"{b} {paper.REWARD_GAIN_PCT[b]:g} %" for b in BASELINES),
-                   ", ".join(f"{b} {_pct(gains[b])}" for b in BASELINES),
-                   _verdict(len(positive) == len(BASELINES)) + f" ({len(positive)}/4 positive)"))
-    cv = {a: _mean(res, "cv_all", a) for a in LEARNERS}
-    claims.append(("Table III: Ly-DTMPO CV below Ly-MAPPO and Ly-MADDPG", "0.411 < 0.672, 0.530",
-                   f"{cv['ly-dtmpo']:.3g} vs {cv['ly-mappo']:.3g}, {cv['ly-maddpg']:.3g}",
-                   _verdict(cv["ly-dtmpo"] < min(cv["ly-mappo"], cv["ly-maddpg"]))))
-    conv = {a: _mean(res, "conv_episode", a) for a in LEARNERS}
-    claims.append(("Table III: Ly-DTMPO converges later than Ly-MADDPG and Ly-MASAC", "1711 > 185, 278",
-                   f"{conv['ly-dtmpo']:.0f} vs {conv['ly-maddpg']:.0f}, {conv['ly-masac']:.0f}",
-                   _verdict(conv["ly-dtmpo"] > max(conv["ly-maddpg"], conv["ly-masac"]))))
-    return ("## Table III: convergence stability and speed (5 CVs, 3 RSUs)\n\n" + table + _twin_input_note(res) +
+    text = (table + _twin_input_note(res) +
             "\n\nReward gain of Ly-DTMPO over each baseline, (R_dt - R_b) / |R_b| on mean steady rewards:\n\n" +
             _table(["baseline", "paper", "ours"], gain_rows) +
             "\n\nConv. ep.: " + res["definitions"]["conv_episode"] + ". CV (all episodes) is the one compared "
             "with the paper's column; the paper does not state its window.")
+    return Section(text, _table3_claims(res, gains))
+
+
+def _table3_claims(res: dict[str, Any], gains: dict[str, float]) -> tuple[Claim, ...]:
+    positive = [b for b in BASELINES if gains[b] > 0]
+    cv = {a: _mean(res, "cv_all", a) for a in LEARNERS}
+    conv = {a: _mean(res, "conv_episode", a) for a in LEARNERS}
+    return (
+        ("Table III: highest steady reward", "ly-dtmpo",
+         *_best_verdict(res, "steady_reward", "ly-dtmpo", lowest=False)),
+        ("Table III: Ly-DTMPO reward gain > 0 over every baseline",
+         ", ".join(f"{b} {paper.REWARD_GAIN_PCT[b]:g} %" for b in BASELINES),
+         ", ".join(f"{b} {_pct(gains[b])}" for b in BASELINES),
+         _verdict(len(positive) == len(BASELINES)) + f" ({len(positive)}/{len(BASELINES)} positive)"),
+        ("Table III: Ly-DTMPO CV below Ly-MAPPO and Ly-MADDPG", _paper_order("cv", "<", "ly-mappo", "ly-maddpg"),
+         f"{cv['ly-dtmpo']:.3g} vs {cv['ly-mappo']:.3g}, {cv['ly-maddpg']:.3g}",
+         _verdict(cv["ly-dtmpo"] < min(cv["ly-mappo"], cv["ly-maddpg"]))),
+        ("Table III: Ly-DTMPO converges later than Ly-MADDPG and Ly-MASAC",
+         _paper_order("conv_episode", ">", "ly-maddpg", "ly-masac"),
+         f"{conv['ly-dtmpo']:.0f} vs {conv['ly-maddpg']:.0f}, {conv['ly-masac']:.0f}",
+         _verdict(conv["ly-dtmpo"] > max(conv["ly-maddpg"], conv["ly-masac"]))),
+    )
+
+
+def _paper_order(column: str, sign: str, *others: str) -> str:
+    """Ly-DTMPO's Table III ``column`` against the others', as ``dt sign other1, other2``."""
+    fmt = ".3f" if column == "cv" else "g"
+    values = [format(paper.TABLE_III[a][column], fmt) for a in ("ly-dtmpo", *others)]
+    return f"{values[0]} {sign} {', '.join(values[1:])}"
 
 
 def _twin_input_note(res: dict[str, Any]) -> str:
@@ -229,35 +276,27 @@ def _twin_input_note(res: dict[str, Any]) -> str:
 
 # ----------------------------------------------------------------------------- Fig. 4
 
-def _fig4(res: dict[str, Any] | None, figs: Path, claims: list[tuple[str, str, str, str]]) -> str:
-    text = _figure(res, "fig4", figs, plots.fig4, "Fig. 4: reward curves")
-    if res is None:
-        claims.append(("Fig. 4: every learner converges", "yes", "not run", "not run"))
-        return text
+def _fig4(res: dict[str, Any]) -> Section:
     w = res["scale"]["steady_window"]
     drift = {}
-    for row in (r for r in res["curves"] if r["metric"] == "reward"):
+    for row in (r for curve in curves_of("fig4").drawn for r in curve.rows(res)):
         last, before = row["raw_mean"][-w:], row["raw_mean"][-2 * w:-w] or row["raw_mean"][-w:]
         drift[row["series"]] = (sum(last) / len(last) - sum(before) / len(before)) / abs(sum(before) / len(before))
     settled = [a for a, d in drift.items() if abs(d) < 0.05]
-    claims.append((f"Fig. 4: every learner converges (mean reward of the last two {w}-episode windows within 5 %)",
-                   "yes", f"{len(settled)}/{len(drift)} ("
-                   + ", ".join(f"{a} {d * 100:+.1f} %" for a, d in drift.items())
-                   + ")", _verdict(len(settled) == len(drift))))
-    return text
+    claim = (f"Fig. 4: every learner converges (mean reward of the last two {w}-episode windows within 5 %)",
+             "yes", f"{len(settled)}/{len(drift)} (" + ", ".join(f"{a} {d * 100:+.1f} %" for a, d in drift.items())
+             + ")", _verdict(len(settled) == len(drift)))
+    return Section("", (claim,))
 
 
 # ----------------------------------------------------------------------------- Fig. 5
 
-def _fig5(res: dict[str, Any] | None, figs: Path, claims: list[tuple[str, str, str, str]]) -> str:
-    text = _figure(res, "fig5", figs, plots.fig5, "Fig. 5: local task queues")
-    if res is None:
-        claims.append(("Fig. 5b: Ly-DTMPO lowest steady queue", "yes", "not run", "not run"))
-        return text
-    claims.append(("Fig. 5b: lowest steady mean local queue", "ly-dtmpo",
-                   *_best_verdict(res, "steady_local_queue_cycles", "ly-dtmpo", lowest=True)))
+def _fig5(res: dict[str, Any]) -> Section:
+    claim = ("Fig. 5b: lowest steady mean local queue", "ly-dtmpo",
+             *_best_verdict(res, "steady_local_queue_cycles", "ly-dtmpo", lowest=True))
     rows = [[a, _ci(_row(res, "steady_local_queue_cycles", a))] for a in LEARNERS]
-    return text + "\n\nSteady mean local queue (cycles, last steady window):\n\n" + _table(["algorithm", "ours"], rows)
+    return Section("Steady mean local queue (cycles, last steady window):\n\n" + _table(["algorithm", "ours"], rows),
+                   (claim,))
 
 
 # ----------------------------------------------------------------------------- Fig. 6
@@ -267,51 +306,55 @@ def _reduction(res: dict[str, Any], metric: str, base: str, n: float) -> float:
     return (b - d) / b * 100
 
 
-def _fig6(res: dict[str, Any] | None, figs: Path, claims: list[tuple[str, str, str, str]]) -> str:
-    text = _figure(res, "fig6", figs, plots.fig6, "Fig. 6: cost, delay and energy versus the number of CVs")
-    if res is None:
-        claims.append(("Fig. 6a: Ly-DTMPO lowest cost at every N", "yes", "not run", "not run"))
-        return text
+def _fig6(res: dict[str, Any]) -> Section:
     ns = sorted({r["x"] for r in res["scalars"]})
     series = plots.series_names(res)
-    parts = [text]
+    parts = []
     for metric in ("cost", "system_cost", "delay_s", "energy_j", "instrt_share", "deadline_miss_rate"):
         rows = [[s] + [_ci(_row(res, metric, s, n)) for n in ns] for s in series]
         parts.append(f"**{metric}**\n\n" + _table(["policy"] + [f"N = {n:g}" for n in ns], rows))
     for metric, table, label in (("cost", paper.COST_REDUCTION_PCT, "cost"),
                                  ("delay_s", paper.DELAY_REDUCTION_PCT, "delay"),
                                  ("energy_j", paper.ENERGY_REDUCTION_PCT, "energy")):
-        rows = []
-        for point, values in table.items():
-            for base, pv in values.items():
-                ours = (sum(_reduction(res, metric, base, n) for n in ns) / len(ns) if point == "mean"
-                        else _reduction(res, metric, base, float(point)))
-                where = "mean over N" if point == "mean" else f"N = {point}"
-                rows.append([where, base, _pct(pv, exact=True), _pct(ours)])
         parts.append(f"Ly-DTMPO {label} reduction (c_b - c_dt) / c_b; our 'mean over N' averages the per-N "
                      f"reductions over N = {', '.join(f'{n:g}' for n in ns)}:\n\n" +
-                     _table(["where", "baseline", "paper", "ours"], rows))
-    _fig6_claims(res, ns, claims)
-    return "\n\n".join(parts)
+                     _table(["where", "baseline", "paper", "ours"], _reduction_rows(res, metric, table, ns)))
+    return Section("\n\n".join(parts), _fig6_claims(res, ns))
 
 
-def _fig6_claims(res: dict[str, Any], ns: list[float], claims: list[tuple[str, str, str, str]]) -> None:
+def _reduction_rows(res: dict[str, Any], metric: str, table: dict[str, dict[str, Any]],
+                    ns: list[float]) -> list[list[str]]:
+    rows = []
+    for point, values in table.items():
+        for base, pv in values.items():
+            ours = (sum(_reduction(res, metric, base, n) for n in ns) / len(ns) if point == "mean"
+                    else _reduction(res, metric, base, float(point)))
+            where = "mean over N" if point == "mean" else f"N = {point}"
+            rows.append([where, base, _pct(pv, exact=True), _pct(ours)])
+    return rows
+
+
+def _fig6_claims(res: dict[str, Any], ns: list[float]) -> tuple[Claim, ...]:
+    claims: list[Claim] = []
+    paper_ns = f"yes (N = {min(paper.NUM_CVS)}..{max(paper.NUM_CVS)})"
     for metric, label in (("cost", "Fig. 6a: Ly-DTMPO lowest cost"), ("delay_s", "Fig. 6b: Ly-DTMPO lowest delay")):
         verdicts = [_best_verdict(res, metric, "ly-dtmpo", lowest=True, x=n)[1] for n in ns]
         wins, ties = verdicts.count("agrees"), verdicts.count("differs (CIs overlap)")
-        claims.append((label + " among learners at every N", "yes (N = 2..6)",
+        claims.append((label + " among learners at every N", paper_ns,
                        f"{wins}/{len(ns)} N values ({ties} more within the CI of the best)",
                        _verdict(wins == len(ns))))
     for metric, label in (("cost", "mean cost per CV"), ("system_cost", "system cost (sum over CVs)")):
         rising = [a for a in LEARNERS if _increasing([_mean(res, metric, a, n) for n in ns])]
         claims.append((f"Fig. 6a: {label} increases with N for every learner", "yes",
-                       f"{len(rising)}/5 ({', '.join(rising) or 'none'})", _verdict(len(rising) == len(LEARNERS))))
+                       f"{len(rising)}/{len(LEARNERS)} ({', '.join(rising) or 'none'})",
+                       _verdict(len(rising) == len(LEARNERS))))
     falling = _increasing([-_mean(res, "energy_j", "ly-dtmpo", n) for n in ns])
     claims.append(("Fig. 6c: Ly-DTMPO energy decreases monotonically with N", "yes", "yes" if falling else "no",
                    _verdict(falling)))
     gap = [(_mean(res, "cost", "ly-dtmpo", n) / _mean(res, "cost", "ly-opt", n) - 1) * 100 for n in ns]
     claims.append(("(not in the paper) Ly-DTMPO cost above the per-slot optimiser ly-opt", "-",
                    ", ".join(f"N={n:g}: {g:+.1f} %" for n, g in zip(ns, gap)), "-"))
+    return tuple(claims)
 
 
 def _increasing(values: list[float]) -> bool:
@@ -320,62 +363,81 @@ def _increasing(values: list[float]) -> bool:
 
 # ----------------------------------------------------------------------------- Fig. 7
 
-def _fig7(res: dict[str, Any] | None, figs: Path, claims: list[tuple[str, str, str, str]]) -> str:
-    text = _figure(res, "fig7", figs, plots.fig7, "Fig. 7: effect of the Lyapunov parameter V", paper.V_COST)
-    if res is None:
-        claims.append(("Fig. 7b: steady cost rises with V", "0.42, 0.42, 0.552, 0.781", "not run", "not run"))
-        return text
+def _paper_v_cost() -> str:
+    """The paper's Fig. 7b costs with their V values, equal costs grouped: ``c1 (V=v1,v2), c2 (v3), ...``."""
+    groups: dict[float, list[float]] = {}
+    for v, cost in paper.V_COST.items():
+        groups.setdefault(cost, []).append(v)
+    return ", ".join(f"{cost:g} ({'V=' if i == 0 else ''}{','.join(f'{v:g}' for v in vs)})"
+                     for i, (cost, vs) in enumerate(groups.items()))
+
+
+def _fig7(res: dict[str, Any]) -> Section:
     vs = sorted({r["x"] for r in res["scalars"]})
     rows = [[f"{v:g}", f"{paper.V_COST[v]:g}" if v in paper.V_COST else "-",
              _ci(_row(res, "steady_cost", "ly-dtmpo", v), with_iqm=True)]
             for v in vs]
-    ours = [_row(res, "steady_cost", "ly-dtmpo", v) for v in vs]
-    pairs = list(zip(ours, ours[1:]))
+    claim = ("Fig. 7b: steady cost rises with V", _paper_v_cost(),
+             ", ".join(f"V={v:g}: {_mean(res, 'steady_cost', 'ly-dtmpo', v):.3g}" for v in vs),
+             _rising_verdict([_row(res, "steady_cost", "ly-dtmpo", v) for v in vs]))
+    return Section(_table(["V", "paper cost", "ours steady cost"], rows), (claim,))
+
+
+def _rising_verdict(ours: list[dict[str, Any] | None]) -> str:
+    """Whether consecutive scalar rows rise, told apart from overlapping intervals."""
     if any(r is None for r in ours):
-        verdict = "not run"
-    elif all(b["mean"] > a["mean"] and not _overlap(a, b) for a, b in pairs):
-        verdict = "agrees"
-    elif any(b["mean"] < a["mean"] and not _overlap(a, b) for a, b in pairs):
-        verdict = "differs"
-    else:
-        verdict = "inconclusive (CIs overlap)"
-    claims.append(("Fig. 7b: steady cost rises with V", "0.42 (V=5,10), 0.552 (50), 0.781 (100)",
-                   ", ".join(f"V={v:g}: {_mean(res, 'steady_cost', 'ly-dtmpo', v):.3g}" for v in vs), verdict))
-    return text + "\n\n" + _table(["V", "paper cost", "ours steady cost"], rows)
+        return "not run"
+    pairs = list(zip(ours, ours[1:]))
+    if all(b["mean"] > a["mean"] and not _overlap(a, b) for a, b in pairs):
+        return "agrees"
+    if any(b["mean"] < a["mean"] and not _overlap(a, b) for a, b in pairs):
+        return "differs"
+    return "inconclusive (CIs overlap)"
 
 
 # ----------------------------------------------------------------------------- beyond the paper
 
-def _twin(res: dict[str, Any] | None, figs: Path, claims: list[tuple[str, str, str, str]]) -> str:
-    text = _figure(res, "twin", figs, plots.twin, "Beyond the paper: twin fidelity (lag and noise)")
-    if res is None:
-        claims.append(("(beyond the paper) twin lag / noise", "-", "not run", "not run"))
-        return text
+def _twin(res: dict[str, Any]) -> Section:
     rows = sorted(plots.scalar_rows(res, "steady_cost"), key=lambda r: (r["series"], r["x"] or 0.0))
     table = [[r["series"], "-" if r["x"] is None else f"{r['x']:g}", _ci(r),
               _ci(_row(res, "steady_reward", r["series"], r["x"]))] for r in rows]
     perfect = _mean(res, "steady_cost", "lag_slots", 0)
     worst = {f: max(plots.scalar_rows(res, "steady_cost", f), key=lambda r: r["x"]) for f in ("lag_slots", "noise_std")}
-    claims.append(("(beyond the paper) Ly-DTMPO steady cost change, perfect twin -> worst twin / no twin", "-",
-                   ", ".join(f"{f}={r['x']:g}: {(r['mean'] / perfect - 1) * 100:+.1f} %" for f, r in worst.items()) +
-                   f", Ly-MAPPO: {(_mean(res, 'steady_cost', 'ly-mappo (no twin)') / perfect - 1) * 100:+.1f} %", "-"))
     busy = _mean(res, "steady_cost", "contention: ly-dtmpo")
-    claims.append(("(beyond the paper) contention scenario: Ly-DTMPO vs Ly-MAPPO (no twin) steady cost", "-",
-                   f"{busy:.3g} vs {_mean(res, 'steady_cost', 'contention: ly-mappo (no twin)'):.3g}", "-"))
-    return text + "\n\nLy-DTMPO trained and measured with a lagged or noisy twin (one factor at a time):\n\n" + \
-        _table(["factor", "value", "steady cost", "steady reward"], table)
+    claims = (
+        ("(beyond the paper) Ly-DTMPO steady cost change, perfect twin -> worst twin / no twin", "-",
+         ", ".join(f"{f}={r['x']:g}: {(r['mean'] / perfect - 1) * 100:+.1f} %" for f, r in worst.items()) +
+         f", Ly-MAPPO: {(_mean(res, 'steady_cost', NO_TWIN) / perfect - 1) * 100:+.1f} %", "-"),
+        ("(beyond the paper) contention scenario: Ly-DTMPO vs Ly-MAPPO (no twin) steady cost", "-",
+         f"{busy:.3g} vs {_mean(res, 'steady_cost', f'contention: {NO_TWIN}'):.3g}", "-"),
+    )
+    return Section("Ly-DTMPO trained and measured with a lagged or noisy twin (one factor at a time):\n\n" +
+                   _table(["factor", "value", "steady cost", "steady reward"], table), claims)
 
 
-def _bandwidth(res: dict[str, Any] | None, figs: Path, claims: list[tuple[str, str, str, str]]) -> str:
-    text = _figure(res, "bandwidth", figs, plots.bandwidth, "Beyond the paper: InstrT share and cost versus bandwidth")
-    if res is None:
-        claims.append(("(beyond the paper) InstrT share versus bandwidth", "-", "not run", "not run"))
-        return text
+def _bandwidth(res: dict[str, Any]) -> Section:
     rows = sorted(plots.scalar_rows(res, "instrt_share"), key=lambda r: (r["series"], r["x"]))
     table = [[r["series"], f"{r['x'] / 1e6:g}", _ci(r), _ci(_row(res, "cost", r["series"], r["x"]))] for r in rows]
     lo, hi = min(r["x"] for r in rows), max(r["x"] for r in rows)
-    claims.append(("(beyond the paper) ly-opt InstrT share, lowest -> highest bandwidth", "-",
-                   ", ".join(f"{sh}: {_mean(res, 'instrt_share', f'ly-opt {sh}', lo):.2f} -> "
-                             f"{_mean(res, 'instrt_share', f'ly-opt {sh}', hi):.2f}" for sh in ("per_cv", "per_rsu")),
-                   "-"))
-    return text + "\n\n" + _table(["policy / sharing", "bandwidth (MHz)", "InstrT share", "cost"], table)
+    claim = ("(beyond the paper) ly-opt InstrT share, lowest -> highest bandwidth", "-",
+             ", ".join(f"{sh}: {_mean(res, 'instrt_share', f'ly-opt {sh}', lo):.2f} -> "
+                       f"{_mean(res, 'instrt_share', f'ly-opt {sh}', hi):.2f}" for sh in ("per_cv", "per_rsu")),
+             "-")
+    return Section(_table(["policy / sharing", "bandwidth (MHz)", "InstrT share", "cost"], table), (claim,))
+
+
+PARTS = (
+    Part("table3", f"Table III: convergence stability and speed ({paper.TABLE_III_CVS} CVs, "
+                   f"{paper.TABLE_III_RSUS} RSUs)", ("Table III", "Ly-DTMPO best steady reward"), _table3),
+    Part("fig4", "Fig. 4: reward curves", ("Fig. 4: every learner converges", "yes"), _fig4, plots.fig4),
+    Part("fig5", "Fig. 5: local task queues", ("Fig. 5b: Ly-DTMPO lowest steady queue", "yes"), _fig5, plots.fig5),
+    Part("fig6", "Fig. 6: cost, delay and energy versus the number of CVs",
+         ("Fig. 6a: Ly-DTMPO lowest cost at every N", "yes"), _fig6, plots.fig6),
+    Part("fig7", "Fig. 7: effect of the Lyapunov parameter V", ("Fig. 7b: steady cost rises with V", _paper_v_cost()),
+         _fig7, plots.fig7),
+    Part("twin", "Beyond the paper: twin fidelity (lag and noise)", ("(beyond the paper) twin lag / noise", "-"),
+         _twin, plots.twin),
+    Part("bandwidth", "Beyond the paper: InstrT share and cost versus bandwidth",
+         ("(beyond the paper) InstrT share versus bandwidth", "-"), _bandwidth, plots.bandwidth),
+)
+"""One part per experiment, in report order."""

@@ -17,6 +17,10 @@ those runs.  Experiments share runs freely (Table III, Fig. 4 and Fig. 5 use
 the same five training runs per seed; Fig. 6 at 5 CVs and Fig. 7 at V = 5
 reuse them too); the runner executes every distinct key once.
 
+An experiment also declares its training curves (:data:`CURVES`, a
+:class:`Curves` per experiment name): the :class:`Curve` s its results keep and
+those its figure draws, one per panel.
+
 A :class:`Scale` fixes the budget: ``full`` is the paper's (1800 episodes,
 N = 2..6), ``quick`` a reduced smoke version, ``tiny`` a few-episode version
 for tests.  :func:`build` returns the experiments of a name (or ``all``).
@@ -27,17 +31,18 @@ import hashlib
 import json
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Sequence
 
 from ..config import Config, load_config, scenario_overrides
 from ..learners import REGISTRY as LEARNER_REGISTRY
+from . import paper
 
 LEARNERS = tuple(LEARNER_REGISTRY)
 REFERENCES = ("ly-opt", "greedy", "local")   # the reference policies the figures compare with
-NO_TWIN_SERIES = "ly-mappo (no twin)"        # Ly-MAPPO's series in the twin-fidelity experiment
 KINDS = ("train", "evaluate")
 EXPERIMENTS = ("table3", "fig4", "fig5", "fig6", "fig7", "twin", "bandwidth")
 EVAL_SEED_OFFSET = 10_000  # evaluation scenarios never replay a training seed's stream
+NO_TWIN = "ly-mappo (no twin)"             # Ly-MAPPO's series in the twin-fidelity experiment
 
 
 @dataclass(frozen=True)
@@ -101,12 +106,67 @@ class Cell:
 
 
 @dataclass(frozen=True)
+class Curve:
+    """A training curve of each series: the ``metrics.csv`` column ``metric`` or, with ``per_cv``, every
+    column starting with it (one per CV); of every series, or of ``series`` only."""
+
+    metric: str
+    series: str | None = None
+    per_cv: bool = False
+
+    def columns(self, series: str, header: Sequence[str]) -> list[str]:
+        """The columns of this curve in a run of ``series`` whose ``metrics.csv`` has ``header``."""
+        if self.series not in (None, series):
+            return []
+        return [c for c in header if c.startswith(self.metric)] if self.per_cv else [self.metric]
+
+    def rows(self, res: dict[str, Any]) -> list[dict[str, Any]]:
+        """The curve rows of a loaded result (:func:`.results.load`) that belong to this curve."""
+        return [r for r in res["curves"] if self.series in (None, r["series"])
+                and (r["metric"].startswith(self.metric) if self.per_cv else r["metric"] == self.metric)]
+
+
+@dataclass(frozen=True)
+class Curves:
+    """An experiment's training curves: ``kept`` in its results (in this column order) and ``drawn`` by its
+    figure (one per panel, in panel order)."""
+
+    kept: tuple[Curve, ...] = ()
+    drawn: tuple[Curve, ...] = ()
+
+
+REWARD_CURVE, COST_CURVE = Curve("reward"), Curve("cost")
+LOCAL_QUEUE_CURVE = Curve("local_queue_cycles")
+LOCAL_QUEUE_PER_CV_CURVE = Curve("local_queue_cv", series="ly-dtmpo", per_cv=True)
+CURVES: dict[str, Curves] = {
+    "fig4": Curves(kept=(REWARD_CURVE,), drawn=(REWARD_CURVE,)),
+    "fig5": Curves(kept=(LOCAL_QUEUE_CURVE, LOCAL_QUEUE_PER_CV_CURVE),
+                   drawn=(LOCAL_QUEUE_PER_CV_CURVE, LOCAL_QUEUE_CURVE)),
+    "fig7": Curves(kept=(COST_CURVE, Curve("system_cost"), REWARD_CURVE), drawn=(COST_CURVE,)),
+}
+
+
+def curves_of(experiment: str) -> Curves:
+    """The training curves declared for ``experiment`` (none for one not listed in :data:`CURVES`)."""
+    return CURVES.get(experiment, Curves())
+
+
+@dataclass(frozen=True)
 class Experiment:
     name: str
     cells: tuple[Cell, ...]
 
     def runs(self) -> list[RunSpec]:
         return [r for c in self.cells for r in c.runs]
+
+    @property
+    def curves(self) -> Curves:
+        """The declared training curves (:func:`curves_of`)."""
+        return curves_of(self.name)
+
+    def curve_columns(self, series: str, header: Sequence[str]) -> list[str]:
+        """The ``metrics.csv`` columns kept as curves for a run of ``series`` with ``header``."""
+        return [c for curve in self.curves.kept for c in curve.columns(series, header)]
 
 
 @dataclass(frozen=True)
@@ -117,13 +177,13 @@ class Scale:
     episodes: int
     seeds: tuple[int, ...]
     eval_episodes: int
-    num_cvs: tuple[int, ...] = (2, 3, 4, 5, 6)
-    v_values: tuple[float, ...] = (5.0, 10.0, 50.0, 100.0)
+    num_cvs: tuple[int, ...] = paper.NUM_CVS
+    v_values: tuple[float, ...] = tuple(paper.V_COST)
     twin_lags: tuple[int, ...] = (0, 1, 3, 5)
     twin_noises: tuple[float, ...] = (0.0, 0.1, 0.3)
     bandwidths_hz: tuple[float, ...] = (0.2e6, 0.5e6, 1e6, 2e6, 5e6, 20e6)
     bandwidth_eval_episodes: int = 5
-    steady_window: int = 50
+    steady_window: int = paper.STEADY_WINDOW
     smooth_window: int = 20
 
     def to_dict(self) -> dict[str, Any]:
@@ -142,7 +202,7 @@ def make_scale(name: str, seeds: int | None = None) -> Scale:
         raise ValueError(f"--seeds must be >= 1, got {seeds}")
     seed_ids = tuple(range(seeds))
     if name == "full":
-        return Scale("full", episodes=1800, seeds=seed_ids, eval_episodes=10)
+        return Scale("full", episodes=paper.EPISODES, seeds=seed_ids, eval_episodes=10)
     if name == "quick":
         return Scale("quick", episodes=200, seeds=seed_ids, eval_episodes=5, num_cvs=(3, 5),
                      v_values=(5.0, 50.0, 100.0), twin_lags=(0, 3), twin_noises=(0.0, 0.3),
@@ -200,10 +260,10 @@ def twin(scale: Scale) -> Experiment:
     cells = [_train_cell(scale, "ly-dtmpo", (f"twin.lag_slots={lag}",), "lag_slots", lag) for lag in scale.twin_lags]
     cells += [_train_cell(scale, "ly-dtmpo", (f"twin.noise_std={_fmt(sd)}",), "noise_std", sd)
               for sd in scale.twin_noises]
-    cells.append(_train_cell(scale, "ly-mappo", (), NO_TWIN_SERIES))
+    cells.append(_train_cell(scale, "ly-mappo", (), NO_TWIN))
     contention = tuple(scenario_overrides("contention"))
     cells += [_train_cell(scale, "ly-dtmpo", contention, "contention: ly-dtmpo"),
-              _train_cell(scale, "ly-mappo", contention, f"contention: {NO_TWIN_SERIES}")]
+              _train_cell(scale, "ly-mappo", contention, f"contention: {NO_TWIN}")]
     return Experiment("twin", tuple(cells))
 
 

@@ -62,6 +62,16 @@ def select_mode(used: np.ndarray, datat_s: np.ndarray, instrt_s: np.ndarray) -> 
     return used & (instrt_s < datat_s)
 
 
+# Link mode codes (docs/model.md#mode) and their names, indexed by code.
+MODE_UNUSED, MODE_DATAT, MODE_INSTRT = 0, 1, 2
+MODE_NAMES = ("-", "DataT", "InstrT")
+
+
+def link_mode(used: np.ndarray, eta: np.ndarray) -> np.ndarray:
+    """The mode code of each link from its use and its :func:`select_mode` choice (``eta`` implies ``used``)."""
+    return used.astype(int) + eta.astype(int)
+
+
 def task_delay_s(share_local: np.ndarray, local_total_s: np.ndarray,
                  used: np.ndarray, rsu_total_s: np.ndarray) -> np.ndarray:
     """Eqs. (19), (21): the max over the local part and every RSU part with a non-zero share."""

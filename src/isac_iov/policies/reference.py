@@ -19,6 +19,8 @@ from ..scenario import Physical, Scenario
 from ..slot import QueueState
 from ..twin import coverage_claims
 
+TINY = 1e-300  # floor of a sum or frequency that may be zero, so dividing by it stays finite
+
 
 def _zeros(env: BatchedEnv) -> tuple[np.ndarray, ActionLayout]:
     """All-zero actions for ``env`` and their layout."""
@@ -104,13 +106,13 @@ def water_fill(rate: np.ndarray, wait_s: np.ndarray, portion: np.ndarray,
         return rate * np.maximum(t[..., None] - wait_s, 0.0)
     usable = rate > 0
     lo = np.zeros(portion.shape)
-    hi = np.where(usable, wait_s, 0.0).max(-1) + portion / np.maximum(rate.sum(-1), 1e-300)
+    hi = np.where(usable, wait_s, 0.0).max(-1) + portion / np.maximum(rate.sum(-1), TINY)
     for _ in range(iterations):
         mid = 0.5 * (lo + hi)
         enough = parts(mid).sum(-1) >= portion
         lo, hi = np.where(enough, lo, mid), np.where(enough, mid, hi)
     x = parts(hi)
-    return hi, x * (portion / np.maximum(x.sum(-1), 1e-300))[..., None]
+    return hi, x * (portion / np.maximum(x.sum(-1), TINY))[..., None]
 
 
 def best_rsu_hz(delay_w: np.ndarray, energy_w: np.ndarray, beta: np.ndarray, cap_hz: np.ndarray,
@@ -125,7 +127,7 @@ def best_rsu_hz(delay_w: np.ndarray, energy_w: np.ndarray, beta: np.ndarray, cap
     lo, hi = np.zeros(np.shape(cap_hz)), np.asarray(cap_hz, dtype=float)
     for _ in range(iterations):
         mid = 0.5 * (lo + hi)
-        rising = slope(np.maximum(mid, 1e-300)) > 0
+        rising = slope(np.maximum(mid, TINY)) > 0
         lo, hi = np.where(rising, lo, mid), np.where(rising, mid, hi)
     return np.where(slope(cap_hz) < 0, cap_hz, hi)
 
@@ -143,7 +145,7 @@ def greedy_rsu_hz(scn: Scenario, phys: Physical, q: QueueState, reachable: np.nd
     cfg = scn.cfg
     f_avail = scn.rsu_available_hz
     claim = coverage_claims(reachable)
-    fair = f_avail * claim / np.maximum(claim.sum(axis=-2, keepdims=True), 1e-300)
+    fair = f_avail * claim / np.maximum(claim.sum(axis=-2, keepdims=True), TINY)
     beta = np.broadcast_to(q.rsu_cycles[:, None, :] * cfg.slot_s / scn.norm.queue_ref_cycles ** 2, fair.shape)
     beta = beta if cfg.rsu.service == "allocated" else np.zeros_like(fair)
     w_t, w_e = _prices(scn, q)
@@ -191,7 +193,7 @@ def greedy_actions(scn: Scenario, phys: Physical, q: QueueState, view: LinkView)
     a[..., lay.split] = best
     used = best[..., lay.task] > 0
     band = np.where(used, best[..., lay.task] * view.upload_s, 0.0)
-    a[..., lay.bandwidth] = band / np.maximum(band.max(-1, keepdims=True), 1e-300)
+    a[..., lay.bandwidth] = band / np.maximum(band.max(-1, keepdims=True), TINY)
     a[..., lay.cpu] = np.where(used, np.clip(f_hz / scn.rsu_available_hz, 0.0, 1.0), 0.0)
     return a
 
