@@ -118,17 +118,6 @@ def _scalar_rows(out_dir: Path, exp: Experiment, scale: Scale) -> list[dict[str,
     return rows
 
 
-def _curve_columns(exp_name: str, cell: Cell, header: list[str]) -> list[str]:
-    if exp_name == "fig4":
-        return ["reward"]
-    if exp_name == "fig5":
-        per_cv = [c for c in header if c.startswith("local_queue_cv")] if cell.series == "ly-dtmpo" else []
-        return ["local_queue_cycles", *per_cv]
-    if exp_name == "fig7":
-        return ["cost", "system_cost", "reward"]
-    return []
-
-
 def _curve_rows(out_dir: Path, exp: Experiment, scale: Scale) -> list[dict[str, Any]]:
     rows = []
     for cell in exp.cells:
@@ -136,7 +125,7 @@ def _curve_rows(out_dir: Path, exp: Experiment, scale: Scale) -> list[dict[str, 
         if not runs:
             continue
         length = min(len(m["episode"]) for m in runs)
-        for col in _curve_columns(exp.name, cell, list(runs[0])):
+        for col in exp.curve_columns(cell.series, list(runs[0])):
             raw = np.stack([m[col][:length] for m in runs])
             band = stats.curve_band(stats.moving_average(raw, scale.smooth_window))
             rows.append({"series": cell.series, "x": cell.x, "metric": col, "n": len(runs),

@@ -17,10 +17,17 @@ Every piece has ``state_dict`` / ``load_state_dict`` for checkpoints.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 import torch
+
+
+def memory_count(memory: float, samples_per_iteration: int) -> float:
+    """The sample cap of a running statistic that remembers ``memory`` iterations of ``samples_per_iteration``
+    samples; ``memory <= 0`` means it never forgets (infinite cap)."""
+    return memory * samples_per_iteration if memory > 0 else math.inf
 
 
 def merge_moments(mean: Any, var: Any, count: Any, b_mean: Any, b_var: Any, b_count: Any) -> tuple[Any, Any, Any]:

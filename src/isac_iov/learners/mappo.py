@@ -78,7 +78,6 @@ Kept from the paper: lambda 0.95, clip 0.2, 10 epochs, 512-sample minibatches.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,7 +86,7 @@ import torch
 from torch import nn
 
 from ..env.core import Step
-from .buffers import RunningMeanStd, gae
+from .buffers import RunningMeanStd, gae, memory_count
 from .common import AlgoConfig, EnvSpec, adam, as_tensor, optimise, step_rewards, to_actions
 from .networks import AgentMLP, GaussianActor, RunningNorm, gaussian_entropy, gaussian_log_prob, squash
 
@@ -119,7 +118,7 @@ class MAPPO:
         self.spec, self.cfg = spec, cfg
         self.num_envs = cfg.num_envs
         samples = cfg.num_envs * spec.slots * spec.agents
-        norm_count = cfg.norm_memory * samples if cfg.norm_memory > 0 else math.inf
+        norm_count = memory_count(cfg.norm_memory, samples)
         self.actor = GaussianActor(spec.agents, spec.obs_dim, spec.act_dim, cfg.hidden, cfg.shared_actor,
                                    cfg.init_log_std, norm_count, cfg.init_local_logit)
         self.critic_dim = spec.critic_dim if cfg.critic_global else spec.obs_dim
@@ -128,9 +127,8 @@ class MAPPO:
         self.actor_opt = adam([{"params": [p for n, p in self.actor.named_parameters() if n != "log_std"]},
                                {"params": [self.actor.log_std], "lr": cfg.log_std_lr}], lr=cfg.lr, eps=1e-5)
         self.critic_opt = adam(self.critic.parameters(), lr=cfg.lr, eps=1e-5)
-        memory = cfg.value_memory * samples
-        self.value_norm = RunningMeanStd(max_count=memory if memory > 0 else float("inf"))
-        self.return_rms = RunningMeanStd(max_count=memory if memory > 0 else float("inf"))
+        self.value_norm = RunningMeanStd(max_count=memory_count(cfg.value_memory, samples))
+        self.return_rms = RunningMeanStd(max_count=memory_count(cfg.value_memory, samples))
         t, e, i = spec.slots, cfg.num_envs, spec.agents
         self.obs = torch.zeros(t, e, i, spec.obs_dim)
         self.states = torch.zeros(t + 1, e, i, self.critic_dim)

@@ -68,7 +68,6 @@ dependence on the state.
 """
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
@@ -77,7 +76,7 @@ import numpy as np
 import torch
 
 from ..env.core import Step
-from .buffers import EpisodeReplay, RunningMeanStd
+from .buffers import EpisodeReplay, RunningMeanStd, memory_count
 from .common import AlgoConfig, EnvSpec, as_tensor, step_rewards, to_actions
 from .networks import RunningNorm
 
@@ -125,8 +124,7 @@ class OffPolicyLearner(ABC):
         self.replay = EpisodeReplay(cfg.buffer_episodes, t, i, spec.obs_dim, spec.global_dim, spec.act_dim)
         self.stage = {"obs": torch.zeros(e, t + 1, i, spec.obs_dim), "glob": torch.zeros(e, t + 1, spec.global_dim),
                       "act": torch.zeros(e, t, i, spec.act_dim), "rew": torch.zeros(e, t, i)}
-        reward_count = cfg.reward_memory * cfg.num_envs * spec.slots
-        self.reward_stats = RunningMeanStd(max_count=reward_count if reward_count > 0 else math.inf)
+        self.reward_stats = RunningMeanStd(max_count=memory_count(cfg.reward_memory, cfg.num_envs * spec.slots))
         self.state_norm = RunningNorm(spec.critic_dim, max_count=self.norm_max_count)
         self.episodes_seen = 0
         self.updates = 0
@@ -136,8 +134,7 @@ class OffPolicyLearner(ABC):
     @property
     def norm_max_count(self) -> float:
         """Sample cap of the input normalisers (``norm_memory`` iterations of agent-slots)."""
-        memory = self.cfg.norm_memory * self.cfg.num_envs * self.spec.slots * self.spec.agents
-        return memory if memory > 0 else math.inf
+        return memory_count(self.cfg.norm_memory, self.cfg.num_envs * self.spec.slots * self.spec.agents)
 
     @abstractmethod
     def behaviour(self, obs: torch.Tensor) -> torch.Tensor:
