@@ -55,7 +55,7 @@ def critic_fit(learner: OffPolicyLearner, cfg: object, envs: int, seed: int) -> 
             pred.append(learner.critic(learner.critic_input(o, glob, a))[:, 0].numpy().ravel())
         step = env.step(a.double().clamp(0.0, 1.0).numpy())
         rew = torch.as_tensor(step.outcome.reward_per_cv if learner.cfg.reward == "per_cv"
-                              else np.repeat(step.reward[:, None], learner.spec.agents, 1), dtype=torch.float32)
+                              else np.repeat(step.reward[:, None], learner.spec.num_agents, 1), dtype=torch.float32)
         true.append(learner.scale_rewards(rew).numpy().ravel())
         obs, critic = step.obs, step.critic_state
     p, t = np.concatenate(pred), np.concatenate(true)

@@ -26,20 +26,20 @@ def test_observation_parts_tile_the_observation_and_hold_what_they_name(override
     cfg = load_config(None, overrides)
     d = dims(cfg)
     own = [d.own(n) for n in OWN_FEATURE_NAMES]
-    links = [i for n in LINK_FEATURE_NAMES for i in range(d.obs)[d.link(n)]]
-    assert own + links + list(range(d.obs)[d.twin]) == list(range(d.obs))
+    links = [i for n in LINK_FEATURE_NAMES for i in range(d.obs_dim)[d.link(n)]]
+    assert own + links + list(range(d.obs_dim)[d.twin]) == list(range(d.obs_dim))
     assert (OWN_FEATURES, LOAD_FEATURES) == (len(OWN_FEATURE_NAMES), len(LOAD_FEATURE_NAMES))
-    assert d.twin_feature == d.rsus + 3 + LOAD_FEATURES * d.rsus
+    assert d.twin_feature_dim == d.num_rsus + 3 + LOAD_FEATURES * d.num_rsus
     env = BatchedEnv(cfg, 2, seed=3)
     obs, _ = env.reset()
-    assert (env.obs_dim, env.cv_feature_dim, env.action_dim) == (d.obs, d.cv_feature, d.action)
+    assert (env.obs_dim, env.cv_feature_dim, env.action_dim) == (d.obs_dim, d.cv_feature_dim, d.action_dim)
     p, scn = env.phys, env.scn
     assert np.allclose(obs[..., d.own("x")], p.x_m / cfg.road.length_m)
     assert np.allclose(obs[..., d.own("data_bits")], p.data_bits / cfg.task.data_bits.high)
     dist, reachable, _ = env._chan
     assert np.array_equal(obs[..., d.link("in_coverage")], reachable.astype(float))
     assert np.allclose(obs[..., d.link("distance")], dist / cfg.rsu.coverage_m)
-    assert scn.num_rsus == d.rsus
+    assert scn.num_rsus == d.num_rsus
 
 
 def test_name_lists_come_from_the_registries():

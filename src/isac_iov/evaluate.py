@@ -45,13 +45,14 @@ import numpy as np
 from tqdm import tqdm
 
 from .config import Config, check_seed, load_config
-from .env.core import BatchedEnv, Step, check_memory, estimate_memory_bytes, slot_bytes
+from .env.core import BatchedEnv, check_memory, estimate_memory_bytes, slot_bytes
+from .env.rollout import SlotRecord, rollout
+from .physics.computing import MODE_INSTRT, MODE_NAMES, MODE_UNUSED
 from .policies import REGISTRY, LyOptPolicy, Policy, make_policy
-from .physics.computing import MODE_INSTRT, MODE_NAMES, MODE_UNUSED, link_mode
 from .rundir import CONFIG_FILE
 
 DEFAULT_NUM_ENVS = 10
-KEPT_ARRAYS_PER_CV = 7          # per-CV float arrays kept of every played slot (see _slot_arrays)
+KEPT_ARRAYS_PER_CV = 7          # per-CV float arrays kept of every played slot (see env.rollout.SlotRecord)
 KEPT_ARRAYS_PER_SLOT = 6        # per-slot scalars kept
 RECORD_BYTES = 4000             # one per-CV-slot record in memory and as JSON text, before its per-RSU fields
 RECORD_BYTES_PER_RSU = 400
@@ -98,19 +99,6 @@ def _batch_sizes(episodes: int, num_envs: int) -> list[int]:
     return [num_envs] * full + ([rest] if rest else [])
 
 
-def _slot_arrays(step: Step) -> dict[str, np.ndarray]:
-    """The per-env arrays of one played slot that the summary and the records need."""
-    out, q = step.outcome, step.queues
-    return {
-        "delay_s": out.delay_s, "energy_j": out.energy_j, "cost": out.cost,
-        "deadline_miss": out.deadline_miss, "share_local": out.links.share_local,
-        "mode": link_mode(out.links.used, out.eta),
-        "local_queue_cycles": q.local_cycles, "energy_queue_j": q.energy_j, "rsu_queue_cycles": q.rsu_cycles,
-        "system_cost": out.system_cost, "reward": out.reward, "objective": out.objective,
-        "drift_local": out.drift_local, "drift_rsu": out.drift_rsu, "drift_energy": out.drift_energy,
-    }
-
-
 def _play(policy: Policy, name: str, cfg: Config, sizes: list[int], seed: int,
           progress: bool) -> tuple[dict[str, np.ndarray], float]:
     """Play every batch; arrays ``(episodes, slots, ...)`` and the total decision time."""
@@ -121,19 +109,19 @@ def _play(policy: Policy, name: str, cfg: Config, sizes: list[int], seed: int,
               disable=not progress) as bar:
         for n, batch_seed in zip(sizes, seeds):
             env = BatchedEnv(cfg, n, seed=batch_seed)
-            obs, _ = env.reset()
-            policy.reset(env)
-            steps = []
-            done = False
-            while not done:
+
+            def act(obs: np.ndarray, critic_state: np.ndarray, t: int) -> np.ndarray:
+                nonlocal act_s
                 start = time.perf_counter()
                 actions = policy.act(env, obs)
                 act_s += time.perf_counter() - start
-                step = env.step(actions)
-                steps.append(_slot_arrays(step))
-                obs, done = step.obs, step.done
+                return actions
+
+            slots = []
+            for step in rollout(env, act, on_reset=policy.reset):
+                slots.append(SlotRecord.of(step).arrays())
                 bar.update(n)
-            batches.append({k: np.stack([s[k] for s in steps], axis=1) for k in steps[0]})
+            batches.append({k: np.stack([s[k] for s in slots], axis=1) for k in slots[0]})
     return {k: np.concatenate([b[k] for b in batches]) for k in batches[0]}, act_s
 
 

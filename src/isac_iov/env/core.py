@@ -71,14 +71,14 @@ class MemoryEstimateError(ValueError):
 class Dims:
     """The sizes of one env's arrays and the parts of an observation, from the config alone."""
 
-    agents: int
-    rsus: int
-    action: int          # 1 + 3K (see isac_iov.actions)
-    cv_feature: int      # own features of one CV: OWN_FEATURES + len(LINK_FEATURE_NAMES) K
-    twin_feature: int    # RSU queues, G_rsu and the RSU loads: K + 3 + LOAD_FEATURES K
-    obs: int             # cv_feature + twin_feature
-    global_state: int    # I cv_feature + twin_feature
-    critic_state: int    # obs + global_state
+    num_agents: int
+    num_rsus: int
+    action_dim: int          # 1 + 3K (see isac_iov.actions)
+    cv_feature_dim: int      # own features of one CV: OWN_FEATURES + len(LINK_FEATURE_NAMES) K
+    twin_feature_dim: int    # RSU queues, G_rsu and the RSU loads: K + 3 + LOAD_FEATURES K
+    obs_dim: int             # cv_feature_dim + twin_feature_dim
+    global_state_dim: int    # I cv_feature_dim + twin_feature_dim
+    critic_state_dim: int    # obs_dim + global_state_dim
 
     def own(self, name: str) -> int:
         """Index of own feature ``name`` (one of ``OWN_FEATURE_NAMES``) in an observation."""
@@ -86,13 +86,13 @@ class Dims:
 
     def link(self, name: str) -> slice:
         """The K entries of per-RSU feature ``name`` (one of ``LINK_FEATURE_NAMES``) in an observation."""
-        start = OWN_FEATURES + LINK_FEATURE_NAMES.index(name) * self.rsus
-        return slice(start, start + self.rsus)
+        start = OWN_FEATURES + LINK_FEATURE_NAMES.index(name) * self.num_rsus
+        return slice(start, start + self.num_rsus)
 
     @property
     def twin(self) -> slice:
         """The twin-provided part of an observation (zero without the twin)."""
-        return slice(self.cv_feature, self.obs)
+        return slice(self.cv_feature_dim, self.obs_dim)
 
 
 def dims(cfg: Config) -> Dims:
@@ -115,9 +115,9 @@ def estimate_memory_bytes(cfg: Config, num_envs: int, extra_bytes: int = 0) -> i
     Little's-law windows, and one slot's working arrays.
     """
     i, k, d = cfg.num_cvs, cfg.num_rsus, dims(cfg)
-    views = min(cfg.twin.lag_slots + 1, cfg.episode_slots + 1) * (d.global_state + 2 * k)
+    views = min(cfg.twin.lag_slots + 1, cfg.episode_slots + 1) * (d.global_state_dim + 2 * k)
     windows = 2 * (cfg.lyapunov.window_slots - 1) * (i + k)
-    per_env = FLOAT_BYTES * (2 * i * d.critic_state + views + windows) + slot_bytes(cfg) + ENV_OVERHEAD_BYTES
+    per_env = FLOAT_BYTES * (2 * i * d.critic_state_dim + views + windows) + slot_bytes(cfg) + ENV_OVERHEAD_BYTES
     return num_envs * per_env + extra_bytes
 
 
@@ -180,9 +180,9 @@ class BatchedEnv:
         self.scn = Scenario(cfg)
         self.num_envs = num_envs
         d = dims(cfg)
-        self.num_agents, self.num_rsus, self.action_dim = d.agents, d.rsus, d.action
-        self.cv_feature_dim, self.twin_feature_dim, self.obs_dim = d.cv_feature, d.twin_feature, d.obs
-        self.global_state_dim, self.critic_state_dim = d.global_state, d.critic_state
+        self.num_agents, self.num_rsus, self.action_dim = d.num_agents, d.num_rsus, d.action_dim
+        self.cv_feature_dim, self.twin_feature_dim, self.obs_dim = d.cv_feature_dim, d.twin_feature_dim, d.obs_dim
+        self.global_state_dim, self.critic_state_dim = d.global_state_dim, d.critic_state_dim
         self._seed = seed
         self.t = 0
         self.phys: Physical
@@ -282,16 +282,3 @@ class BatchedEnv:
     def snapshot(self) -> tuple[Physical, QueueState]:
         """Copies of the current physical state and queues (for per-slot optimisers)."""
         return self.phys.take(slice(None)), self.queues.state.take(slice(None))
-
-    def info(self, out: Outcome, q: QueueState) -> dict[str, Any]:
-        """Per-CV arrays ``(E, I, ...)`` of a slot: delay (s), energy (J), modes, queues, cost.
-
-        ``rsu_queue_cycles`` is the RSU backlog each CV sees (the same for all CVs of an env).
-        """
-        rsu_q = np.broadcast_to(q.rsu_cycles[:, None, :], out.links.used.shape)
-        return {
-            "delay_s": out.delay_s, "energy_j": out.energy_j, "cost": out.cost,
-            "instrt": out.eta, "used": out.links.used, "deadline_miss": out.deadline_miss,
-            "local_queue_cycles": q.local_cycles, "rsu_queue_cycles": rsu_q,
-            "energy_queue_j": q.energy_j, "share_local": out.links.share_local,
-        }

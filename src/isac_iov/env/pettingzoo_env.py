@@ -29,6 +29,7 @@ from pettingzoo import ParallelEnv
 from ..actions import ActionError
 from ..config import Config, check_seed, load_config
 from .core import BatchedEnv
+from .rollout import SlotRecord
 
 
 class IsacIovParallelEnv(ParallelEnv):
@@ -97,7 +98,7 @@ class IsacIovParallelEnv(ParallelEnv):
             raise ActionError(f"actions: missing agents {sorted(missing)}")
         a = np.stack([self._agent_action(ag, actions[ag]) for ag in self.possible_agents])[None]
         st = self.core.step(a)
-        info = self.core.info(st.outcome, st.queues)
+        info = SlotRecord.of(st).cv_info()
         infos = {ag: {k: v[0, i] for k, v in info.items()} for i, ag in enumerate(self.possible_agents)}
         rewards = {ag: float(st.reward[0]) for ag in self.agents}
         terms = {ag: False for ag in self.agents}

@@ -80,7 +80,7 @@ class TrainedPolicy:
 
     def reset(self, env: BatchedEnv) -> None:
         got = (env.num_agents, env.obs_dim, env.action_dim)
-        want = (self.spec.agents, self.spec.obs_dim, self.spec.act_dim)
+        want = (self.spec.num_agents, self.spec.obs_dim, self.spec.action_dim)
         if got != want:
             raise ValueError(f"policy {self.name}: trained for (CVs, obs_dim, action_dim) = {want}, "
                              f"the env has {got}")

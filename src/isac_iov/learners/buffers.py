@@ -94,11 +94,11 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, gamma: float, lam: float) -
 class EpisodeReplay:
     """Ring buffer of ``capacity`` whole episodes; samples transitions uniformly from stored episodes."""
 
-    def __init__(self, capacity: int, slots: int, agents: int, obs_dim: int, global_dim: int, act_dim: int):
+    def __init__(self, capacity: int, slots: int, agents: int, obs_dim: int, global_state_dim: int, action_dim: int):
         self.capacity, self.slots = capacity, slots
         self.obs = torch.zeros(capacity, slots + 1, agents, obs_dim)
-        self.glob = torch.zeros(capacity, slots + 1, global_dim)
-        self.act = torch.zeros(capacity, slots, agents, act_dim)
+        self.glob = torch.zeros(capacity, slots + 1, global_state_dim)
+        self.act = torch.zeros(capacity, slots, agents, action_dim)
         self.rew = torch.zeros(capacity, slots, agents)
         self.ptr, self.size = 0, 0
 

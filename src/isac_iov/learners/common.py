@@ -40,18 +40,19 @@ from ..env.core import Step, dims
 class EnvSpec:
     """Dimensions a learner needs, read from the config (:func:`isac_iov.env.core.dims`)."""
 
-    agents: int
+    num_agents: int
     obs_dim: int
-    act_dim: int
-    global_dim: int
-    critic_dim: int
+    action_dim: int
+    global_state_dim: int
+    critic_state_dim: int
     twin_part: slice     # the observation entries the twin provides
     slots: int
 
     @classmethod
     def from_config(cls, cfg: Config) -> "EnvSpec":
         d = dims(cfg)
-        return cls(d.agents, d.obs, d.action, d.global_state, d.critic_state, d.twin, cfg.episode_slots)
+        return cls(d.num_agents, d.obs_dim, d.action_dim, d.global_state_dim, d.critic_state_dim, d.twin,
+                   cfg.episode_slots)
 
 
 @dataclass(frozen=True)

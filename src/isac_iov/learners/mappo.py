@@ -117,22 +117,22 @@ class MAPPO:
     def __init__(self, spec: EnvSpec, cfg: MappoConfig):
         self.spec, self.cfg = spec, cfg
         self.num_envs = cfg.num_envs
-        samples = cfg.num_envs * spec.slots * spec.agents
+        samples = cfg.num_envs * spec.slots * spec.num_agents
         norm_count = memory_count(cfg.norm_memory, samples)
-        self.actor = GaussianActor(spec.agents, spec.obs_dim, spec.act_dim, cfg.hidden, cfg.shared_actor,
+        self.actor = GaussianActor(spec.num_agents, spec.obs_dim, spec.action_dim, cfg.hidden, cfg.shared_actor,
                                    cfg.init_log_std, norm_count, cfg.init_local_logit)
-        self.critic_dim = spec.critic_dim if cfg.critic_global else spec.obs_dim
+        self.critic_dim = spec.critic_state_dim if cfg.critic_global else spec.obs_dim
         self.critic = nn.Sequential(RunningNorm(self.critic_dim, max_count=norm_count),
-                                    AgentMLP(spec.agents, self.critic_dim, 1, cfg.hidden, shared=True))
+                                    AgentMLP(spec.num_agents, self.critic_dim, 1, cfg.hidden, shared=True))
         self.actor_opt = adam([{"params": [p for n, p in self.actor.named_parameters() if n != "log_std"]},
                                {"params": [self.actor.log_std], "lr": cfg.log_std_lr}], lr=cfg.lr, eps=1e-5)
         self.critic_opt = adam(self.critic.parameters(), lr=cfg.lr, eps=1e-5)
         self.value_norm = RunningMeanStd(max_count=memory_count(cfg.value_memory, samples))
         self.return_rms = RunningMeanStd(max_count=memory_count(cfg.value_memory, samples))
-        t, e, i = spec.slots, cfg.num_envs, spec.agents
+        t, e, i = spec.slots, cfg.num_envs, spec.num_agents
         self.obs = torch.zeros(t, e, i, spec.obs_dim)
         self.states = torch.zeros(t + 1, e, i, self.critic_dim)
-        self.pre_actions = torch.zeros(t, e, i, spec.act_dim)
+        self.pre_actions = torch.zeros(t, e, i, spec.action_dim)
         self.log_probs = torch.zeros(t, e, i)
         self.rewards = torch.zeros(t, e, i)
 
@@ -169,8 +169,8 @@ class MAPPO:
         }
         batch = {k: v.reshape(-1, *v.shape[2:]) for k, v in batch.items()}
         rows = batch["obs"].shape[0]
-        mb = max(1, min(rows, cfg.batch_size // self.spec.agents))
-        stats: list[torch.Tensor] = []
+        mb = max(1, min(rows, cfg.batch_size // self.spec.num_agents))
+        stats: list[dict[str, torch.Tensor]] = []
         for _ in range(cfg.epochs):
             perm = torch.randperm(rows)
             for start in range(0, rows, mb):
@@ -178,8 +178,7 @@ class MAPPO:
                 stats.append(self._update({k: v[idx] for k, v in batch.items()}))
         self.actor.obs_norm.update(batch["obs"])
         self.critic[0].update(batch["states"])
-        mean = torch.stack(stats).mean(0)
-        return dict(zip(("policy_loss", "value_loss", "entropy", "approx_kl", "clip_frac"), mean.tolist()))
+        return {name: torch.stack([s[name] for s in stats]).mean().item() for name in stats[0]}
 
     def _learning_rewards(self, rewards: torch.Tensor) -> torch.Tensor:
         """Rewards ``(T, N)`` scaled by the running std of the discounted return and clipped (``reward_clip``).
@@ -212,7 +211,8 @@ class MAPPO:
             mlp.weights[-1].mul_(old_std / new_std)
             mlp.biases[-1].mul_(old_std).add_(old_mean - new_mean).div_(new_std)
 
-    def _update(self, b: dict[str, torch.Tensor]) -> torch.Tensor:
+    def _update(self, b: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """One PPO minibatch step; its statistics by name."""
         cfg = self.cfg
         mean, log_std = self.actor(b["obs"])
         logp = gaussian_log_prob(b["u"], mean, log_std)
@@ -227,7 +227,8 @@ class MAPPO:
         with torch.no_grad():
             kl = ((ratio - 1) - log_ratio).mean()
             clip_frac = ((ratio - 1).abs() > cfg.clip_eps).float().mean()
-        return torch.stack([policy_loss.detach(), value_loss.detach(), entropy.detach(), kl, clip_frac])
+        return {"policy_loss": policy_loss.detach(), "value_loss": value_loss.detach(), "entropy": entropy.detach(),
+                "approx_kl": kl, "clip_frac": clip_frac}
 
     # -- checkpoints -------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -51,12 +51,12 @@ class Temperature(nn.Module):
 class MASAC(OffPolicyLearner):
     def __init__(self, spec: EnvSpec, cfg: MasacConfig):
         super().__init__(spec, cfg)
-        self.actor = SquashedGaussianActor(spec.agents, spec.obs_dim, spec.act_dim, cfg.hidden, cfg.shared_actor,
+        self.actor = SquashedGaussianActor(spec.num_agents, spec.obs_dim, spec.action_dim, cfg.hidden, cfg.shared_actor,
                                            self.norm_max_count, cfg.init_local_logit)
-        self.critic = QEnsemble(spec.agents, self.critic_in_dim, cfg.hidden, copies=2)
+        self.critic = QEnsemble(spec.num_agents, self.critic_in_dim, cfg.hidden, copies=2)
         self.critic_target = copy.deepcopy(self.critic)
-        self.temperature = Temperature(spec.agents, cfg.init_alpha)
-        self.target_entropy = cfg.target_entropy_per_dim * spec.act_dim
+        self.temperature = Temperature(spec.num_agents, cfg.init_alpha)
+        self.target_entropy = cfg.target_entropy_per_dim * spec.action_dim
         self.actor_opt = adam(self.actor.parameters(), lr=cfg.actor_lr)
         self.critic_opt = adam(self.critic.parameters(), lr=cfg.critic_lr)
         self.alpha_opt = adam(self.temperature.parameters(), lr=cfg.alpha_lr)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..env.core import Step
+from ..env.rollout import SlotRecord
 
 BASE_COLUMNS = ("episode", "reward", "cost", "system_cost", "delay_s", "energy_j", "local_queue_cycles",
                 "rsu_queue_cycles", "energy_queue_j", "deadline_miss_rate", "instrt_share")
@@ -44,19 +44,18 @@ class EpisodeMetrics:
         self.used = np.zeros(self.num_envs)
         self.local_per_cv = np.zeros((self.num_envs, self.num_cvs))
 
-    def add(self, step: Step) -> None:
-        out, q = step.outcome, step.queues
+    def add(self, rec: SlotRecord) -> None:
         per_env = {
-            "reward": step.reward, "cost": out.cost.mean(-1), "system_cost": out.system_cost,
-            "delay_s": out.delay_s.mean(-1), "energy_j": out.energy_j.mean(-1),
-            "local_queue_cycles": q.local_cycles.mean(-1), "rsu_queue_cycles": q.rsu_cycles.mean(-1),
-            "energy_queue_j": q.energy_j.mean(-1), "deadline_miss_rate": out.deadline_miss.mean(-1),
-            "instrt_share": (out.eta * out.links.used).sum((-2, -1)),
+            "reward": rec.reward, "cost": rec.cost.mean(-1), "system_cost": rec.system_cost,
+            "delay_s": rec.delay_s.mean(-1), "energy_j": rec.energy_j.mean(-1),
+            "local_queue_cycles": rec.local_queue_cycles.mean(-1), "rsu_queue_cycles": rec.rsu_queue_cycles.mean(-1),
+            "energy_queue_j": rec.energy_queue_j.mean(-1), "deadline_miss_rate": rec.deadline_miss.mean(-1),
+            "instrt_share": rec.instrt.sum((-2, -1)),
         }
         for name, value in per_env.items():
             self.sums[name] += value
-        self.used += out.links.used.sum((-2, -1))
-        self.local_per_cv += q.local_cycles
+        self.used += rec.used.sum((-2, -1))
+        self.local_per_cv += rec.local_queue_cycles
         self.slots += 1
 
     def rows(self, keep: int, first_episode: int, wall_time_s: float) -> list[dict[str, float]]:

@@ -138,12 +138,12 @@ def policy_mlp(n: int, obs_dim: int, out_dim: int, hidden: int, shared: bool, in
 class GaussianActor(nn.Module):
     """Per-agent Gaussian policy over pre-actions: state-dependent mean, learned state-independent log-std."""
 
-    def __init__(self, n: int, obs_dim: int, act_dim: int, hidden: int, shared: bool, init_log_std: float,
+    def __init__(self, n: int, obs_dim: int, action_dim: int, hidden: int, shared: bool, init_log_std: float,
                  norm_max_count: float = math.inf, init_local_logit: float = 0.0):
         super().__init__()
         self.obs_norm = RunningNorm(obs_dim, max_count=norm_max_count)
-        self.mean_net = policy_mlp(n, obs_dim, act_dim, hidden, shared, init_local_logit)
-        self.log_std = nn.Parameter(torch.full((n, act_dim), float(init_log_std)))
+        self.mean_net = policy_mlp(n, obs_dim, action_dim, hidden, shared, init_local_logit)
+        self.log_std = nn.Parameter(torch.full((n, action_dim), float(init_log_std)))
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mean = self.mean_net(self.obs_norm(obs))
@@ -164,11 +164,11 @@ class DeterministicActor(nn.Module):
     the sigmoid out of saturation.
     """
 
-    def __init__(self, n: int, obs_dim: int, act_dim: int, hidden: int, shared: bool,
+    def __init__(self, n: int, obs_dim: int, action_dim: int, hidden: int, shared: bool,
                  norm_max_count: float = math.inf, init_local_logit: float = 0.0):
         super().__init__()
         self.obs_norm = RunningNorm(obs_dim, max_count=norm_max_count)
-        self.net = policy_mlp(n, obs_dim, act_dim, hidden, shared, init_local_logit)
+        self.net = policy_mlp(n, obs_dim, action_dim, hidden, shared, init_local_logit)
 
     def pre_action(self, obs: torch.Tensor) -> torch.Tensor:
         return self.net(self.obs_norm(obs))
@@ -189,23 +189,23 @@ class SquashedGaussianActor(nn.Module):
 
     LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 
-    def __init__(self, n: int, obs_dim: int, act_dim: int, hidden: int, shared: bool,
+    def __init__(self, n: int, obs_dim: int, action_dim: int, hidden: int, shared: bool,
                  norm_max_count: float = math.inf, init_local_logit: float = 0.0):
         super().__init__()
-        self.act_dim = act_dim
+        self.action_dim = action_dim
         self.obs_norm = RunningNorm(obs_dim, max_count=norm_max_count)
-        self.net = policy_mlp(n, obs_dim, 2 * act_dim, hidden, shared, init_local_logit)
+        self.net = policy_mlp(n, obs_dim, 2 * action_dim, hidden, shared, init_local_logit)
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """A reparameterised sample: ``(action in [0,1], log-density of the action)``."""
-        mean, log_std = self.net(self.obs_norm(obs)).split(self.act_dim, dim=-1)
+        mean, log_std = self.net(self.obs_norm(obs)).split(self.action_dim, dim=-1)
         log_std = log_std.clamp(self.LOG_STD_MIN, self.LOG_STD_MAX)
         u = mean + torch.randn_like(mean) * log_std.exp()
         return squash(u), gaussian_log_prob(u, mean, log_std) - squash_log_det(u)
 
     def pre_mean(self, obs: torch.Tensor) -> torch.Tensor:
         """The mean of the pre-action ``u``."""
-        return self.net(self.obs_norm(obs))[..., :self.act_dim]
+        return self.net(self.obs_norm(obs))[..., :self.action_dim]
 
     def mean_action(self, obs: torch.Tensor) -> torch.Tensor:
         return squash(self.pre_mean(obs))

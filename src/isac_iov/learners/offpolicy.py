@@ -120,12 +120,12 @@ class OffPolicyLearner(ABC):
 
     def __init__(self, spec: EnvSpec, cfg: OffPolicyConfig):
         self.spec, self.cfg, self.num_envs = spec, cfg, cfg.num_envs
-        t, e, i = spec.slots, cfg.num_envs, spec.agents
-        self.replay = EpisodeReplay(cfg.buffer_episodes, t, i, spec.obs_dim, spec.global_dim, spec.act_dim)
-        self.stage = {"obs": torch.zeros(e, t + 1, i, spec.obs_dim), "glob": torch.zeros(e, t + 1, spec.global_dim),
-                      "act": torch.zeros(e, t, i, spec.act_dim), "rew": torch.zeros(e, t, i)}
+        t, e, i = spec.slots, cfg.num_envs, spec.num_agents
+        self.replay = EpisodeReplay(cfg.buffer_episodes, t, i, spec.obs_dim, spec.global_state_dim, spec.action_dim)
+        self.stage = {"obs": torch.zeros(e, t + 1, i, spec.obs_dim), "glob": torch.zeros(e, t + 1, spec.global_state_dim),
+                      "act": torch.zeros(e, t, i, spec.action_dim), "rew": torch.zeros(e, t, i)}
         self.reward_stats = RunningMeanStd(max_count=memory_count(cfg.reward_memory, cfg.num_envs * spec.slots))
-        self.state_norm = RunningNorm(spec.critic_dim, max_count=self.norm_max_count)
+        self.state_norm = RunningNorm(spec.critic_state_dim, max_count=self.norm_max_count)
         self.episodes_seen = 0
         self.updates = 0
         self.random_warmup = True       # false after a warm start (:mod:`.warmstart`): explore around the clone
@@ -134,7 +134,7 @@ class OffPolicyLearner(ABC):
     @property
     def norm_max_count(self) -> float:
         """Sample cap of the input normalisers (``norm_memory`` iterations of agent-slots)."""
-        return memory_count(self.cfg.norm_memory, self.cfg.num_envs * self.spec.slots * self.spec.agents)
+        return memory_count(self.cfg.norm_memory, self.cfg.num_envs * self.spec.slots * self.spec.num_agents)
 
     @abstractmethod
     def behaviour(self, obs: torch.Tensor) -> torch.Tensor:
@@ -154,7 +154,7 @@ class OffPolicyLearner(ABC):
         self.stage["obs"][:, t] = o
         self.stage["glob"][:, t] = as_tensor(critic_state[:, 0, self.spec.obs_dim:])
         if self.random_warmup and self.episodes_seen < self.cfg.warmup_episodes:
-            a = torch.rand(o.shape[0], self.spec.agents, self.spec.act_dim)
+            a = torch.rand(o.shape[0], self.spec.num_agents, self.spec.action_dim)
         else:
             with torch.no_grad():
                 a = self.behaviour(o)
@@ -185,7 +185,7 @@ class OffPolicyLearner(ABC):
     @property
     def critic_in_dim(self) -> int:
         """Input width of each critic: critic state plus the joint action."""
-        return self.spec.critic_dim + self.spec.agents * self.spec.act_dim
+        return self.spec.critic_state_dim + self.spec.num_agents * self.spec.action_dim
 
     def policy_value(self, obs: torch.Tensor, glob: torch.Tensor, replayed: torch.Tensor,
                      own: torch.Tensor) -> torch.Tensor:

@@ -51,6 +51,7 @@ from tqdm import tqdm
 from ..cli import add_config_arguments
 from ..config import Config, ConfigError, check_seed, load_config
 from ..env.core import BatchedEnv, check_memory, dims, estimate_memory_bytes
+from ..env.rollout import SlotRecord, rollout
 from ..rundir import (ALGO_FILE, CHECKPOINT_FILE, CONFIG_FILE, LOCK_FILE, METRICS_FILE, TB_DIR, RunDirError,
                       code_fingerprint, locked, save_checked, write_atomic)
 from . import algo_spec, effective_config, read_checkpoint, read_run
@@ -136,8 +137,8 @@ def learner_bytes(cfg: Config, algo_cfg: Any) -> int:
     per-agent networks on the critic state with Adam's two moments."""
     d = dims(cfg)
     episodes = algo_cfg.num_envs + getattr(algo_cfg, "buffer_episodes", 0)
-    transitions = episodes * cfg.episode_slots * d.agents * (2 * (d.obs + d.critic_state) + d.action + 8)
-    weights = 3 * 3 * d.agents * algo_cfg.hidden * (d.critic_state + algo_cfg.hidden + d.action + 1)
+    transitions = episodes * cfg.episode_slots * d.num_agents * (2 * (d.obs_dim + d.critic_state_dim) + d.action_dim + 8)
+    weights = 3 * 3 * d.num_agents * algo_cfg.hidden * (d.critic_state_dim + algo_cfg.hidden + d.action_dim + 1)
     return FLOAT32_BYTES * (transitions + weights)
 
 
@@ -238,15 +239,12 @@ class _Run:
             writer.close()
 
     def _iteration(self, keep: int) -> dict[str, float]:
-        obs, critic = self.env.reset()
         self.metrics.reset()
-        for t in range(self.cfg.episode_slots):
-            step = self.env.step(self.learner.explore(obs, critic, t))
+        for t, step in enumerate(rollout(self.env, self.learner.explore)):
             if not np.isfinite(step.reward).all():
                 raise NonFiniteTraining(f"non-finite reward in slot {t}")
             self.learner.record(step, t)
-            self.metrics.add(step)
-            obs, critic = step.obs, step.critic_state
+            self.metrics.add(SlotRecord.of(step))
         return self.learner.end_iteration(keep)
 
     def _log(self, writer: Any, rows: list[dict[str, float]], losses: dict[str, float]) -> None:

@@ -21,6 +21,7 @@ import torch
 
 from ..config import Config
 from ..env.core import BatchedEnv
+from ..env.rollout import rollout
 from .common import as_tensor
 
 CLIP_EPS = 0.02
@@ -33,14 +34,15 @@ def collect(cfg: Config, policy_name: str, episodes: int, seed: int) -> tuple[to
         raise ValueError(f"--init: unknown reference policy {policy_name!r} (known: {', '.join(REGISTRY)})")
     policy = make_policy(policy_name, cfg, seed)
     env = BatchedEnv(cfg, episodes, seed=seed)
-    obs, _ = env.reset()
-    policy.reset(env)
     xs, ys = [], []
-    for _ in range(cfg.episode_slots):
-        a = policy.act(env, obs)
+
+    def act(obs: np.ndarray, critic_state: np.ndarray, t: int) -> np.ndarray:
         xs.append(obs)
-        ys.append(a)
-        obs = env.step(a).obs
+        ys.append(policy.act(env, obs))
+        return ys[-1]
+
+    for _ in rollout(env, act, on_reset=policy.reset):
+        pass
     return as_tensor(np.concatenate(xs)), as_tensor(np.concatenate(ys))
 
 
