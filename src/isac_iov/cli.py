@@ -69,13 +69,6 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def add_config_arguments(p: argparse.ArgumentParser) -> None:
-    """The ``--config FILE`` and repeated ``--set key=value`` options shared by commands."""
-    p.add_argument("--config", default=None, help="YAML scenario file (partial allowed)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key, e.g. --set lyapunov.v_control=10 (repeatable)")
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     command = next((a for a in argv if not a.startswith("-")), None)

@@ -21,6 +21,7 @@ comes from; ``isac-iov config`` prints the effective config with it.
 """
 from __future__ import annotations
 
+import argparse
 import copy
 import dataclasses
 import hashlib
@@ -550,3 +551,10 @@ def describe(cfg: Config) -> str:
     width_k = max(len(r[0]) for r in rows)
     width_v = max(len(r[1]) for r in rows)
     return "\n".join(f"{k:<{width_k}}  {v:<{width_v}}  {src}" for k, v, src in rows)
+
+
+def add_config_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``--config FILE`` and repeated ``--set key=value`` options shared by commands."""
+    p.add_argument("--config", default=None, help="YAML scenario file (partial allowed)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key, e.g. --set lyapunov.v_control=10 (repeatable)")

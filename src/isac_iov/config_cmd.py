@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import argparse
 
-from .config import describe, load_config
+from .config import add_config_arguments, describe, load_config
 from .scenario import Normalisers
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from .cli import add_config_arguments
     add_config_arguments(p)
 
 

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from .config import Config, check_seed, load_config
+from .config import Config, add_config_arguments, check_seed, load_config
 from .env.core import BatchedEnv, check_memory, estimate_memory_bytes, slot_bytes
 from .env.rollout import SlotRecord, rollout
 from .physics.computing import MODE_INSTRT, MODE_NAMES, MODE_UNUSED
@@ -216,8 +216,7 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from .cli import add_config_arguments
-    p.add_argument("--policy", required=True, help="local | offload | random | greedy | ly-opt | RUN_DIR")
+    p.add_argument("--policy", required=True, help=f"{' | '.join(REGISTRY)} | RUN_DIR")
     add_config_arguments(p)
     p.add_argument("--episodes", type=int, default=20, help="episodes to play (default 20)")
     p.add_argument("--seed", type=int, default=0, help="seed of the episodes and of the policy (default 0)")

@@ -16,8 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .cli import add_config_arguments
-from .config import load_config
+from .config import add_config_arguments, load_config
 from .evaluate import evaluate_policy, format_summary_table
 from .learners import load_policy
 from .learners.train import train_run

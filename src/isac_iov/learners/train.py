@@ -48,8 +48,7 @@ import torch
 import yaml
 from tqdm import tqdm
 
-from ..cli import add_config_arguments
-from ..config import Config, ConfigError, check_seed, load_config
+from ..config import Config, ConfigError, add_config_arguments, check_seed, load_config
 from ..env.core import BatchedEnv, check_memory, dims, estimate_memory_bytes
 from ..env.rollout import SlotRecord, rollout
 from ..rundir import (ALGO_FILE, CHECKPOINT_FILE, CONFIG_FILE, LOCK_FILE, METRICS_FILE, TB_DIR, RunDirError,
