@@ -47,3 +47,18 @@ def test_name_lists_come_from_the_registries():
     assert set(specs.REFERENCES) <= set(POLICIES)
     twin = {c.series for c in specs.build("twin", specs.make_scale("tiny", 1))[0].cells}
     assert {specs.NO_TWIN, f"contention: {specs.NO_TWIN}"} <= twin
+
+
+def test_every_config_key_is_declared_once_with_its_documentation():
+    from isac_iov import config
+    from isac_iov.learners.common import make_algo_config
+    from isac_iov.learners.mappo import MappoConfig
+    flat = list(config._flat_items(config.Config()))
+    assert list(config.KEYS) == flat and all(meta["source"] for meta in config.KEYS.values())
+    assert config.PLAUSIBLE_RANGES["lyapunov.alpha"] == (0.0, 1.0) == config.KEYS["lyapunov.alpha"]["bounds"]
+    assert config._CHOICES["rsu.service"] == ("work_conserving", "allocated", "capacity")
+    line = next(ln for ln in config.describe(config.Config()).splitlines() if ln.startswith("lyapunov.alpha "))
+    assert "[0, 1]" in line and "alpha = 0.6" in line
+    with pytest.raises(config.ConfigError, match=r"algo.num_envs: must be >= 1"):
+        make_algo_config(MappoConfig, {"num_envs": "0"})
+    assert make_algo_config(MappoConfig, {"lr": "3e-4", "shared_actor": "false"}).lr == 3e-4

@@ -55,83 +55,121 @@ class Range:
         return [float(self.low), float(self.high)]
 
 
+def _key(default: Any, source: str, bounds: tuple[float, float] | None = None,
+         choices: tuple[str, ...] | None = None) -> Any:
+    """A config key with its documentation: ``source`` (its Table II row, or the docs/model.md section that
+    settles it), plausible ``bounds`` (docs/model.md#plausible-ranges; both ends of a range, every entry of
+    a list) and the allowed ``choices``.  ``isac-iov config``, validation and the tables below read these."""
+    return field(default=default, metadata={"source": source, "bounds": bounds, "choices": choices})
+
+
 @dataclass(frozen=True)
 class RoadConfig:
-    length_m: float = 700.0
-    lane_width_m: float = 3.75
-    num_lanes: int = 4
+    length_m: float = _key(700.0, "Sec. VII-A: road length 700 m", bounds=(1.0, 1e6))
+    lane_width_m: float = _key(3.75, "Table II: lane width L0 = 3.75 m", bounds=(0.01, 1000.0))
+    num_lanes: int = _key(4, "Sec. VII-A: four-lane road", bounds=(1, 1000))
 
 
 @dataclass(frozen=True)
 class RsuConfig:
-    x_m: tuple[float, ...] = (200.0, 350.0, 500.0)
-    lateral_offset_m: float = 9.375
-    height_m: float = 10.0
-    coverage_m: float = 200.0
-    cpu_max_hz: float = 20e9
-    twin_reserve_fraction: float = 0.1
-    kappa: float = 1e-28
-    service: str = "work_conserving"  # "work_conserving" | "allocated" | "capacity"  (eq. 17, docs/model.md)
+    x_m: tuple[float, ...] = _key((200.0, 350.0, 500.0),
+                                  "docs/model.md#values-the-paper-leaves-open: 3 RSUs 150 m apart (Table II), centred",
+                                  bounds=(0.0, 1e6))
+    lateral_offset_m: float = _key(9.375, "Sec. VII-A text l_k = 9.375 m (Table II says 9.75)", bounds=(0.0, 10000.0))
+    height_m: float = _key(10.0, "Table II: RSU height H_k = 10 m", bounds=(0.01, 10000.0))
+    coverage_m: float = _key(200.0, "Table II: coverage radius 200 m", bounds=(1.0, 1e6))
+    cpu_max_hz: float = _key(20e9, "Table II: RSU computing resources F^rsu,max = 20 GHz", bounds=(1e6, 1e15))
+    twin_reserve_fraction: float = _key(0.1,
+                                        "docs/model.md#values-the-paper-leaves-open: C^twin = 10 % of F^rsu,max (C6)",
+                                        bounds=(0.0, 0.99))
+    kappa: float = _key(1e-28, "Table II: RSU energy coefficient kappa_rsu = 1e-28", bounds=(1e-36, 1e-20))
+    service: str = _key("work_conserving",
+                        "docs/model.md#rsu-service: eq. (17) service rate (our choice)",
+                        choices=("work_conserving", "allocated", "capacity"))
 
 
 @dataclass(frozen=True)
 class ChannelConfig:
-    bandwidth_hz: float = 20e6
-    noise_w: float = 1e-13
-    tx_power_w: float = 1.0
-    sensing_gain: float = 1.5
-    pathloss_intercept_db: float = -38.4
-    pathloss_slope_db: float = 21.0
-    fading: bool = True
-    bandwidth_sharing: str = "per_cv"  # "per_cv" (paper's C4) | "per_rsu"
+    bandwidth_hz: float = _key(20e6, "Table II: bandwidth B = 20 MHz", bounds=(1000.0, 1e12))
+    noise_w: float = _key(1e-13, "Table II: AWGN sigma_0^2 = 1e-13 W", bounds=(1e-20, 1e-6))
+    tx_power_w: float = _key(1.0, "Table II: transmission power P_i = 1 W", bounds=(1e-6, 10000.0))
+    sensing_gain: float = _key(1.5, "Table II: communication gain factor Theta = 1.5", bounds=(0.001, 1000.0))
+    pathloss_intercept_db: float = _key(-38.4, "Sec. III-C: path loss -38.4 - 21 log10(d)", bounds=(-200.0, 0.0))
+    pathloss_slope_db: float = _key(21.0, "Sec. III-C: path loss -38.4 - 21 log10(d)", bounds=(0.1, 100.0))
+    fading: bool = _key(True, "Sec. III-C: Rayleigh small-scale fading h ~ CN(0, 1)")
+    bandwidth_sharing: str = _key("per_cv",
+                                  "docs/model.md#bandwidth: per-CV band (C4) or per-RSU shared band",
+                                  choices=("per_cv", "per_rsu"))
 
 
 @dataclass(frozen=True)
 class VehicleConfig:
-    speed_mps: Range = Range(12.0, 16.0)
-    cpu_hz: Range = Range(2e9, 3e9)
-    kappa: float = 1e-26
-    initial_x_m: Range = Range(0.0, 700.0)
-    lane: Range = Range(0, 3)
+    speed_mps: Range = _key(Range(12.0, 16.0), "Table II: vehicle speed in [12, 16] m/s", bounds=(0.0, 10000.0))
+    cpu_hz: Range = _key(Range(2e9, 3e9), "Table II: CV computation capacity in [2, 3] GHz", bounds=(1e6, 1e13))
+    kappa: float = _key(1e-26, "Table II: vehicle energy coefficient kappa_cv = 1e-26", bounds=(1e-34, 1e-18))
+    initial_x_m: Range = _key(Range(0.0, 700.0), "not in the paper: initial position on the road", bounds=(0.0, 1e6))
+    lane: Range = _key(Range(0, 3),
+                       "not in the paper: initial lane index (0-1 eastbound, 2-3 westbound)", bounds=(0.0, 999.0))
 
 
 @dataclass(frozen=True)
 class TaskConfig:
-    data_bits: Range = Range(1e6, 3e6)
-    instruction_bits: Range = Range(1e4, 5e4)
-    intensity_cycles_per_bit: Range = Range(1500.0, 2000.0)
-    cotransform_cycles_per_bit: Range = Range(100.0, 500.0)
-    deadline_s: float = 1.0
+    data_bits: Range = _key(Range(1e6, 3e6), "Table II: task data volume in [1, 3] Mb", bounds=(1.0, 1e12))
+    instruction_bits: Range = _key(Range(1e4, 5e4),
+                                   "docs/model.md#values-the-paper-leaves-open: G^InsD uniform 10-50 kbit",
+                                   bounds=(1.0, 1e12))
+    intensity_cycles_per_bit: Range = _key(Range(1500.0, 2000.0),
+                                           "Table II: task intensity in [1500, 2000] cycles/bit", bounds=(1.0, 1e7))
+    cotransform_cycles_per_bit: Range = _key(Range(100.0, 500.0),
+                                             "Table II: coordinate transformation in [100, 500] cycles/bit",
+                                             bounds=(0.0, 1e7))
+    deadline_s: float = _key(1.0,
+                             "docs/model.md#values-the-paper-leaves-open: T^max (C8), calibrated",
+                             bounds=(0.001, 1e6))
 
 
 @dataclass(frozen=True)
 class LyapunovConfig:
-    v_control: float = 5.0
-    alpha: float = 0.6
-    energy_budget_j_per_cv: float = 22.0
-    energy_queue: str = "per_cv"  # "per_cv" | "system"
-    window_slots: int = 10
-    queue_delay: str = "backlog"  # "backlog" (Q / service rate) | "littles_law" (eq. 18 as printed)
+    v_control: float = _key(5.0, "Table II: Lyapunov control parameter V = 5", bounds=(0.001, 1e6))
+    alpha: float = _key(0.6,
+                        "docs/model.md#values-the-paper-leaves-open: alpha = 0.6 (Fig. 6), eq. (24)",
+                        bounds=(0.0, 1.0))
+    energy_budget_j_per_cv: float = _key(22.0,
+                                         "docs/model.md#values-the-paper-leaves-open: E^max / I (C3), calibrated",
+                                         bounds=(0.001, 1e15))
+    energy_queue: str = _key("per_cv",
+                             "docs/model.md#energy-queue: virtual energy queue per CV or system-wide",
+                             choices=("per_cv", "system"))
+    window_slots: int = _key(10,
+                             "docs/model.md#values-the-paper-leaves-open: Little's-law window m = 10 slots (eq. 18)",
+                             bounds=(1, 1_000_000))
+    queue_delay: str = _key("backlog",
+                            "docs/model.md#queueing-delay: backlog / service rate, or eq. (18) as printed",
+                            choices=("backlog", "littles_law"))
 
 
 @dataclass(frozen=True)
 class ActionConfig:
-    min_task_share: float = 0.05      # task parts below this share of a task are dropped (C5)
-    min_resource_share: float = 0.01  # floor of the bandwidth and CPU weights of a used link (C4, C6)
+    min_task_share: float = _key(0.05,
+                                 "docs/model.md#action-mapping: smallest task part sent anywhere (C5)",
+                                 bounds=(0.0, 0.5))
+    min_resource_share: float = _key(0.01,
+                                     "docs/model.md#action-mapping: bandwidth/CPU weight floor of a used link",
+                                     bounds=(0.0001, 1.0))
 
 
 @dataclass(frozen=True)
 class TwinConfig:
-    enabled: bool = True
-    lag_slots: int = 0
-    noise_std: float = 0.0
+    enabled: bool = _key(True, "Ly-DTMPO (True) vs DT-absent Ly-MAPPO (False), docs/model.md#the-digital-twin")
+    lag_slots: int = _key(0, "beyond the paper: twin lag in slots", bounds=(0, 1_000_000))
+    noise_std: float = _key(0.0, "beyond the paper: relative noise on the twin's global view", bounds=(0.0, 10.0))
 
 
 @dataclass(frozen=True)
 class Config:
-    num_cvs: int = 5
-    episode_slots: int = 30
-    slot_s: float = 1.0
+    num_cvs: int = _key(5, "Table II: number of vehicles N in [2, 6]; 5 in Sec. VII-C", bounds=(1, 1_000_000))
+    episode_slots: int = _key(30, "Table II: steps per episode = 30", bounds=(1, 1_000_000))
+    slot_s: float = _key(1.0, "Table II: duration of time slots tau = 1 s", bounds=(0.001, 10000.0))
     road: RoadConfig = field(default_factory=RoadConfig)
     rsu: RsuConfig = field(default_factory=RsuConfig)
     channel: ChannelConfig = field(default_factory=ChannelConfig)
@@ -154,99 +192,25 @@ class Config:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-TABLE_II: dict[str, str] = {
-    "num_cvs": "Table II: number of vehicles N in [2, 6]; 5 in Sec. VII-C",
-    "episode_slots": "Table II: steps per episode = 30",
-    "slot_s": "Table II: duration of time slots tau = 1 s",
-    "road.length_m": "Sec. VII-A: road length 700 m",
-    "road.lane_width_m": "Table II: lane width L0 = 3.75 m",
-    "road.num_lanes": "Sec. VII-A: four-lane road",
-    "rsu.x_m": "docs/model.md#values-the-paper-leaves-open: 3 RSUs 150 m apart (Table II spacing) centred on the road",
-    "rsu.lateral_offset_m": "Sec. VII-A text l_k = 9.375 m (Table II says 9.75)",
-    "rsu.height_m": "Table II: RSU height H_k = 10 m",
-    "rsu.coverage_m": "Table II: coverage radius 200 m",
-    "rsu.cpu_max_hz": "Table II: RSU computing resources F^rsu,max = 20 GHz",
-    "rsu.twin_reserve_fraction": "docs/model.md#values-the-paper-leaves-open: C^twin = 10 % of F^rsu,max (C6)",
-    "rsu.kappa": "Table II: RSU energy coefficient kappa_rsu = 1e-28",
-    "rsu.service": "docs/model.md#rsu-service: eq. (17) service rate (our choice)",
-    "channel.bandwidth_hz": "Table II: bandwidth B = 20 MHz",
-    "channel.noise_w": "Table II: AWGN sigma_0^2 = 1e-13 W",
-    "channel.tx_power_w": "Table II: transmission power P_i = 1 W",
-    "channel.sensing_gain": "Table II: communication gain factor Theta = 1.5",
-    "channel.pathloss_intercept_db": "Sec. III-C: path loss -38.4 - 21 log10(d)",
-    "channel.pathloss_slope_db": "Sec. III-C: path loss -38.4 - 21 log10(d)",
-    "channel.fading": "Sec. III-C: Rayleigh small-scale fading h ~ CN(0, 1)",
-    "channel.bandwidth_sharing": "docs/model.md#bandwidth: per-CV band (C4) or per-RSU shared band",
-    "vehicle.speed_mps": "Table II: vehicle speed in [12, 16] m/s",
-    "vehicle.cpu_hz": "Table II: CV computation capacity in [2, 3] GHz",
-    "vehicle.kappa": "Table II: vehicle energy coefficient kappa_cv = 1e-26",
-    "vehicle.initial_x_m": "not in the paper: initial position on the road",
-    "vehicle.lane": "not in the paper: initial lane index (0-1 eastbound, 2-3 westbound)",
-    "task.data_bits": "Table II: task data volume in [1, 3] Mb",
-    "task.instruction_bits": "docs/model.md#values-the-paper-leaves-open: G^InsD uniform 10-50 kbit",
-    "task.intensity_cycles_per_bit": "Table II: task intensity in [1500, 2000] cycles/bit",
-    "task.cotransform_cycles_per_bit": "Table II: coordinate transformation in [100, 500] cycles/bit",
-    "task.deadline_s": "docs/model.md#values-the-paper-leaves-open: T^max (C8), calibrated",
-    "lyapunov.v_control": "Table II: Lyapunov control parameter V = 5",
-    "lyapunov.alpha": "docs/model.md#values-the-paper-leaves-open: alpha = 0.6 (Fig. 6), eq. (24)",
-    "lyapunov.energy_budget_j_per_cv": "docs/model.md#values-the-paper-leaves-open: E^max / I (C3), calibrated",
-    "lyapunov.energy_queue": "docs/model.md#energy-queue: virtual energy queue per CV or system-wide",
-    "lyapunov.window_slots": "docs/model.md#values-the-paper-leaves-open: Little's-law window m = 10 slots (eq. 18)",
-    "lyapunov.queue_delay": "docs/model.md#queueing-delay: backlog / service rate, or eq. (18) as printed",
-    "action.min_task_share": "docs/model.md#action-mapping: smallest task part sent anywhere (C5)",
-    "action.min_resource_share": "docs/model.md#action-mapping: bandwidth/CPU weight floor of a used link",
-    "twin.enabled": "Ly-DTMPO (True) vs DT-absent Ly-MAPPO (False), docs/model.md#the-digital-twin",
-    "twin.lag_slots": "beyond the paper: twin lag in slots",
-    "twin.noise_std": "beyond the paper: relative noise on the twin's global view",
-}
+def _declared(cls: type, prefix: str = "") -> dict[str, dict[str, Any]]:
+    """``{dotted key: field metadata}`` of every leaf key of ``cls``, in declaration order."""
+    hints = typing.get_type_hints(cls)
+    out: dict[str, dict[str, Any]] = {}
+    for f in dataclasses.fields(cls):
+        if f.metadata:
+            out[prefix + f.name] = dict(f.metadata)
+        else:
+            out.update(_declared(hints[f.name], prefix + f.name + "."))
+    return out
 
-_CHOICES = {
-    "rsu.service": ("work_conserving", "allocated", "capacity"),
-    "lyapunov.queue_delay": ("backlog", "littles_law"),
-    "channel.bandwidth_sharing": ("per_cv", "per_rsu"),
-    "lyapunov.energy_queue": ("per_cv", "system"),
-}
+
+KEYS = _declared(Config)
+TABLE_II: dict[str, str] = {key: meta["source"] for key, meta in KEYS.items()}
+_CHOICES: dict[str, tuple[str, ...]] = {key: meta["choices"] for key, meta in KEYS.items() if meta["choices"]}
 RANGES_DOC = "docs/model.md#plausible-ranges"
 # The closed interval [low, high] each numeric key (both ends of a range, every entry of a list) must lie in.
-PLAUSIBLE_RANGES: dict[str, tuple[float, float]] = {
-    "num_cvs": (1, 1_000_000),
-    "episode_slots": (1, 1_000_000),
-    "slot_s": (1e-3, 1e4),
-    "road.length_m": (1.0, 1e6),
-    "road.lane_width_m": (1e-2, 1e3),
-    "road.num_lanes": (1, 1000),
-    "rsu.x_m": (0.0, 1e6),
-    "rsu.lateral_offset_m": (0.0, 1e4),
-    "rsu.height_m": (1e-2, 1e4),
-    "rsu.coverage_m": (1.0, 1e6),
-    "rsu.cpu_max_hz": (1e6, 1e15),
-    "rsu.twin_reserve_fraction": (0.0, 0.99),
-    "rsu.kappa": (1e-36, 1e-20),
-    "channel.bandwidth_hz": (1e3, 1e12),
-    "channel.noise_w": (1e-20, 1e-6),
-    "channel.tx_power_w": (1e-6, 1e4),
-    "channel.sensing_gain": (1e-3, 1e3),
-    "channel.pathloss_intercept_db": (-200.0, 0.0),
-    "channel.pathloss_slope_db": (0.1, 100.0),
-    "vehicle.speed_mps": (0.0, 1e4),
-    "vehicle.cpu_hz": (1e6, 1e13),
-    "vehicle.kappa": (1e-34, 1e-18),
-    "vehicle.initial_x_m": (0.0, 1e6),
-    "vehicle.lane": (0.0, 999.0),
-    "task.data_bits": (1.0, 1e12),
-    "task.instruction_bits": (1.0, 1e12),
-    "task.intensity_cycles_per_bit": (1.0, 1e7),
-    "task.cotransform_cycles_per_bit": (0.0, 1e7),
-    "task.deadline_s": (1e-3, 1e6),
-    "lyapunov.v_control": (1e-3, 1e6),
-    "lyapunov.alpha": (0.0, 1.0),
-    "lyapunov.energy_budget_j_per_cv": (1e-3, 1e15),
-    "lyapunov.window_slots": (1, 1_000_000),
-    "action.min_task_share": (0.0, 0.5),
-    "action.min_resource_share": (1e-4, 1.0),
-    "twin.lag_slots": (0, 1_000_000),
-    "twin.noise_std": (0.0, 10.0),
-}
+PLAUSIBLE_RANGES: dict[str, tuple[float, float]] = {key: meta["bounds"] for key, meta in KEYS.items()
+                                                    if meta["bounds"]}
 MAX_RSUS = 1000
 MIN_EDGE_SNR_DB = -30.0   # mean SNR at the coverage edge (docs/model.md#plausible-ranges)
 MAX_SEED = 2**63 - 1
@@ -291,8 +255,9 @@ def _coerce_float(key: str, value: Any) -> float:
     return number
 
 
-def _coerce(key: str, value: Any, typ: Any) -> Any:
-    """Convert a YAML value to ``typ`` or raise ConfigError naming ``key``."""
+def coerce(key: str, value: Any, typ: Any) -> Any:
+    """Convert a YAML value to ``typ`` (bool, int, float, str, Range, a tuple of floats or a config section)
+    or raise ConfigError naming ``key``: the one coercer of scenario and algorithm configs."""
     if typ is bool:
         if isinstance(value, bool):
             return value
@@ -337,7 +302,7 @@ def _build(cls: type, data: Any, prefix: str = "") -> Any:
     unknown = sorted((k for k in data if k not in names), key=str)
     if unknown:
         raise ConfigError(f"unknown config key {prefix}{unknown[0]!s} (known: {', '.join(sorted(names))})")
-    kwargs = {k: _coerce(prefix + k, v, hints[k]) for k, v in data.items()}
+    kwargs = {k: coerce(prefix + k, v, hints[k]) for k, v in data.items()}
     return cls(**kwargs)
 
 
@@ -546,15 +511,24 @@ def scenario_overrides(name: str) -> list[str]:
 
 
 def describe(cfg: Config) -> str:
-    """The effective config, one key per line, with its Table II source."""
-    rows = [(k, json.dumps(_to_plain(v)), TABLE_II.get(k, "")) for k, v in _flat_items(cfg).items()]
-    width_k = max(len(r[0]) for r in rows)
-    width_v = max(len(r[1]) for r in rows)
-    return "\n".join(f"{k:<{width_k}}  {v:<{width_v}}  {src}" for k, v, src in rows)
+    """The effective config, one key per line, with its declared source and allowed values (:data:`KEYS`)."""
+    rows = [(k, json.dumps(_to_plain(v)), _allowed(k), TABLE_II[k]) for k, v in _flat_items(cfg).items()]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    return "\n".join(f"{k:<{widths[0]}}  {v:<{widths[1]}}  {a:<{widths[2]}}  {src}" for k, v, a, src in rows)
+
+
+def _allowed(key: str) -> str:
+    """The values ``key`` admits, as declared: its plausible range, its choices, or its type."""
+    meta = KEYS[key]
+    if meta["bounds"]:
+        return f"[{meta['bounds'][0]:g}, {meta['bounds'][1]:g}]"
+    return " | ".join(meta["choices"]) if meta["choices"] else "true | false"
+
 
 
 def add_config_arguments(p: argparse.ArgumentParser) -> None:
     """The ``--config FILE`` and repeated ``--set key=value`` options shared by commands."""
     p.add_argument("--config", default=None, help="YAML scenario file (partial allowed)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key, e.g. --set lyapunov.v_control=10 (repeatable)")
+                   help="override a config key, e.g. --set lyapunov.v_control=10 (repeatable; "
+                        "`isac-iov config` lists every key with its allowed values)")

@@ -25,14 +25,14 @@ type checks and error style as the scenario config.
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 import torch
-import yaml
 
-from ..config import Config, ConfigError
+from ..config import Config, ConfigError, coerce, parse_yaml
 from ..env.core import Step, dims
 
 
@@ -76,41 +76,24 @@ _POSITIVE_INT = {"num_envs", "hidden", "torch_threads", "epochs", "batch_size", 
 
 
 def make_algo_config(cls: type[AlgoConfig], overrides: dict[str, Any] | None) -> AlgoConfig:
-    """``cls()`` with ``overrides`` (values may be strings from the command line) type-checked."""
-    fields = {f.name: f.type for f in dataclasses.fields(cls)}
+    """``cls()`` with ``overrides`` (values may be YAML text from the command line), each converted by the
+    scenario config's coercer and checked (choices, positive counts); ConfigError names ``algo.KEY``."""
+    hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
     for key, raw in (overrides or {}).items():
-        if key not in fields:
-            raise ConfigError(f"unknown algorithm key algo.{key} (known: {', '.join(sorted(fields))})")
-        value = yaml.safe_load(raw) if isinstance(raw, str) else raw
-        values[key] = _coerce(key, value, fields[key])
+        if key not in hints:
+            raise ConfigError(f"unknown algorithm key algo.{key} (known: {', '.join(sorted(hints))})")
+        value = parse_yaml(raw, f"algo.{key}: value {raw!r}") if isinstance(raw, str) else raw
+        values[key] = _check(key, coerce(f"algo.{key}", value, hints[key]))
     return cls(**values)
 
 
-def _coerce(key: str, value: Any, typ: Any) -> Any:
-    name = typ if isinstance(typ, str) else typ.__name__
-    if name == "str":
-        if value not in _CHOICES.get(key, (value,)):
-            raise ConfigError(f"algo.{key}: must be one of {_CHOICES[key]}, got {value!r}")
-        return str(value)
-    if name == "bool":
-        if not isinstance(value, bool):
-            raise ConfigError(f"algo.{key}: expected true/false, got {value!r}")
-        return value
-    if isinstance(value, str):
-        try:
-            value = float(value)   # YAML 1.1 reads 3e-4 (no dot) as a string
-        except ValueError:
-            raise ConfigError(f"algo.{key}: expected a number, got {value!r}") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
-        raise ConfigError(f"algo.{key}: expected a finite number, got {value!r}")
-    if name == "int":
-        if float(value) != int(value):
-            raise ConfigError(f"algo.{key}: expected an integer, got {value!r}")
-        if key in _POSITIVE_INT and value < 1:
-            raise ConfigError(f"algo.{key}: must be >= 1, got {value!r}")
-        return int(value)
-    return float(value)
+def _check(key: str, value: Any) -> Any:
+    if key in _CHOICES and value not in _CHOICES[key]:
+        raise ConfigError(f"algo.{key}: must be one of {_CHOICES[key]}, got {value!r}")
+    if key in _POSITIVE_INT and value < 1:
+        raise ConfigError(f"algo.{key}: must be >= 1, got {value!r}")
+    return value
 
 
 class Learner(Protocol):

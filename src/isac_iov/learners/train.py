@@ -48,7 +48,7 @@ import torch
 import yaml
 from tqdm import tqdm
 
-from ..config import Config, ConfigError, add_config_arguments, check_seed, load_config
+from ..config import Config, ConfigError, add_config_arguments, check_seed, load_config, parse_override
 from ..env.core import BatchedEnv, check_memory, dims, estimate_memory_bytes
 from ..env.rollout import SlotRecord, rollout
 from ..rundir import (ALGO_FILE, CHECKPOINT_FILE, CONFIG_FILE, LOCK_FILE, METRICS_FILE, TB_DIR, RunDirError,
@@ -82,10 +82,10 @@ def main(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, [s for s in args.overrides if not s.startswith("algo.")])
     overrides = {}
     for text in algo_sets:
-        key, sep, value = text[len("algo."):].partition("=")
-        if not sep:
-            raise ConfigError(f"override {text!r}: expected key=value")
-        overrides[key] = value
+        path, value = parse_override(text)
+        if len(path) != 2:
+            raise ConfigError(f"override {text!r}: expected algo.KEY=VALUE")
+        overrides[path[1]] = value
     out = train_run(args.algo, cfg, args.episodes, args.seed, args.out, resume=args.resume,
                     algo_overrides=overrides, progress=not args.no_progress,
                     checkpoint_every=args.checkpoint_every, init=args.init)
