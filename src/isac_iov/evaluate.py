@@ -49,7 +49,7 @@ from .env.core import BatchedEnv, check_memory, estimate_memory_bytes, slot_byte
 from .env.rollout import SlotRecord, rollout
 from .physics.computing import MODE_INSTRT, MODE_NAMES, MODE_UNUSED
 from .policies import REGISTRY, LyOptPolicy, Policy, make_policy
-from .rundir import CONFIG_FILE
+from .rundir import CONFIG_FILE, write_atomic
 
 DEFAULT_NUM_ENVS = 10
 KEPT_ARRAYS_PER_CV = 7          # per-CV float arrays kept of every played slot (see env.rollout.SlotRecord)
@@ -284,8 +284,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"decision time per env-slot: {timing['act_s_per_env_slot'] * 1e3:.2f} ms   "
               f"wall: {timing['wall_s']:.1f} s")
         if out is not None:
-            tmp.write_text(to_json(result))
-            tmp.replace(out)
+            write_atomic(out, to_json(result))
             print(f"wrote {out}")
     finally:
         if tmp is not None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from ..rundir import write_atomic
 from . import paper, plots
 from .results import PROVENANCE, RESULTS, load
 from .specs import EXPERIMENTS, LEARNERS, NO_TWIN, curves_of
@@ -89,7 +90,7 @@ def write_report(out_dir: Path) -> Path:
     claims = [c for section in sections for c in section.claims]
     text = "\n\n".join([_header(out_dir, res), _summary(claims), *(s.text for s in sections), _why()]) + "\n"
     path = out_dir / REPORT_FILE
-    path.write_text(text)
+    write_atomic(path, text)
     return path
 
 

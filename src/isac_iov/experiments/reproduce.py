@@ -29,6 +29,7 @@ import os
 import time
 from pathlib import Path
 
+from ..rundir import write_atomic
 from . import results, runner, specs
 from .report import write_report
 
@@ -124,5 +125,5 @@ def write_timing(out_dir: Path, outcome: runner.RunReport, wall_s: float, backen
               "full_estimate_cpu_h": estimate_hours(cpu_rates, full_runs, workers)}
     path = Path(out_dir) / results.RESULTS / "timing.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(timing, indent=1))
+    write_atomic(path, json.dumps(timing, indent=1))
     return timing

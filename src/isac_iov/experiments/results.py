@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from . import stats
-from ..rundir import METRICS_FILE, SUMMARY_FILE
+from ..rundir import METRICS_FILE, SUMMARY_FILE, write_atomic
 from .runner import done_record, run_dir
 from .specs import LEARNERS, Cell, Experiment, RunSpec, Scale, unique_runs
 
@@ -149,12 +149,12 @@ def collect(out_dir: Path, experiments: list[Experiment], scale: Scale) -> list[
         data = {"experiment": exp.name, "scale": scale.to_dict(), "definitions": DEFINITIONS,
                 "scalars": _scalar_rows(out_dir, exp, scale), "curves": _curve_rows(out_dir, exp, scale)}
         path = res / f"{exp.name}.json"
-        path.write_text(json.dumps(data, indent=1))
+        write_atomic(path, json.dumps(data, indent=1))
         _write_csvs(res, exp.name, data)
         paths.append(path)
     for kind in ("train", "evaluate"):
-        (res / MARL_EVAL_FILES[kind]).write_text(json.dumps(marl_eval_export(out_dir, experiments, scale, kind)))
-    (res / PROVENANCE).write_text(json.dumps(provenance(out_dir, experiments), indent=1))
+        write_atomic(res / MARL_EVAL_FILES[kind], json.dumps(marl_eval_export(out_dir, experiments, scale, kind)))
+    write_atomic(res / PROVENANCE, json.dumps(provenance(out_dir, experiments), indent=1))
     return paths
 
 
