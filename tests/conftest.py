@@ -11,7 +11,7 @@ Config variants (:data:`CONFIG_VARIANTS`): a test taking the ``variant`` fixture
 PettingZoo tests every environment over its arguments: the default scenario, the twin switched off, lagged and
 noisy, the per-RSU band, the system-wide energy queue, RSUs serving at full capacity, and 2 and 6 CVs.
 """
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 from hypothesis import HealthCheck, settings

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from isac_iov.cli import DESCRIPTION, build_parser, main
-from isac_iov.config import (PLAUSIBLE_RANGES, Config, ConfigError, Range, check_seed, edge_snr_db, load_config)
+from isac_iov.config import PLAUSIBLE_RANGES, Config, ConfigError, Range, check_seed, edge_snr_db, load_config
 
 
 def test_defaults_follow_table_ii():

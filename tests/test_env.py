@@ -1,4 +1,6 @@
 """The batched core: invariants, queue dynamics through steps, coverage, modes, twin, determinism."""
+import itertools
+
 import numpy as np
 import pytest
 from pettingzoo.test import parallel_api_test, parallel_seed_test
@@ -49,7 +51,7 @@ def test_queue_updates_through_steps_eq16_eq17_eq27(variant):
     env = BatchedEnv(cfg, num_envs=4, seed=1)
     steps = _random_episode(env, np.random.default_rng(1))
     cpu, budget = env.phys.cpu_hz, cfg.lyapunov.energy_budget_j_per_cv
-    for prev, nxt in zip(steps, steps[1:]):
+    for prev, nxt in itertools.pairwise(steps):
         o = prev.outcome
         expect_loc = np.maximum(prev.queues.local_cycles - cpu + o.local_arrivals, 0)
         expect_rsu = np.maximum(prev.queues.rsu_cycles - o.rsu_service_hz + o.rsu_backlog_arrivals, 0)
@@ -228,17 +230,17 @@ def test_pettingzoo_step_outside_an_episode():
 
 
 @pytest.mark.parametrize("change, fragment", [
-    ({"cv_1": np.full(7, 0.5)}, "action of cv_1: expected a finite array of shape (10,) = (1+3K,) with entries "
-                                "in [0, 1], got shape (7,)"),
+    ({"cv_1": np.full(7, 0.5)}, ("action of cv_1: expected a finite array of shape (10,) = (1+3K,) with entries "
+                                 "in [0, 1], got shape (7,)")),
     ({"cv_0": np.full((1, 10), 0.5)}, "action of cv_0: expected a finite array of shape (10,)"),
-    ({"cv_0": None}, "action of cv_0: expected a finite array of shape (10,) = (1+3K,) with entries in [0, 1], "
-                     "got NoneType None"),
-    ({"cv_1": "0.5"}, "action of cv_1: expected a finite array of shape (10,) = (1+3K,) with entries in [0, 1], "
-                      "got str '0.5'"),
+    ({"cv_0": None}, ("action of cv_0: expected a finite array of shape (10,) = (1+3K,) with entries in [0, 1], "
+                      "got NoneType None")),
+    ({"cv_1": "0.5"}, ("action of cv_1: expected a finite array of shape (10,) = (1+3K,) with entries in [0, 1], "
+                       "got str '0.5'")),
     ({"cv_1": [1j] * 10}, "action of cv_1: expected"),
     ({"cv_1": [[0.5], [0.5, 0.5]]}, "action of cv_1: expected"),
-    ({"cv_0": [0.5] * 9 + [np.nan]}, "action of cv_0: expected a finite array of shape (10,) = (1+3K,) with "
-                                     "entries in [0, 1], got nan at index 9"),
+    ({"cv_0": [0.5] * 9 + [np.nan]}, ("action of cv_0: expected a finite array of shape (10,) = (1+3K,) with "
+                                      "entries in [0, 1], got nan at index 9")),
     ({"cv_0": [np.inf] + [0.5] * 9}, "got inf at index 0"),
     ({"cv_0": [0.5] * 4 + [1.5] + [0.5] * 5}, "got 1.5 at index 4"),
     ({"cv_7": np.full(10, 0.5)}, "actions: unknown agent ids ['cv_7'] (agents: cv_0, cv_1)"),
@@ -295,7 +297,7 @@ def test_per_cv_rewards_sum_to_the_team_reward_and_twin_load_is_observed():
     from isac_iov.twin import rsu_load
     cfg = load_config(None, ["rsu.service=allocated"])
     env = BatchedEnv(cfg, 4, seed=6)
-    obs, _ = env.reset()
+    env.reset()
     rng = np.random.default_rng(1)
     f, k = env.cv_feature_dim, env.num_rsus
     for _ in range(6):

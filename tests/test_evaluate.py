@@ -190,6 +190,7 @@ def test_too_large_to_fit_is_refused_fast_with_the_estimate(error_line):
 def test_memory_estimate_bounds_the_measured_peak():
     """The estimate is an upper bound of tracemalloc's peak, and not a loose one."""
     import tracemalloc
+
     from isac_iov.evaluate import memory_bytes
     from isac_iov.policies import make_policy
     for sets, policy, record in ((["num_cvs=40", "episode_slots=4"], "local", True),
@@ -207,7 +208,7 @@ def test_memory_estimate_bounds_the_measured_peak():
 
 
 def test_memory_check_uses_what_is_available(monkeypatch, error_line):
-    import isac_iov.env.core as core
+    from isac_iov.env import core
     monkeypatch.setattr(core, "available_memory_bytes", lambda: 10_000)
     assert main(["evaluate", "--policy", "local", *TINY]) == 2
     assert "more than the 9.8 KiB available" in error_line("evaluate")

@@ -13,6 +13,7 @@ import math
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -62,8 +63,7 @@ def _in_range(key: str) -> st.SearchStrategy:
     """A value of ``key`` inside its plausible range (counts capped so a run stays fast)."""
     low, high = PLAUSIBLE_RANGES[key]
     default = DEFAULTS[key]
-    if isinstance(default, bool) or not isinstance(default, (int, float, list)):
-        raise AssertionError(key)
+    assert isinstance(default, (int, float, list)) and not isinstance(default, bool), key
     if isinstance(default, int):
         return st.integers(int(low), int(min(high, RUN_CAPS.get(key, high))))
     spread = (st.floats(math.log10(low), math.log10(high)).map(lambda e: min(max(10.0 ** e, low), high)) if low > 0
@@ -207,13 +207,13 @@ def test_any_evaluate_command(tmp_path_factory, capsys, data):
     policy, options = data.draw(_evaluate_args(tmp))
     argv = ["evaluate", "--policy", policy, "--episodes", "1", "--set", "episode_slots=2", "--quiet"]
     argv += [part for opt in options for part in opt]
-    rc, out, err = _run(capsys, argv)
+    rc, _, err = _run(capsys, argv)
     culprits = [f"policy {policy!r}", policy or "--policy", "--policy", "--episodes", "--seed", "--num-envs", "--out", "--config", "config file", "memory"]
     culprits += [opt[1].split("=", 1)[0] for opt in options if opt[0] == "--set"] + ["override"]
     _assert_clean(rc, err, "evaluate", culprits)
     outs = [opt[1] for opt in options if opt[0] == "--out"]
     if rc == 0 and outs and outs[-1].endswith(".json"):
-        summary = _json_strict(open(outs[-1]).read())["summary"]
+        summary = _json_strict(Path(outs[-1]).read_text())["summary"]
         assert all(_finite_number(v) for v in summary.values() if isinstance(v, float))
     assert not [p for p in outs if p and os.path.exists(p + ".tmp")]
 
@@ -263,7 +263,7 @@ def test_any_pettingzoo_actions(actions, steps_before):
         env.step({a: np.full(DIM, 0.5) for a in env.agents})
     keys = list(actions) if isinstance(actions, dict) else []
     try:
-        obs, rewards, _, _, infos = env.step(actions)
+        obs, rewards, _, _, _ = env.step(actions)
     except (ActionError, RuntimeError) as exc:
         event("clean error")
         message = str(exc)
@@ -301,7 +301,7 @@ def test_any_pettingzoo_seed(seed):
 ])
 def test_subprocess_prints_one_line_and_exits_2(argv, culprit):
     proc = subprocess.run([sys.executable, "-m", "isac_iov.cli", *argv], capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, check=False)
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1 and culprit in lines[0], proc.stderr
     assert lines[0].startswith(f"isac-iov {argv[0]}: error: ")

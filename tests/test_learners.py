@@ -57,7 +57,7 @@ def test_agent_mlp_matches_independent_per_agent_networks():
     y = net(x)
     for i in range(3):
         h = x[:, i]
-        for layer, (w, b) in enumerate(zip(net.weights, net.biases)):
+        for layer, (w, b) in enumerate(zip(net.weights, net.biases, strict=True)):
             h = h @ w[i] + b[i, 0]
             h = torch.relu(h) if layer < 2 else h
         assert torch.allclose(y[:, i], h, atol=1e-6)
@@ -124,10 +124,10 @@ def test_resume_after_sigkill_reproduces_the_uninterrupted_run(algo, tmp_path):
     proc.wait()
     reached = torch.load(killed / "checkpoint.pt", weights_only=False)["episode"]
     assert 1 <= reached < 8                                              # really interrupted mid-run
-    assert subprocess.run([*cmd, "--out", str(killed), "--resume"], capture_output=True).returncode == 0
+    assert subprocess.run([*cmd, "--out", str(killed), "--resume"], capture_output=True, check=False).returncode == 0
 
     clean = tmp_path / "clean"
-    assert subprocess.run([*cmd, "--out", str(clean)], capture_output=True).returncode == 0
+    assert subprocess.run([*cmd, "--out", str(clean)], capture_output=True, check=False).returncode == 0
     got, want = _rows(killed / "metrics.csv"), _rows(clean / "metrics.csv")
     assert [int(r["episode"]) for r in got] == list(range(8))
     strip = lambda rows: [{k: v for k, v in r.items() if k != "wall_time_s"} for r in rows]  # noqa: E731

@@ -21,7 +21,6 @@ from isac_iov.config import load_config
 from isac_iov.env.core import BatchedEnv
 from isac_iov.experiments import runner, specs
 from isac_iov.learners.common import NonFiniteTraining, optimise
-from isac_iov.learners.train import train_run
 
 TINY_SETS = ["--set=num_cvs=2", "--set=episode_slots=4", "--set=algo.num_envs=1", "--set=algo.hidden=8"]
 TINY_CFG = ["num_cvs=2", "episode_slots=4"]
@@ -90,15 +89,15 @@ def _hold(directory: Path) -> subprocess.Popen:
 def test_lock_names_its_holder_is_reentrant_and_dies_with_it(tmp_path):
     proc = _hold(tmp_path / "run")
     try:
-        with pytest.raises(rundir.RunDirBusy, match=f"in use by pid {proc.pid} "):
-            with rundir.locked(tmp_path / "run", wait_s=0.3):
-                pass
+        with pytest.raises(rundir.RunDirBusy, match=f"in use by pid {proc.pid} "), \
+                rundir.locked(tmp_path / "run", wait_s=0.3):
+            pass
     finally:
         proc.kill()
         proc.wait()
-    with rundir.locked(tmp_path / "run"):  # SIGKILL released it
-        with rundir.locked(tmp_path / "run"):  # re-entrant in one process
-            pass
+    # SIGKILL released it, and the lock is re-entrant in one process
+    with rundir.locked(tmp_path / "run"), rundir.locked(tmp_path / "run"):
+        pass
     assert [p.name for p in (tmp_path / "run").iterdir()] == [rundir.LOCK_FILE]
 
 
@@ -151,7 +150,8 @@ def test_reproduce_killed_and_rerun_at_once_leaves_no_worker_and_no_duplicate(tm
     os.kill(parent.pid, signal.SIGKILL)
     parent.wait()
     _wait_for(lambda: not any(_alive(pid) for pid in workers), timeout_s=5.0)  # they died with their parent
-    rerun = subprocess.run([sys.executable, str(script), str(out)], capture_output=True, text=True, timeout=300)
+    rerun = subprocess.run([sys.executable, str(script), str(out)], capture_output=True, text=True, timeout=300,
+                           check=False)
     assert rerun.returncode == 0 and rerun.stdout.split() == ["2", "0", "0"], rerun.stderr
     for spec in _slow_specs():
         rows = (out / "runs" / spec.key / "metrics.csv").read_text().splitlines()
@@ -335,7 +335,7 @@ def test_non_finite_gradient_stops_before_the_step():
     loss = (net(torch.ones(1, 2)) * float("nan")).sum()
     with pytest.raises(NonFiniteTraining, match="non-finite gradient of the Linear"):
         optimise(torch.optim.Adam(net.parameters()), net, loss, 1.0)
-    assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(before, net.parameters(), strict=True))
 
 
 @pytest.mark.parametrize("algo", ["ly-dtmpo", "ly-maddpg"])

@@ -16,4 +16,4 @@ def parallel_env(*args, **kwargs):
     return _parallel_env(*args, **kwargs)
 
 
-__all__ = ["BatchedEnv", "Config", "ConfigError", "load_config", "parallel_env", "__version__"]
+__all__ = ["BatchedEnv", "Config", "ConfigError", "__version__", "load_config", "parallel_env"]

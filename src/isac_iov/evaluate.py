@@ -107,22 +107,29 @@ def _play(policy: Policy, name: str, cfg: Config, sizes: list[int], seed: int,
     act_s = 0.0
     with tqdm(total=sum(sizes) * cfg.episode_slots, desc=f"evaluate {name}", unit="slot",
               disable=not progress) as bar:
-        for n, batch_seed in zip(sizes, seeds):
-            env = BatchedEnv(cfg, n, seed=batch_seed)
-
-            def act(obs: np.ndarray, critic_state: np.ndarray, t: int) -> np.ndarray:
-                nonlocal act_s
-                start = time.perf_counter()
-                actions = policy.act(env, obs)
-                act_s += time.perf_counter() - start
-                return actions
-
-            slots = []
-            for step in rollout(env, act, on_reset=policy.reset):
-                slots.append(SlotRecord.of(step).arrays())
-                bar.update(n)
-            batches.append({k: np.stack([s[k] for s in slots], axis=1) for k in slots[0]})
+        for n, batch_seed in zip(sizes, seeds, strict=True):
+            arrays, batch_act_s = _play_batch(policy, BatchedEnv(cfg, n, seed=batch_seed), bar)
+            batches.append(arrays)
+            act_s += batch_act_s
     return {k: np.concatenate([b[k] for b in batches]) for k in batches[0]}, act_s
+
+
+def _play_batch(policy: Policy, env: BatchedEnv, bar: tqdm) -> tuple[dict[str, np.ndarray], float]:
+    """Play the lockstep episodes of ``env``; arrays ``(E, slots, ...)`` and the decision time."""
+    act_s = 0.0
+
+    def act(obs: np.ndarray, critic_state: np.ndarray, t: int) -> np.ndarray:
+        nonlocal act_s
+        start = time.perf_counter()
+        actions = policy.act(env, obs)
+        act_s += time.perf_counter() - start
+        return actions
+
+    slots = []
+    for step in rollout(env, act, on_reset=policy.reset):
+        slots.append(SlotRecord.of(step).arrays())
+        bar.update(env.num_envs)
+    return {k: np.stack([s[k] for s in slots], axis=1) for k in slots[0]}, act_s
 
 
 def _summary(arr: dict[str, np.ndarray], cfg: Config, name: str, episodes: int, seed: int) -> dict[str, Any]:
@@ -203,9 +210,9 @@ def format_summary_table(rows: dict[str, dict[str, Any]]) -> str:
     cells = [[format(n, f"<{width}")] + [_fmt(s[k], f) if k in s else "-" for k, _, f in TABLE_COLUMNS]
              for n, s in rows.items()]
     widths = [max([len(h)] + [len(r[j + 1]) for r in cells]) for j, (_, h, _) in enumerate(TABLE_COLUMNS)]
-    header = format("policy", f"<{width}") + "".join(f"  {h:>{w}}" for (_, h, _), w in zip(TABLE_COLUMNS, widths))
+    header = format("policy", f"<{width}") + "".join(f"  {h:>{w}}" for (_, h, _), w in zip(TABLE_COLUMNS, widths, strict=True))
     lines = [header, "-" * len(header)]
-    lines += [r[0] + "".join(f"  {c:>{w}}" for c, w in zip(r[1:], widths)) for r in cells]
+    lines += [r[0] + "".join(f"  {c:>{w}}" for c, w in zip(r[1:], widths, strict=True)) for r in cells]
     return "\n".join(lines)
 
 
@@ -283,7 +290,7 @@ def main(args: argparse.Namespace) -> int:
         timing = result["timing"]
         print(f"decision time per env-slot: {timing['act_s_per_env_slot'] * 1e3:.2f} ms   "
               f"wall: {timing['wall_s']:.1f} s")
-        if out is not None:
+        if out is not None and tmp is not None:
             tmp.write_text(to_json(result))
             tmp.replace(out)
             print(f"wrote {out}")

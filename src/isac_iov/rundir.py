@@ -26,8 +26,9 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
 CONFIG_FILE = "config.yaml"
 ALGO_FILE = "algo.yaml"
@@ -177,7 +178,7 @@ def _acquire(directory: Path, wait_s: float) -> IO[str]:
 
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        fh = open(directory / LOCK_FILE, "a+")
+        fh = open(directory / LOCK_FILE, "a+")  # noqa: SIM115 - held open: the flock lives as long as the descriptor
     except OSError as exc:
         raise RunDirError(f"run directory {directory}: cannot write there ({exc.strerror})") from None
     deadline = time.monotonic() + wait_s

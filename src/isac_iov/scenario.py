@@ -32,7 +32,7 @@ class Normalisers:
     energy_queue_ref_j: float
 
     @classmethod
-    def from_config(cls, cfg: Config) -> "Normalisers":
+    def from_config(cls, cfg: Config) -> Normalisers:
         cycles = cfg.task.data_bits.mean * cfg.task.intensity_cycles_per_bit.mean
         return cls(
             delay_ref_s=cfg.slot_s,
@@ -57,7 +57,7 @@ class Physical:
     cotransform_cycles_per_bit: np.ndarray
     fading_power: np.ndarray
 
-    def take(self, index: np.ndarray | slice | int) -> "Physical":
+    def take(self, index: np.ndarray | slice | int) -> Physical:
         """The same state restricted (or repeated) along the env axis."""
         return Physical(**{k: v[index] for k, v in vars(self).items()})
 

@@ -54,7 +54,7 @@ class QueueState:
     rsu_window: np.ndarray         # (E, K)
     rsu_arrival_window: np.ndarray
 
-    def take(self, index: np.ndarray | slice | int) -> "QueueState":
+    def take(self, index: np.ndarray | slice | int) -> QueueState:
         return QueueState(**{k: v[index] for k, v in vars(self).items()})
 
 

@@ -19,8 +19,7 @@ a seed that is not ``None`` or an integer in ``[0, 2**63 - 1]`` (``ConfigError``
 """
 from __future__ import annotations
 
-import functools
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
@@ -33,7 +32,7 @@ from .rollout import SlotRecord
 
 
 class IsacIovParallelEnv(ParallelEnv):
-    metadata = {"name": "isac_iov_v0", "render_modes": []}
+    metadata: ClassVar[dict[str, Any]] = {"name": "isac_iov_v0", "render_modes": []}
 
     def __init__(self, cfg: Config, seed: int | None = None):
         self.core = BatchedEnv(cfg, num_envs=1, seed=seed)
@@ -44,11 +43,9 @@ class IsacIovParallelEnv(ParallelEnv):
         self._act_space = spaces.Box(0.0, 1.0, (self.core.action_dim,), dtype=np.float32)
         self.state_space = spaces.Box(-np.inf, np.inf, (self.core.global_state_dim,), dtype=np.float32)
 
-    @functools.lru_cache(maxsize=None)
     def observation_space(self, agent: str) -> spaces.Box:
         return self._obs_space
 
-    @functools.lru_cache(maxsize=None)
     def action_space(self, agent: str) -> spaces.Box:
         return self._act_space
 

@@ -10,8 +10,8 @@ including the mode of every link, is derived in one place.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import numpy as np
 
@@ -55,7 +55,7 @@ class SlotRecord:
     drift_energy: np.ndarray
 
     @classmethod
-    def of(cls, step: Step) -> "SlotRecord":
+    def of(cls, step: Step) -> SlotRecord:
         out, q = step.outcome, step.queues
         return cls(delay_s=out.delay_s, energy_j=out.energy_j, cost=out.cost, deadline_miss=out.deadline_miss,
                    share_local=out.links.share_local, mode=link_mode(out.links.used, out.eta),

@@ -13,11 +13,11 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from . import paper  # noqa: E402
-from .specs import LEARNERS, NO_TWIN, curves_of  # noqa: E402
+from . import paper
+from .specs import LEARNERS, NO_TWIN, curves_of
 
 GIGA = 1e9
 
@@ -83,7 +83,7 @@ def fig5(res: dict[str, Any], path: Path) -> Path:
 def fig6(res: dict[str, Any], path: Path) -> Path:
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     panels = (("cost", "system average cost"), ("delay_s", "delay (s)"), ("energy_j", "energy (J)"))
-    for ax, (metric, label) in zip(axes, panels):
+    for ax, (metric, label) in zip(axes, panels, strict=True):
         for name in series_names(res):
             rows = scalar_rows(res, metric, name)
             if rows:
@@ -113,7 +113,7 @@ def fig7(res: dict[str, Any], path: Path) -> Path:
 def twin(res: dict[str, Any], path: Path) -> Path:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     reference = scalar_rows(res, "steady_cost", NO_TWIN)
-    for ax, factor, label in zip(axes, ("lag_slots", "noise_std"), ("twin lag (slots)", "twin noise (relative std)")):
+    for ax, factor, label in zip(axes, ("lag_slots", "noise_std"), ("twin lag (slots)", "twin noise (relative std)"), strict=True):
         rows = scalar_rows(res, "steady_cost", factor)
         if rows:
             _points(ax, rows, "Ly-DTMPO")
@@ -128,7 +128,7 @@ def twin(res: dict[str, Any], path: Path) -> Path:
 
 def bandwidth(res: dict[str, Any], path: Path) -> Path:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, metric, label in zip(axes, ("instrt_share", "cost"), ("InstrT share of used links", "system average cost")):
+    for ax, metric, label in zip(axes, ("instrt_share", "cost"), ("InstrT share of used links", "system average cost"), strict=True):
         for name in series_names(res):
             rows = scalar_rows(res, metric, name)
             if rows:

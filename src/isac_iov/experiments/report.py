@@ -15,11 +15,13 @@ are missing are listed as "not run" by :func:`render`, never silently dropped.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from . import paper, plots
 from .results import PROVENANCE, RESULTS, load
@@ -29,15 +31,21 @@ REPORT_FILE = "report.md"
 FIGURES = "figures"
 BASELINES = ("ly-mappo", "ly-maddpg", "ly-matd3", "ly-masac")
 WHY = (
-    "Absolute rewards and costs are not comparable with the paper's: our reward is minus the P2 objective "
-    "of eq. (39) with delay normalised by the slot length and energy and queues by config-derived "
-    "references (docs/model.md#normalisation), and E^max, T^max and C^twin are calibrated values the paper does not "
-    "give. Compare orders, signs and ratios, not levels.",
-    "The paper reports a single training run per algorithm without intervals; we report means over seeds "
-    "with 95 % bootstrap intervals, so differences smaller than the interval are not claims either way.",
-    "A reduced budget (quick/tiny scale: fewer episodes and seeds, fewer N, V and fidelity values) "
-    f"stops training long before the paper's {paper.EPISODES} episodes; convergence episodes and steady values "
-    "at that scale describe early training, not convergence.",
+    (
+        "Absolute rewards and costs are not comparable with the paper's: our reward is minus the P2 objective "
+        "of eq. (39) with delay normalised by the slot length and energy and queues by config-derived "
+        "references (docs/model.md#normalisation), and E^max, T^max and C^twin are calibrated values the paper "
+        "does not give. Compare orders, signs and ratios, not levels."
+    ),
+    (
+        "The paper reports a single training run per algorithm without intervals; we report means over seeds "
+        "with 95 % bootstrap intervals, so differences smaller than the interval are not claims either way."
+    ),
+    (
+        "A reduced budget (quick/tiny scale: fewer episodes and seeds, fewer N, V and fidelity values) "
+        f"stops training long before the paper's {paper.EPISODES} episodes; convergence episodes and steady values "
+        "at that scale describe early training, not convergence."
+    ),
     "The paper's baselines' hyper-parameters are not given; ours are the learners' documented defaults.",
 )
 
@@ -353,12 +361,12 @@ def _fig6_claims(res: dict[str, Any], ns: list[float]) -> tuple[Claim, ...]:
                    _verdict(falling)))
     gap = [(_mean(res, "cost", "ly-dtmpo", n) / _mean(res, "cost", "ly-opt", n) - 1) * 100 for n in ns]
     claims.append(("(not in the paper) Ly-DTMPO cost above the per-slot optimiser ly-opt", "-",
-                   ", ".join(f"N={n:g}: {g:+.1f} %" for n, g in zip(ns, gap)), "-"))
+                   ", ".join(f"N={n:g}: {g:+.1f} %" for n, g in zip(ns, gap, strict=True)), "-"))
     return tuple(claims)
 
 
 def _increasing(values: list[float]) -> bool:
-    return all(math.isfinite(v) for v in values) and all(b > a for a, b in zip(values, values[1:]))
+    return all(math.isfinite(v) for v in values) and all(b > a for a, b in itertools.pairwise(values))
 
 
 # ----------------------------------------------------------------------------- Fig. 7
@@ -385,9 +393,10 @@ def _fig7(res: dict[str, Any]) -> Section:
 
 def _rising_verdict(ours: list[dict[str, Any] | None]) -> str:
     """Whether consecutive scalar rows rise, told apart from overlapping intervals."""
-    if any(r is None for r in ours):
+    rows = [r for r in ours if r is not None]
+    if len(rows) < len(ours):
         return "not run"
-    pairs = list(zip(ours, ours[1:]))
+    pairs = list(itertools.pairwise(rows))
     if all(b["mean"] > a["mean"] and not _overlap(a, b) for a, b in pairs):
         return "agrees"
     if any(b["mean"] < a["mean"] and not _overlap(a, b) for a, b in pairs):

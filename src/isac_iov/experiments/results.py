@@ -41,8 +41,8 @@ from typing import Any
 
 import numpy as np
 
-from . import stats
 from ..rundir import METRICS_FILE, SUMMARY_FILE
+from . import stats
 from .runner import done_record, run_dir
 from .specs import LEARNERS, Cell, Experiment, RunSpec, Scale, unique_runs
 

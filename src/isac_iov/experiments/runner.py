@@ -60,13 +60,15 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from tqdm import tqdm
 
 from .. import rundir
+from ..policies import Policy
 from ..rundir import CHECKPOINT_FILE, DONE_FILE, ERROR_FILE, LOCK_FILE, METRICS_FILE, SPEC_FILE, SUMMARY_FILE
 from .specs import RunSpec
 
@@ -83,10 +85,11 @@ def run_dir(out_dir: Path, spec: RunSpec) -> Path:
 @dataclass(frozen=True)
 class Verdict:
     """What :func:`verify` found: ``status`` is ``done`` (``record`` is its ``done.json``), ``todo``
-    (never finished), ``bad`` (finished, but fails a check: ``reason``) or ``stale`` (other code)."""
+    (never finished), ``bad`` (finished, but fails a check: ``reason``) or ``stale`` (other code).
+    ``record`` is empty when there is no readable ``done.json`` of this run."""
 
     status: str
-    record: dict[str, Any] | None = None
+    record: dict[str, Any] = field(default_factory=dict)
     reason: str = ""
 
 
@@ -109,7 +112,7 @@ def verify(out_dir: Path, spec: RunSpec) -> Verdict:
     changed = rundir.changed_outputs(directory, record["outputs"])
     if changed:
         return Verdict("bad", reason=changed)
-    if spec.source is not None and record.get("source_checkpoint") != _source_checkpoint(out_dir, spec):
+    if spec.source is not None and record.get("source_checkpoint") != _source_checkpoint(out_dir, spec.source):
         return Verdict("bad", reason="its training run changed or is not done")
     return Verdict("done", record)
 
@@ -134,9 +137,9 @@ def _code_text(code: Any) -> str:
     return f"isac-iov {code.get('version')}, code fingerprint {code.get('fingerprint')}"
 
 
-def _source_checkpoint(out_dir: Path, spec: RunSpec) -> str | None:
-    """SHA-256 of the checkpoint of ``spec``'s training run, as its verified ``done.json`` records it."""
-    verdict = verify(out_dir, spec.source)
+def _source_checkpoint(out_dir: Path, source: RunSpec) -> str | None:
+    """SHA-256 of the checkpoint of training run ``source``, as its verified ``done.json`` records it."""
+    verdict = verify(out_dir, source)
     if verdict.status != "done":
         return None
     return verdict.record["outputs"].get(CHECKPOINT_FILE, {}).get("sha256")
@@ -152,6 +155,7 @@ def execute_run(spec: RunSpec, directory: Path, source_dir: Path | None) -> None
         train_run(spec.algo, cfg, spec.episodes, spec.seed, directory, resume=True, progress=False)
         return
     from ..evaluate import evaluate_policy
+    policy: Policy
     if source_dir is not None:
         from ..learners import effective_config, load_policy
         policy, cfg = load_policy(source_dir), effective_config(spec.algo, cfg)
@@ -196,7 +200,7 @@ def run_and_mark(run_fn: RunFn, spec: RunSpec, out_dir: str, threads: int) -> di
         if spec.kind == "train":
             record["metrics_rows"] = rundir.csv_rows(directory / METRICS_FILE)
         if spec.source is not None:
-            record["source_checkpoint"] = _source_checkpoint(Path(out_dir), spec)
+            record["source_checkpoint"] = _source_checkpoint(Path(out_dir), spec.source)
         (directory / ERROR_FILE).unlink(missing_ok=True)
         rundir.write_json(directory / DONE_FILE, record)
     return record
@@ -265,7 +269,7 @@ class _LocalBackend:
         fut: cf.Future = cf.Future()
         try:
             fut.set_result(run_and_mark(run_fn, spec, out_dir, self.threads))
-        except Exception as exc:  # reported by the scheduler like a pool failure
+        except Exception as exc:  # noqa: BLE001 - any failure of a run is reported by the scheduler, as from the pool
             fut.set_exception(exc)
         return fut
 
@@ -372,7 +376,7 @@ class _Eta:
 def _fmt_s(seconds: float | None) -> str:
     if seconds is None:
         return "?"
-    m, s = divmod(int(round(seconds)), 60)
+    m, s = divmod(round(seconds), 60)
     h, m = divmod(m, 60)
     return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
 
@@ -455,7 +459,7 @@ def _schedule(todo: list[RunSpec], out_dir: Path, backend: Any, capacity: int, r
                 eta.add(backend.result(handle))
                 finished.add(spec.key)
                 report.executed.append(spec.key)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a failed run is recorded; the others go on
                 report.failed[spec.key] = f"{type(exc).__name__}: {exc}"
                 bar.write(f"run {spec.key} failed: {type(exc).__name__}: {exc}")
             bar.update(1)
@@ -466,8 +470,8 @@ def _schedule(todo: list[RunSpec], out_dir: Path, backend: Any, capacity: int, r
 
 def _drop_orphans(todo: list[RunSpec], report: RunReport) -> int:
     """Remove evaluate runs whose training run failed (recorded as failed too); return how many."""
-    orphans = [s for s in todo if s.source is not None and s.source.key in report.failed]
-    for spec in orphans:
+    orphans = [(s, s.source.key) for s in todo if s.source is not None and s.source.key in report.failed]
+    for spec, source_key in orphans:
         todo.remove(spec)
-        report.failed[spec.key] = f"source run {spec.source.key} failed"
+        report.failed[spec.key] = f"source run {source_key} failed"
     return len(orphans)

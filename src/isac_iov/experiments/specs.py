@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Sequence
+from typing import Any
 
 from ..config import Config, load_config, scenario_overrides
 from ..learners import REGISTRY as LEARNER_REGISTRY
@@ -54,7 +55,7 @@ class RunSpec:
     overrides: tuple[str, ...] = ()
     seed: int = 0
     episodes: int = 1
-    source: "RunSpec | None" = None
+    source: RunSpec | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -90,7 +91,7 @@ class RunSpec:
                 "source": self.source.to_dict() if self.source else None}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RunSpec":
+    def from_dict(cls, data: dict[str, Any]) -> RunSpec:
         source = cls.from_dict(data["source"]) if data.get("source") else None
         return cls(data["kind"], data["algo"], tuple(data["overrides"]), int(data["seed"]),
                    int(data["episodes"]), source)

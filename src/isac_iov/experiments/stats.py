@@ -20,7 +20,7 @@ Curves (one value per episode and seed) are handled column-wise by
 from __future__ import annotations
 
 import itertools
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from scipy import stats as sps

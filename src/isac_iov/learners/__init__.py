@@ -42,6 +42,7 @@ from .maddpg import MADDPG, MaddpgConfig
 from .mappo import MAPPO, MappoConfig
 from .masac import MASAC, MasacConfig
 from .matd3 import MATD3, Matd3Config
+from .networks import Actor
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def effective_config(name: str, cfg: Config) -> Config:
 class TrainedPolicy:
     """Deterministic decentralised execution of trained actors (see the module docstring)."""
 
-    def __init__(self, name: str, actor: torch.nn.Module, spec: EnvSpec, twin_enabled: bool):
+    def __init__(self, name: str, actor: Actor, spec: EnvSpec, twin_enabled: bool):
         self.name, self.actor, self.spec, self.twin_enabled = name, actor.eval(), spec, twin_enabled
 
     def reset(self, env: BatchedEnv) -> None:
@@ -127,7 +128,7 @@ def read_checkpoint(run_dir: Path, cfg: Config) -> dict[str, Any]:
         state = torch.load(io.BytesIO(load_checked(path)), map_location="cpu", weights_only=False)
     except RunDirError:
         raise
-    except Exception as exc:  # verified bytes that torch cannot read: any unpickling error
+    except Exception as exc:  # noqa: BLE001 - verified bytes torch cannot read: unpickling raises any type
         raise RunDirError(f"{path}: unreadable checkpoint ({type(exc).__name__})") from None
     if not isinstance(state, dict) or "learner" not in state:
         raise RunDirError(f"{path}: not a checkpoint of isac-iov train")

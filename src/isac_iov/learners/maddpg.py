@@ -35,6 +35,8 @@ class MaddpgConfig(OffPolicyConfig):
 
 class MADDPG(OffPolicyLearner):
     critic_copies = 1               # Ly-MATD3 subclasses this learner with twin critics
+    cfg: MaddpgConfig
+    actor: DeterministicActor
 
     def __init__(self, spec: EnvSpec, cfg: MaddpgConfig):
         super().__init__(spec, cfg)

@@ -122,8 +122,10 @@ class MAPPO:
         self.actor = GaussianActor(spec.num_agents, spec.obs_dim, spec.action_dim, cfg.hidden, cfg.shared_actor,
                                    cfg.init_log_std, norm_count, cfg.init_local_logit)
         self.critic_dim = spec.critic_state_dim if cfg.critic_global else spec.obs_dim
-        self.critic = nn.Sequential(RunningNorm(self.critic_dim, max_count=norm_count),
-                                    AgentMLP(spec.num_agents, self.critic_dim, 1, cfg.hidden, shared=True))
+        critic_norm = RunningNorm(self.critic_dim, max_count=norm_count)
+        critic_mlp = AgentMLP(spec.num_agents, self.critic_dim, 1, cfg.hidden, shared=True)
+        self.critic = nn.Sequential(critic_norm, critic_mlp)
+        self.critic_norm, self.critic_mlp = critic_norm, critic_mlp  # the critic's two layers, typed
         self.actor_opt = adam([{"params": [p for n, p in self.actor.named_parameters() if n != "log_std"]},
                                {"params": [self.actor.log_std], "lr": cfg.log_std_lr}], lr=cfg.lr, eps=1e-5)
         self.critic_opt = adam(self.critic.parameters(), lr=cfg.lr, eps=1e-5)
@@ -177,7 +179,7 @@ class MAPPO:
                 idx = perm[start:start + mb]
                 stats.append(self._update({k: v[idx] for k, v in batch.items()}))
         self.actor.obs_norm.update(batch["obs"])
-        self.critic[0].update(batch["states"])
+        self.critic_norm.update(batch["states"])
         return {name: torch.stack([s[name] for s in stats]).mean().item() for name in stats[0]}
 
     def _learning_rewards(self, rewards: torch.Tensor) -> torch.Tensor:
@@ -206,7 +208,7 @@ class MAPPO:
         old_mean, old_std = self.value_norm.mean, self.value_norm.std
         self.value_norm.update(returns)
         new_mean, new_std = self.value_norm.mean, self.value_norm.std
-        mlp = self.critic[1]
+        mlp = self.critic_mlp
         with torch.no_grad():
             mlp.weights[-1].mul_(old_std / new_std)
             mlp.biases[-1].mul_(old_std).add_(old_mean - new_mean).div_(new_std)

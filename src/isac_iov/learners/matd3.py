@@ -30,6 +30,7 @@ class Matd3Config(MaddpgConfig):
 
 class MATD3(MADDPG):
     critic_copies = 2
+    cfg: Matd3Config
 
     def update(self, b: dict[str, torch.Tensor]) -> dict[str, float]:
         cfg = self.cfg

@@ -78,7 +78,7 @@ import torch
 from ..env.core import Step
 from .buffers import EpisodeReplay, RunningMeanStd, memory_count
 from .common import AlgoConfig, EnvSpec, as_tensor, step_rewards, to_actions
-from .networks import RunningNorm
+from .networks import Actor, QEnsemble, RunningNorm
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,8 @@ class OffPolicyLearner(ABC):
     """Collection, replay and update schedule; subclasses set ``actor`` and implement
     ``behaviour(obs) -> actions``, ``update(batch) -> losses`` and ``components() -> dict``."""
 
-    actor: torch.nn.Module
+    actor: Actor
+    critic: QEnsemble
 
     def __init__(self, spec: EnvSpec, cfg: OffPolicyConfig):
         self.spec, self.cfg, self.num_envs = spec, cfg, cfg.num_envs

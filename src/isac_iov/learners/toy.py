@@ -52,6 +52,7 @@ import torch
 
 from . import algo_spec
 from .common import EnvSpec, Learner, as_tensor, make_algo_config
+from .networks import Actor
 
 TARGET_LOW, TARGET_HIGH = 0.1, 0.9
 OPTIMAL_REWARD = 0.0
@@ -122,7 +123,7 @@ class ToyEnv:
         return np.concatenate([self.targets, glob], axis=-1)
 
 
-def evaluate(actor: torch.nn.Module, env: ToyEnv) -> float:
+def evaluate(actor: Actor, env: ToyEnv) -> float:
     """Mean reward per slot of ``actor``'s deterministic policy over one lockstep episode of ``env``."""
     obs, _ = env.reset()
     rewards = []
@@ -174,6 +175,6 @@ def _play_iteration(env: ToyEnv, learner: Learner) -> None:
     obs, critic = env.reset()
     for t in range(env.slots):
         step = env.step(learner.explore(obs, critic, t))
-        learner.record(step, t)
+        learner.record(step, t)  # type: ignore[arg-type]  # a ToyStep has every Step field learners read
         obs, critic = step.obs, step.critic_state
     learner.end_iteration(env.num_envs)

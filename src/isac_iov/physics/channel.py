@@ -29,7 +29,7 @@ def spectral_efficiency(fading_power: np.ndarray, gain: np.ndarray,
     return np.log2(1.0 + tx_power_w * fading_power * gain / noise_w)
 
 
-def rate_bps(bandwidth_share: np.ndarray, spectral_eff: np.ndarray,
+def rate_bps(bandwidth_share: np.ndarray | float, spectral_eff: np.ndarray,
              bandwidth_hz: float, sensing_gain: float) -> np.ndarray:
     """Eq. (1): ``R = Theta * b * B * log2(1 + SNR)`` in bit/s."""
     return sensing_gain * bandwidth_share * bandwidth_hz * spectral_eff

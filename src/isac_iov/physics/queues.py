@@ -16,7 +16,7 @@ def rsu_queue_next(q_cycles: np.ndarray, service_hz: np.ndarray, slot_s: float,
     return np.maximum(q_cycles - service_hz * slot_s + arrivals_cycles, 0.0)
 
 
-def energy_queue_next(v_j: np.ndarray, energy_j: np.ndarray, budget_j: float) -> np.ndarray:
+def energy_queue_next(v_j: np.ndarray, energy_j: np.ndarray, budget_j: np.ndarray | float) -> np.ndarray:
     """Eq. (27): ``V(t+1) = max(V - E^max + E, 0)``."""
     return np.maximum(v_j - budget_j + energy_j, 0.0)
 

@@ -25,8 +25,9 @@ A name that is an existing directory is a trained run and is loaded with
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -65,5 +66,14 @@ def make_policy(name: str, cfg: Config, seed: int) -> Policy:
     raise ValueError(f"policy {name!r}: not a run directory nor one of {', '.join(REGISTRY)}")
 
 
-__all__ = ["Policy", "REGISTRY", "make_policy", "LocalPolicy", "OffloadPolicy", "RandomPolicy",
-           "GreedyPolicy", "LyOptConfig", "LyOptPolicy"]
+__all__ = [
+    "REGISTRY",
+    "GreedyPolicy",
+    "LocalPolicy",
+    "LyOptConfig",
+    "LyOptPolicy",
+    "OffloadPolicy",
+    "Policy",
+    "RandomPolicy",
+    "make_policy",
+]
