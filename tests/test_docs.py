@@ -1,5 +1,6 @@
 """The repository stands on its own: every anchor of ``docs/model.md`` the code cites exists, and nothing cites
 documents or issue trackers outside it."""
+
 import re
 from pathlib import Path
 

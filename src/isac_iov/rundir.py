@@ -16,6 +16,7 @@ Checkpoints carry a SHA-256 sidecar (``checkpoint.pt.sha256``, see
 (:func:`output_digests`) and :func:`code_fingerprint`, the version of the code
 that produced it, so nothing is reused that was changed or made by other code.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -54,6 +55,7 @@ class RunDirBusy(RunDirError):
 
 
 # -- atomic writes and checksums -------------------------------------------------------------
+
 
 def write_atomic(path: Path, data: str | bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file, fsync it, then rename it over ``path``."""
@@ -191,8 +193,9 @@ def _acquire(directory: Path, wait_s: float) -> IO[str]:
                 fh.seek(0)
                 holder = fh.read().strip() or "another process"
                 fh.close()
-                raise RunDirBusy(f"run directory {directory} is in use by {holder}; "
-                                 "wait for it to finish or stop it") from None
+                raise RunDirBusy(
+                    f"run directory {directory} is in use by {holder}; wait for it to finish or stop it"
+                ) from None
             time.sleep(0.1)
 
 

@@ -17,6 +17,7 @@ an unknown agent id, a missing agent, or an action that is not a finite array
 of shape ``(1 + 3K,)`` in ``[0, 1]`` (``ActionError``, naming the agent);
 a seed that is not ``None`` or an integer in ``[0, 2**63 - 1]`` (``ConfigError``).
 """
+
 from __future__ import annotations
 
 from typing import Any, ClassVar
@@ -80,8 +81,11 @@ class IsacIovParallelEnv(ParallelEnv):
 
     def step(self, actions: dict[str, Any]):
         if not self.agents:
-            raise RuntimeError("step(): the episode is over; call reset() first" if self._started
-                               else "step() before reset(): call reset() first")
+            raise RuntimeError(
+                "step(): the episode is over; call reset() first"
+                if self._started
+                else "step() before reset(): call reset() first"
+            )
         if not isinstance(actions, dict):
             raise ActionError(f"actions: expected a dict from agent id to action, got {type(actions).__name__}")
         odd = [k for k in actions if not isinstance(k, str)]
@@ -109,11 +113,13 @@ class IsacIovParallelEnv(ParallelEnv):
         return self.core.global_state()[0].astype(np.float32)
 
 
-def parallel_env(config: Config | str | None = None, seed: int | None = None,
-                 overrides: list[str] | None = None) -> IsacIovParallelEnv:
+def parallel_env(
+    config: Config | str | None = None, seed: int | None = None, overrides: list[str] | None = None
+) -> IsacIovParallelEnv:
     """The PettingZoo env for a Config, a YAML path, or the defaults, with ``key=value`` overrides."""
     cfg = config if isinstance(config, Config) else load_config(config, overrides)
     if isinstance(config, Config) and overrides:
         from ..config import apply_overrides, from_dict
+
         cfg = from_dict(apply_overrides(config.to_dict(), overrides))
     return IsacIovParallelEnv(cfg, seed=seed)

@@ -22,6 +22,7 @@ and deterministically (the mean action ``sigmoid(mean)``).  A run trained
 without the twin zeroes the twin fields of the observations it is given, so it
 never sees information it was trained without.
 """
+
 from __future__ import annotations
 
 import io
@@ -49,7 +50,7 @@ from .networks import Actor
 class AlgoSpec:
     learner: type
     config: type[AlgoConfig]
-    scenario: tuple[str, ...] = ()   # ``key=value`` overrides of the scenario the algorithm runs on
+    scenario: tuple[str, ...] = ()  # ``key=value`` overrides of the scenario the algorithm runs on
 
 
 REGISTRY: dict[str, AlgoSpec] = {
@@ -83,8 +84,7 @@ class TrainedPolicy:
         got = (env.num_agents, env.obs_dim, env.action_dim)
         want = (self.spec.num_agents, self.spec.obs_dim, self.spec.action_dim)
         if got != want:
-            raise ValueError(f"policy {self.name}: trained for (CVs, obs_dim, action_dim) = {want}, "
-                             f"the env has {got}")
+            raise ValueError(f"policy {self.name}: trained for (CVs, obs_dim, action_dim) = {want}, the env has {got}")
 
     def act(self, env: BatchedEnv, obs: np.ndarray) -> np.ndarray:
         o = as_tensor(obs if self.twin_enabled else hide_view(obs, self.spec.twin_part))
@@ -133,8 +133,9 @@ def read_checkpoint(run_dir: Path, cfg: Config) -> dict[str, Any]:
     if not isinstance(state, dict) or "learner" not in state:
         raise RunDirError(f"{path}: not a checkpoint of isac-iov train")
     if state.get("config_digest", cfg.digest()) != cfg.digest():
-        raise RunDirError(f"{path}: trained on another scenario than {Path(run_dir) / CONFIG_FILE} says "
-                          "(was config.yaml edited?)")
+        raise RunDirError(
+            f"{path}: trained on another scenario than {Path(run_dir) / CONFIG_FILE} says (was config.yaml edited?)"
+        )
     return state
 
 
@@ -148,10 +149,20 @@ def load_policy(run_dir: str | Path) -> TrainedPolicy:
     try:
         learner.actor.load_state_dict(state["learner"]["actor"])
     except (KeyError, RuntimeError) as exc:
-        raise RunDirError(f"{run_dir / CHECKPOINT_FILE}: does not fit the actor of {name} on this scenario "
-                          f"({str(exc).splitlines()[0]})") from None
+        raise RunDirError(
+            f"{run_dir / CHECKPOINT_FILE}: does not fit the actor of {name} on this scenario "
+            f"({str(exc).splitlines()[0]})"
+        ) from None
     return TrainedPolicy(name, learner.actor, spec, cfg.twin.enabled)
 
 
-__all__ = ["REGISTRY", "AlgoSpec", "TrainedPolicy", "algo_spec", "effective_config", "load_policy", "read_checkpoint",
-           "read_run"]
+__all__ = [
+    "REGISTRY",
+    "AlgoSpec",
+    "TrainedPolicy",
+    "algo_spec",
+    "effective_config",
+    "load_policy",
+    "read_checkpoint",
+    "read_run",
+]

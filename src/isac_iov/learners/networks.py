@@ -16,6 +16,7 @@ Gaussian log-density of ``u`` (the squash Jacobian cancels in its ratio); SAC
 adds the Jacobian ``-sum log(a (1 - a))`` (:func:`squash_log_det`); DDPG/TD3
 actors output ``sigmoid`` of their last layer.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -102,8 +103,7 @@ class AgentMLP(nn.Module):
     first actions sit near ``sigmoid(0) = 0.5``).
     """
 
-    def __init__(self, n: int, in_dim: int, out_dim: int, hidden: int, shared: bool = False,
-                 out_gain: float = 1.0):
+    def __init__(self, n: int, in_dim: int, out_dim: int, hidden: int, shared: bool = False, out_gain: float = 1.0):
         super().__init__()
         self.n, self.shared = n, shared
         groups = 1 if shared else n
@@ -159,8 +159,17 @@ class Actor(nn.Module, ABC):
 class GaussianActor(Actor):
     """Per-agent Gaussian policy over pre-actions: state-dependent mean, learned state-independent log-std."""
 
-    def __init__(self, n: int, obs_dim: int, action_dim: int, hidden: int, shared: bool, init_log_std: float,
-                 norm_max_count: float = math.inf, init_local_logit: float = 0.0):
+    def __init__(
+        self,
+        n: int,
+        obs_dim: int,
+        action_dim: int,
+        hidden: int,
+        shared: bool,
+        init_log_std: float,
+        norm_max_count: float = math.inf,
+        init_local_logit: float = 0.0,
+    ):
         super().__init__()
         self.obs_norm = RunningNorm(obs_dim, max_count=norm_max_count)
         self.mean_net = policy_mlp(n, obs_dim, action_dim, hidden, shared, init_local_logit)
@@ -185,8 +194,16 @@ class DeterministicActor(Actor):
     the sigmoid out of saturation.
     """
 
-    def __init__(self, n: int, obs_dim: int, action_dim: int, hidden: int, shared: bool,
-                 norm_max_count: float = math.inf, init_local_logit: float = 0.0):
+    def __init__(
+        self,
+        n: int,
+        obs_dim: int,
+        action_dim: int,
+        hidden: int,
+        shared: bool,
+        norm_max_count: float = math.inf,
+        init_local_logit: float = 0.0,
+    ):
         super().__init__()
         self.obs_norm = RunningNorm(obs_dim, max_count=norm_max_count)
         self.net = policy_mlp(n, obs_dim, action_dim, hidden, shared, init_local_logit)
@@ -210,8 +227,16 @@ class SquashedGaussianActor(Actor):
 
     LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 
-    def __init__(self, n: int, obs_dim: int, action_dim: int, hidden: int, shared: bool,
-                 norm_max_count: float = math.inf, init_local_logit: float = 0.0):
+    def __init__(
+        self,
+        n: int,
+        obs_dim: int,
+        action_dim: int,
+        hidden: int,
+        shared: bool,
+        norm_max_count: float = math.inf,
+        init_local_logit: float = 0.0,
+    ):
         super().__init__()
         self.action_dim = action_dim
         self.obs_norm = RunningNorm(obs_dim, max_count=norm_max_count)
@@ -226,7 +251,7 @@ class SquashedGaussianActor(Actor):
 
     def pre_mean(self, obs: torch.Tensor) -> torch.Tensor:
         """The mean of the pre-action ``u``."""
-        return self.net(self.obs_norm(obs))[..., :self.action_dim]
+        return self.net(self.obs_norm(obs))[..., : self.action_dim]
 
     def mean_action(self, obs: torch.Tensor) -> torch.Tensor:
         return squash(self.pre_mean(obs))

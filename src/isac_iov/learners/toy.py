@@ -40,6 +40,7 @@ clamped to [0, 1]) every ``eval_every`` iterations on the same set of
 episodes; its ``optimality_gap`` is ``(optimal - trained) / (optimal -
 random)``: 0 at the optimum, 1 as bad as random actions.
 """
+
 from __future__ import annotations
 
 import random
@@ -66,18 +67,25 @@ class ToyOutcome:
 
 @dataclass(frozen=True)
 class ToyStep:
-    obs: np.ndarray            # (E, I, A) next observation: the next slot's targets
-    critic_state: np.ndarray   # (E, I, A + I*A)
-    reward: np.ndarray         # (E,) team reward of the slot just played
-    done: bool                 # the episode ended with this slot
+    obs: np.ndarray  # (E, I, A) next observation: the next slot's targets
+    critic_state: np.ndarray  # (E, I, A + I*A)
+    reward: np.ndarray  # (E,) team reward of the slot just played
+    done: bool  # the episode ended with this slot
     outcome: ToyOutcome
 
 
 class ToyEnv:
     """``num_envs`` lockstep copies of the toy task (see the module docstring)."""
 
-    def __init__(self, num_envs: int, agents: int = 3, action_dim: int = 4, slots: int = 10,
-                 coupling: float = 1.0, seed: int | None = None):
+    def __init__(
+        self,
+        num_envs: int,
+        agents: int = 3,
+        action_dim: int = 4,
+        slots: int = 10,
+        coupling: float = 1.0,
+        seed: int | None = None,
+    ):
         self.num_envs, self.num_agents, self.action_dim, self.slots = num_envs, agents, action_dim, slots
         self.coupling = coupling
         self.rng = np.random.default_rng(seed)
@@ -100,15 +108,14 @@ class ToyEnv:
         per_cv = self.reward_per_cv(actions, self.targets)
         self.t += 1
         self.targets = self._draw()
-        return ToyStep(self.targets, self._critic_state(), per_cv.sum(-1), self.t >= self.slots,
-                       ToyOutcome(per_cv))
+        return ToyStep(self.targets, self._critic_state(), per_cv.sum(-1), self.t >= self.slots, ToyOutcome(per_cv))
 
     def reward_per_cv(self, actions: np.ndarray, targets: np.ndarray) -> np.ndarray:
         """The team reward of ``actions`` against ``targets`` (both ``(E, I, A)``) split over agents,
         ``(E, I)``: agent ``i`` gets ``-||a_i - g_i||^2 / I`` and an equal share of the coupling term."""
         err = np.asarray(actions, dtype=np.float64) - targets
         coupling = self.coupling * err[..., 0].mean(-1, keepdims=True) ** 2
-        return -((err ** 2).sum(-1) + coupling) / self.num_agents
+        return -((err**2).sum(-1) + coupling) / self.num_agents
 
     def random_reward(self) -> float:
         """Exact expected reward per slot of uniformly random actions."""
@@ -136,8 +143,14 @@ def evaluate(actor: Actor, env: ToyEnv) -> float:
     return float(np.mean(rewards))
 
 
-def train_on_toy(algo: str, iterations: int, seed: int = 0, overrides: dict[str, Any] | None = None,
-                 eval_every: int = 10, eval_envs: int = 64) -> dict[str, Any]:
+def train_on_toy(
+    algo: str,
+    iterations: int,
+    seed: int = 0,
+    overrides: dict[str, Any] | None = None,
+    eval_every: int = 10,
+    eval_envs: int = 64,
+) -> dict[str, Any]:
     """Train registry learner ``algo`` (hyper-parameters ``overrides``) for ``iterations`` iterations.
 
     Returns the reference rewards ``optimal_reward`` and ``random_reward``, the
@@ -166,8 +179,14 @@ def train_on_toy(algo: str, iterations: int, seed: int = 0, overrides: dict[str,
         torch.set_num_threads(threads)
     random_reward = env.random_reward()
     curve = [(OPTIMAL_REWARD - r) / (OPTIMAL_REWARD - random_reward) for r in rewards]
-    return {"optimal_reward": OPTIMAL_REWARD, "random_reward": random_reward, "trained_reward": rewards[-1],
-            "optimality_gap": curve[-1], "curve": curve, "seconds": time.perf_counter() - started}
+    return {
+        "optimal_reward": OPTIMAL_REWARD,
+        "random_reward": random_reward,
+        "trained_reward": rewards[-1],
+        "optimality_gap": curve[-1],
+        "curve": curve,
+        "seconds": time.perf_counter() - started,
+    }
 
 
 def _play_iteration(env: ToyEnv, learner: Learner) -> None:

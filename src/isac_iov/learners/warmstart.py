@@ -14,6 +14,7 @@ first.
 
 This is a user option: the paper's reproduction trains from scratch.
 """
+
 from __future__ import annotations
 
 from typing import cast
@@ -33,6 +34,7 @@ CLIP_EPS = 0.02
 def collect(cfg: Config, policy_name: str, episodes: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Observations ``(N, I, O)`` and actions ``(N, I, A)`` of ``episodes`` episodes of a reference policy."""
     from ..policies import REGISTRY, make_policy
+
     if policy_name not in REGISTRY:
         raise ValueError(f"--init: unknown reference policy {policy_name!r} (known: {', '.join(REGISTRY)})")
     policy = make_policy(policy_name, cfg, seed)
@@ -49,8 +51,15 @@ def collect(cfg: Config, policy_name: str, episodes: int, seed: int) -> tuple[to
     return as_tensor(np.concatenate(xs)), as_tensor(np.concatenate(ys))
 
 
-def behaviour_clone(actor: Actor, obs: torch.Tensor, actions: torch.Tensor, steps: int = 3000,
-                    batch_size: int = 256, lr: float = 1e-3, seed: int = 0) -> float:
+def behaviour_clone(
+    actor: Actor,
+    obs: torch.Tensor,
+    actions: torch.Tensor,
+    steps: int = 3000,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    seed: int = 0,
+) -> float:
     """Fit ``actor.pre_mean(obs)`` to the logits of ``actions`` in ``steps`` Adam steps on random minibatches
     (learning rate decaying linearly to zero); returns the final mean squared error over all samples."""
     actor.obs_norm.update(obs)
