@@ -13,8 +13,9 @@ and, once for all, the marl-eval raw-data layout (environment -> task ->
 algorithm -> ``run_<seed>`` -> ``step_<k>`` / ``absolute_metrics``) in two
 files, because marl-eval's matrix builder assumes one number of logged steps
 for every task of a file: ``marl_eval_train.json`` (training curves, tasks
-``<N>cv``) and ``marl_eval_eval.json`` (evaluation summaries, one step).  :func:`load` reads a result file back; the report and
-the plots read nothing else.
+``<N>cv``) and ``marl_eval_eval.json`` (evaluation summaries, one step).
+:func:`load` reads a result file back; the report and the plots read nothing
+else.
 
 Per-seed metrics of a training curve (Table III; ``W`` = ``scale.steady_window``,
 50 at full scale as in the paper):

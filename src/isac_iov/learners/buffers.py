@@ -83,7 +83,8 @@ class RunningMeanStd:
 
 
 def gae(rewards: torch.Tensor, values: torch.Tensor, gamma: float, lam: float) -> torch.Tensor:
-    """Advantages ``(T, N, I)`` from rewards ``(T, N, I)`` (or team rewards ``(T, N, 1)``) and values ``(T + 1, N, I)``."""
+    """Advantages ``(T, N, I)`` from rewards ``(T, N, I)`` (or team rewards ``(T, N, 1)``) and values
+    ``(T + 1, N, I)``."""
     adv = torch.zeros_like(values[:-1])
     running = torch.zeros_like(values[0])
     for t in range(rewards.shape[0] - 1, -1, -1):
@@ -109,7 +110,8 @@ class EpisodeReplay:
         return self.size * self.slots
 
     def add_episodes(self, obs: torch.Tensor, glob: torch.Tensor, act: torch.Tensor, rew: torch.Tensor) -> None:
-        """Store ``n`` episodes: obs ``(n, T+1, I, O)``, glob ``(n, T+1, G)``, act ``(n, T, I, A)``, rew ``(n, T, I)``."""
+        """Store ``n`` episodes: obs ``(n, T+1, I, O)``, glob ``(n, T+1, G)``, act ``(n, T, I, A)``,
+        rew ``(n, T, I)``."""
         n = obs.shape[0]
         rows = (self.ptr + torch.arange(n)) % self.capacity
         self.obs[rows], self.glob[rows], self.act[rows], self.rew[rows] = obs, glob, act, rew

@@ -217,9 +217,9 @@ class GreedyPolicy:
        fewer options gets more of each (the fair share).  With per-second delay weight ``w_T = V alpha / tau``,
        per-joule energy weight ``w_E = V (1 - alpha) / E_ref + V_i / E_q^2``
        (the virtual energy queue's marginal price, ``E_q`` its normaliser
-       ``energy_queue_ref_j``; in ``system`` mode the sum of all ``V_i``) and, for ``rsu.service = allocated``, the backlog's reward
-       for service ``beta = Q_rsu tau / Q_ref^2``, a CV with ``n`` reachable RSUs
-       asks each for the frequency minimising the convex
+       ``energy_queue_ref_j``; in ``system`` mode the sum of all ``V_i``) and, for
+       ``rsu.service = allocated``, the backlog's reward for service ``beta = Q_rsu tau / Q_ref^2``,
+       a CV with ``n`` reachable RSUs asks each for the frequency minimising the convex
        ``(w_T c / n) / F + w_E kappa_rsu c F^2 - beta F`` over ``(0, fair share]``
        (``c`` = task cycles; with ``beta = 0`` it is
        ``min((w_T / (2 n kappa_rsu w_E))^(1/3), fair share)``).  Requests never
