@@ -7,6 +7,7 @@ Actions are drawn up front so only the simulator is timed.
 
     python benchmarks/bench_env.py [--seconds 3] [--lyopt-slots 10]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,9 @@ def _rate_batched(cfg, num_envs: int, seconds: float) -> float:
 def _rate_pettingzoo(cfg, seconds: float) -> float:
     env = parallel_env(cfg, seed=0)
     rng = np.random.default_rng(0)
-    acts = [{a: rng.uniform(size=env.action_space(a).shape) for a in env.possible_agents}
-            for _ in range(cfg.episode_slots)]
+    acts = [
+        {a: rng.uniform(size=env.action_space(a).shape) for a in env.possible_agents} for _ in range(cfg.episode_slots)
+    ]
     slots, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         env.reset()
@@ -46,6 +48,7 @@ def _rate_pettingzoo(cfg, seconds: float) -> float:
 
 def _lyopt_seconds_per_slot(cfg, slots: int) -> float:
     from isac_iov.policies import make_policy
+
     env = BatchedEnv(cfg, 1, seed=0)
     obs, _ = env.reset()
     policy = make_policy("ly-opt", cfg, seed=0)
@@ -71,11 +74,15 @@ def main() -> None:
     for name, rate in rows:
         print(f"{name:<36}{rate:>14,.0f}{rate / pz:>14.1f}")
     best = rows[-1][1]
-    print(f"target: batched core >= 1,000,000 CV-slots/s at 1024 envs -> {'met' if best >= 1e6 else 'MISSED'}; "
-          f">= 50x the one-at-a-time loop -> {'met' if best >= 50 * pz else 'MISSED'}")
+    print(
+        f"target: batched core >= 1,000,000 CV-slots/s at 1024 envs -> {'met' if best >= 1e6 else 'MISSED'}; "
+        f">= 50x the one-at-a-time loop -> {'met' if best >= 50 * pz else 'MISSED'}"
+    )
     if args.lyopt_slots > 0:
-        print(f"ly-opt decision time: {_lyopt_seconds_per_slot(cfg, args.lyopt_slots) * 1e3:.1f} ms per slot "
-              f"({cfg.num_cvs} CVs, {cfg.num_rsus} RSUs)")
+        print(
+            f"ly-opt decision time: {_lyopt_seconds_per_slot(cfg, args.lyopt_slots) * 1e3:.1f} ms per slot "
+            f"({cfg.num_cvs} CVs, {cfg.num_rsus} RSUs)"
+        )
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ still compare the two.  (The learners take one seed per call, so batching
 seeds inside one process is not available from the runner; each learner
 already steps ``algo.num_envs`` environments in lockstep.)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,10 +47,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         threads_s = _time(runs, 1, Path(tmp) / "threads")
         procs_s = _time(runs, args.runs, Path(tmp) / "processes")
-    for name, (wall, cpu) in (("in-process, one run after the other", threads_s),
-                              (f"{args.runs} processes in parallel, 1 thread each", procs_s)):
-        print(f"{name:<45} wall {wall:7.1f} s  {args.runs / wall * 3600:7.1f} runs/h  "
-              f"CPU {cpu / (args.runs * args.episodes) * 1e3:.1f} ms per episode")
+    for name, (wall, cpu) in (
+        ("in-process, one run after the other", threads_s),
+        (f"{args.runs} processes in parallel, 1 thread each", procs_s),
+    ):
+        print(
+            f"{name:<45} wall {wall:7.1f} s  {args.runs / wall * 3600:7.1f} runs/h  "
+            f"CPU {cpu / (args.runs * args.episodes) * 1e3:.1f} ms per episode"
+        )
 
 
 if __name__ == "__main__":

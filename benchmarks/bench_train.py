@@ -27,6 +27,7 @@ result is redone.
     python benchmarks/bench_train.py [--algos ly-dtmpo,ly-mappo] [--seeds 5] [--episodes 1800]
                                      [--scenario default|contention] [--out DIR]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,14 +68,19 @@ def _train(algo: str, seed: int, episodes: int, sets: list[str], run_dir: Path) 
     record = run_dir / "bench.json"
     if record.is_file():
         stats = json.loads(record.read_text())
-        rows = sum(1 for _ in open(run_dir / "metrics.csv")) - 1 if (run_dir / "metrics.csv").is_file() else 0
+        metrics = run_dir / "metrics.csv"
+        rows = len(metrics.read_text().splitlines()) - 1 if metrics.is_file() else 0
         if stats.get("episodes") == episodes and rows == episodes:
             return stats
         print(f"  {run_dir}: recorded result does not match its files; training again", flush=True)
     if run_dir.exists():
         shutil.rmtree(run_dir)
-    res = subprocess.run([sys.executable, "-c", CHILD, algo, str(episodes), str(seed), str(run_dir), *sets],
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "-c", CHILD, algo, str(episodes), str(seed), str(run_dir), *sets],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if res.returncode != 0:
         raise SystemExit(f"training {algo} seed {seed} failed:\n{res.stderr[-2000:]}")
     stats = {**json.loads(res.stdout.strip().splitlines()[-1]), "episodes": episodes}
@@ -119,12 +125,17 @@ def main() -> None:
     out = args.out or Path("bench_runs") / args.scenario
     out.mkdir(parents=True, exist_ok=True)
     cfg = load_config(None, sets)
-    print(f"{args.episodes} episodes x {cfg.episode_slots} slots, {cfg.num_cvs} CVs, {cfg.num_rsus} RSUs, "
-          f"seeds 0..{args.seeds - 1}, scenario {args.scenario}; runs in {out}", flush=True)
+    print(
+        f"{args.episodes} episodes x {cfg.episode_slots} slots, {cfg.num_cvs} CVs, {cfg.num_rsus} RSUs, "
+        f"seeds 0..{args.seeds - 1}, scenario {args.scenario}; runs in {out}",
+        flush=True,
+    )
     refs = {name: _evaluate(name, sets, args.eval_episodes, out / f"eval-{name}.json") for name in ("ly-opt", "greedy")}
     costs: dict[str, list[float]] = {}
-    header = (f"{'algo':<10}{'cost':>8}{'/ly-opt':>9}{'/greedy':>9}{'energy J':>10}{'miss':>7}{'reward':>9}"
-              f"{'last/best':>11}{'wall s':>8}{'RSS GiB':>9}{'decide/ly-opt':>15}  targets")
+    header = (
+        f"{'algo':<10}{'cost':>8}{'/ly-opt':>9}{'/greedy':>9}{'energy J':>10}{'miss':>7}{'reward':>9}"
+        f"{'last/best':>11}{'wall s':>8}{'RSS GiB':>9}{'decide/ly-opt':>15}  targets"
+    )
     rows = []
     for algo in algos:
         evals, stab, train = [], [], []
@@ -141,25 +152,36 @@ def main() -> None:
         wall = max(t["wall_s"] for t in train)
         rss = max(t["rss_gib"] for t in train)
         decide = np.mean([e["decision_ms"] for e in evals]) / refs["ly-opt"]["decision_ms"]
-        met = {"cost": ratio <= TARGET_RATIO.get(algo, DEFAULT_RATIO),
-               "energy": mean["energy_j"] <= cfg.lyapunov.energy_budget_j_per_cv,
-               "miss": mean["deadline_miss_rate"] <= TARGET_MISS, "stable": worst_drop <= 0.05,
-               "time": wall <= TARGET_S[algo] * args.episodes / 1800 and rss <= TARGET_RSS_GIB}
+        met = {
+            "cost": ratio <= TARGET_RATIO.get(algo, DEFAULT_RATIO),
+            "energy": mean["energy_j"] <= cfg.lyapunov.energy_budget_j_per_cv,
+            "miss": mean["deadline_miss_rate"] <= TARGET_MISS,
+            "stable": worst_drop <= 0.05,
+            "time": wall <= TARGET_S[algo] * args.episodes / 1800 and rss <= TARGET_RSS_GIB,
+        }
         verdict = "all met" if all(met.values()) else "MISSED " + ",".join(k for k, ok in met.items() if not ok)
-        rows.append(f"{algo:<10}{mean['cost']:>8.4f}{ratio:>9.3f}{mean['cost'] / refs['greedy']['cost']:>9.3f}"
-                    f"{mean['energy_j']:>10.1f}{mean['deadline_miss_rate']:>7.3f}{mean['reward']:>9.2f}"
-                    f"{-worst_drop * 100:>10.1f}%{wall:>8.0f}{rss:>9.2f}{decide:>15.4f}  {verdict}")
+        rows.append(
+            f"{algo:<10}{mean['cost']:>8.4f}{ratio:>9.3f}{mean['cost'] / refs['greedy']['cost']:>9.3f}"
+            f"{mean['energy_j']:>10.1f}{mean['deadline_miss_rate']:>7.3f}{mean['reward']:>9.2f}"
+            f"{-worst_drop * 100:>10.1f}%{wall:>8.0f}{rss:>9.2f}{decide:>15.4f}  {verdict}"
+        )
     print(header)
     for name, ref in refs.items():
-        print(f"{name:<10}{ref['cost']:>8.4f}{'':>18}{ref['energy_j']:>10.1f}{ref['deadline_miss_rate']:>7.3f}"
-              f"{ref['reward']:>9.2f}")
+        print(
+            f"{name:<10}{ref['cost']:>8.4f}{'':>18}{ref['energy_j']:>10.1f}{ref['deadline_miss_rate']:>7.3f}"
+            f"{ref['reward']:>9.2f}"
+        )
     print("\n".join(rows))
-    print("(cost, energy, miss, reward: means over seeds of deterministic evaluations; last/best: the worst seed's "
-          "last-100-episode training reward relative to its best earlier 100-episode window; wall, RSS: worst seed)")
+    print(
+        "(cost, energy, miss, reward: means over seeds of deterministic evaluations; last/best: the worst seed's "
+        "last-100-episode training reward relative to its best earlier 100-episode window; wall, RSS: worst seed)"
+    )
     if "ly-dtmpo" in costs and "ly-mappo" in costs:
         diff = summarize(np.array(costs["ly-dtmpo"]) - np.array(costs["ly-mappo"]))
-        print(f"Ly-DTMPO - Ly-MAPPO cost, paired by seed: {diff['mean']:+.4f} "
-              f"[{diff['ci_low']:+.4f}, {diff['ci_high']:+.4f}] (95 % bootstrap, n = {diff['n']})")
+        print(
+            f"Ly-DTMPO - Ly-MAPPO cost, paired by seed: {diff['mean']:+.4f} "
+            f"[{diff['ci_low']:+.4f}, {diff['ci_high']:+.4f}] (95 % bootstrap, n = {diff['n']})"
+        )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ scenario (default: Table II) and prints the figures quoted in docs/model.md.
 
     python benchmarks/calibrate.py [--episodes 4] [--seed 0] [--set key=value ...]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,16 +29,25 @@ def main() -> None:
     cfg = load_config(None, args.overrides)
     free = from_dict(apply_overrides(cfg.to_dict(), ["lyapunov.energy_budget_j_per_cv=1e12"]))
     budget = cfg.lyapunov.energy_budget_j_per_cv
-    print(f"E^max per CV = {budget:g} J, T^max = {cfg.task.deadline_s:g} s, "
-          f"{args.episodes} episodes x {cfg.episode_slots} slots, seed {args.seed}")
+    print(
+        f"E^max per CV = {budget:g} J, T^max = {cfg.task.deadline_s:g} s, "
+        f"{args.episodes} episodes x {cfg.episode_slots} slots, seed {args.seed}"
+    )
     print(f"{'policy':<28}{'energy J/CV-slot':>18}{'vs E^max':>10}{'delay s':>10}{'miss rate':>11}{'cost':>8}")
-    runs = [("ly-opt, no energy queue", "ly-opt", free), ("ly-opt, with energy queue", "ly-opt", cfg),
-            ("greedy", "greedy", cfg), ("offload", "offload", cfg), ("local", "local", cfg)]
+    runs = [
+        ("ly-opt, no energy queue", "ly-opt", free),
+        ("ly-opt, with energy queue", "ly-opt", cfg),
+        ("greedy", "greedy", cfg),
+        ("offload", "offload", cfg),
+        ("local", "local", cfg),
+    ]
     for label, name, c in runs:
         s = evaluate_policy(name, c, args.episodes, args.seed, record_slots=False, progress=False)["summary"]
         e = s["energy_j"]
-        print(f"{label:<28}{e:>18.2f}{e / budget:>10.2f}{s['delay_s']:>10.3f}"
-              f"{s['deadline_miss_rate']:>11.3f}{s['cost']:>8.3f}")
+        print(
+            f"{label:<28}{e:>18.2f}{e / budget:>10.2f}{s['delay_s']:>10.3f}"
+            f"{s['deadline_miss_rate']:>11.3f}{s['cost']:>8.3f}"
+        )
 
 
 if __name__ == "__main__":

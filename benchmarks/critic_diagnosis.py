@@ -17,6 +17,7 @@ that matter (the task weights and CPU requests).
 
     python benchmarks/critic_diagnosis.py RUN_DIR [--envs 32] [--slots 8] [--seed 3]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,20 +50,26 @@ def critic_fit(learner: OffPolicyLearner, cfg: object, envs: int, seed: int) -> 
     obs, critic = env.reset()
     pred, true = [], []
     for _ in range(cfg.episode_slots):
-        o, glob = as_tensor(obs), as_tensor(critic[:, 0, learner.spec.obs_dim:])
+        o, glob = as_tensor(obs), as_tensor(critic[:, 0, learner.spec.obs_dim :])
         with torch.no_grad():
             a = learner.behaviour(o)
             pred.append(learner.critic(learner.critic_input(o, glob, a))[:, 0].numpy().ravel())
         step = env.step(a.double().clamp(0.0, 1.0).numpy())
-        rew = torch.as_tensor(step.outcome.reward_per_cv if learner.cfg.reward == "per_cv"
-                              else np.repeat(step.reward[:, None], learner.spec.num_agents, 1), dtype=torch.float32)
+        rew = torch.as_tensor(
+            step.outcome.reward_per_cv
+            if learner.cfg.reward == "per_cv"
+            else np.repeat(step.reward[:, None], learner.spec.num_agents, 1),
+            dtype=torch.float32,
+        )
         true.append(learner.scale_rewards(rew).numpy().ravel())
         obs, critic = step.obs, step.critic_state
     p, t = np.concatenate(pred), np.concatenate(true)
     return float(1.0 - ((p - t) ** 2).mean() / t.var())
 
 
-def gradients(learner: OffPolicyLearner, cfg: object, envs: int, slots: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def gradients(
+    learner: OffPolicyLearner, cfg: object, envs: int, slots: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """``(critic, true)`` gradients ``(E, I, A)`` at the deterministic policy's action after ``slots`` slots."""
     env = BatchedEnv(cfg, envs, seed=seed)
     obs, critic = env.reset()
@@ -71,7 +78,7 @@ def gradients(learner: OffPolicyLearner, cfg: object, envs: int, slots: int, see
             step = env.step(learner.actor.mean_action(as_tensor(obs)).double().clamp(0.0, 1.0).numpy())
         obs, critic = step.obs, step.critic_state
     phys, q = env.snapshot()
-    o, glob = as_tensor(obs), as_tensor(critic[:, 0, learner.spec.obs_dim:])
+    o, glob = as_tensor(obs), as_tensor(critic[:, 0, learner.spec.obs_dim :])
     a = learner.actor.mean_action(o).detach().requires_grad_(True)
     learner.policy_value(o, glob, a.detach(), a)[:, 0, 0].sum().backward()
     a0 = a.detach().double().clamp(0.0, 1.0).numpy()

@@ -11,15 +11,17 @@ Config variants (:data:`CONFIG_VARIANTS`): a test taking the ``variant`` fixture
 PettingZoo tests every environment over its arguments: the default scenario, the twin switched off, lagged and
 noisy, the per-RSU band, the system-wide energy queue, RSUs serving at full capacity, and 2 and 6 CVs.
 """
-from typing import Callable
+
+from collections.abc import Callable
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 _SUPPRESSED = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 
-settings.register_profile("default", max_examples=200, deadline=None, derandomize=True,
-                          suppress_health_check=_SUPPRESSED)
+settings.register_profile(
+    "default", max_examples=200, deadline=None, derandomize=True, suppress_health_check=_SUPPRESSED
+)
 settings.register_profile("long", max_examples=2000, deadline=None, suppress_health_check=_SUPPRESSED)
 settings.load_profile("default")
 
@@ -46,10 +48,12 @@ def variant(request: pytest.FixtureRequest) -> list[str]:
 def error_line(capsys: pytest.CaptureFixture[str]) -> Callable[..., str]:
     """``error_line(command, quiet=False)``: the captured stderr of a failed ``isac-iov COMMAND``, asserted to be
     one ``isac-iov COMMAND: error: ...`` line without a traceback (and, with ``quiet``, nothing on stdout)."""
+
     def read(command: str, quiet: bool = False) -> str:
         captured = capsys.readouterr()
         err = captured.err.strip()
         assert err.startswith(f"isac-iov {command}: error: ") and "\n" not in err, captured.err
         assert "Traceback" not in err and not (quiet and captured.out), captured
         return err
+
     return read

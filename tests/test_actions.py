@@ -1,4 +1,5 @@
 """Action mapping onto C4, C5, C6, coverage masking and bad-action errors."""
+
 import numpy as np
 import pytest
 
@@ -46,7 +47,8 @@ def test_shares_sum_to_one_random():
 
 def test_bandwidth_per_cv_floor_and_sum():
     # used links RSU0 (weight 0.5) and RSU1 (weight 0 -> floor 1e-3); RSU2 unused
-    a = np.zeros((1, 10)); a[0, 4] = 0.5
+    a = np.zeros((1, 10))
+    a[0, 4] = 0.5
     b = act.bandwidth_shares(a, np.array([[True, True, False]]), "per_cv", 1e-3)
     assert b[0].tolist() == pytest.approx([0.5 / 0.501, 0.001 / 0.501, 0.0])
     assert b.sum() == pytest.approx(1.0)
@@ -54,7 +56,9 @@ def test_bandwidth_per_cv_floor_and_sum():
 
 def test_bandwidth_per_rsu_split_among_users():
     # two CVs use RSU0 with weights 0.3 and 0.1 -> 0.75 and 0.25 of RSU0's band
-    a = np.zeros((2, 10)); a[0, 4] = 0.3; a[1, 4] = 0.1
+    a = np.zeros((2, 10))
+    a[0, 4] = 0.3
+    a[1, 4] = 0.1
     used = np.array([[True, False, False], [True, False, False]])
     b = act.bandwidth_shares(a, used, "per_rsu", 1e-3)
     assert b[:, 0].tolist() == pytest.approx([0.75, 0.25])
@@ -62,7 +66,10 @@ def test_bandwidth_per_rsu_split_among_users():
 
 def test_rsu_cpu_scaled_to_capacity_c6():
     # requests 0.6 + 0.9 = 1.5 > 1 -> 0.4 and 0.6 of 18 GHz; a lone request 0.2 stays 0.2
-    a = np.zeros((2, 10)); a[0, 7] = 0.6; a[1, 7] = 0.9; a[0, 8] = 0.2
+    a = np.zeros((2, 10))
+    a[0, 7] = 0.6
+    a[1, 7] = 0.9
+    a[0, 8] = 0.2
     used = np.array([[True, True, False], [True, False, False]])
     f = act.rsu_cpu_hz(a, used, 18e9, 1e-3)
     assert f[:, 0].tolist() == pytest.approx([7.2e9, 10.8e9])
@@ -75,9 +82,11 @@ def test_check_actions_errors():
     assert act.check_actions(good, (2, 5, 10)).shape == (2, 5, 10)
     with pytest.raises(act.ActionError, match="shape"):
         act.check_actions(good[:, :4], (2, 5, 10))
-    bad = good.copy(); bad[1, 2, 3] = np.nan
+    bad = good.copy()
+    bad[1, 2, 3] = np.nan
     with pytest.raises(act.ActionError, match=r"non-finite .*\(1, 2, 3\)"):
         act.check_actions(bad, (2, 5, 10))
-    bad = good.copy(); bad[0, 0, 9] = 1.5
+    bad = good.copy()
+    bad[0, 0, 9] = 1.5
     with pytest.raises(act.ActionError, match=r"1.5 at index \(0, 0, 9\) outside"):
         act.check_actions(bad, (2, 5, 10))

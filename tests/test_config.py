@@ -1,11 +1,12 @@
 """Config loading, overrides and validation errors that name the key."""
+
 import math
 from pathlib import Path
 
 import pytest
 
 from isac_iov.cli import DESCRIPTION, build_parser, main
-from isac_iov.config import (PLAUSIBLE_RANGES, Config, ConfigError, Range, check_seed, edge_snr_db, load_config)
+from isac_iov.config import PLAUSIBLE_RANGES, Config, ConfigError, Range, check_seed, edge_snr_db, load_config
 
 
 def test_defaults_follow_table_ii():
@@ -27,23 +28,26 @@ def test_yaml_and_overrides(tmp_path):
     assert c.lyapunov.v_control == 10.0 and c.channel.bandwidth_sharing == "per_rsu"
 
 
-@pytest.mark.parametrize("override, fragment", [
-    ("channel.bandwith_hz=1", "unknown config key channel.bandwith_hz"),
-    ("nope=1", "unknown config key nope"),
-    ("num_cvs=2.5", "num_cvs: expected an integer"),
-    ("num_cvs=0", "num_cvs: 0 outside the plausible range [1, 1e+06]"),
-    ("channel.bandwidth_hz=-1", "channel.bandwidth_hz: -1.0 outside the plausible range"),
-    ("slot_s=0", "slot_s: 0.0 outside the plausible range"),
-    ("rsu.cpu_max_hz=.nan", "rsu.cpu_max_hz: must be finite"),
-    ("vehicle.speed_mps=[16, 12]", "vehicle.speed_mps: low > high"),
-    ("vehicle.cpu_hz=[1, 2, 3]", "vehicle.cpu_hz: expected [low, high]"),
-    ("channel.fading=maybe", "channel.fading: expected true/false"),
-    ("channel.bandwidth_sharing=shared", "channel.bandwidth_sharing: must be one of"),
-    ("lyapunov.alpha=1.5", "lyapunov.alpha: 1.5 outside the plausible range [0, 1]"),
-    ("vehicle.lane=[0, 7]", "vehicle.lane"),
-    ("rsu.x_m=[100, 900]", "rsu.x_m: position 900.0 outside"),
-    ("num_cvs", "expected key=value"),
-])
+@pytest.mark.parametrize(
+    "override, fragment",
+    [
+        ("channel.bandwith_hz=1", "unknown config key channel.bandwith_hz"),
+        ("nope=1", "unknown config key nope"),
+        ("num_cvs=2.5", "num_cvs: expected an integer"),
+        ("num_cvs=0", "num_cvs: 0 outside the plausible range [1, 1e+06]"),
+        ("channel.bandwidth_hz=-1", "channel.bandwidth_hz: -1.0 outside the plausible range"),
+        ("slot_s=0", "slot_s: 0.0 outside the plausible range"),
+        ("rsu.cpu_max_hz=.nan", "rsu.cpu_max_hz: must be finite"),
+        ("vehicle.speed_mps=[16, 12]", "vehicle.speed_mps: low > high"),
+        ("vehicle.cpu_hz=[1, 2, 3]", "vehicle.cpu_hz: expected [low, high]"),
+        ("channel.fading=maybe", "channel.fading: expected true/false"),
+        ("channel.bandwidth_sharing=shared", "channel.bandwidth_sharing: must be one of"),
+        ("lyapunov.alpha=1.5", "lyapunov.alpha: 1.5 outside the plausible range [0, 1]"),
+        ("vehicle.lane=[0, 7]", "vehicle.lane"),
+        ("rsu.x_m=[100, 900]", "rsu.x_m: position 900.0 outside"),
+        ("num_cvs", "expected key=value"),
+    ],
+)
 def test_bad_values_name_the_key(override, fragment):
     with pytest.raises(ConfigError) as err:
         load_config(None, [override])
@@ -88,23 +92,26 @@ def _cli_error(error_line, argv):
     return error_line(argv[0])
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ("num_cvs: [1, 2\n", "line 2, column 1: expected ',' or ']'"),                  # parser
-    ("num_cvs: 'open\n", "found unexpected end of stream"),                          # scanner
-    ("num_cvs: *nowhere\n", "found undefined alias 'nowhere'"),                       # composer
-    ("num_cvs: !!python/object:os.system x\n", "could not determine a constructor"),  # constructor
-    ("num_cvs: !!binary abc\n", "failed to decode base64"),
-    ("num_cvs: 2001-02-30\n", "day is out of range"),
-    ("num_cvs: 3\nnum_cvs: 4\n", "line 2, column 1: found duplicate key 'num_cvs'"),
-    ("rsu:\n  kappa: 1.0e-28\n  kappa: 2.0e-28\n", "line 3, column 3: found duplicate key 'kappa'"),
-    ("", "is empty (write {} to keep every default)"),
-    ("# every line commented out\n", "is empty"),
-    ("false\n", "expected a mapping of config keys at the top level, got False"),
-    ("0\n", "expected a mapping of config keys at the top level, got 0"),
-    ("just text\n", "expected a mapping of config keys at the top level, got 'just text'"),
-    ("- 1\n- 2\n", "expected a mapping of config keys at the top level, got [1, 2]"),
-    ("num_cvs: \xc3\x28\n", "invalid YAML: unacceptable character #x00c3: invalid continuation byte"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("num_cvs: [1, 2\n", "line 2, column 1: expected ',' or ']'"),  # parser
+        ("num_cvs: 'open\n", "found unexpected end of stream"),  # scanner
+        ("num_cvs: *nowhere\n", "found undefined alias 'nowhere'"),  # composer
+        ("num_cvs: !!python/object:os.system x\n", "could not determine a constructor"),  # constructor
+        ("num_cvs: !!binary abc\n", "failed to decode base64"),
+        ("num_cvs: 2001-02-30\n", "day is out of range"),
+        ("num_cvs: 3\nnum_cvs: 4\n", "line 2, column 1: found duplicate key 'num_cvs'"),
+        ("rsu:\n  kappa: 1.0e-28\n  kappa: 2.0e-28\n", "line 3, column 3: found duplicate key 'kappa'"),
+        ("", "is empty (write {} to keep every default)"),
+        ("# every line commented out\n", "is empty"),
+        ("false\n", "expected a mapping of config keys at the top level, got False"),
+        ("0\n", "expected a mapping of config keys at the top level, got 0"),
+        ("just text\n", "expected a mapping of config keys at the top level, got 'just text'"),
+        ("- 1\n- 2\n", "expected a mapping of config keys at the top level, got [1, 2]"),
+        ("num_cvs: \xc3\x28\n", "invalid YAML: unacceptable character #x00c3: invalid continuation byte"),
+    ],
+)
 def test_bad_config_files_name_the_file(tmp_path, error_line, text, fragment):
     path = tmp_path / "scenario.yaml"
     path.write_bytes(text.encode("latin-1"))
@@ -112,9 +119,14 @@ def test_bad_config_files_name_the_file(tmp_path, error_line, text, fragment):
     assert f"config file '{path}'" in line and fragment in line
 
 
-@pytest.mark.parametrize("where, fragment", [
-    ("/dev/null", "is not a regular file"), ("DIR", "is not a regular file"), ("DIR/missing.yaml", "does not exist"),
-])
+@pytest.mark.parametrize(
+    "where, fragment",
+    [
+        ("/dev/null", "is not a regular file"),
+        ("DIR", "is not a regular file"),
+        ("DIR/missing.yaml", "does not exist"),
+    ],
+)
 def test_config_path_that_is_not_a_file(tmp_path, error_line, where, fragment):
     path = where.replace("DIR", str(tmp_path))
     assert fragment in _cli_error(error_line, ["config", "--config", path])
@@ -126,29 +138,32 @@ def test_empty_mapping_file_keeps_the_defaults(tmp_path):
     assert load_config(path) == Config()
 
 
-@pytest.mark.parametrize("override, fragment", [
-    ("num_cvs=[1, 2", "num_cvs: --set value '[1, 2': invalid YAML: line 1, column 6"),
-    ("rsu.kappa='x", "rsu.kappa: --set value \"'x\": invalid YAML"),
-    ("num_cvs=*a", "num_cvs: --set value '*a': invalid YAML: line 1, column 1: found undefined alias 'a'"),
-    ("num_cvs=!!python/name:os.system", "num_cvs: --set value"),
-    ("rsu={kappa: 1, kappa: 2}", "found duplicate key 'kappa'"),
-    ("rsu={}", "rsu: a section; set its keys (rsu.KEY=VALUE) or give a non-empty mapping, got {}"),
-    ("rsu=", "rsu: a section"),
-    ("channel=5", "channel: a section"),
-    ("twin=[1]", "twin: a section"),
-    ("rsu={V: 1}", "unknown config key rsu.V"),
-    ("num_cvs=.inf", "num_cvs: expected an integer, got inf"),
-    ("num_cvs=.nan", "num_cvs: expected an integer, got nan"),
-    ("num_cvs=" + "9" * 400, "num_cvs: <400-digit integer> outside the plausible range"),
-    ("slot_s=" + "9" * 400, "slot_s: <400-digit integer> is too large"),
-    ("slot_s=-" + "9" * 400, "slot_s: <400-digit integer> is too large"),
-    ("num_cvs=true", "num_cvs: expected an integer, got True"),
-    ("slot_s=yes", "slot_s: expected a number, got True"),
-    ("channel.bandwidth_hz=.inf", "channel.bandwidth_hz: must be finite, got inf"),
-    ("vehicle.cpu_hz=[1e9, .nan]", "vehicle.cpu_hz: must be finite, got nan"),
-    ("rsu.x_m=[" + ", ".join(["1.0"] * 1001) + "]", "rsu.x_m: at most 1000 entries"),
-    ("num_cvs=2001-01-01", "num_cvs: expected an integer, got datetime.date(2001, 1, 1)"),
-])
+@pytest.mark.parametrize(
+    "override, fragment",
+    [
+        ("num_cvs=[1, 2", "num_cvs: --set value '[1, 2': invalid YAML: line 1, column 6"),
+        ("rsu.kappa='x", 'rsu.kappa: --set value "\'x": invalid YAML'),
+        ("num_cvs=*a", "num_cvs: --set value '*a': invalid YAML: line 1, column 1: found undefined alias 'a'"),
+        ("num_cvs=!!python/name:os.system", "num_cvs: --set value"),
+        ("rsu={kappa: 1, kappa: 2}", "found duplicate key 'kappa'"),
+        ("rsu={}", "rsu: a section; set its keys (rsu.KEY=VALUE) or give a non-empty mapping, got {}"),
+        ("rsu=", "rsu: a section"),
+        ("channel=5", "channel: a section"),
+        ("twin=[1]", "twin: a section"),
+        ("rsu={V: 1}", "unknown config key rsu.V"),
+        ("num_cvs=.inf", "num_cvs: expected an integer, got inf"),
+        ("num_cvs=.nan", "num_cvs: expected an integer, got nan"),
+        ("num_cvs=" + "9" * 400, "num_cvs: <400-digit integer> outside the plausible range"),
+        ("slot_s=" + "9" * 400, "slot_s: <400-digit integer> is too large"),
+        ("slot_s=-" + "9" * 400, "slot_s: <400-digit integer> is too large"),
+        ("num_cvs=true", "num_cvs: expected an integer, got True"),
+        ("slot_s=yes", "slot_s: expected a number, got True"),
+        ("channel.bandwidth_hz=.inf", "channel.bandwidth_hz: must be finite, got inf"),
+        ("vehicle.cpu_hz=[1e9, .nan]", "vehicle.cpu_hz: must be finite, got nan"),
+        ("rsu.x_m=[" + ", ".join(["1.0"] * 1001) + "]", "rsu.x_m: at most 1000 entries"),
+        ("num_cvs=2001-01-01", "num_cvs: expected an integer, got datetime.date(2001, 1, 1)"),
+    ],
+)
 def test_bad_overrides_name_the_key(error_line, override, fragment):
     assert fragment in _cli_error(error_line, ["config", "--set", override])
 
@@ -169,6 +184,7 @@ def _flat_numeric_defaults():
                 walk(v, f"{prefix}{k}.")
             elif not isinstance(v, (bool, str)):
                 out[prefix + k] = v
+
     walk(Config().to_dict(), "")
     return out
 
@@ -182,10 +198,17 @@ def test_every_numeric_key_has_a_documented_plausible_range():
         assert f"| `{key}` |" in section, key
 
 
-INT_KEYS = {k for k, v in Config().to_dict().items() if isinstance(v, int)} | {"road.num_lanes",
-                                                                          "lyapunov.window_slots", "twin.lag_slots"}
-EXTREMES = [(key, value) for key in sorted(PLAUSIBLE_RANGES) for value in ("1.0e+300", "-1.0e+300", "1.0e-300")
-            if value != "1.0e-300" or (PLAUSIBLE_RANGES[key][0] > 0 and key not in INT_KEYS)]  # 1e-300 ~ an allowed 0
+INT_KEYS = {k for k, v in Config().to_dict().items() if isinstance(v, int)} | {
+    "road.num_lanes",
+    "lyapunov.window_slots",
+    "twin.lag_slots",
+}
+EXTREMES = [
+    (key, value)
+    for key in sorted(PLAUSIBLE_RANGES)
+    for value in ("1.0e+300", "-1.0e+300", "1.0e-300")
+    if value != "1.0e-300" or (PLAUSIBLE_RANGES[key][0] > 0 and key not in INT_KEYS)
+]  # 1e-300 ~ an allowed 0
 
 
 @pytest.mark.parametrize("key, value", EXTREMES)
@@ -211,6 +234,7 @@ def _in_ranges(cfg):
 def test_defaults_shipped_scenario_and_experiment_configs_are_in_range():
     from isac_iov.config import scenario_overrides
     from isac_iov.experiments import specs
+
     _in_ranges(Config())
     _in_ranges(load_config(None, scenario_overrides("contention")))
     runs = specs.unique_runs(specs.build("all", specs.make_scale("full", 5)))
@@ -219,13 +243,33 @@ def test_defaults_shipped_scenario_and_experiment_configs_are_in_range():
         _in_ranges(run.config)
 
 
-@pytest.mark.parametrize("key", [
-    "slot_s", "road.lane_width_m", "rsu.lateral_offset_m", "rsu.height_m", "rsu.coverage_m", "rsu.cpu_max_hz",
-    "rsu.kappa", "channel.bandwidth_hz", "channel.noise_w", "channel.tx_power_w", "channel.sensing_gain",
-    "vehicle.speed_mps", "vehicle.cpu_hz", "vehicle.kappa", "task.data_bits", "task.instruction_bits",
-    "task.intensity_cycles_per_bit", "task.cotransform_cycles_per_bit", "task.deadline_s", "lyapunov.v_control",
-    "lyapunov.energy_budget_j_per_cv", "twin.noise_std",
-])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "slot_s",
+        "road.lane_width_m",
+        "rsu.lateral_offset_m",
+        "rsu.height_m",
+        "rsu.coverage_m",
+        "rsu.cpu_max_hz",
+        "rsu.kappa",
+        "channel.bandwidth_hz",
+        "channel.noise_w",
+        "channel.tx_power_w",
+        "channel.sensing_gain",
+        "vehicle.speed_mps",
+        "vehicle.cpu_hz",
+        "vehicle.kappa",
+        "task.data_bits",
+        "task.instruction_bits",
+        "task.intensity_cycles_per_bit",
+        "task.cotransform_cycles_per_bit",
+        "task.deadline_s",
+        "lyapunov.v_control",
+        "lyapunov.energy_budget_j_per_cv",
+        "twin.noise_std",
+    ],
+)
 @pytest.mark.parametrize("factor", [0.01, 100.0])
 def test_sweeping_table_ii_100x_either_way_is_allowed(key, factor):
     default = _flat_numeric_defaults()[key]

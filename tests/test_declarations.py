@@ -1,5 +1,6 @@
 """One declaration of each fact: the parts of an action and of an observation by name, and the algorithm and
 policy names from their registries."""
+
 import numpy as np
 import pytest
 

@@ -1,5 +1,6 @@
 """The repository stands on its own: every anchor of ``docs/model.md`` the code cites exists, and nothing cites
 documents or issue trackers outside it."""
+
 import re
 from pathlib import Path
 
@@ -9,7 +10,7 @@ SOURCES = [p for d in ("src", "tests", "benchmarks") for p in sorted((ROOT / d).
 
 def _anchors(markdown: str) -> set[str]:
     anchors = set(re.findall(r'<a id="([a-z0-9-]+)"></a>', markdown))
-    for heading in re.findall(r"^#+ (.*)$", markdown, re.M):
+    for heading in re.findall(r"^#+ (.*)$", markdown, re.MULTILINE):
         text = re.sub(r"<[^>]+>", "", heading).lower()
         anchors.add(re.sub(r"[^a-z0-9 -]", "", text).strip().replace(" ", "-"))
     return anchors

@@ -1,4 +1,7 @@
 """The batched core: invariants, queue dynamics through steps, coverage, modes, twin, determinism."""
+
+import itertools
+
 import numpy as np
 import pytest
 from pettingzoo.test import parallel_api_test, parallel_seed_test
@@ -19,7 +22,7 @@ def _random_episode(env, rng):
             return steps
 
 
-VARIANT_SLOTS = ["episode_slots=12"]     # a short episode per config variant keeps the suite's time
+VARIANT_SLOTS = ["episode_slots=12"]  # a short episode per config variant keeps the suite's time
 
 
 def test_invariants_over_random_episodes(variant):
@@ -30,17 +33,18 @@ def test_invariants_over_random_episodes(variant):
     for st in steps:
         o, q = st.outcome, st.queues
         ln = o.links
-        assert np.allclose(ln.share_local + ln.share_rsu.sum(-1), 1.0)          # C5
-        assert not (ln.used & ~ln.reachable).any()                               # coverage
+        assert np.allclose(ln.share_local + ln.share_rsu.sum(-1), 1.0)  # C5
+        assert not (ln.used & ~ln.reachable).any()  # coverage
         axis = -1 if cfg.channel.bandwidth_sharing == "per_cv" else -2
-        assert (ln.bandwidth.sum(axis) <= 1 + 1e-12).all()                       # C4
+        assert (ln.bandwidth.sum(axis) <= 1 + 1e-12).all()  # C4
         assert (ln.rsu_cpu_hz.sum(-2) <= env.scn.rsu_available_hz * (1 + 1e-12)).all()  # C6
         for arr in (q.local_cycles, q.rsu_cycles, q.energy_j, o.energy_j, o.delay_s, o.cost):
             assert (arr >= 0).all() and np.isfinite(arr).all()
         assert np.isfinite(st.reward).all() and np.isfinite(st.obs).all() and np.isfinite(st.critic_state).all()
         assert st.obs.shape == (8, cfg.num_cvs, env.obs_dim)
-        assert np.allclose(o.reward, -(cfg.lyapunov.v_control * o.system_cost
-                                       + o.drift_local + o.drift_rsu + o.drift_energy))
+        assert np.allclose(
+            o.reward, -(cfg.lyapunov.v_control * o.system_cost + o.drift_local + o.drift_rsu + o.drift_energy)
+        )
         assert np.allclose(o.reward_per_cv.sum(-1), o.reward)
 
 
@@ -49,13 +53,13 @@ def test_queue_updates_through_steps_eq16_eq17_eq27(variant):
     env = BatchedEnv(cfg, num_envs=4, seed=1)
     steps = _random_episode(env, np.random.default_rng(1))
     cpu, budget = env.phys.cpu_hz, cfg.lyapunov.energy_budget_j_per_cv
-    for prev, nxt in zip(steps, steps[1:]):
+    for prev, nxt in itertools.pairwise(steps):
         o = prev.outcome
         expect_loc = np.maximum(prev.queues.local_cycles - cpu + o.local_arrivals, 0)
         expect_rsu = np.maximum(prev.queues.rsu_cycles - o.rsu_service_hz + o.rsu_backlog_arrivals, 0)
         if cfg.lyapunov.energy_queue == "per_cv":
             expect_v = np.maximum(prev.queues.energy_j - budget + o.energy_j, 0)
-        else:   # one system-wide queue against the whole budget, seen by every CV
+        else:  # one system-wide queue against the whole budget, seen by every CV
             expect_v = np.maximum(prev.queues.energy_j - budget * cfg.num_cvs + o.energy_j.sum(-1, keepdims=True), 0)
         assert np.allclose(nxt.queues.local_cycles, expect_loc)
         assert np.allclose(nxt.queues.rsu_cycles, expect_rsu)
@@ -70,14 +74,17 @@ def test_littles_law_window_matches_history():
     lam = np.stack([s.outcome.local_arrivals for s in steps])
     for t in range(len(steps)):
         lo = max(0, t - 3)
-        expect = np.where(lam[lo:t + 1].sum(0) > 0, q[lo:t + 1].sum(0) / np.maximum(lam[lo:t + 1].sum(0), 1e-300), 0)
+        expect = np.where(
+            lam[lo : t + 1].sum(0) > 0, q[lo : t + 1].sum(0) / np.maximum(lam[lo : t + 1].sum(0), 1e-300), 0
+        )
         assert np.allclose(steps[t].outcome.local_queue_delay_s, expect)
 
 
 def test_local_only_never_offloads_and_queues_grow():
     env = BatchedEnv(load_config(), num_envs=8, seed=0)
     env.reset()
-    a = np.zeros((8, 5, 10)); a[..., 0] = 1.0
+    a = np.zeros((8, 5, 10))
+    a[..., 0] = 1.0
     for _ in range(30):
         st = env.step(a)
         assert (st.outcome.links.share_local == 1).all() and st.outcome.eta.sum() == 0
@@ -97,12 +104,15 @@ def test_coverage_masks_unreachable_rsus():
 
 
 def test_mode_selection_in_env_both_sides():
-    a = np.zeros((8, 5, 10)); a[..., 1:] = 1.0
-    wide = BatchedEnv(load_config(), 8, seed=0); wide.reset()
-    assert wide.step(a).outcome.eta.sum() == 0          # 20 MHz: DataT uploads take milliseconds
-    narrow = BatchedEnv(load_config(None, ["channel.bandwidth_hz=20e3"]), 8, seed=0); narrow.reset()
+    a = np.zeros((8, 5, 10))
+    a[..., 1:] = 1.0
+    wide = BatchedEnv(load_config(), 8, seed=0)
+    wide.reset()
+    assert wide.step(a).outcome.eta.sum() == 0  # 20 MHz: DataT uploads take milliseconds
+    narrow = BatchedEnv(load_config(None, ["channel.bandwidth_hz=20e3"]), 8, seed=0)
+    narrow.reset()
     o = narrow.step(a).outcome
-    assert o.eta[o.links.used].all()                    # 20 kHz: InstrT wins on every used link
+    assert o.eta[o.links.used].all()  # 20 kHz: InstrT wins on every used link
     assert np.allclose(o.upload_s[o.links.used], o.links.instrt_s[o.links.used])
 
 
@@ -130,21 +140,26 @@ def test_dt_absent_zeroes_only_twin_fields():
     on = BatchedEnv(load_config(), 2, seed=4)
     off = BatchedEnv(load_config(None, ["twin.enabled=false"]), 2, seed=4)
     rng = np.random.default_rng(0)
-    on.reset(); off.reset()
+    on.reset()
+    off.reset()
     for _ in range(5):
-        a = rng.uniform(size=(2, 5, 10)); a[..., 7:] *= 0.05    # little RSU CPU: load and backlog
+        a = rng.uniform(size=(2, 5, 10))
+        a[..., 7:] *= 0.05  # little RSU CPU: load and backlog
         s_on, s_off = on.step(a), off.step(a)
     f = on.cv_feature_dim
-    assert np.array_equal(s_on.obs[..., :f], s_off.obs[..., :f])       # own features identical
+    assert np.array_equal(s_on.obs[..., :f], s_off.obs[..., :f])  # own features identical
     assert (s_off.obs[..., f:] == 0).all() and (s_on.obs[..., f:] != 0).any()
-    assert (s_off.critic_state[..., on.obs_dim:] == 0).all()           # no global view without a twin
+    assert (s_off.critic_state[..., on.obs_dim :] == 0).all()  # no global view without a twin
     assert (off.global_state() == 0).all() and (on.global_state() != 0).any()
 
 
 def test_twin_lag_and_noise():
     cfg = load_config(None, ["twin.lag_slots=2", "rsu.service=allocated"])
-    env = BatchedEnv(cfg, 2, seed=0); env.reset()
-    a = np.zeros((2, 5, 10)); a[..., 1:7] = 1.0; a[..., 7:] = 0.02   # little CPU: RSU backlog builds
+    env = BatchedEnv(cfg, 2, seed=0)
+    env.reset()
+    a = np.zeros((2, 5, 10))
+    a[..., 1:7] = 1.0
+    a[..., 7:] = 0.02  # little CPU: RSU backlog builds
     backlog = []
     for _ in range(6):
         backlog.append(env.queues.state.rsu_cycles.copy())
@@ -164,7 +179,7 @@ def test_twin_lag_and_noise():
     assert np.array_equal(noisy.global_state(), noisy.global_state())
     again_obs, again_critic = noisy._observe_all()
     assert np.array_equal(obs, again_obs) and np.array_equal(critic, again_critic)
-    assert np.array_equal(critic[:, 0, noisy.obs_dim:], noisy.global_state())
+    assert np.array_equal(critic[:, 0, noisy.obs_dim :], noisy.global_state())
 
 
 def test_bad_actions_and_misuse():
@@ -172,10 +187,11 @@ def test_bad_actions_and_misuse():
     with pytest.raises(RuntimeError, match="reset"):
         env.step(np.zeros((2, 5, 10)))
     env.reset()
-    a = np.full((2, 5, 10), 0.5); a[0, 1, 2] = np.nan
+    a = np.full((2, 5, 10), 0.5)
+    a[0, 1, 2] = np.nan
     with pytest.raises(ActionError, match="non-finite"):
         env.step(a)
-    assert env.t == 0                                   # nothing was played
+    assert env.t == 0  # nothing was played
     with pytest.raises(ActionError, match="shape"):
         env.step(np.zeros((2, 4, 10)))
     with pytest.raises(ValueError, match="num_envs"):
@@ -227,24 +243,41 @@ def test_pettingzoo_step_outside_an_episode():
             env.step(actions)
 
 
-@pytest.mark.parametrize("change, fragment", [
-    ({"cv_1": np.full(7, 0.5)}, "action of cv_1: expected a finite array of shape (10,) = (1+3K,) with entries "
-                                "in [0, 1], got shape (7,)"),
-    ({"cv_0": np.full((1, 10), 0.5)}, "action of cv_0: expected a finite array of shape (10,)"),
-    ({"cv_0": None}, "action of cv_0: expected a finite array of shape (10,) = (1+3K,) with entries in [0, 1], "
-                     "got NoneType None"),
-    ({"cv_1": "0.5"}, "action of cv_1: expected a finite array of shape (10,) = (1+3K,) with entries in [0, 1], "
-                      "got str '0.5'"),
-    ({"cv_1": [1j] * 10}, "action of cv_1: expected"),
-    ({"cv_1": [[0.5], [0.5, 0.5]]}, "action of cv_1: expected"),
-    ({"cv_0": [0.5] * 9 + [np.nan]}, "action of cv_0: expected a finite array of shape (10,) = (1+3K,) with "
-                                     "entries in [0, 1], got nan at index 9"),
-    ({"cv_0": [np.inf] + [0.5] * 9}, "got inf at index 0"),
-    ({"cv_0": [0.5] * 4 + [1.5] + [0.5] * 5}, "got 1.5 at index 4"),
-    ({"cv_7": np.full(10, 0.5)}, "actions: unknown agent ids ['cv_7'] (agents: cv_0, cv_1)"),
-    ({3: np.full(10, 0.5)}, "actions: keys must be agent ids (strings), got 3"),
-    ({None: np.full(10, 0.5)}, "actions: keys must be agent ids (strings), got None"),
-])
+@pytest.mark.parametrize(
+    "change, fragment",
+    [
+        (
+            {"cv_1": np.full(7, 0.5)},
+            ("action of cv_1: expected a finite array of shape (10,) = (1+3K,) with entries in [0, 1], got shape (7,)"),
+        ),
+        ({"cv_0": np.full((1, 10), 0.5)}, "action of cv_0: expected a finite array of shape (10,)"),
+        (
+            {"cv_0": None},
+            (
+                "action of cv_0: expected a finite array of shape (10,) = (1+3K,) with entries in [0, 1], "
+                "got NoneType None"
+            ),
+        ),
+        (
+            {"cv_1": "0.5"},
+            ("action of cv_1: expected a finite array of shape (10,) = (1+3K,) with entries in [0, 1], got str '0.5'"),
+        ),
+        ({"cv_1": [1j] * 10}, "action of cv_1: expected"),
+        ({"cv_1": [[0.5], [0.5, 0.5]]}, "action of cv_1: expected"),
+        (
+            {"cv_0": [0.5] * 9 + [np.nan]},
+            (
+                "action of cv_0: expected a finite array of shape (10,) = (1+3K,) with "
+                "entries in [0, 1], got nan at index 9"
+            ),
+        ),
+        ({"cv_0": [np.inf] + [0.5] * 9}, "got inf at index 0"),
+        ({"cv_0": [0.5] * 4 + [1.5] + [0.5] * 5}, "got 1.5 at index 4"),
+        ({"cv_7": np.full(10, 0.5)}, "actions: unknown agent ids ['cv_7'] (agents: cv_0, cv_1)"),
+        ({3: np.full(10, 0.5)}, "actions: keys must be agent ids (strings), got 3"),
+        ({None: np.full(10, 0.5)}, "actions: keys must be agent ids (strings), got None"),
+    ],
+)
 def test_pettingzoo_bad_actions_name_the_agent(change, fragment):
     env, good = _pz_env()
     env.reset(seed=0)
@@ -255,7 +288,7 @@ def test_pettingzoo_bad_actions_name_the_agent(change, fragment):
         env.step({"cv_0": good["cv_0"]})
     with pytest.raises(ActionError, match="expected a dict from agent id to action, got list"):
         env.step([good["cv_0"], good["cv_1"]])
-    assert env.core.t == 0                            # nothing was played
+    assert env.core.t == 0  # nothing was played
 
 
 @pytest.mark.parametrize("seed", ["a", -1, 2**63, 1.5, True])
@@ -278,12 +311,17 @@ def test_every_action_has_a_bounded_delay():
         cycles = phys.data_bits * phys.intensity_cycles_per_bit
         local = (q.local_cycles + cycles) / phys.cpu_hz
         rate_min = (m / k) * cfg.channel.sensing_gain * cfg.channel.bandwidth_hz * se
-        rsu = (q.rsu_cycles[:, None, :] / f_av + phys.data_bits[..., None] / rate_min
-               + cycles[..., None] / (m * f_av / cfg.num_cvs))
+        rsu = (
+            q.rsu_cycles[:, None, :] / f_av
+            + phys.data_bits[..., None] / rate_min
+            + cycles[..., None] / (m * f_av / cfg.num_cvs)
+        )
         bound = np.maximum(local, np.where(reach, rsu, 0.0).max(-1))
         shape = (16, cfg.num_cvs, env.action_dim)
         worst = [np.zeros(shape), np.ones(shape), rng.uniform(size=shape), rng.uniform(size=shape) ** 8]
-        floor = np.ones(shape); floor[..., 1 + k:] = 0.0; floor[:, 0, 1 + 2 * k:] = 1.0    # one CV hogs the CPU
+        floor = np.ones(shape)
+        floor[..., 1 + k :] = 0.0
+        floor[:, 0, 1 + 2 * k :] = 1.0  # one CV hogs the CPU
         worst.append(floor)
         for a in worst:
             delay = evaluate(env.scn, phys, q, a).delay_s
@@ -293,22 +331,25 @@ def test_every_action_has_a_bounded_delay():
 
 def test_per_cv_rewards_sum_to_the_team_reward_and_twin_load_is_observed():
     from isac_iov.twin import rsu_load
+
     cfg = load_config(None, ["rsu.service=allocated"])
     env = BatchedEnv(cfg, 4, seed=6)
-    obs, _ = env.reset()
+    env.reset()
     rng = np.random.default_rng(1)
     f, k = env.cv_feature_dim, env.num_rsus
     for _ in range(6):
-        a = rng.uniform(size=(4, 5, 10)); a[..., 7:] *= 0.1
+        a = rng.uniform(size=(4, 5, 10))
+        a[..., 7:] *= 0.1
         st = env.step(a)
         assert np.allclose(st.outcome.reward_per_cv.sum(-1), st.reward)
         load = rsu_load(env.scn, env.phys, env._chan[1], st.outcome.links.rsu_cpu_hz.sum(-2))
-        assert np.allclose(st.obs[..., f + k + 3:], load.reshape(4, 1, -1))     # same for every CV
-        assert np.allclose(st.critic_state[:, 0, -4 * k:], load.reshape(4, -1))  # and in the global state
+        assert np.allclose(st.obs[..., f + k + 3 :], load.reshape(4, 1, -1))  # same for every CV
+        assert np.allclose(st.critic_state[:, 0, -4 * k :], load.reshape(4, -1))  # and in the global state
 
 
 def test_shipped_contention_scenario():
     from isac_iov.config import ConfigError, scenario_overrides
+
     ov = scenario_overrides("contention")
     cfg = load_config(None, ov)
     assert cfg.num_cvs == 8 and cfg.rsu.cpu_max_hz == 12e9

@@ -1,4 +1,5 @@
 """``isac-iov evaluate`` and :func:`evaluate_policy`: keys, reproducibility, aggregates, CLI errors, run dirs."""
+
 import json
 import sys
 import types
@@ -13,15 +14,47 @@ from isac_iov.policies import REGISTRY, LocalPolicy
 
 TINY = ["--episodes", "2", "--set", "episode_slots=5", "--seed", "0", "--quiet"]
 SUMMARY_KEYS = {
-    "cost", "system_cost", "delay_s", "energy_j", "deadline_miss_rate", "instrt_share", "offload_share",
-    "local_queue_cycles_mean", "local_queue_cycles_max", "rsu_queue_cycles_mean", "rsu_queue_cycles_max",
-    "energy_queue_j_mean", "energy_queue_j_max", "reward", "energy_budget_j_per_cv", "energy_budget_met",
-    "episodes", "seed", "policy", "config_digest",
+    "cost",
+    "system_cost",
+    "delay_s",
+    "energy_j",
+    "deadline_miss_rate",
+    "instrt_share",
+    "offload_share",
+    "local_queue_cycles_mean",
+    "local_queue_cycles_max",
+    "rsu_queue_cycles_mean",
+    "rsu_queue_cycles_max",
+    "energy_queue_j_mean",
+    "energy_queue_j_max",
+    "reward",
+    "energy_budget_j_per_cv",
+    "energy_budget_met",
+    "episodes",
+    "seed",
+    "policy",
+    "config_digest",
 }
 RECORD_KEYS = {
-    "episode", "slot", "cv", "delay_s", "energy_j", "cost", "instrt_links", "used_links", "modes", "share_local",
-    "local_queue_cycles", "energy_queue_j", "rsu_queue_cycles", "objective", "drift_local", "drift_rsu",
-    "drift_energy", "reward", "deadline_miss",
+    "episode",
+    "slot",
+    "cv",
+    "delay_s",
+    "energy_j",
+    "cost",
+    "instrt_links",
+    "used_links",
+    "modes",
+    "share_local",
+    "local_queue_cycles",
+    "energy_queue_j",
+    "rsu_queue_cycles",
+    "objective",
+    "drift_local",
+    "drift_rsu",
+    "drift_energy",
+    "reward",
+    "deadline_miss",
 }
 
 
@@ -33,8 +66,10 @@ def test_cli_evaluates_every_reference_policy(name, tmp_path, capsys):
     summary = data["summary"]
     assert SUMMARY_KEYS <= set(summary) and summary["policy"] == name
     assert summary["energy_budget_met"] == (summary["energy_j"] <= summary["energy_budget_j_per_cv"])
-    assert data["summary"]["episodes"] == 2 and data["summary"]["config_digest"] == \
-        load_config(None, ["episode_slots=5"]).digest()
+    assert (
+        data["summary"]["episodes"] == 2
+        and data["summary"]["config_digest"] == load_config(None, ["episode_slots=5"]).digest()
+    )
     assert len(data["slots"]) == 2 * 5 * 5 and RECORD_KEYS <= set(data["slots"][0])
     printed = capsys.readouterr().out
     assert "deadline_miss_rate" in printed and "decision time per env-slot" in printed
@@ -42,8 +77,10 @@ def test_cli_evaluates_every_reference_policy(name, tmp_path, capsys):
 
 def test_same_seed_identical_and_different_seed_differs():
     cfg = load_config(None, ["episode_slots=4"])
-    runs = [evaluate_policy(name, cfg, episodes=3, seed=s, num_envs=2, progress=False)
-            for name, s in (("random", 1), ("random", 1), ("random", 2))]
+    runs = [
+        evaluate_policy(name, cfg, episodes=3, seed=s, num_envs=2, progress=False)
+        for name, s in (("random", 1), ("random", 1), ("random", 2))
+    ]
     assert runs[0]["summary"] == runs[1]["summary"] and runs[0]["slots"] == runs[1]["slots"]
     assert runs[0]["summary"]["cost"] != runs[2]["summary"]["cost"]
 
@@ -56,17 +93,18 @@ def test_local_policy_never_offloads():
 
 
 def test_summary_equals_aggregates_of_slot_records():
-    cfg = load_config(None, ["episode_slots=6", "channel.bandwidth_hz=2e5"])   # scarce band: some InstrT
+    cfg = load_config(None, ["episode_slots=6", "channel.bandwidth_hz=2e5"])  # scarce band: some InstrT
     res = evaluate_policy("offload", cfg, episodes=3, seed=4, num_envs=2, progress=False)
     s, rec = res["summary"], res["slots"]
     assert len(rec) == 3 * 6 * cfg.num_cvs
 
     def mean(key):
         return np.mean([r[key] for r in rec])
+
     for key in ("cost", "delay_s", "energy_j", "reward", "objective"):
         assert s[key] == pytest.approx(mean(key), rel=1e-12)
     assert s["system_cost"] == pytest.approx(mean("system_cost"))
-    assert s["system_cost"] == pytest.approx(cfg.num_cvs * s["cost"])                     # eq. (25)
+    assert s["system_cost"] == pytest.approx(cfg.num_cvs * s["cost"])  # eq. (25)
     assert s["deadline_miss_rate"] == pytest.approx(mean("deadline_miss"))
     assert s["offload_share"] == pytest.approx(1 - mean("share_local"))
     instrt, used = sum(r["instrt_links"] for r in rec), sum(r["used_links"] for r in rec)
@@ -76,25 +114,29 @@ def test_summary_equals_aggregates_of_slot_records():
     assert s["rsu_queue_cycles_mean"] == pytest.approx(np.mean([r["rsu_queue_cycles"] for r in rec]))
     assert s["rsu_queue_cycles_max"] == max(max(r["rsu_queue_cycles"]) for r in rec)
     first = [r for r in rec if r["slot"] == 0]
-    assert all(r["local_queue_cycles"] == 0 and r["energy_queue_j"] == 0 for r in first)   # queues start empty
+    assert all(r["local_queue_cycles"] == 0 and r["energy_queue_j"] == 0 for r in first)  # queues start empty
     assert all(r["modes"].count("InstrT") == r["instrt_links"] for r in rec)
 
 
 def test_lyopt_beats_the_hand_made_policies_in_evaluation():
     cfg = load_config(None, ["episode_slots=5"])
-    reward = {n: evaluate_policy(n, cfg, 2, 0, record_slots=False, progress=False)["summary"]["reward"]
-              for n in REGISTRY}
+    reward = {
+        n: evaluate_policy(n, cfg, 2, 0, record_slots=False, progress=False)["summary"]["reward"] for n in REGISTRY
+    }
     assert reward["ly-opt"] > max(reward[n] for n in ("local", "offload", "random", "greedy"))
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--episodes", "0"], "--episodes"),
-    (["--episodes", "-3"], "--episodes"),
-    (["--seed", "-1"], "--seed"),
-    (["--num-envs", "0"], "--num-envs"),
-    (["--policy", "nope"], "ly-opt, greedy, offload, local, random"),
-    (["--set", "no_such_key=1"], "no_such_key"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--episodes", "0"], "--episodes"),
+        (["--episodes", "-3"], "--episodes"),
+        (["--seed", "-1"], "--seed"),
+        (["--num-envs", "0"], "--num-envs"),
+        (["--policy", "nope"], "ly-opt, greedy, offload, local, random"),
+        (["--set", "no_such_key=1"], "no_such_key"),
+    ],
+)
 def test_cli_bad_input_exits_2(args, message, tmp_path, capsys):
     argv = ["evaluate", "--policy", "local", "--episodes", "1", "--out", str(tmp_path / "x.json"), "--quiet"] + args
     assert main(argv) == 2
@@ -112,8 +154,25 @@ def test_run_directory_uses_its_config(tmp_path, monkeypatch, capsys):
     fake.load_policy = lambda path: LocalPolicy()
     monkeypatch.setitem(sys.modules, "isac_iov.learners", fake)
     out = tmp_path / "o.json"
-    assert main(["evaluate", "--policy", str(run), "--episodes", "1", "--set", "episode_slots=3",
-                 "--config", str(extra), "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--policy",
+                str(run),
+                "--episodes",
+                "1",
+                "--set",
+                "episode_slots=3",
+                "--config",
+                str(extra),
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     s = json.loads(out.read_text())["summary"]
     expect = load_config(None, ["num_cvs=2", "episode_slots=3", "lyapunov.v_control=9.0"])
     assert s["num_cvs"] == 2 and s["episode_slots"] == 3 and s["config_digest"] == expect.digest()
@@ -126,16 +185,20 @@ def test_format_summary_table():
     assert lines[0].startswith("policy") and "cost" in lines[0] and "delay_s" in lines[0]
     assert lines[2].startswith("local ") and "1.2346" in lines[2] and "-" in lines[2]
     assert lines[3].startswith("ly-opt-long-name") and "-3.000" in lines[3]
-    assert len({len(line) for line in lines}) == 1          # aligned columns
+    assert len({len(line) for line in lines}) == 1  # aligned columns
 
 
-@pytest.mark.parametrize("target, fragment", [
-    ("DIR", "is a directory, expected a file name"),
-    ("/proc/x", "cannot write there"),
-    ("/proc/nope/x.json", "cannot write there"),
-])
+@pytest.mark.parametrize(
+    "target, fragment",
+    [
+        ("DIR", "is a directory, expected a file name"),
+        ("/proc/x", "cannot write there"),
+        ("/proc/nope/x.json", "cannot write there"),
+    ],
+)
 def test_unwritable_out_fails_before_the_work_and_leaves_no_tmp(tmp_path, monkeypatch, target, fragment, error_line):
     import isac_iov.evaluate as ev
+
     monkeypatch.setattr(ev, "evaluate_policy", lambda *a, **k: pytest.fail("the work started"))
     out = target.replace("DIR", str(tmp_path))
     assert main(["evaluate", "--policy", "local", *TINY, "--out", out]) == 2
@@ -148,8 +211,9 @@ def test_failure_during_the_work_leaves_no_tmp(tmp_path, monkeypatch, error_line
     import isac_iov.evaluate as ev
 
     def boom(*args, **kwargs):
-        assert (tmp_path / "o.json.tmp").exists()          # opened before the work
+        assert (tmp_path / "o.json.tmp").exists()  # opened before the work
         raise ValueError("policy broke")
+
     monkeypatch.setattr(ev, "evaluate_policy", boom)
     assert main(["evaluate", "--policy", "local", *TINY, "--out", str(tmp_path / "o.json")]) == 2
     assert "policy broke" in error_line("evaluate") and list(tmp_path.iterdir()) == []
@@ -157,12 +221,14 @@ def test_failure_during_the_work_leaves_no_tmp(tmp_path, monkeypatch, error_line
 
 def test_non_finite_summary_is_an_error_naming_the_field(tmp_path, monkeypatch, error_line):
     import isac_iov.evaluate as ev
+
     real = ev.evaluate_policy
 
     def with_nan(*args, **kwargs):
         result = real(*args, **kwargs)
         result["summary"]["energy_j"] = float("-inf")
         return result
+
     monkeypatch.setattr(ev, "evaluate_policy", with_nan)
     assert main(["evaluate", "--policy", "local", *TINY, "--out", str(tmp_path / "o.json")]) == 2
     assert "--out: summary.energy_j is not finite; nothing written" in error_line("evaluate")
@@ -171,6 +237,7 @@ def test_non_finite_summary_is_an_error_naming_the_field(tmp_path, monkeypatch, 
 
 def test_json_never_holds_nan():
     from isac_iov.evaluate import to_json
+
     assert json.loads(to_json({"summary": {"cost": 1.0}, "slots": [{"delay_s": 2.0}]}))["summary"]["cost"] == 1.0
     with pytest.raises(ValueError, match=r"slots\[1\].delay_s is not finite"):
         to_json({"summary": {"cost": 1.0}, "slots": [{"delay_s": 2.0}, {"delay_s": float("nan")}]})
@@ -178,6 +245,7 @@ def test_json_never_holds_nan():
 
 def test_too_large_to_fit_is_refused_fast_with_the_estimate(error_line):
     import time
+
     start = time.perf_counter()
     assert main(["evaluate", "--policy", "greedy", "--set", "num_cvs=100000", "--quiet"]) == 2
     line = error_line("evaluate")
@@ -190,11 +258,15 @@ def test_too_large_to_fit_is_refused_fast_with_the_estimate(error_line):
 def test_memory_estimate_bounds_the_measured_peak():
     """The estimate is an upper bound of tracemalloc's peak, and not a loose one."""
     import tracemalloc
+
     from isac_iov.evaluate import memory_bytes
     from isac_iov.policies import make_policy
-    for sets, policy, record in ((["num_cvs=40", "episode_slots=4"], "local", True),
-                                 (["num_cvs=5", "episode_slots=30"], "random", True),
-                                 (["num_cvs=8", "episode_slots=1"], "ly-opt", False)):
+
+    for sets, policy, record in (
+        (["num_cvs=40", "episode_slots=4"], "local", True),
+        (["num_cvs=5", "episode_slots=30"], "random", True),
+        (["num_cvs=8", "episode_slots=1"], "ly-opt", False),
+    ):
         cfg = load_config(None, sets)
         pol = make_policy(policy, cfg, 0)
         tracemalloc.start()
@@ -207,7 +279,8 @@ def test_memory_estimate_bounds_the_measured_peak():
 
 
 def test_memory_check_uses_what_is_available(monkeypatch, error_line):
-    import isac_iov.env.core as core
+    from isac_iov.env import core
+
     monkeypatch.setattr(core, "available_memory_bytes", lambda: 10_000)
     assert main(["evaluate", "--policy", "local", *TINY]) == 2
     assert "more than the 9.8 KiB available" in error_line("evaluate")
@@ -216,6 +289,7 @@ def test_memory_check_uses_what_is_available(monkeypatch, error_line):
 
 def test_available_memory_is_read_from_the_machine():
     from isac_iov.env.core import available_memory_bytes
+
     assert 2**20 < available_memory_bytes() < 2**50
 
 
@@ -228,13 +302,16 @@ def test_run_directory_with_a_bad_config_names_the_file(tmp_path, error_line):
     assert f"config file '{run / 'config.yaml'}'" in line and "duplicate key 'num_cvs'" in line
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["--episodes", "x"], "argument --episodes: invalid int value: 'x'"),
-    (["--seed", str(2**63)], "--seed: must be an integer in [0, 2**63 - 1], got <19-digit integer>"[:40]),
-    (["--seed", "9" * 400], "--seed: must be an integer in [0, 2**63 - 1], got <400-digit integer>"),
-    (["--policy", ""], "--policy: empty"),
-    (["--bogus"], "unrecognized arguments: --bogus"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--episodes", "x"], "argument --episodes: invalid int value: 'x'"),
+        (["--seed", str(2**63)], "--seed: must be an integer in [0, 2**63 - 1], got <19-digit integer>"[:40]),
+        (["--seed", "9" * 400], "--seed: must be an integer in [0, 2**63 - 1], got <400-digit integer>"),
+        (["--policy", ""], "--policy: empty"),
+        (["--bogus"], "unrecognized arguments: --bogus"),
+    ],
+)
 def test_option_errors_are_one_line(args, fragment, error_line):
     assert main(["evaluate", "--policy", "local", *TINY, *args]) == 2
     assert fragment in error_line("evaluate")

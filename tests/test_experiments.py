@@ -1,4 +1,5 @@
 """Tests of the reproduction pipeline: statistics, spec expansion, caching/resume, backends, report."""
+
 from __future__ import annotations
 
 import csv
@@ -17,10 +18,29 @@ from isac_iov.experiments.report import write_report
 
 # ----------------------------------------------------------------------------- a fake run function
 
-COLUMNS = ["episode", "reward", "cost", "system_cost", "delay_s", "energy_j", "local_queue_cycles",
-           "rsu_queue_cycles", "energy_queue_j", "deadline_miss_rate", "instrt_share"]
-ALGO_LEVEL = {"ly-dtmpo": 1.0, "ly-mappo": 1.3, "ly-maddpg": 1.4, "ly-matd3": 1.6, "ly-masac": 1.2,
-              "ly-opt": 0.8, "greedy": 1.1, "local": 2.5}
+COLUMNS = [
+    "episode",
+    "reward",
+    "cost",
+    "system_cost",
+    "delay_s",
+    "energy_j",
+    "local_queue_cycles",
+    "rsu_queue_cycles",
+    "energy_queue_j",
+    "deadline_miss_rate",
+    "instrt_share",
+]
+ALGO_LEVEL = {
+    "ly-dtmpo": 1.0,
+    "ly-mappo": 1.3,
+    "ly-maddpg": 1.4,
+    "ly-matd3": 1.6,
+    "ly-masac": 1.2,
+    "ly-opt": 0.8,
+    "greedy": 1.1,
+    "local": 2.5,
+}
 
 
 def _rng(spec: specs.RunSpec) -> np.random.Generator:
@@ -35,17 +55,32 @@ def fake_run(spec: specs.RunSpec, directory: Path, source_dir: Path | None) -> N
     level = ALGO_LEVEL[spec.algo] * cfg.num_cvs / 5 * (1 + cfg.lyapunov.v_control / 200)
     if spec.kind == "evaluate":
         assert (source_dir is not None) == (spec.source is not None)
-        summary = {"cost": level, "system_cost": level * cfg.num_cvs, "delay_s": 0.5 * level,
-                   "energy_j": 30 * level, "deadline_miss_rate": 0.1, "instrt_share": 1e6 / cfg.channel.bandwidth_hz,
-                   "reward": -2 * level}
+        summary = {
+            "cost": level,
+            "system_cost": level * cfg.num_cvs,
+            "delay_s": 0.5 * level,
+            "energy_j": 30 * level,
+            "deadline_miss_rate": 0.1,
+            "instrt_share": 1e6 / cfg.channel.bandwidth_hz,
+            "reward": -2 * level,
+        }
         (directory / "summary.json").write_text(json.dumps(summary))
         return
     ep = np.arange(spec.episodes)
     cost = level * (1 + np.exp(-ep / 3)) + 0.01 * rng.standard_normal(spec.episodes)
-    cols = {"episode": ep, "reward": -2 * cost, "cost": cost, "system_cost": cost * cfg.num_cvs,
-            "delay_s": 0.5 * cost, "energy_j": 30 * cost, "local_queue_cycles": 1e9 * cost,
-            "rsu_queue_cycles": 2e9 * cost, "energy_queue_j": cost, "deadline_miss_rate": 0 * cost,
-            "instrt_share": 0 * cost}
+    cols = {
+        "episode": ep,
+        "reward": -2 * cost,
+        "cost": cost,
+        "system_cost": cost * cfg.num_cvs,
+        "delay_s": 0.5 * cost,
+        "energy_j": 30 * cost,
+        "local_queue_cycles": 1e9 * cost,
+        "rsu_queue_cycles": 2e9 * cost,
+        "energy_queue_j": cost,
+        "deadline_miss_rate": 0 * cost,
+        "instrt_share": 0 * cost,
+    }
     cols.update({f"local_queue_cv{i}": (i + 1) * 1e9 * cost for i in range(cfg.num_cvs)})
     cols["wall_time_s"] = 0.01 * ep
     with open(directory / "metrics.csv", "w", newline="") as fh:
@@ -55,6 +90,7 @@ def fake_run(spec: specs.RunSpec, directory: Path, source_dir: Path | None) -> N
 
 
 # ----------------------------------------------------------------------------- statistics
+
 
 def test_bootstrap_two_values_is_their_range():
     assert stats.bootstrap_ci(np.array([3.0, 1.0])).tolist() == [1.0, 3.0]
@@ -110,6 +146,7 @@ def test_training_scalars_by_hand():
 
 # ----------------------------------------------------------------------------- specs
 
+
 def test_spec_expansion_counts_and_sharing():
     tiny = specs.make_scale("tiny", 2)
     exps = {e.name: e for e in specs.build("all", tiny)}
@@ -121,7 +158,7 @@ def test_spec_expansion_counts_and_sharing():
     assert len(specs.unique_runs(list(exps.values()))) == 88
     contention = [c for c in exps["twin"].cells if c.series.startswith("contention")]
     assert [c.runs[0].config.num_cvs for c in contention] == [8, 8]
-    assert [c.runs[0].config.twin.enabled for c in contention] == [True, True]   # Ly-MAPPO switches it off itself
+    assert [c.runs[0].config.twin.enabled for c in contention] == [True, True]  # Ly-MAPPO switches it off itself
     assert specs.make_scale("quick").seeds == (0, 1) and specs.make_scale("full").seeds == tuple(range(5))
     full = specs.make_scale("full", 1)
     t3 = {r.key for r in specs.convergence(full).runs()}
@@ -149,9 +186,13 @@ def test_keys_follow_the_effective_config():
 
 # ----------------------------------------------------------------------------- runner
 
+
 def _outputs(out: Path) -> dict[str, str]:
-    return {p.parent.name + "/" + p.name: p.read_text() for p in sorted((out / "runs").glob("*/*"))
-            if p.name in ("metrics.csv", "summary.json")}
+    return {
+        p.parent.name + "/" + p.name: p.read_text()
+        for p in sorted((out / "runs").glob("*/*"))
+        if p.name in ("metrics.csv", "summary.json")
+    }
 
 
 def test_runner_caches_resumes_and_isolates_failures(tmp_path):
@@ -206,6 +247,7 @@ def test_process_pool_and_ray_match_inline(tmp_path):
 
     import ray
     from ray import cloudpickle
+
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # Ray workers cannot import this test file
     ray.init(num_cpus=2, include_dashboard=False)
     try:
@@ -232,12 +274,14 @@ def test_real_tiny_reproduction_end_to_end(tmp_path):
     report = (tmp_path / "report.md").read_text()
     assert "not run" not in report and len(list((tmp_path / "figures").glob("*.png"))) == 6
     timing = json.loads((tmp_path / "results" / "timing.json").read_text())
-    assert timing["failed"] == 0 and timing["executed"] == len(specs.unique_runs(
-        specs.build("all", specs.make_scale("tiny", 1))))
+    assert timing["failed"] == 0 and timing["executed"] == len(
+        specs.unique_runs(specs.build("all", specs.make_scale("tiny", 1)))
+    )
     assert np.isfinite(timing["full_estimate_h"]) and timing["full_estimate_h"] > 0
 
 
 # ----------------------------------------------------------------------------- results and report
+
 
 @pytest.fixture(scope="module")
 def tiny_reproduction(tmp_path_factory):

@@ -6,6 +6,7 @@ Generated: values of every config key (inside its plausible range, outside it, w
 integers, nested sections), YAML texts, ``config`` and ``evaluate`` argument lists, PettingZoo action dictionaries
 and seeds.  ``--hypothesis-show-statistics`` shows how many examples of each test ended in a clean error.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,6 +14,7 @@ import math
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,8 +30,7 @@ from isac_iov.config import PLAUSIBLE_RANGES, TABLE_II, Config, ConfigError
 SECTIONS = sorted({k.split(".")[0] for k in TABLE_II if "." in k})
 KEY_NAMES = sorted(set(TABLE_II) | set(SECTIONS))
 # Upper ends for counts in runs (the plausible ranges allow far more; memory is checked separately).
-RUN_CAPS = {"num_cvs": 6, "episode_slots": 3, "road.num_lanes": 8, "lyapunov.window_slots": 40,
-            "twin.lag_slots": 40}
+RUN_CAPS = {"num_cvs": 6, "episode_slots": 3, "road.num_lanes": 8, "lyapunov.window_slots": 40, "twin.lag_slots": 40}
 TINY = ["--episodes", "1", "--set", "episode_slots=2", "--quiet"]
 
 
@@ -42,6 +43,7 @@ def _defaults() -> dict[str, object]:
                 walk(val, f"{prefix}{key}.")
             else:
                 flat[prefix + key] = val
+
     walk(Config().to_dict(), "")
     return flat
 
@@ -62,13 +64,16 @@ def _in_range(key: str) -> st.SearchStrategy:
     """A value of ``key`` inside its plausible range (counts capped so a run stays fast)."""
     low, high = PLAUSIBLE_RANGES[key]
     default = DEFAULTS[key]
-    if isinstance(default, bool) or not isinstance(default, (int, float, list)):
-        raise AssertionError(key)
+    assert isinstance(default, (int, float, list)) and not isinstance(default, bool), key
     if isinstance(default, int):
         return st.integers(int(low), int(min(high, RUN_CAPS.get(key, high))))
-    spread = (st.floats(math.log10(low), math.log10(high)).map(lambda e: min(max(10.0 ** e, low), high)) if low > 0
-              else st.floats(-3, math.log10(high)).map(lambda e: min(10.0 ** e, high)) if high > 0
-              else st.floats(low, high))
+    spread = (
+        st.floats(math.log10(low), math.log10(high)).map(lambda e: min(max(10.0**e, low), high))
+        if low > 0
+        else st.floats(-3, math.log10(high)).map(lambda e: min(10.0**e, high))
+        if high > 0
+        else st.floats(low, high)
+    )
     numbers = st.one_of(st.sampled_from([low, high]), st.floats(low, high), spread)
     if isinstance(default, list) and key == "rsu.x_m":
         return st.lists(st.floats(0.0, 700.0), min_size=1, max_size=4)
@@ -78,24 +83,71 @@ def _in_range(key: str) -> st.SearchStrategy:
 
 
 BAD_VALUES = st.one_of(
-    st.sampled_from([1e300, -1e300, 1e-300, -1e-300, -1.0, 0.0, float("inf"), float("-inf"), float("nan"),
-                     10**400, -(10**400), 2**64, True, False, None, "abc", "", "1e6x", [], {}, [1.0, 2.0, 3.0],
-                     [2.0, 1.0], {"a": 1}, [[1.0], [2.0]], "2001-02-30"]),
-    st.floats(), st.integers(), st.text(max_size=8),
+    st.sampled_from(
+        [
+            1e300,
+            -1e300,
+            1e-300,
+            -1e-300,
+            -1.0,
+            0.0,
+            float("inf"),
+            float("-inf"),
+            float("nan"),
+            10**400,
+            -(10**400),
+            2**64,
+            True,
+            False,
+            None,
+            "abc",
+            "",
+            "1e6x",
+            [],
+            {},
+            [1.0, 2.0, 3.0],
+            [2.0, 1.0],
+            {"a": 1},
+            [[1.0], [2.0]],
+            "2001-02-30",
+        ]
+    ),
+    st.floats(),
+    st.integers(),
+    st.text(max_size=8),
 )
 
 
 def _value(key: str) -> st.SearchStrategy:
     if key in PLAUSIBLE_RANGES:
         return st.one_of(_in_range(key), BAD_VALUES)
-    return st.one_of(st.sampled_from(["per_cv", "per_rsu", "work_conserving", "allocated", "capacity", "backlog",
-                                      "littles_law", "system", True, False]), BAD_VALUES)
+    return st.one_of(
+        st.sampled_from(
+            [
+                "per_cv",
+                "per_rsu",
+                "work_conserving",
+                "allocated",
+                "capacity",
+                "backlog",
+                "littles_law",
+                "system",
+                True,
+                False,
+            ]
+        ),
+        BAD_VALUES,
+    )
 
 
 KEY_VALUE = st.sampled_from(sorted(DEFAULTS)).flatmap(lambda k: st.tuples(st.just(k), _value(k)))
 IN_RANGE = st.sampled_from(sorted(PLAUSIBLE_RANGES)).flatmap(lambda k: st.tuples(st.just(k), _in_range(k)))
-SECTION_VALUE = st.tuples(st.sampled_from(SECTIONS), st.one_of(
-    BAD_VALUES, st.dictionaries(st.sampled_from(["kappa", "cpu_max_hz", "nope", "V"]), BAD_VALUES, max_size=2)))
+SECTION_VALUE = st.tuples(
+    st.sampled_from(SECTIONS),
+    st.one_of(
+        BAD_VALUES, st.dictionaries(st.sampled_from(["kappa", "cpu_max_hz", "nope", "V"]), BAD_VALUES, max_size=2)
+    ),
+)
 
 
 def _run(capsys, argv: list[str]) -> tuple[int, str, str]:
@@ -119,6 +171,7 @@ def _assert_clean(rc: int, err: str, command: str, culprits: list[str]) -> None:
 def _json_strict(text: str) -> object:
     def reject(token: str) -> None:
         raise AssertionError(f"non-finite token {token} in output JSON")
+
     return json.loads(text, parse_constant=reject)
 
 
@@ -164,8 +217,13 @@ def _nested(flat: dict[str, object]) -> dict[str, object]:
     return out
 
 
-@given(st.dictionaries(st.sampled_from(sorted(DEFAULTS) + ["nope", "rsu.V"]),
-                       st.one_of(BAD_VALUES, st.sampled_from([1, 5, 0.5, 2e9])), max_size=4))
+@given(
+    st.dictionaries(
+        st.sampled_from(sorted(DEFAULTS) + ["nope", "rsu.V"]),
+        st.one_of(BAD_VALUES, st.sampled_from([1, 5, 0.5, 2e9])),
+        max_size=4,
+    )
+)
 def test_any_config_file(tmp_path_factory, capsys, flat):
     path = tmp_path_factory.mktemp("cfg") / "scenario.yaml"
     path.write_text(yaml.safe_dump(_nested(flat)))
@@ -173,10 +231,31 @@ def test_any_config_file(tmp_path_factory, capsys, flat):
     _assert_clean(rc, err, "config", [str(path)] + list(flat) + ["unknown config key"])
 
 
-@given(st.one_of(st.text(max_size=80), st.binary(max_size=40).map(lambda b: b.decode("latin-1")),
-                 st.sampled_from(["num_cvs: [1, 2", "a: 'x\n", "*nope", "!!python/object:os.system x",
-                                  "num_cvs: !!binary xyz", "num_cvs: 3\nnum_cvs: 4\n", "rsu:\n  kappa: 1\n  kappa: 2\n",
-                                  "false", "0", "", "# only a comment\n", "[1, 2]", "- a\n- b\n", "{}", "~"])))
+@given(
+    st.one_of(
+        st.text(max_size=80),
+        st.binary(max_size=40).map(lambda b: b.decode("latin-1")),
+        st.sampled_from(
+            [
+                "num_cvs: [1, 2",
+                "a: 'x\n",
+                "*nope",
+                "!!python/object:os.system x",
+                "num_cvs: !!binary xyz",
+                "num_cvs: 3\nnum_cvs: 4\n",
+                "rsu:\n  kappa: 1\n  kappa: 2\n",
+                "false",
+                "0",
+                "",
+                "# only a comment\n",
+                "[1, 2]",
+                "- a\n- b\n",
+                "{}",
+                "~",
+            ]
+        ),
+    )
+)
 def test_any_yaml_text_as_config_file(tmp_path_factory, capsys, text):
     path = tmp_path_factory.mktemp("yaml") / "scenario.yaml"
     path.write_text(text, encoding="utf-8", errors="surrogateescape")
@@ -207,13 +286,24 @@ def test_any_evaluate_command(tmp_path_factory, capsys, data):
     policy, options = data.draw(_evaluate_args(tmp))
     argv = ["evaluate", "--policy", policy, "--episodes", "1", "--set", "episode_slots=2", "--quiet"]
     argv += [part for opt in options for part in opt]
-    rc, out, err = _run(capsys, argv)
-    culprits = [f"policy {policy!r}", policy or "--policy", "--policy", "--episodes", "--seed", "--num-envs", "--out", "--config", "config file", "memory"]
+    rc, _, err = _run(capsys, argv)
+    culprits = [
+        f"policy {policy!r}",
+        policy or "--policy",
+        "--policy",
+        "--episodes",
+        "--seed",
+        "--num-envs",
+        "--out",
+        "--config",
+        "config file",
+        "memory",
+    ]
     culprits += [opt[1].split("=", 1)[0] for opt in options if opt[0] == "--set"] + ["override"]
     _assert_clean(rc, err, "evaluate", culprits)
     outs = [opt[1] for opt in options if opt[0] == "--out"]
     if rc == 0 and outs and outs[-1].endswith(".json"):
-        summary = _json_strict(open(outs[-1]).read())["summary"]
+        summary = _json_strict(Path(outs[-1]).read_text())["summary"]
         assert all(_finite_number(v) for v in summary.values() if isinstance(v, float))
     assert not [p for p in outs if p and os.path.exists(p + ".tmp")]
 
@@ -239,18 +329,41 @@ DIM = _ENV.core.action_dim
 
 GOOD_ACTION = st.lists(st.floats(0.0, 1.0), min_size=DIM, max_size=DIM).map(np.array)
 BAD_ACTION = st.one_of(
-    st.sampled_from([None, "abc", "0.5", b"x", 0.5, [], {}, 1j, [0.5] * (DIM + 1), [0.5] * (DIM - 1),
-                     [[0.5] * DIM], [np.nan] * DIM, [np.inf] * DIM, [1.5] * DIM, [-0.1] * DIM,
-                     [[0.5], [0.5, 0.5]], np.full((1, DIM), 0.5), np.full(DIM, 0.5, dtype=complex)]),
+    st.sampled_from(
+        [
+            None,
+            "abc",
+            "0.5",
+            b"x",
+            0.5,
+            [],
+            {},
+            1j,
+            [0.5] * (DIM + 1),
+            [0.5] * (DIM - 1),
+            [[0.5] * DIM],
+            [np.nan] * DIM,
+            [np.inf] * DIM,
+            [1.5] * DIM,
+            [-0.1] * DIM,
+            [[0.5], [0.5, 0.5]],
+            np.full((1, DIM), 0.5),
+            np.full(DIM, 0.5, dtype=complex),
+        ]
+    ),
     st.lists(st.floats(), min_size=DIM, max_size=DIM),
     st.lists(st.floats(0, 1), max_size=2 * DIM),
 )
 ACTION_DICT = st.one_of(
     st.fixed_dictionaries({a: GOOD_ACTION for a in AGENTS}),
-    st.dictionaries(st.one_of(st.sampled_from(AGENTS + ["cv_9", "cv_-1", "", "agent"]), st.integers(), st.none()),
-                    st.one_of(GOOD_ACTION, BAD_ACTION), max_size=5),
+    st.dictionaries(
+        st.one_of(st.sampled_from(AGENTS + ["cv_9", "cv_-1", "", "agent"]), st.integers(), st.none()),
+        st.one_of(GOOD_ACTION, BAD_ACTION),
+        max_size=5,
+    ),
     st.fixed_dictionaries({a: GOOD_ACTION for a in AGENTS}).flatmap(
-        lambda d: st.tuples(st.sampled_from(AGENTS), BAD_ACTION).map(lambda kv: {**d, kv[0]: kv[1]})),
+        lambda d: st.tuples(st.sampled_from(AGENTS), BAD_ACTION).map(lambda kv: {**d, kv[0]: kv[1]})
+    ),
     st.sampled_from([None, [], "cv_0", 3]),
 )
 
@@ -263,7 +376,7 @@ def test_any_pettingzoo_actions(actions, steps_before):
         env.step({a: np.full(DIM, 0.5) for a in env.agents})
     keys = list(actions) if isinstance(actions, dict) else []
     try:
-        obs, rewards, _, _, infos = env.step(actions)
+        obs, rewards, _, _, _ = env.step(actions)
     except (ActionError, RuntimeError) as exc:
         event("clean error")
         message = str(exc)
@@ -276,8 +389,17 @@ def test_any_pettingzoo_actions(actions, steps_before):
     assert all(np.isfinite(o).all() for o in obs.values()) and all(math.isfinite(r) for r in rewards.values())
 
 
-@given(st.one_of(st.integers(-(2**70), 2**70), st.text(max_size=4), st.floats(), st.none(), st.booleans(),
-                 st.just(np.int64(3)), st.lists(st.integers(), max_size=2)))
+@given(
+    st.one_of(
+        st.integers(-(2**70), 2**70),
+        st.text(max_size=4),
+        st.floats(),
+        st.none(),
+        st.booleans(),
+        st.just(np.int64(3)),
+        st.lists(st.integers(), max_size=2),
+    )
+)
 def test_any_pettingzoo_seed(seed):
     try:
         obs, _ = _ENV.reset(seed=seed)
@@ -286,22 +408,25 @@ def test_any_pettingzoo_seed(seed):
         assert "seed" in str(exc) and "[0, 2**63 - 1]" in str(exc)
         return
     event("success")
-    assert seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)
-                            and 0 <= seed < 2**63)
+    assert seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and 0 <= seed < 2**63)
     assert all(np.isfinite(o).all() for o in obs.values())
 
 
 # --------------------------------------------------------------------------------------- as a user runs it
 
 
-@pytest.mark.parametrize("argv, culprit", [
-    (["config", "--set", "num_cvs=.inf"], "num_cvs"),
-    (["config", "--set", "rsu={}"], "rsu"),
-    (["evaluate", "--policy", "greedy", "--set", "num_cvs=100000", "--quiet"], "num_cvs=100000"),
-])
+@pytest.mark.parametrize(
+    "argv, culprit",
+    [
+        (["config", "--set", "num_cvs=.inf"], "num_cvs"),
+        (["config", "--set", "rsu={}"], "rsu"),
+        (["evaluate", "--policy", "greedy", "--set", "num_cvs=100000", "--quiet"], "num_cvs=100000"),
+    ],
+)
 def test_subprocess_prints_one_line_and_exits_2(argv, culprit):
-    proc = subprocess.run([sys.executable, "-m", "isac_iov.cli", *argv], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "isac_iov.cli", *argv], capture_output=True, text=True, timeout=120, check=False
+    )
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1 and culprit in lines[0], proc.stderr
     assert lines[0].startswith(f"isac-iov {argv[0]}: error: ")

@@ -16,6 +16,7 @@ budget) on minibatches of 128 (a cheaper update).  Everything else - ``gamma``,
 the reward scaling, the SAC temperature, the PPO learning rates - stays at its
 default, so a failure here points at a learner or a default, not at the toy.
 """
+
 import pytest
 
 from isac_iov.learners import REGISTRY
@@ -26,10 +27,10 @@ MAX_REGRESSION = 0.02
 EVAL_EVERY = 20
 COMMON = {"hidden": 32, "torch_threads": 1, "init_local_logit": 0.0}
 OFF_POLICY = {**COMMON, "actor_lr": 1e-3, "batch_size": 128}
-BUDGETS = {                                   # (overrides, iterations of num_envs = 8 episodes of 10 slots)
+BUDGETS = {  # (overrides, iterations of num_envs = 8 episodes of 10 slots)
     "ly-dtmpo": (COMMON, 150),
     "ly-mappo": (COMMON, 150),
-    "ly-maddpg": (OFF_POLICY, 200),           # 2000 gradient updates
+    "ly-maddpg": (OFF_POLICY, 200),  # 2000 gradient updates
     "ly-matd3": (OFF_POLICY, 200),
     "ly-masac": (OFF_POLICY, 200),
 }
@@ -40,7 +41,7 @@ def test_toy_rewards_match_their_closed_forms():
     obs, critic = env.reset()
     spec = env.spec()
     assert obs.shape == (20000, spec.num_agents, spec.obs_dim) and critic.shape[-1] == spec.critic_state_dim
-    assert (critic[:, 1, spec.obs_dim:] == obs.reshape(20000, -1)).all()
+    assert (critic[:, 1, spec.obs_dim :] == obs.reshape(20000, -1)).all()
     step = env.step(obs)
     assert step.reward.max() == 0.0 and not step.done
     step = env.step(env.rng.uniform(size=obs.shape))

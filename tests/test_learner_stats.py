@@ -1,4 +1,5 @@
 """The learners' statistics pieces: forgetting normalisers, PopArt rescaling, reward scaling and clipping."""
+
 import math
 
 import numpy as np
@@ -27,7 +28,7 @@ def test_capped_running_norm_follows_a_shrinking_feature():
     norm = RunningNorm(1, max_count=20)
     norm.update(torch.full((1000, 1), 300.0))
     norm.update(torch.zeros(20, 1))
-    assert math.isclose(float(norm.mean), 150.0, rel_tol=1e-5)   # (20*300 + 20*0)/40
+    assert math.isclose(float(norm.mean), 150.0, rel_tol=1e-5)  # (20*300 + 20*0)/40
 
 
 def test_popart_update_keeps_the_critic_values():
@@ -37,7 +38,7 @@ def test_popart_update_keeps_the_critic_values():
         before = learner.value_norm.denormalize(learner.critic(states).squeeze(-1))
         learner._update_value_norm(torch.randn(50) * 300.0 - 1000.0)
         after = learner.value_norm.denormalize(learner.critic(states).squeeze(-1))
-    assert abs(learner.value_norm.mean + 1000.0) < 200.0     # the statistics did move
+    assert abs(learner.value_norm.mean + 1000.0) < 200.0  # the statistics did move
     assert torch.allclose(before, after, atol=1e-3 * float(before.abs().max()))
 
 
@@ -47,7 +48,7 @@ def test_learning_rewards_are_scaled_and_outliers_clipped():
     first = learner._learning_rewards(rewards)
     assert torch.allclose(first, rewards / learner.return_rms.std)
     outlier = rewards.clone()
-    outlier[2, 1] = -1e7                                       # a near-zero CPU request
+    outlier[2, 1] = -1e7  # a near-zero CPU request
     std_before = learner.return_rms.std
     scaled = learner._learning_rewards(outlier)
     # the outlier entered as -10 old stds, not -1e7, so the scale grew only moderately

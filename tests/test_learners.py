@@ -1,5 +1,6 @@
 """Learners: batched networks, short runs of every algorithm, exact resume after SIGKILL, trained policies,
 real learning, the DT-absent mode and input errors."""
+
 import csv
 import os
 import signal
@@ -22,7 +23,7 @@ from isac_iov.learners.networks import AgentMLP
 from isac_iov.learners.offpolicy import joint_with_own
 from isac_iov.learners.train import train_run
 
-torch.set_num_threads(1)   # the direct learner drives below; train_run fixes its own thread count
+torch.set_num_threads(1)  # the direct learner drives below; train_run fixes its own thread count
 
 TINY = ["num_cvs=3", "episode_slots=5"]
 TINY_ALGO = {"num_envs": 2, "hidden": 16, "batch_size": 16, "warmup_episodes": 2, "buffer_episodes": 8}
@@ -57,14 +58,14 @@ def test_agent_mlp_matches_independent_per_agent_networks():
     y = net(x)
     for i in range(3):
         h = x[:, i]
-        for layer, (w, b) in enumerate(zip(net.weights, net.biases)):
+        for layer, (w, b) in enumerate(zip(net.weights, net.biases, strict=True)):
             h = h @ w[i] + b[i, 0]
             h = torch.relu(h) if layer < 2 else h
         assert torch.allclose(y[:, i], h, atol=1e-6)
     shared = AgentMLP(3, 4, 2, hidden=5, shared=True)
     x_same = x[:, :1].expand(7, 3, 4)
     out = shared(x_same)
-    assert not torch.allclose(out[:, 0], out[:, 1])   # the agent id tells identical inputs apart
+    assert not torch.allclose(out[:, 0], out[:, 1])  # the agent id tells identical inputs apart
 
 
 def test_joint_with_own_replaces_only_the_critics_own_agent():
@@ -94,10 +95,18 @@ def test_every_algorithm_trains_with_finite_losses_and_checkpoints(algo, tmp_pat
         losses = learner.end_iteration(2)
     assert losses and all(np.isfinite(v) for v in losses.values())
 
-    run = train_run(algo, load_config(None, TINY), 5, 0, tmp_path / "run", algo_overrides=_algo_overrides(algo),
-                    progress=False, checkpoint_every=2)
+    run = train_run(
+        algo,
+        load_config(None, TINY),
+        5,
+        0,
+        tmp_path / "run",
+        algo_overrides=_algo_overrides(algo),
+        progress=False,
+        checkpoint_every=2,
+    )
     rows = _rows(run / "metrics.csv")
-    assert [int(r["episode"]) for r in rows] == [0, 1, 2, 3, 4]          # 5 = 2 + 2 + 1 (last iteration cut)
+    assert [int(r["episode"]) for r in rows] == [0, 1, 2, 3, 4]  # 5 = 2 + 2 + 1 (last iteration cut)
     assert all(np.isfinite(float(v)) for r in rows for v in r.values())
     assert torch.load(run / "checkpoint.pt", weights_only=False)["episode"] == 5
     assert yaml.safe_load((run / "algo.yaml").read_text())["algo"] == algo
@@ -113,8 +122,22 @@ def test_every_algorithm_trains_with_finite_losses_and_checkpoints(algo, tmp_pat
 def test_resume_after_sigkill_reproduces_the_uninterrupted_run(algo, tmp_path):
     sets = [f"--set={s}" for s in ["episode_slots=10"]]
     sets += [f"--set=algo.{k}={v}" for k, v in _algo_overrides(algo, {"num_envs": 1}).items()]
-    cmd = [sys.executable, "-m", "isac_iov.cli", "train", "--algo", algo, "--episodes", "8", "--seed", "3",
-           "--checkpoint-every", "1", "--no-progress", *sets]
+    cmd = [
+        sys.executable,
+        "-m",
+        "isac_iov.cli",
+        "train",
+        "--algo",
+        algo,
+        "--episodes",
+        "8",
+        "--seed",
+        "3",
+        "--checkpoint-every",
+        "1",
+        "--no-progress",
+        *sets,
+    ]
     killed = tmp_path / "killed"
     proc = subprocess.Popen([*cmd, "--out", str(killed)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
@@ -123,11 +146,11 @@ def test_resume_after_sigkill_reproduces_the_uninterrupted_run(algo, tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     reached = torch.load(killed / "checkpoint.pt", weights_only=False)["episode"]
-    assert 1 <= reached < 8                                              # really interrupted mid-run
-    assert subprocess.run([*cmd, "--out", str(killed), "--resume"], capture_output=True).returncode == 0
+    assert 1 <= reached < 8  # really interrupted mid-run
+    assert subprocess.run([*cmd, "--out", str(killed), "--resume"], capture_output=True, check=False).returncode == 0
 
     clean = tmp_path / "clean"
-    assert subprocess.run([*cmd, "--out", str(clean)], capture_output=True).returncode == 0
+    assert subprocess.run([*cmd, "--out", str(clean)], capture_output=True, check=False).returncode == 0
     got, want = _rows(killed / "metrics.csv"), _rows(clean / "metrics.csv")
     assert [int(r["episode"]) for r in got] == list(range(8))
     strip = lambda rows: [{k: v for k, v in r.items() if k != "wall_time_s"} for r in rows]  # noqa: E731
@@ -136,8 +159,15 @@ def test_resume_after_sigkill_reproduces_the_uninterrupted_run(algo, tmp_path):
 
 # -- trained policies -----------------------------------------------------------------------------
 def test_loaded_policy_is_valid_deterministic_and_decentralised(tmp_path):
-    run = train_run("ly-dtmpo", load_config(None, TINY), 4, 0, tmp_path / "run",
-                    algo_overrides=_algo_overrides("ly-dtmpo"), progress=False)
+    run = train_run(
+        "ly-dtmpo",
+        load_config(None, TINY),
+        4,
+        0,
+        tmp_path / "run",
+        algo_overrides=_algo_overrides("ly-dtmpo"),
+        progress=False,
+    )
     policy = load_policy(run)
     env = BatchedEnv(load_config(None, TINY), 4, seed=9)
     obs, _ = env.reset()
@@ -158,8 +188,14 @@ def test_short_ly_dtmpo_training_beats_random_and_the_untrained_policy(tmp_path)
     # energy-queue drift dominates eq. (44) and learning takes the full protocol).
     cfg = load_config(None, ["num_cvs=2", "episode_slots=10", "lyapunov.energy_budget_j_per_cv=300"])
     # Unbiased start (init_local_logit 0): the default offloading prior would already be near the end point.
-    overrides = {"lr": 1e-3, "hidden": 64, "num_envs": 16, "batch_size": 128, "shared_actor": True,
-                 "init_local_logit": 0.0}
+    overrides = {
+        "lr": 1e-3,
+        "hidden": 64,
+        "num_envs": 16,
+        "batch_size": 128,
+        "shared_actor": True,
+        "init_local_logit": 0.0,
+    }
     torch.manual_seed(0)
     untrained = MAPPO(EnvSpec.from_config(cfg), make_algo_config(MappoConfig, overrides)).actor
     run = train_run("ly-dtmpo", cfg, 1200, 0, tmp_path / "run", algo_overrides=overrides, progress=False)
@@ -167,8 +203,8 @@ def test_short_ly_dtmpo_training_beats_random_and_the_untrained_policy(tmp_path)
     random_cost = _mean_cost(cfg, lambda env, o: rng.uniform(size=(env.num_envs, env.num_agents, env.action_dim)))
     start_cost = _mean_cost(cfg, TrainedPolicy("untrained", untrained, EnvSpec.from_config(cfg), True).act)
     trained_cost = _mean_cost(cfg, load_policy(run).act)
-    assert trained_cost <= 0.8 * random_cost          # >= 20 % below uniform random actions
-    assert trained_cost <= 0.85 * start_cost          # and learned: >= 15 % below its own starting point
+    assert trained_cost <= 0.8 * random_cost  # >= 20 % below uniform random actions
+    assert trained_cost <= 0.85 * start_cost  # and learned: >= 15 % below its own starting point
 
 
 # -- DT-absent mode ---------------------------------------------------------------------------------
@@ -181,14 +217,15 @@ def test_dt_absent_mode_hides_exactly_the_twin_fields(tmp_path):
     twin = dims(base).twin
     rng = np.random.default_rng(0)
     for _ in range(base.episode_slots):
-        assert np.array_equal(o_on[..., :twin.start], o_off[..., :twin.start])
-        assert (o_off[..., twin] == 0).all() and (c_off[..., on.obs_dim:] == 0).all()
+        assert np.array_equal(o_on[..., : twin.start], o_off[..., : twin.start])
+        assert (o_off[..., twin] == 0).all() and (c_off[..., on.obs_dim :] == 0).all()
         a = rng.uniform(size=(3, 3, on.action_dim))
         s_on, s_off = on.step(a), off.step(a)
         (o_on, c_on), (o_off, c_off) = (s_on.obs, s_on.critic_state), (s_off.obs, s_off.critic_state)
-    assert (c_on[..., on.obs_dim:] != 0).any()         # the twin's view was really there to hide
-    run = train_run("ly-mappo", base, 2, 0, tmp_path / "run", algo_overrides=_algo_overrides("ly-mappo"),
-                    progress=False)
+    assert (c_on[..., on.obs_dim :] != 0).any()  # the twin's view was really there to hide
+    run = train_run(
+        "ly-mappo", base, 2, 0, tmp_path / "run", algo_overrides=_algo_overrides("ly-mappo"), progress=False
+    )
     assert yaml.safe_load((run / "config.yaml").read_text())["twin"]["enabled"] is False
 
 
@@ -203,14 +240,20 @@ def test_bad_input_is_rejected_before_anything_is_written(tmp_path, capsys):
         train_run("ly-dtmpo", cfg, 2, 0, tmp_path / "a", algo_overrides={"lr_actor": 1.0})
     assert not (tmp_path / "a").exists()
 
-    run = train_run("ly-dtmpo", cfg, 2, 0, tmp_path / "run", algo_overrides=_algo_overrides("ly-dtmpo"),
-                    progress=False)
+    run = train_run("ly-dtmpo", cfg, 2, 0, tmp_path / "run", algo_overrides=_algo_overrides("ly-dtmpo"), progress=False)
     before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
     with pytest.raises(FileExistsError, match="--resume"):
         train_run("ly-dtmpo", cfg, 2, 0, run, algo_overrides=_algo_overrides("ly-dtmpo"))
     with pytest.raises(ConfigError, match="another scenario"):
-        train_run("ly-dtmpo", load_config(None, [*TINY, "lyapunov.v_control=10"]), 2, 0, run, resume=True,
-                  algo_overrides=_algo_overrides("ly-dtmpo"))
+        train_run(
+            "ly-dtmpo",
+            load_config(None, [*TINY, "lyapunov.v_control=10"]),
+            2,
+            0,
+            run,
+            resume=True,
+            algo_overrides=_algo_overrides("ly-dtmpo"),
+        )
     with pytest.raises(ConfigError, match="algo.hidden"):
         train_run("ly-dtmpo", cfg, 2, 0, run, resume=True, algo_overrides={**_algo_overrides("ly-dtmpo"), "hidden": 8})
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
@@ -228,8 +271,9 @@ def test_per_cv_reward_option_learns_from_each_cvs_share(algo):
     spec = REGISTRY[algo]
     env = BatchedEnv(cfg, 2, seed=0)
     for choice in ("team", "per_cv"):
-        learner = spec.learner(EnvSpec.from_config(cfg), make_algo_config(spec.config, _algo_overrides(
-            algo, {"reward": choice})))
+        learner = spec.learner(
+            EnvSpec.from_config(cfg), make_algo_config(spec.config, _algo_overrides(algo, {"reward": choice}))
+        )
         obs, critic = env.reset(seed=1)
         step = env.step(learner.explore(obs, critic, 0))
         learner.record(step, 0)
@@ -245,6 +289,7 @@ def test_per_cv_reward_option_learns_from_each_cvs_share(algo):
 def test_warm_start_clones_greedy_and_is_recorded(tmp_path):
     from isac_iov.learners.warmstart import warm_start
     from isac_iov.policies import make_policy
+
     cfg = load_config(None, ["episode_slots=10"])
     spec = REGISTRY["ly-dtmpo"]
     torch.manual_seed(0)
@@ -255,12 +300,21 @@ def test_warm_start_clones_greedy_and_is_recorded(tmp_path):
     greedy = _mean_cost(cfg, lambda env, obs: make_policy("greedy", cfg, 0).act(env, obs))
     # measured: untrained 0.315, cloned 0.276, greedy 0.271
     assert np.isfinite(mse) and cloned < 0.95 * untrained and cloned <= 1.05 * greedy
-    run = train_run("ly-dtmpo", load_config(None, TINY), 2, 0, tmp_path / "run", init="greedy",
-                    algo_overrides=_algo_overrides("ly-dtmpo"), progress=False)
+    run = train_run(
+        "ly-dtmpo",
+        load_config(None, TINY),
+        2,
+        0,
+        tmp_path / "run",
+        init="greedy",
+        algo_overrides=_algo_overrides("ly-dtmpo"),
+        progress=False,
+    )
     assert yaml.safe_load((run / "algo.yaml").read_text())["init"] == "greedy"
     with pytest.raises(ConfigError, match="init"):
-        train_run("ly-dtmpo", load_config(None, TINY), 2, 0, run, resume=True,
-                  algo_overrides=_algo_overrides("ly-dtmpo"))
+        train_run(
+            "ly-dtmpo", load_config(None, TINY), 2, 0, run, resume=True, algo_overrides=_algo_overrides("ly-dtmpo")
+        )
     with pytest.raises(ValueError, match="--init: unknown reference policy 'oracle'"):
         train_run("ly-dtmpo", load_config(None, TINY), 2, 0, tmp_path / "x", init="oracle")
     assert not (tmp_path / "x").exists()

@@ -1,12 +1,24 @@
 """The main job (`isac-iov run`) end to end on a tiny setting, and its resume."""
+
 import json
 
 from isac_iov.cli import main
 
 
 def test_run_trains_evaluates_and_resumes(tmp_path, capsys):
-    args = ["run", "--set", "episode_slots=4", "--set", "num_cvs=2", "--episodes", "4",
-            "--eval-episodes", "1", "--out", str(tmp_path)]
+    args = [
+        "run",
+        "--set",
+        "episode_slots=4",
+        "--set",
+        "num_cvs=2",
+        "--episodes",
+        "4",
+        "--eval-episodes",
+        "1",
+        "--out",
+        str(tmp_path),
+    ]
     assert main(args) == 0
     out = capsys.readouterr().out
     summaries = json.loads((tmp_path / "comparison.json").read_text())
@@ -16,7 +28,7 @@ def test_run_trains_evaluates_and_resumes(tmp_path, capsys):
     assert "ly-dtmpo" in out and "ly-opt" in out
     rows = (tmp_path / "ly-dtmpo" / "metrics.csv").read_text().splitlines()
     assert len(rows) == 1 + 4
-    assert main(args) == 0                      # the finished run is kept, not retrained or duplicated
+    assert main(args) == 0  # the finished run is kept, not retrained or duplicated
     assert (tmp_path / "ly-dtmpo" / "metrics.csv").read_text().splitlines() == rows
 
 

@@ -1,4 +1,5 @@
 """Each equation against a value computed by hand (arithmetic in the comments)."""
+
 import numpy as np
 import pytest
 
@@ -18,10 +19,10 @@ def test_distance_eq2():
 def test_path_gain_and_rate_eq1():
     # g(100 m) = -38.4 - 21*2 = -80.4 dB = 10**-8.04 = 9.1201e-9
     g = channel.path_gain(np.array(100.0), -38.4, 21.0)
-    assert g == pytest.approx(10 ** -8.04)
+    assert g == pytest.approx(10**-8.04)
     # SNR = 1 W * 1 * 9.1201e-9 / 1e-13 = 91201 -> log2(1 + 91201) = 16.4768
     se = channel.spectral_efficiency(np.array(1.0), g, 1.0, 1e-13)
-    assert se == pytest.approx(np.log2(1 + 10 ** -8.04 / 1e-13))
+    assert se == pytest.approx(np.log2(1 + 10**-8.04 / 1e-13))
     assert se == pytest.approx(16.4768, abs=1e-4)
     # R = 1.5 * 0.5 * 20e6 * 16.4768 = 247.15 Mbit/s
     r = channel.rate_bps(np.array(0.5), se, 20e6, 1.5)
@@ -85,8 +86,13 @@ def test_task_delay_eq19_ignores_unused_parts():
 
 def test_task_energy_eq23():
     # 10 + [DataT link: 0.01 + 2] + [InstrT link: 2.43 + 3] = 17.44
-    e = computing.task_energy_j(np.array([10.0]), np.array([[False, True]]), np.array([[0.01, 7.0]]),
-                                np.array([[9.0, 2.43]]), np.array([[2.0, 3.0]]))
+    e = computing.task_energy_j(
+        np.array([10.0]),
+        np.array([[False, True]]),
+        np.array([[0.01, 7.0]]),
+        np.array([[9.0, 2.43]]),
+        np.array([[2.0, 3.0]]),
+    )
     assert e[0] == pytest.approx(17.44)
 
 
@@ -104,8 +110,9 @@ def test_arrivals():
     # local: 0.25 * 2e6 * 1600 = 8e8 cycles
     assert queues.local_arrivals_cycles(np.array(0.25), np.array(2e6), np.array(1600.0)) == pytest.approx(8e8)
     # RSU, InstrT: 0.5 * 2e6 * (300 + 1600) = 1.9e9 ; DataT: 0.5 * 2e6 * 1600 = 1.6e9
-    lam = queues.rsu_arrivals_cycles(np.array([[0.5, 0.5]]), np.array([2e6]), np.array([1600.0]),
-                                     np.array([300.0]), np.array([[True, False]]))
+    lam = queues.rsu_arrivals_cycles(
+        np.array([[0.5, 0.5]]), np.array([2e6]), np.array([1600.0]), np.array([300.0]), np.array([[True, False]])
+    )
     assert lam[0].tolist() == pytest.approx([1.9e9, 1.6e9])
 
 
@@ -150,10 +157,12 @@ def test_rsu_service_rules_eq17():
     from types import SimpleNamespace
 
     from isac_iov.slot import rsu_service
+
     # one RSU, two CVs: parts of 3e9 and 1e9 cycles on 2 GHz and 4 GHz; F^max - C^twin = 18 GHz, tau = 1 s
     lam = np.array([[[3e9], [1e9]]])
-    ln = SimpleNamespace(rsu_cpu_hz=np.array([[[2e9], [4e9]]]), rsu_given_hz=np.array([[6e9]]),
-                         used=np.array([[[True], [True]]]))
+    ln = SimpleNamespace(
+        rsu_cpu_hz=np.array([[[2e9], [4e9]]]), rsu_given_hz=np.array([[6e9]]), used=np.array([[[True], [True]]])
+    )
     # work-conserving: 1e9 cycles are left over (3e9 - 2e9; the second part finishes); idle CPU 18 - 6 = 12 GHz
     arrivals, service = rsu_service("work_conserving", lam, ln, 18e9, 1.0)
     assert arrivals.tolist() == [[1e9]] and service.tolist() == [[12e9]]
@@ -161,7 +170,9 @@ def test_rsu_service_rules_eq17():
     assert [x.tolist() for x in rsu_service("allocated", lam, ln, 18e9, 1.0)] == [[[4e9]], [[6e9]]]
     assert [x.tolist() for x in rsu_service("capacity", lam, ln, 18e9, 1.0)] == [[[4e9]], [[18e9]]]
     # allocated with nobody offloading: the whole CPU serves the backlog (nothing strands)
-    idle = SimpleNamespace(rsu_cpu_hz=np.zeros((1, 2, 1)), rsu_given_hz=np.zeros((1, 1)), used=np.zeros((1, 2, 1), bool))
+    idle = SimpleNamespace(
+        rsu_cpu_hz=np.zeros((1, 2, 1)), rsu_given_hz=np.zeros((1, 1)), used=np.zeros((1, 2, 1), bool)
+    )
     assert rsu_service("allocated", np.zeros((1, 2, 1)), idle, 18e9, 1.0)[1].tolist() == [[18e9]]
 
 
@@ -169,8 +180,14 @@ def test_per_cv_objective_splits_eq39_exactly():
     # V = 5; costs 0.2, 0.4; local summands 0.1, -0.1; RSU summands 0.6 (RSU0), 0.3 (RSU1); energy 0.05, 0
     # RSU0's arrivals 1 : 3 -> 0.15, 0.45; nobody sends to RSU1 -> 0.15 each
     # CV0: 1.0 + 0.1 + 0.15 + 0.15 + 0.05 = 1.45 ; CV1: 2.0 - 0.1 + 0.45 + 0.15 + 0 = 2.5 ; total 3.95
-    per_cv = cost.per_cv_objective(5.0, np.array([0.2, 0.4]), np.array([0.1, -0.1]), np.array([0.6, 0.3]),
-                                   np.array([[1.0, 0.0], [3.0, 0.0]]), np.array([0.05, 0.0]))
+    per_cv = cost.per_cv_objective(
+        5.0,
+        np.array([0.2, 0.4]),
+        np.array([0.1, -0.1]),
+        np.array([0.6, 0.3]),
+        np.array([[1.0, 0.0], [3.0, 0.0]]),
+        np.array([0.05, 0.0]),
+    )
     assert per_cv.tolist() == pytest.approx([1.45, 2.5])
     assert per_cv.sum() == pytest.approx(cost.drift_plus_penalty(5.0, 0.6, 0.0, 0.9, 0.05))
 
@@ -180,12 +197,13 @@ def test_twin_rsu_load_hand_computed():
 
     from isac_iov.scenario import Scenario
     from isac_iov.twin import rsu_load
+
     scn = Scenario(Config())
     # CV0 reaches both RSUs, CV1 only RSU1; both tasks are one mean task (2e6 bit * 1750 = Q_ref cycles)
     phys = SimpleNamespace(data_bits=np.array([[2e6, 2e6]]), intensity_cycles_per_bit=np.array([[1750.0, 1750.0]]))
     reach = np.array([[[True, True], [False, True]]])
     load = rsu_load(scn, phys, reach, np.array([[9e9, 0.0]]))
-    assert load[0, :, 0].tolist() == [0.5, 1.0]           # fraction of CVs in coverage
-    assert load[0, :, 1].tolist() == [0.5, 1.5]           # contention: 1/2 ; 1/2 + 1/1
-    assert load[0, :, 2].tolist() == [0.5, 1.5]           # demanded mean-task cycles, spread over reachable RSUs
-    assert load[0, :, 3].tolist() == [0.5, 0.0]           # last slot's CPU given / 18 GHz
+    assert load[0, :, 0].tolist() == [0.5, 1.0]  # fraction of CVs in coverage
+    assert load[0, :, 1].tolist() == [0.5, 1.5]  # contention: 1/2 ; 1/2 + 1/1
+    assert load[0, :, 2].tolist() == [0.5, 1.5]  # demanded mean-task cycles, spread over reachable RSUs
+    assert load[0, :, 3].tolist() == [0.5, 0.0]  # last slot's CPU given / 18 GHz

@@ -1,4 +1,5 @@
 """Reference policies and the per-slot optimiser ly-opt: validity, hand-computed rules, optimality vs references."""
+
 import sys
 import types
 
@@ -26,7 +27,7 @@ def _played_env(overrides, seed, slots=4, num_envs=2):
     rng = np.random.default_rng(seed)
     for _ in range(slots):
         a = rng.uniform(size=(num_envs, env.num_agents, env.action_dim))
-        a[..., layout(env.num_rsus).cpu] *= 0.1          # little RSU CPU: RSU backlog builds
+        a[..., layout(env.num_rsus).cpu] *= 0.1  # little RSU CPU: RSU backlog builds
         obs = env.step(a).obs
     return env, obs
 
@@ -37,7 +38,7 @@ def test_reference_actions_are_valid(name, variant):
     pol = make_policy(name, env.cfg, seed=0)
     pol.reset(env)
     a = pol.act(env, obs)
-    check_actions(a, (3, env.num_agents, env.action_dim))   # shape, finite, in [0, 1]
+    check_actions(a, (3, env.num_agents, env.action_dim))  # shape, finite, in [0, 1]
     assert isinstance(pol.name, str) and pol.name == name
     env.step(a)
 
@@ -58,8 +59,9 @@ def test_local_and_offload_shares():
     assert np.allclose(out_off.links.share_rsu[reach], out_off.links.reachable[reach] / n_reach[reach][:, None])
     used = out_off.links.used
     users = used.sum(-2, keepdims=True)
-    assert np.allclose(out_off.links.rsu_cpu_hz[used], (env.scn.rsu_available_hz / cfg.num_cvs
-                                                        * np.ones_like(users * used))[used])
+    assert np.allclose(
+        out_off.links.rsu_cpu_hz[used], (env.scn.rsu_available_hz / cfg.num_cvs * np.ones_like(users * used))[used]
+    )
 
 
 def test_random_policy_is_seeded():
@@ -72,8 +74,16 @@ def test_random_policy_is_seeded():
 
 def test_greedy_cpu_request_hand_computed():
     # one CV parked at the middle RSU (all three within 200 m), no fading, empty queues
-    cfg = load_config(None, ["num_cvs=1", "vehicle.initial_x_m=[350, 350]", "vehicle.speed_mps=[0, 0]",
-                             "vehicle.lane=[1, 1]", "channel.fading=false"])
+    cfg = load_config(
+        None,
+        [
+            "num_cvs=1",
+            "vehicle.initial_x_m=[350, 350]",
+            "vehicle.speed_mps=[0, 0]",
+            "vehicle.lane=[1, 1]",
+            "channel.fading=false",
+        ],
+    )
     env = BatchedEnv(cfg, 1, seed=0)
     obs, _ = env.reset()
     a = make_policy("greedy", cfg, 0).act(env, obs)[0, 0]
@@ -83,9 +93,9 @@ def test_greedy_cpu_request_hand_computed():
     f_hz = (3 * 218.75 / (12e-28)) ** (1 / 3)
     assert f_hz == pytest.approx(8.1775e9, rel=1e-4)
     assert (lay.task, lay.bandwidth, lay.cpu) == (slice(1, 4), slice(4, 7), slice(7, 10))
-    assert np.allclose(a[lay.cpu], f_hz / 18e9)                         # CPU requests (fair share 18 GHz)
-    assert (a[lay.task] > 0).all() and a[lay.task].argmax() == 1        # all RSUs, most to the nearest
-    assert a[lay.bandwidth].max() == 1.0 and (a[lay.bandwidth] > 0).all()   # bandwidth on every used link
+    assert np.allclose(a[lay.cpu], f_hz / 18e9)  # CPU requests (fair share 18 GHz)
+    assert (a[lay.task] > 0).all() and a[lay.task].argmax() == 1  # all RSUs, most to the nearest
+    assert a[lay.bandwidth].max() == 1.0 and (a[lay.bandwidth] > 0).all()  # bandwidth on every used link
     # a large energy debt makes the greedy ask for less RSU CPU (the queue's price of a joule)
     env.queues.state.energy_j[:] = 1000.0
     a_debt = make_policy("greedy", cfg, 0).act(env, obs)[0, 0]
@@ -118,7 +128,7 @@ def test_lyopt_never_worse_than_references(scenario):
         for name in ("local", "offload", "random", "greedy"):
             assert (objective["ly-opt"] <= objective[name] + 1e-9 * np.abs(objective[name])).all(), name
         gains.append(objective["greedy"] - objective["ly-opt"])
-    assert np.mean(gains) > 1e-3            # a real improvement over the best hand-made rule
+    assert np.mean(gains) > 1e-3  # a real improvement over the best hand-made rule
 
 
 def test_lyopt_finds_known_optimum_of_a_box_problem():
@@ -127,6 +137,7 @@ def test_lyopt_finds_known_optimum_of_a_box_problem():
 
     def f(x):
         return ((x - target) ** 2 * np.arange(1, 6)).sum(-1)
+
     x, fx = solve(f, np.full((1, 5), 0.5), np.random.default_rng(0), LyOptConfig(iterations=60))
     assert fx < 1e-5 and np.allclose(x, target, atol=3e-3)
 

@@ -1,5 +1,6 @@
 """Reliability of run directories: locks, parent death, verified reuse, checkpoint checksums, stale code,
 non-finite training, and run-directory input errors (each a one-line CLI error)."""
+
 import json
 import os
 import shutil
@@ -21,7 +22,6 @@ from isac_iov.config import load_config
 from isac_iov.env.core import BatchedEnv
 from isac_iov.experiments import runner, specs
 from isac_iov.learners.common import NonFiniteTraining, optimise
-from isac_iov.learners.train import train_run
 
 TINY_SETS = ["--set=num_cvs=2", "--set=episode_slots=4", "--set=algo.num_envs=1", "--set=algo.hidden=8"]
 TINY_CFG = ["num_cvs=2", "episode_slots=4"]
@@ -51,8 +51,9 @@ def test_checked_files_detect_any_change_and_survive_a_crash_between_renames(tmp
     rundir.save_checked(path, b"second")
     assert (tmp_path / "c.bin.sha256").read_text().split() == [rundir.sha256_bytes(b"second")]
     # a crash after the sidecar lists both digests but before the data is replaced: the old data loads
-    rundir.write_atomic(tmp_path / "c.bin.sha256",
-                        f"{rundir.sha256_bytes(b'third')}\n{rundir.sha256_bytes(b'second')}\n")
+    rundir.write_atomic(
+        tmp_path / "c.bin.sha256", f"{rundir.sha256_bytes(b'third')}\n{rundir.sha256_bytes(b'second')}\n"
+    )
     assert rundir.load_checked(path) == b"second"
     path.write_bytes(b"secone")  # one flipped bit
     with pytest.raises(rundir.RunDirError, match="do not match"):
@@ -90,26 +91,56 @@ def _hold(directory: Path) -> subprocess.Popen:
 def test_lock_names_its_holder_is_reentrant_and_dies_with_it(tmp_path):
     proc = _hold(tmp_path / "run")
     try:
-        with pytest.raises(rundir.RunDirBusy, match=f"in use by pid {proc.pid} "):
-            with rundir.locked(tmp_path / "run", wait_s=0.3):
-                pass
+        with (
+            pytest.raises(rundir.RunDirBusy, match=f"in use by pid {proc.pid} "),
+            rundir.locked(tmp_path / "run", wait_s=0.3),
+        ):
+            pass
     finally:
         proc.kill()
         proc.wait()
-    with rundir.locked(tmp_path / "run"):  # SIGKILL released it
-        with rundir.locked(tmp_path / "run"):  # re-entrant in one process
-            pass
+    # SIGKILL released it, and the lock is re-entrant in one process
+    with rundir.locked(tmp_path / "run"), rundir.locked(tmp_path / "run"):
+        pass
     assert [p.name for p in (tmp_path / "run").iterdir()] == [rundir.LOCK_FILE]
 
 
 def test_two_train_processes_never_share_a_run_directory(tmp_path, error_line):
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "isac_iov.cli", "train", "--algo", "ly-dtmpo", "--episodes", "60", "--seed", "1",
-           "--no-progress", "--out", str(out), *TINY_SETS]
+    cmd = [
+        sys.executable,
+        "-m",
+        "isac_iov.cli",
+        "train",
+        "--algo",
+        "ly-dtmpo",
+        "--episodes",
+        "60",
+        "--seed",
+        "1",
+        "--no-progress",
+        "--out",
+        str(out),
+        *TINY_SETS,
+    ]
     first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     _wait_for(lambda: (out / rundir.ALGO_FILE).is_file())
-    code = cli_main(["train", "--algo", "ly-dtmpo", "--episodes", "60", "--seed", "1", "--no-progress",
-                     "--out", str(out), "--resume", *TINY_SETS])
+    code = cli_main(
+        [
+            "train",
+            "--algo",
+            "ly-dtmpo",
+            "--episodes",
+            "60",
+            "--seed",
+            "1",
+            "--no-progress",
+            "--out",
+            str(out),
+            "--resume",
+            *TINY_SETS,
+        ]
+    )
     assert code == 2
     assert f"in use by pid {first.pid}" in error_line("train")
     assert first.wait(timeout=300) == 0, first.stderr.read()
@@ -151,7 +182,9 @@ def test_reproduce_killed_and_rerun_at_once_leaves_no_worker_and_no_duplicate(tm
     os.kill(parent.pid, signal.SIGKILL)
     parent.wait()
     _wait_for(lambda: not any(_alive(pid) for pid in workers), timeout_s=5.0)  # they died with their parent
-    rerun = subprocess.run([sys.executable, str(script), str(out)], capture_output=True, text=True, timeout=300)
+    rerun = subprocess.run(
+        [sys.executable, str(script), str(out)], capture_output=True, text=True, timeout=300, check=False
+    )
     assert rerun.returncode == 0 and rerun.stdout.split() == ["2", "0", "0"], rerun.stderr
     for spec in _slow_specs():
         rows = (out / "runs" / spec.key / "metrics.csv").read_text().splitlines()
@@ -193,8 +226,11 @@ def _two_runs_and_an_evaluation() -> list[specs.RunSpec]:
 
 
 def _snapshot(out: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.glob("runs/*/*"))
-            if p.name in (rundir.METRICS_FILE, rundir.SUMMARY_FILE, rundir.CHECKPOINT_FILE)}
+    return {
+        str(p.relative_to(out)): p.read_bytes()
+        for p in sorted(out.glob("runs/*/*"))
+        if p.name in (rundir.METRICS_FILE, rundir.SUMMARY_FILE, rundir.CHECKPOINT_FILE)
+    }
 
 
 def test_corrupt_finished_runs_are_redone_not_reused(tmp_path, capsys):
@@ -203,8 +239,8 @@ def test_corrupt_finished_runs_are_redone_not_reused(tmp_path, capsys):
     assert runner.execute(runs, tmp_path, workers=1, run_fn=_fake_train, progress=False).executed
     good = _snapshot(tmp_path)
     lines = (a / rundir.METRICS_FILE).read_text().splitlines()
-    (a / rundir.METRICS_FILE).write_text("\n".join(lines[:4]) + "\n")               # cut to half
-    (b / rundir.DONE_FILE).write_text((ev / rundir.DONE_FILE).read_text())           # another run's done.json
+    (a / rundir.METRICS_FILE).write_text("\n".join(lines[:4]) + "\n")  # cut to half
+    (b / rundir.DONE_FILE).write_text((ev / rundir.DONE_FILE).read_text())  # another run's done.json
     again = runner.execute(runs, tmp_path, workers=1, run_fn=_fake_train, progress=False)
     assert sorted(again.redone) == sorted(again.executed) == sorted(s.key for s in runs)
     err = capsys.readouterr().err
@@ -229,6 +265,7 @@ def test_a_run_that_logs_an_episode_twice_fails_instead_of_finishing(tmp_path):
         _fake_train(spec, directory, source_dir)
         with open(directory / rundir.METRICS_FILE, "a") as fh:
             fh.write("5,-5\n")
+
     spec = _two_runs_and_an_evaluation()[0]
     report = runner.execute([spec], tmp_path, workers=1, run_fn=duplicating, progress=False)
     assert "expected episodes 0..5 once each, found 7 rows" in report.failed[spec.key]
@@ -262,8 +299,10 @@ def test_reproduce_refuses_stale_runs_in_one_line_and_workers_zero(tmp_path, mon
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("trained") / "run"
-    assert cli_main(["train", "--algo", "ly-dtmpo", "--episodes", "2", "--no-progress", "--out", str(out),
-                     *TINY_SETS]) == 0
+    assert (
+        cli_main(["train", "--algo", "ly-dtmpo", "--episodes", "2", "--no-progress", "--out", str(out), *TINY_SETS])
+        == 0
+    )
     return out
 
 
@@ -288,8 +327,10 @@ def _edit_cvs(run: Path) -> None:
 
 DAMAGES = {
     "bit flip": (_flip_a_weight_bit, "do not match checkpoint.pt.sha256"),
-    "truncated": (lambda r: (r / rundir.CHECKPOINT_FILE).write_bytes((r / rundir.CHECKPOINT_FILE).read_bytes()[:99]),
-                  "do not match"),
+    "truncated": (
+        lambda r: (r / rundir.CHECKPOINT_FILE).write_bytes((r / rundir.CHECKPOINT_FILE).read_bytes()[:99]),
+        "do not match",
+    ),
     "zero bytes": (lambda r: (r / rundir.CHECKPOINT_FILE).write_bytes(b""), "do not match"),
     "no checksum": (lambda r: (r / "checkpoint.pt.sha256").unlink(), "no checksum file"),
     "garbage yaml": (lambda r: (r / rundir.CONFIG_FILE).write_text("num_cvs: [1,\n"), "config.yaml"),
@@ -305,8 +346,23 @@ def test_damaged_run_directories_are_one_line_errors(trained, tmp_path, damage, 
     assert cli_main(["evaluate", "--policy", str(run), "--episodes", "1", "--quiet"]) == 2
     assert message in error_line("evaluate")
     if damage != "cv count edited":  # train --resume compares config.yaml with the requested scenario first
-        assert cli_main(["train", "--algo", "ly-dtmpo", "--episodes", "2", "--no-progress", "--resume",
-                         "--out", str(run), *TINY_SETS]) == 2
+        assert (
+            cli_main(
+                [
+                    "train",
+                    "--algo",
+                    "ly-dtmpo",
+                    "--episodes",
+                    "2",
+                    "--no-progress",
+                    "--resume",
+                    "--out",
+                    str(run),
+                    *TINY_SETS,
+                ]
+            )
+            == 2
+        )
         assert message.split(":")[-1].strip() in error_line("train")
 
 
@@ -324,8 +380,10 @@ def test_train_validates_seed_and_out_before_writing(tmp_path, error_line):
     assert cli_main(["train", "--algo", "ly-masac", "--out", str(out), "--set=num_cvs=100000"]) == 2
     assert "training ly-masac on num_cvs=100000 CVs with 8 env(s) needs about" in error_line("train")
     assert not out.exists()
-    assert cli_main(["train", "--algo", "ly-dtmpo", "--episodes", "1", "--no-progress", "--out", str(out),
-                     *TINY_SETS]) == 0
+    assert (
+        cli_main(["train", "--algo", "ly-dtmpo", "--episodes", "1", "--no-progress", "--out", str(out), *TINY_SETS])
+        == 0
+    )
 
 
 # -- non-finite training -----------------------------------------------------------------------------
@@ -335,7 +393,7 @@ def test_non_finite_gradient_stops_before_the_step():
     loss = (net(torch.ones(1, 2)) * float("nan")).sum()
     with pytest.raises(NonFiniteTraining, match="non-finite gradient of the Linear"):
         optimise(torch.optim.Adam(net.parameters()), net, loss, 1.0)
-    assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(before, net.parameters(), strict=True))
 
 
 @pytest.mark.parametrize("algo", ["ly-dtmpo", "ly-maddpg"])
@@ -352,8 +410,24 @@ def test_non_finite_reward_stops_training_keeping_the_last_good_checkpoint(algo,
 
     monkeypatch.setattr(BatchedEnv, "step", poisoned)
     out = tmp_path / "run"
-    assert cli_main(["train", "--algo", algo, "--episodes", "6", "--checkpoint-every", "2", "--no-progress",
-                     "--out", str(out), *TINY_SETS]) == 2
+    assert (
+        cli_main(
+            [
+                "train",
+                "--algo",
+                algo,
+                "--episodes",
+                "6",
+                "--checkpoint-every",
+                "2",
+                "--no-progress",
+                "--out",
+                str(out),
+                *TINY_SETS,
+            ]
+        )
+        == 2
+    )
     err = error_line("train")
     assert "non-finite reward in slot 0 in episodes 3..3" in err and "last good checkpoint (episode 2) is kept" in err
     state = torch.load(out / rundir.CHECKPOINT_FILE, weights_only=False)
@@ -364,6 +438,7 @@ def test_non_finite_reward_stops_training_keeping_the_last_good_checkpoint(algo,
 
 def test_config_digest_guards_the_loaded_scenario(trained):
     from isac_iov.learners import read_checkpoint
+
     cfg = load_config(None, TINY_CFG)
     assert read_checkpoint(trained, cfg)["episode"] == 2
     with pytest.raises(rundir.RunDirError, match="another scenario"):

@@ -34,6 +34,7 @@ The floors keep every used link's rate and CPU strictly positive, so delays
 stay finite whatever the policy does.  Actions outside ``[0, 1]``, NaN or of
 the wrong shape raise :class:`ActionError`.
 """
+
 from __future__ import annotations
 
 import functools
@@ -109,8 +110,7 @@ def _normalise(w_loc: np.ndarray, w_rsu: np.ndarray) -> tuple[np.ndarray, np.nda
     return np.where(empty, 1.0, w_loc / safe), w_rsu / safe[..., None]
 
 
-def task_shares(actions: np.ndarray, reachable: np.ndarray,
-                min_share: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def task_shares(actions: np.ndarray, reachable: np.ndarray, min_share: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """C5 with coverage masking: ``(share_local (..., I), share_rsu (..., I, K))``.
 
     Parts below ``min_share`` are dropped and the rest renormalised; the largest
@@ -119,8 +119,9 @@ def task_shares(actions: np.ndarray, reachable: np.ndarray,
     parts = layout(reachable.shape[-1])
     share_local, share_rsu = _normalise(actions[..., parts.local], actions[..., parts.task] * reachable)
     if min_share > 0:
-        share_local, share_rsu = _normalise(np.where(share_local < min_share, 0.0, share_local),
-                                            np.where(share_rsu < min_share, 0.0, share_rsu))
+        share_local, share_rsu = _normalise(
+            np.where(share_local < min_share, 0.0, share_local), np.where(share_rsu < min_share, 0.0, share_rsu)
+        )
     return share_local, share_rsu
 
 

@@ -8,6 +8,7 @@ values, files and YAML (:class:`~isac_iov.config.ConfigError`), bad actions,
 any ``ValueError`` a command raises for its inputs, YAML errors, operating
 system errors (named with their file) and memory exhaustion.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,8 +18,10 @@ from typing import NoReturn
 
 import yaml
 
-DESCRIPTION = ("Simulate digital-twin-assisted task offloading in ISAC-enabled vehicular networks, train and "
-               "evaluate multi-agent offloading policies on it, and reproduce the paper's results.")
+DESCRIPTION = (
+    "Simulate digital-twin-assisted task offloading in ISAC-enabled vehicular networks, train and "
+    "evaluate multi-agent offloading policies on it, and reproduce the paper's results."
+)
 COMMANDS = {
     "run": ("isac_iov.mainjob", "the main job: train Ly-DTMPO, then compare it with the reference policies"),
     "config": ("isac_iov.config_cmd", "print the effective config with its Table II sources"),
@@ -75,8 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args, extra = build_parser(command).parse_known_args(argv)
         if extra:
-            raise UsageError(f"isac-iov {args.command}: error: unrecognized arguments: {_one_line(' '.join(extra))} "
-                             f"(see isac-iov {args.command} --help)")
+            raise UsageError(
+                f"isac-iov {args.command}: error: unrecognized arguments: {_one_line(' '.join(extra))} "
+                f"(see isac-iov {args.command} --help)"
+            )
     except UsageError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -1,4 +1,5 @@
 """``isac-iov config``: print the effective config, each key with its Table II row."""
+
 from __future__ import annotations
 
 import argparse
@@ -15,7 +16,9 @@ def main(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, args.overrides)
     print(describe(cfg))
     n = Normalisers.from_config(cfg)
-    print(f"\nderived normalisers (docs/model.md#normalisation): delay_ref_s={n.delay_ref_s:g}  "
-          f"energy_ref_j={n.energy_ref_j:.4g}  queue_ref_cycles={n.queue_ref_cycles:.4g}  "
-          f"energy_queue_ref_j={n.energy_queue_ref_j:.4g}")
+    print(
+        f"\nderived normalisers (docs/model.md#normalisation): delay_ref_s={n.delay_ref_s:g}  "
+        f"energy_ref_j={n.energy_ref_j:.4g}  queue_ref_cycles={n.queue_ref_cycles:.4g}  "
+        f"energy_queue_ref_j={n.energy_queue_ref_j:.4g}"
+    )
     return 0

@@ -32,6 +32,7 @@ file is created first, and removed whatever happens).  The JSON never holds
 
 :func:`format_summary_table` prints several policies' summaries side by side.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,17 +53,23 @@ from .policies import REGISTRY, LyOptPolicy, Policy, make_policy
 from .rundir import CONFIG_FILE, write_atomic
 
 DEFAULT_NUM_ENVS = 10
-KEPT_ARRAYS_PER_CV = 7          # per-CV float arrays kept of every played slot (see env.rollout.SlotRecord)
-KEPT_ARRAYS_PER_SLOT = 6        # per-slot scalars kept
-RECORD_BYTES = 4000             # one per-CV-slot record in memory and as JSON text, before its per-RSU fields
+KEPT_ARRAYS_PER_CV = 7  # per-CV float arrays kept of every played slot (see env.rollout.SlotRecord)
+KEPT_ARRAYS_PER_SLOT = 6  # per-slot scalars kept
+RECORD_BYTES = 4000  # one per-CV-slot record in memory and as JSON text, before its per-RSU fields
 RECORD_BYTES_PER_RSU = 400
 
 # (summary key, column header, format) of the comparison table.
 TABLE_COLUMNS = (
-    ("cost", "cost", ".4f"), ("system_cost", "sys_cost", ".3f"), ("delay_s", "delay_s", ".3f"),
-    ("energy_j", "energy_j", ".2f"), ("deadline_miss_rate", "miss", ".3f"),
-    ("instrt_share", "instrT", ".3f"), ("offload_share", "offload", ".3f"), ("reward", "reward", ".3f"),
-    ("local_queue_cycles_mean", "Qloc_mean", ".3g"), ("rsu_queue_cycles_mean", "Qrsu_mean", ".3g"),
+    ("cost", "cost", ".4f"),
+    ("system_cost", "sys_cost", ".3f"),
+    ("delay_s", "delay_s", ".3f"),
+    ("energy_j", "energy_j", ".2f"),
+    ("deadline_miss_rate", "miss", ".3f"),
+    ("instrt_share", "instrT", ".3f"),
+    ("offload_share", "offload", ".3f"),
+    ("reward", "reward", ".3f"),
+    ("local_queue_cycles_mean", "Qloc_mean", ".3g"),
+    ("rsu_queue_cycles_mean", "Qrsu_mean", ".3g"),
     ("energy_queue_j_mean", "V_mean_j", ".3g"),
 )
 
@@ -79,8 +86,9 @@ def _lyopt_bytes(policy: LyOptPolicy, cfg: Config) -> int:
     """Peak memory of one ``ly-opt`` decision: its largest batch of evaluated joint actions and its probes."""
     c = policy.config
     dim = cfg.num_cvs * (1 + 3 * cfg.num_rsus)
-    batch = max(c.population * dim, c.population * (2 * c.line_steps + c.random_trials),
-                3 + c.jitter_starts + c.random_starts)
+    batch = max(
+        c.population * dim, c.population * (2 * c.line_steps + c.random_trials), 3 + c.jitter_starts + c.random_starts
+    )
     return batch * slot_bytes(cfg) + 2 * 8 * c.population * dim * dim
 
 
@@ -99,43 +107,58 @@ def _batch_sizes(episodes: int, num_envs: int) -> list[int]:
     return [num_envs] * full + ([rest] if rest else [])
 
 
-def _play(policy: Policy, name: str, cfg: Config, sizes: list[int], seed: int,
-          progress: bool) -> tuple[dict[str, np.ndarray], float]:
+def _play(
+    policy: Policy, name: str, cfg: Config, sizes: list[int], seed: int, progress: bool
+) -> tuple[dict[str, np.ndarray], float]:
     """Play every batch; arrays ``(episodes, slots, ...)`` and the total decision time."""
     seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(len(sizes))]
     batches: list[dict[str, np.ndarray]] = []
     act_s = 0.0
-    with tqdm(total=sum(sizes) * cfg.episode_slots, desc=f"evaluate {name}", unit="slot",
-              disable=not progress) as bar:
-        for n, batch_seed in zip(sizes, seeds):
-            env = BatchedEnv(cfg, n, seed=batch_seed)
-
-            def act(obs: np.ndarray, critic_state: np.ndarray, t: int) -> np.ndarray:
-                nonlocal act_s
-                start = time.perf_counter()
-                actions = policy.act(env, obs)
-                act_s += time.perf_counter() - start
-                return actions
-
-            slots = []
-            for step in rollout(env, act, on_reset=policy.reset):
-                slots.append(SlotRecord.of(step).arrays())
-                bar.update(n)
-            batches.append({k: np.stack([s[k] for s in slots], axis=1) for k in slots[0]})
+    with tqdm(total=sum(sizes) * cfg.episode_slots, desc=f"evaluate {name}", unit="slot", disable=not progress) as bar:
+        for n, batch_seed in zip(sizes, seeds, strict=True):
+            arrays, batch_act_s = _play_batch(policy, BatchedEnv(cfg, n, seed=batch_seed), bar)
+            batches.append(arrays)
+            act_s += batch_act_s
     return {k: np.concatenate([b[k] for b in batches]) for k in batches[0]}, act_s
+
+
+def _play_batch(policy: Policy, env: BatchedEnv, bar: tqdm) -> tuple[dict[str, np.ndarray], float]:
+    """Play the lockstep episodes of ``env``; arrays ``(E, slots, ...)`` and the decision time."""
+    act_s = 0.0
+
+    def act(obs: np.ndarray, critic_state: np.ndarray, t: int) -> np.ndarray:
+        nonlocal act_s
+        start = time.perf_counter()
+        actions = policy.act(env, obs)
+        act_s += time.perf_counter() - start
+        return actions
+
+    slots = []
+    for step in rollout(env, act, on_reset=policy.reset):
+        slots.append(SlotRecord.of(step).arrays())
+        bar.update(env.num_envs)
+    return {k: np.stack([s[k] for s in slots], axis=1) for k in slots[0]}, act_s
 
 
 def _summary(arr: dict[str, np.ndarray], cfg: Config, name: str, episodes: int, seed: int) -> dict[str, Any]:
     used = arr["mode"] != MODE_UNUSED
     summary: dict[str, Any] = {
-        "policy": name, "episodes": episodes, "seed": seed, "config_digest": cfg.digest(),
-        "num_cvs": cfg.num_cvs, "num_rsus": cfg.num_rsus, "episode_slots": cfg.episode_slots,
-        "cost": arr["cost"].mean(), "system_cost": arr["system_cost"].mean(),
-        "delay_s": arr["delay_s"].mean(), "energy_j": arr["energy_j"].mean(),
+        "policy": name,
+        "episodes": episodes,
+        "seed": seed,
+        "config_digest": cfg.digest(),
+        "num_cvs": cfg.num_cvs,
+        "num_rsus": cfg.num_rsus,
+        "episode_slots": cfg.episode_slots,
+        "cost": arr["cost"].mean(),
+        "system_cost": arr["system_cost"].mean(),
+        "delay_s": arr["delay_s"].mean(),
+        "energy_j": arr["energy_j"].mean(),
         "deadline_miss_rate": arr["deadline_miss"].mean(),
         "instrt_share": (arr["mode"] == MODE_INSTRT).sum() / used.sum() if used.any() else 0.0,
         "offload_share": (1.0 - arr["share_local"]).mean(),
-        "reward": arr["reward"].mean(), "objective": arr["objective"].mean(),
+        "reward": arr["reward"].mean(),
+        "objective": arr["objective"].mean(),
     }
     for key in ("local_queue_cycles", "rsu_queue_cycles", "energy_queue_j"):
         summary[f"{key}_mean"] = arr[key].mean()
@@ -157,28 +180,43 @@ def _records(arr: dict[str, np.ndarray]) -> list[dict[str, Any]]:
             slot_part = {k: lists[k][e][t] for k in per_slot}
             for i in range(cvs):
                 modes = lists["mode"][e][t][i]
-                records.append({
-                    "episode": e, "slot": t, "cv": i, **{k: lists[k][e][t][i] for k in per_cv},
-                    "deadline_miss": lists["deadline_miss"][e][t][i],
-                    "used_links": sum(m != MODE_UNUSED for m in modes),
-                    "instrt_links": sum(m == MODE_INSTRT for m in modes),
-                    "modes": [MODE_NAMES[m] for m in modes],
-                    "rsu_queue_cycles": lists["rsu_queue_cycles"][e][t], **slot_part,
-                })
+                records.append(
+                    {
+                        "episode": e,
+                        "slot": t,
+                        "cv": i,
+                        **{k: lists[k][e][t][i] for k in per_cv},
+                        "deadline_miss": lists["deadline_miss"][e][t][i],
+                        "used_links": sum(m != MODE_UNUSED for m in modes),
+                        "instrt_links": sum(m == MODE_INSTRT for m in modes),
+                        "modes": [MODE_NAMES[m] for m in modes],
+                        "rsu_queue_cycles": lists["rsu_queue_cycles"][e][t],
+                        **slot_part,
+                    }
+                )
     return records
 
 
-def evaluate_policy(policy: Policy | str, cfg: Config, episodes: int, seed: int, num_envs: int | None = None,
-                    record_slots: bool = True, progress: bool = True) -> dict[str, Any]:
+def evaluate_policy(
+    policy: Policy | str,
+    cfg: Config,
+    episodes: int,
+    seed: int,
+    num_envs: int | None = None,
+    record_slots: bool = True,
+    progress: bool = True,
+) -> dict[str, Any]:
     """Play ``episodes`` episodes of ``policy`` (an object or a name for :func:`make_policy`)."""
     _check_counts(episodes, seed, num_envs)
     if isinstance(policy, str):
         policy = make_policy(policy, cfg, seed)
     name = getattr(policy, "name", type(policy).__name__)
     batch = min(num_envs or DEFAULT_NUM_ENVS, episodes)
-    check_memory(memory_bytes(policy, cfg, episodes, batch, record_slots),
-                 f"evaluating {name} on {episodes} episode(s) of num_cvs={cfg.num_cvs} CVs, "
-                 f"{batch} env(s) at a time", "lower num_cvs, --episodes or --num-envs, or add --no-slots")
+    check_memory(
+        memory_bytes(policy, cfg, episodes, batch, record_slots),
+        f"evaluating {name} on {episodes} episode(s) of num_cvs={cfg.num_cvs} CVs, {batch} env(s) at a time",
+        "lower num_cvs, --episodes or --num-envs, or add --no-slots",
+    )
     sizes = _batch_sizes(episodes, batch)
     start = time.perf_counter()
     arr, act_s = _play(policy, name, cfg, sizes, seed, progress)
@@ -186,8 +224,11 @@ def evaluate_policy(policy: Policy | str, cfg: Config, episodes: int, seed: int,
     return {
         "summary": _summary(arr, cfg, name, episodes, seed),
         "slots": _records(arr) if record_slots else [],
-        "timing": {"wall_s": time.perf_counter() - start, "act_s_per_env_slot": act_s / env_slots,
-                   "num_envs": sizes[0]},
+        "timing": {
+            "wall_s": time.perf_counter() - start,
+            "act_s_per_env_slot": act_s / env_slots,
+            "num_envs": sizes[0],
+        },
     }
 
 
@@ -200,12 +241,16 @@ def _fmt(value: Any, spec: str) -> str:
 def format_summary_table(rows: dict[str, dict[str, Any]]) -> str:
     """A fixed-width table, one row per policy name, of the main summary figures (``-`` if absent)."""
     width = max([len("policy")] + [len(n) for n in rows])
-    cells = [[format(n, f"<{width}")] + [_fmt(s[k], f) if k in s else "-" for k, _, f in TABLE_COLUMNS]
-             for n, s in rows.items()]
+    cells = [
+        [format(n, f"<{width}")] + [_fmt(s[k], f) if k in s else "-" for k, _, f in TABLE_COLUMNS]
+        for n, s in rows.items()
+    ]
     widths = [max([len(h)] + [len(r[j + 1]) for r in cells]) for j, (_, h, _) in enumerate(TABLE_COLUMNS)]
-    header = format("policy", f"<{width}") + "".join(f"  {h:>{w}}" for (_, h, _), w in zip(TABLE_COLUMNS, widths))
+    header = format("policy", f"<{width}") + "".join(
+        f"  {h:>{w}}" for (_, h, _), w in zip(TABLE_COLUMNS, widths, strict=True)
+    )
     lines = [header, "-" * len(header)]
-    lines += [r[0] + "".join(f"  {c:>{w}}" for c, w in zip(r[1:], widths)) for r in cells]
+    lines += [r[0] + "".join(f"  {c:>{w}}" for c, w in zip(r[1:], widths, strict=True)) for r in cells]
     return "\n".join(lines)
 
 
@@ -220,8 +265,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_config_arguments(p)
     p.add_argument("--episodes", type=int, default=20, help="episodes to play (default 20)")
     p.add_argument("--seed", type=int, default=0, help="seed of the episodes and of the policy (default 0)")
-    p.add_argument("--num-envs", type=int, default=None,
-                   help=f"episodes played at once (default min(episodes, {DEFAULT_NUM_ENVS}))")
+    p.add_argument(
+        "--num-envs",
+        type=int,
+        default=None,
+        help=f"episodes played at once (default min(episodes, {DEFAULT_NUM_ENVS}))",
+    )
     p.add_argument("--out", default=None, help="write summary, per-slot records and timing to this JSON file")
     p.add_argument("--no-slots", action="store_true", help="leave the per-slot records out of the JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -277,12 +326,20 @@ def main(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out is not None else None
     tmp = open_out(out) if out is not None else None
     try:
-        result = evaluate_policy(policy, cfg, args.episodes, args.seed, args.num_envs,
-                                 record_slots=not args.no_slots, progress=not args.quiet)
+        result = evaluate_policy(
+            policy,
+            cfg,
+            args.episodes,
+            args.seed,
+            args.num_envs,
+            record_slots=not args.no_slots,
+            progress=not args.quiet,
+        )
         print(format_summary(result["summary"]))
         timing = result["timing"]
-        print(f"decision time per env-slot: {timing['act_s_per_env_slot'] * 1e3:.2f} ms   "
-              f"wall: {timing['wall_s']:.1f} s")
+        print(
+            f"decision time per env-slot: {timing['act_s_per_env_slot'] * 1e3:.2f} ms   wall: {timing['wall_s']:.1f} s"
+        )
         if out is not None:
             write_atomic(out, to_json(result))
             print(f"wrote {out}")

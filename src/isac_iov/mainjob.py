@@ -11,6 +11,7 @@
     isac-iov run [--config FILE] [--set k=v]... [--episodes 1800] [--seed 0]
                  [--eval-episodes 10] [--out runs/main]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,11 @@ def main(args: argparse.Namespace) -> int:
     print(f"[1/2] training Ly-DTMPO for {args.episodes} episodes into {run_dir} (resumes; a finished run is kept)")
     train_run("ly-dtmpo", cfg, args.episodes, args.seed, run_dir, resume=True)
     print(f"[2/2] evaluating {args.eval_episodes} episodes per policy (seed {args.seed})")
-    summaries = {"ly-dtmpo": evaluate_policy(load_policy(run_dir), cfg, args.eval_episodes, args.seed,
-                                             record_slots=False)["summary"]}
+    summaries = {
+        "ly-dtmpo": evaluate_policy(load_policy(run_dir), cfg, args.eval_episodes, args.seed, record_slots=False)[
+            "summary"
+        ]
+    }
     for name in REFERENCE_POLICIES:
         summaries[name] = evaluate_policy(name, cfg, args.eval_episodes, args.seed, record_slots=False)["summary"]
     write_json(out / "comparison.json", summaries)

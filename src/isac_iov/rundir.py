@@ -16,6 +16,7 @@ Checkpoints carry a SHA-256 sidecar (``checkpoint.pt.sha256``, see
 (:func:`output_digests`) and :func:`code_fingerprint`, the version of the code
 that produced it, so nothing is reused that was changed or made by other code.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -26,8 +27,9 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
 CONFIG_FILE = "config.yaml"
 ALGO_FILE = "algo.yaml"
@@ -53,6 +55,7 @@ class RunDirBusy(RunDirError):
 
 
 # -- atomic writes and checksums -------------------------------------------------------------
+
 
 def write_atomic(path: Path, data: str | bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file, fsync it, then rename it over ``path``."""
@@ -177,7 +180,7 @@ def _acquire(directory: Path, wait_s: float) -> IO[str]:
 
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        fh = open(directory / LOCK_FILE, "a+")
+        fh = open(directory / LOCK_FILE, "a+")  # noqa: SIM115 - held open: the flock lives as long as the descriptor
     except OSError as exc:
         raise RunDirError(f"run directory {directory}: cannot write there ({exc.strerror})") from None
     deadline = time.monotonic() + wait_s
@@ -190,8 +193,9 @@ def _acquire(directory: Path, wait_s: float) -> IO[str]:
                 fh.seek(0)
                 holder = fh.read().strip() or "another process"
                 fh.close()
-                raise RunDirBusy(f"run directory {directory} is in use by {holder}; "
-                                 "wait for it to finish or stop it") from None
+                raise RunDirBusy(
+                    f"run directory {directory} is in use by {holder}; wait for it to finish or stop it"
+                ) from None
             time.sleep(0.1)
 
 

@@ -5,6 +5,7 @@ CPU) and the normalisers of docs/model.md#normalisation, and draws vehicles, tas
 and Rayleigh fading from a NumPy ``Generator``.  All draws are batched over
 ``(envs, vehicles[, rsus])``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,11 +33,11 @@ class Normalisers:
     energy_queue_ref_j: float
 
     @classmethod
-    def from_config(cls, cfg: Config) -> "Normalisers":
+    def from_config(cls, cfg: Config) -> Normalisers:
         cycles = cfg.task.data_bits.mean * cfg.task.intensity_cycles_per_bit.mean
         return cls(
             delay_ref_s=cfg.slot_s,
-            energy_ref_j=cfg.vehicle.kappa * cfg.vehicle.cpu_hz.mean ** 2 * cycles,
+            energy_ref_j=cfg.vehicle.kappa * cfg.vehicle.cpu_hz.mean**2 * cycles,
             queue_ref_cycles=cycles,
             energy_queue_ref_j=cfg.lyapunov.energy_budget_j_per_cv
             * (cfg.num_cvs if cfg.lyapunov.energy_queue == "system" else 1),
@@ -57,7 +58,7 @@ class Physical:
     cotransform_cycles_per_bit: np.ndarray
     fading_power: np.ndarray
 
-    def take(self, index: np.ndarray | slice | int) -> "Physical":
+    def take(self, index: np.ndarray | slice | int) -> Physical:
         """The same state restricted (or repeated) along the env axis."""
         return Physical(**{k: v[index] for k, v in vars(self).items()})
 

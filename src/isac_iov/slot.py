@@ -7,6 +7,7 @@ queueing delays, cost and the drift-plus-penalty objective of P2 (eqs. 5-25,
 39, 44).  :func:`evaluate` chains the three without touching any state; the
 per-slot optimiser (``ly-opt``) calls it on many candidate actions at once.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ class Links:
     bandwidth: np.ndarray
     rate_bps: np.ndarray
     rsu_cpu_hz: np.ndarray
-    rsu_given_hz: np.ndarray       # (E, K) CPU each RSU gives this slot's parts, sum of rsu_cpu_hz
+    rsu_given_hz: np.ndarray  # (E, K) CPU each RSU gives this slot's parts, sum of rsu_cpu_hz
     datat_s: np.ndarray
     instruction_s: np.ndarray
     cotransform_s: np.ndarray
@@ -46,15 +47,15 @@ class Links:
 class QueueState:
     """Backlogs at the start of a slot plus the Little's-law window sums of the m-1 previous slots."""
 
-    local_cycles: np.ndarray       # (E, I)   Q_loc, eq. (16)
-    rsu_cycles: np.ndarray         # (E, K)   Q_rsu, eq. (17)
-    energy_j: np.ndarray           # (E, I)   V_i, eq. (27)
-    local_window: np.ndarray       # (E, I)   sum of Q_loc over the previous m-1 slots
+    local_cycles: np.ndarray  # (E, I)   Q_loc, eq. (16)
+    rsu_cycles: np.ndarray  # (E, K)   Q_rsu, eq. (17)
+    energy_j: np.ndarray  # (E, I)   V_i, eq. (27)
+    local_window: np.ndarray  # (E, I)   sum of Q_loc over the previous m-1 slots
     local_arrival_window: np.ndarray
-    rsu_window: np.ndarray         # (E, K)
+    rsu_window: np.ndarray  # (E, K)
     rsu_arrival_window: np.ndarray
 
-    def take(self, index: np.ndarray | slice | int) -> "QueueState":
+    def take(self, index: np.ndarray | slice | int) -> QueueState:
         return QueueState(**{k: v[index] for k, v in vars(self).items()})
 
 
@@ -63,30 +64,30 @@ class Outcome:
     """Everything that happens in one slot; ``(E, I)`` per CV, ``(E, I, K)`` per link, ``(E,)`` per system."""
 
     links: Links
-    eta: np.ndarray                 # (E, I, K) 1 = InstrT
+    eta: np.ndarray  # (E, I, K) 1 = InstrT
     local_delay_s: np.ndarray
     local_energy_j: np.ndarray
     upload_s: np.ndarray
     compute_s: np.ndarray
-    rsu_energy_j: np.ndarray        # (E, I, K) upload/co-transformation + computing at RSU k
+    rsu_energy_j: np.ndarray  # (E, I, K) upload/co-transformation + computing at RSU k
     local_queue_delay_s: np.ndarray
-    rsu_queue_delay_s: np.ndarray   # (E, K)
-    delay_s: np.ndarray             # (E, I) T_task, eq. (19)
-    energy_j: np.ndarray            # (E, I) E_task, eq. (23)
-    deadline_miss: np.ndarray       # (E, I) C8 violated
-    cost: np.ndarray                # (E, I) eq. (24), normalised
-    system_cost: np.ndarray         # (E,)   eq. (25)
-    local_arrivals: np.ndarray      # (E, I) cycles
-    rsu_arrivals: np.ndarray        # (E, K) cycles sent to each RSU this slot
+    rsu_queue_delay_s: np.ndarray  # (E, K)
+    delay_s: np.ndarray  # (E, I) T_task, eq. (19)
+    energy_j: np.ndarray  # (E, I) E_task, eq. (23)
+    deadline_miss: np.ndarray  # (E, I) C8 violated
+    cost: np.ndarray  # (E, I) eq. (24), normalised
+    system_cost: np.ndarray  # (E,)   eq. (25)
+    local_arrivals: np.ndarray  # (E, I) cycles
+    rsu_arrivals: np.ndarray  # (E, K) cycles sent to each RSU this slot
     rsu_backlog_arrivals: np.ndarray  # (E, K) cycles that join the RSU queue (eq. 17 arrivals)
-    rsu_service_hz: np.ndarray      # (E, K) rate at which the RSU queue is served (eq. 17)
-    energy_budget_j: np.ndarray     # (E, I) the E^max share each V_i is driven against
-    energy_driver_j: np.ndarray     # (E, I) the energy each V_i is driven by
-    drift_local: np.ndarray         # (E,)
+    rsu_service_hz: np.ndarray  # (E, K) rate at which the RSU queue is served (eq. 17)
+    energy_budget_j: np.ndarray  # (E, I) the E^max share each V_i is driven against
+    energy_driver_j: np.ndarray  # (E, I) the energy each V_i is driven by
+    drift_local: np.ndarray  # (E,)
     drift_rsu: np.ndarray
     drift_energy: np.ndarray
-    objective: np.ndarray           # (E,) P2 objective, eq. (39)
-    objective_per_cv: np.ndarray    # (E, I) its split over CVs; sums to ``objective``
+    objective: np.ndarray  # (E,) P2 objective, eq. (39)
+    objective_per_cv: np.ndarray  # (E, I) its split over CVs; sums to ``objective``
 
     @property
     def reward(self) -> np.ndarray:
@@ -108,8 +109,9 @@ def link_channel(scn: Scenario, phys: Physical) -> tuple[np.ndarray, np.ndarray,
     return dist, channel.in_coverage(dist, cfg.rsu.coverage_m), se
 
 
-def links(scn: Scenario, phys: Physical, a: np.ndarray,
-          chan: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> Links:
+def links(
+    scn: Scenario, phys: Physical, a: np.ndarray, chan: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+) -> Links:
     """C4-C6, eq. (1) rates and the mode-independent upload times (7), (9), (10).
 
     ``chan`` is :func:`link_channel` of ``phys`` when the caller already has it.
@@ -123,13 +125,19 @@ def links(scn: Scenario, phys: Physical, a: np.ndarray,
     rate = channel.rate_bps(bandwidth, se, cfg.channel.bandwidth_hz, cfg.channel.sensing_gain)
     f_rsu = act.rsu_cpu_hz(a, used, scn.rsu_available_hz, floor)
     return Links(
-        distance_m=dist, reachable=reachable, spectral_eff=se, share_local=share_local,
-        share_rsu=share_rsu, used=used, bandwidth=bandwidth, rate_bps=rate, rsu_cpu_hz=f_rsu,
+        distance_m=dist,
+        reachable=reachable,
+        spectral_eff=se,
+        share_local=share_local,
+        share_rsu=share_rsu,
+        used=used,
+        bandwidth=bandwidth,
+        rate_bps=rate,
+        rsu_cpu_hz=f_rsu,
         rsu_given_hz=f_rsu.sum(axis=-2),
         datat_s=computing.datat_upload_s(share_rsu, phys.data_bits, rate),
         instruction_s=computing.instruction_upload_s(used, phys.instruction_bits, rate),
-        cotransform_s=computing.rsu_cycles_time_s(share_rsu, phys.data_bits,
-                                                  phys.cotransform_cycles_per_bit, f_rsu),
+        cotransform_s=computing.rsu_cycles_time_s(share_rsu, phys.data_bits, phys.cotransform_cycles_per_bit, f_rsu),
     )
 
 
@@ -148,8 +156,9 @@ def outcome(scn: Scenario, phys: Physical, q: QueueState, ln: Links, eta: np.nda
     energy = computing.task_energy_j(e_loc, eta, e_datat, e_cotra, e_compt)
     # Arrivals and service: eqs. (16), (17).
     lam_loc = queues.local_arrivals_cycles(ln.share_local, phys.data_bits, phys.intensity_cycles_per_bit)
-    lam_link = queues.rsu_arrivals_cycles(ln.share_rsu, phys.data_bits, phys.intensity_cycles_per_bit,
-                                          phys.cotransform_cycles_per_bit, eta)
+    lam_link = queues.rsu_arrivals_cycles(
+        ln.share_rsu, phys.data_bits, phys.intensity_cycles_per_bit, phys.cotransform_cycles_per_bit, eta
+    )
     lam_rsu = lam_link.sum(axis=-2)
     backlog_in, service = rsu_service(cfg.rsu.service, lam_link, ln, scn.rsu_available_hz, cfg.slot_s)
     dq_loc, dq_rsu = queueing_delay_s(scn, phys, q, lam_loc, lam_rsu)
@@ -176,31 +185,53 @@ def outcome(scn: Scenario, phys: Physical, q: QueueState, ln: Links, eta: np.nda
     objective = cost.drift_plus_penalty(cfg.lyapunov.v_control, sys_cost, drift_loc, drift_rsu, drift_e)
     per_cv = cost.per_cv_objective(cfg.lyapunov.v_control, c, terms_loc, terms_rsu, lam_link, terms_e)
     return Outcome(
-        links=ln, eta=eta, local_delay_s=d_loc, local_energy_j=e_loc, upload_s=upload, compute_s=compute,
-        rsu_energy_j=np.where(eta, e_cotra, e_datat) + e_compt, local_queue_delay_s=dq_loc,
-        rsu_queue_delay_s=dq_rsu, delay_s=delay, energy_j=energy,
-        deadline_miss=delay > cfg.task.deadline_s, cost=c, system_cost=sys_cost,
-        local_arrivals=lam_loc, rsu_arrivals=lam_rsu, rsu_backlog_arrivals=backlog_in, rsu_service_hz=service,
-        energy_budget_j=budget, energy_driver_j=driver,
-        drift_local=drift_loc, drift_rsu=drift_rsu, drift_energy=drift_e, objective=objective,
+        links=ln,
+        eta=eta,
+        local_delay_s=d_loc,
+        local_energy_j=e_loc,
+        upload_s=upload,
+        compute_s=compute,
+        rsu_energy_j=np.where(eta, e_cotra, e_datat) + e_compt,
+        local_queue_delay_s=dq_loc,
+        rsu_queue_delay_s=dq_rsu,
+        delay_s=delay,
+        energy_j=energy,
+        deadline_miss=delay > cfg.task.deadline_s,
+        cost=c,
+        system_cost=sys_cost,
+        local_arrivals=lam_loc,
+        rsu_arrivals=lam_rsu,
+        rsu_backlog_arrivals=backlog_in,
+        rsu_service_hz=service,
+        energy_budget_j=budget,
+        energy_driver_j=driver,
+        drift_local=drift_loc,
+        drift_rsu=drift_rsu,
+        drift_energy=drift_e,
+        objective=objective,
         objective_per_cv=per_cv,
     )
 
 
-def queueing_delay_s(scn: Scenario, phys: Physical, q: QueueState, lam_loc: np.ndarray,
-                     lam_rsu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def queueing_delay_s(
+    scn: Scenario, phys: Physical, q: QueueState, lam_loc: np.ndarray, lam_rsu: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """``(local (E, I), per RSU (E, K))`` queueing delay: the wait for the backlog ahead of a part
     (``lyapunov.queue_delay = backlog``) or eq. (18) over the window (``littles_law``); docs/model.md#queueing-delay."""
     if scn.cfg.lyapunov.queue_delay == "backlog":
-        return queues.backlog_wait_s(q.local_cycles, phys.cpu_hz), queues.backlog_wait_s(q.rsu_cycles,
-                                                                                        scn.rsu_available_hz)
+        return queues.backlog_wait_s(q.local_cycles, phys.cpu_hz), queues.backlog_wait_s(
+            q.rsu_cycles, scn.rsu_available_hz
+        )
     tau = scn.cfg.slot_s
-    return (queues.littles_law_delay_s(q.local_window + q.local_cycles, q.local_arrival_window + lam_loc, tau),
-            queues.littles_law_delay_s(q.rsu_window + q.rsu_cycles, q.rsu_arrival_window + lam_rsu, tau))
+    return (
+        queues.littles_law_delay_s(q.local_window + q.local_cycles, q.local_arrival_window + lam_loc, tau),
+        queues.littles_law_delay_s(q.rsu_window + q.rsu_cycles, q.rsu_arrival_window + lam_rsu, tau),
+    )
 
 
-def rsu_service(rule: str, link_arrivals: np.ndarray, ln: Links, available_hz: float,
-                slot_s: float) -> tuple[np.ndarray, np.ndarray]:
+def rsu_service(
+    rule: str, link_arrivals: np.ndarray, ln: Links, available_hz: float, slot_s: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Eq. (17)'s arrivals and service rate per RSU ``(E, K)`` under ``rsu.service`` (docs/model.md#rsu-service).
 
     * ``work_conserving``: each part runs on the CPU its RSU gives it; what it

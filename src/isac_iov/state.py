@@ -7,6 +7,7 @@ advances them past each played slot with the pure functions of
 ``m - 1`` slots (``lyapunov.window_slots`` = m) for the Little's-law window sums
 of eq. (18).  The digital twin (:mod:`isac_iov.twin`) only reads these queues.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,9 +31,13 @@ class Queues:
         """Empty queues and windows."""
         e, i, k = self.num_envs, self.scn.num_cvs, self.scn.num_rsus
         self.state = QueueState(
-            local_cycles=np.zeros((e, i)), rsu_cycles=np.zeros((e, k)), energy_j=np.zeros((e, i)),
-            local_window=np.zeros((e, i)), local_arrival_window=np.zeros((e, i)),
-            rsu_window=np.zeros((e, k)), rsu_arrival_window=np.zeros((e, k)),
+            local_cycles=np.zeros((e, i)),
+            rsu_cycles=np.zeros((e, k)),
+            energy_j=np.zeros((e, i)),
+            local_window=np.zeros((e, i)),
+            local_arrival_window=np.zeros((e, i)),
+            rsu_window=np.zeros((e, k)),
+            rsu_arrival_window=np.zeros((e, k)),
         )
         m1 = max(self.window - 1, 0)
         self._ring = {name: np.zeros((m1,) + getattr(self.state, name).shape) for name in WINDOWS}
@@ -41,8 +46,12 @@ class Queues:
     def advance(self, phys: Physical, out: Outcome) -> None:
         """Advance the queues of eqs. (16), (17), (27) and the windows of eq. (18) past the slot ``out``."""
         q, tau = self.state, self.scn.cfg.slot_s
-        current = {"local_window": q.local_cycles, "local_arrival_window": out.local_arrivals,
-                   "rsu_window": q.rsu_cycles, "rsu_arrival_window": out.rsu_arrivals}
+        current = {
+            "local_window": q.local_cycles,
+            "local_arrival_window": out.local_arrivals,
+            "rsu_window": q.rsu_cycles,
+            "rsu_arrival_window": out.rsu_arrivals,
+        }
         sums = {}
         for name, value in current.items():
             ring = self._ring[name]

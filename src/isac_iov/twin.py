@@ -23,6 +23,7 @@ With ``twin.enabled = false`` (the DT-absent Ly-MAPPO, docs/model.md#twin-absent
 :func:`hide_view` zeroes the twin part of observations a policy trained
 without the twin is given: the twin alone decides what the agents see of it.
 """
+
 from __future__ import annotations
 
 from collections import deque
@@ -55,9 +56,12 @@ def rsu_load(scn: Scenario, phys: Physical, reachable: np.ndarray, last_cpu_hz: 
     """
     claim = coverage_claims(reachable)
     cycles = (phys.data_bits * phys.intensity_cycles_per_bit)[..., None]
-    features = {"coverage_fraction": reachable.mean(axis=-2), "contention": claim.sum(axis=-2),
-                "demand": (claim * cycles).sum(axis=-2) / scn.norm.queue_ref_cycles,
-                "cpu_given": last_cpu_hz / scn.rsu_available_hz}
+    features = {
+        "coverage_fraction": reachable.mean(axis=-2),
+        "contention": claim.sum(axis=-2),
+        "demand": (claim * cycles).sum(axis=-2) / scn.norm.queue_ref_cycles,
+        "cpu_given": last_cpu_hz / scn.rsu_available_hz,
+    }
     return np.stack([features[name] for name in LOAD_FEATURE_NAMES], axis=-1)
 
 
@@ -90,16 +94,24 @@ class DigitalTwin:
         """Eqs. (12), (22): ``eta = 1`` (InstrT) where its upload-side time is smaller."""
         return select_modes(ln)
 
-    def mirror(self, cv_features: np.ndarray, phys: Physical, reachable: np.ndarray, rsu_cycles: np.ndarray,
-               rsu_given_hz: np.ndarray) -> None:
+    def mirror(
+        self,
+        cv_features: np.ndarray,
+        phys: Physical,
+        reachable: np.ndarray,
+        rsu_cycles: np.ndarray,
+        rsu_given_hz: np.ndarray,
+    ) -> None:
         """Record this slot's CV features ``(E, I, F)``, RSU queues ``(E, K)`` and loads (with the CPU
         ``rsu_given_hz`` (E, K) each RSU gave in the slot before); form the (lagged, noisy) view."""
         load = rsu_load(self.scn, phys, reachable, rsu_given_hz)
         self._history.append((cv_features.copy(), rsu_cycles.copy(), load))
         feats, q_rsu, load = self._history[0]
         if self.noise_std > 0:
+
             def noisy(x: np.ndarray) -> np.ndarray:
                 return x * (1.0 + self.noise_std * self.rng.standard_normal(x.shape))
+
             feats, q_rsu, load = noisy(feats), np.maximum(noisy(q_rsu), 0.0), np.maximum(noisy(load), 0.0)
         g_rsu = np.stack([q_rsu.sum(-1), q_rsu.mean(-1), q_rsu.max(-1)], axis=-1)
         self._view = (feats, q_rsu, g_rsu, load)

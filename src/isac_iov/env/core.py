@@ -36,11 +36,11 @@ working memory exceeds the memory available on the machine.
 2x of measured peaks) so a command can add what it keeps (records, buffers)
 and call :func:`check_memory` before starting work.
 """
+
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -53,13 +53,24 @@ from ..slot import Outcome, QueueState
 from ..state import Queues
 from ..twin import LOAD_FEATURES, DigitalTwin
 
-OWN_FEATURE_NAMES = ("data_bits", "instruction_bits", "cpu_hz", "x", "y", "velocity", "deadline",
-                     "intensity", "cotransform_intensity", "local_queue", "energy_queue")
-LINK_FEATURE_NAMES = ("distance", "in_coverage", "spectral_efficiency")   # per RSU
+OWN_FEATURE_NAMES = (
+    "data_bits",
+    "instruction_bits",
+    "cpu_hz",
+    "x",
+    "y",
+    "velocity",
+    "deadline",
+    "intensity",
+    "cotransform_intensity",
+    "local_queue",
+    "energy_queue",
+)
+LINK_FEATURE_NAMES = ("distance", "in_coverage", "spectral_efficiency")  # per RSU
 OWN_FEATURES = len(OWN_FEATURE_NAMES)
 SPECTRAL_EFF_SCALE = 20.0
 FLOAT_BYTES = 8
-ARRAYS_PER_SLOT = 40          # float arrays of shape (I, K), (I) and (K) one env needs to play a slot
+ARRAYS_PER_SLOT = 40  # float arrays of shape (I, K), (I) and (K) one env needs to play a slot
 ENV_OVERHEAD_BYTES = 2000
 
 
@@ -73,12 +84,12 @@ class Dims:
 
     num_agents: int
     num_rsus: int
-    action_dim: int          # 1 + 3K (see isac_iov.actions)
-    cv_feature_dim: int      # own features of one CV: OWN_FEATURES + len(LINK_FEATURE_NAMES) K
-    twin_feature_dim: int    # RSU queues, G_rsu and the RSU loads: K + 3 + LOAD_FEATURES K
-    obs_dim: int             # cv_feature_dim + twin_feature_dim
-    global_state_dim: int    # I cv_feature_dim + twin_feature_dim
-    critic_state_dim: int    # obs_dim + global_state_dim
+    action_dim: int  # 1 + 3K (see isac_iov.actions)
+    cv_feature_dim: int  # own features of one CV: OWN_FEATURES + len(LINK_FEATURE_NAMES) K
+    twin_feature_dim: int  # RSU queues, G_rsu and the RSU loads: K + 3 + LOAD_FEATURES K
+    obs_dim: int  # cv_feature_dim + twin_feature_dim
+    global_state_dim: int  # I cv_feature_dim + twin_feature_dim
+    critic_state_dim: int  # obs_dim + global_state_dim
 
     def own(self, name: str) -> int:
         """Index of own feature ``name`` (one of ``OWN_FEATURE_NAMES``) in an observation."""
@@ -149,20 +160,22 @@ def check_memory(needed_bytes: int, what: str, hint: str = "") -> None:
     """Raise MemoryEstimateError naming ``what`` (and ``hint``, how to shrink it) if ``needed_bytes`` cannot fit."""
     available = available_memory_bytes()
     if available is not None and needed_bytes > available:
-        raise MemoryEstimateError(f"{what} needs about {format_bytes(needed_bytes)} of memory (estimated), "
-                                  f"more than the {format_bytes(available)} available{'; ' + hint if hint else ''}")
+        raise MemoryEstimateError(
+            f"{what} needs about {format_bytes(needed_bytes)} of memory (estimated), "
+            f"more than the {format_bytes(available)} available{'; ' + hint if hint else ''}"
+        )
 
 
 @dataclass
 class Step:
     """What one ``step`` returns; ``outcome`` and ``queues`` describe the slot just played."""
 
-    obs: np.ndarray            # (E, I, O) next observation
-    critic_state: np.ndarray   # (E, I, S)
-    reward: np.ndarray         # (E,) eq. (44)
-    done: bool                 # the episode ended with this slot (truncation)
+    obs: np.ndarray  # (E, I, O) next observation
+    critic_state: np.ndarray  # (E, I, S)
+    reward: np.ndarray  # (E,) eq. (44)
+    done: bool  # the episode ended with this slot (truncation)
     outcome: Outcome
-    queues: QueueState         # backlogs at the start of the slot just played
+    queues: QueueState  # backlogs at the start of the slot just played
 
 
 class BatchedEnv:
@@ -173,9 +186,11 @@ class BatchedEnv:
             raise ValueError(f"num_envs: must be a positive integer, got {num_envs!r}")
         if seed is not None:
             check_seed("seed", seed)
-        check_memory(estimate_memory_bytes(cfg, num_envs),
-                     f"{num_envs} env(s) of num_cvs={cfg.num_cvs} CVs and {cfg.num_rsus} RSUs",
-                     "lower num_cvs or the number of envs")
+        check_memory(
+            estimate_memory_bytes(cfg, num_envs),
+            f"{num_envs} env(s) of num_cvs={cfg.num_cvs} CVs and {cfg.num_rsus} RSUs",
+            "lower num_cvs or the number of envs",
+        )
         self.cfg = cfg
         self.scn = Scenario(cfg)
         self.num_envs = num_envs
@@ -222,8 +237,7 @@ class BatchedEnv:
         out = slot.outcome(self.scn, self.phys, q_before, ln, eta)
         self.queues.advance(self.phys, out)
         self._advance()
-        self.twin.mirror(self._features, self.phys, self._chan[1], self.queues.state.rsu_cycles,
-                         out.links.rsu_given_hz)
+        self.twin.mirror(self._features, self.phys, self._chan[1], self.queues.state.rsu_cycles, out.links.rsu_given_hz)
         self.t += 1
         obs, critic = self._observe_all()
         return Step(obs, critic, out.reward, self.t >= self.cfg.episode_slots, out, q_before)
@@ -253,14 +267,19 @@ class BatchedEnv:
             "deadline": np.full(p.x_m.shape, cfg.task.deadline_s / cfg.slot_s),
             "intensity": p.intensity_cycles_per_bit / cfg.task.intensity_cycles_per_bit.high,
             "cotransform_intensity": p.cotransform_cycles_per_bit / max(cfg.task.cotransform_cycles_per_bit.high, 1.0),
-            "local_queue": q_loc, "energy_queue": v_e,
+            "local_queue": q_loc,
+            "energy_queue": v_e,
         }
         self._chan = slot.link_channel(self.scn, p)
         dist, reachable, se = self._chan
-        links = {"distance": dist / cfg.rsu.coverage_m, "in_coverage": reachable,
-                 "spectral_efficiency": se / SPECTRAL_EFF_SCALE}
-        return np.concatenate([np.stack([own[n] for n in OWN_FEATURE_NAMES], axis=-1),
-                               *(links[n] for n in LINK_FEATURE_NAMES)], axis=-1)
+        links = {
+            "distance": dist / cfg.rsu.coverage_m,
+            "in_coverage": reachable,
+            "spectral_efficiency": se / SPECTRAL_EFF_SCALE,
+        }
+        return np.concatenate(
+            [np.stack([own[n] for n in OWN_FEATURE_NAMES], axis=-1), *(links[n] for n in LINK_FEATURE_NAMES)], axis=-1
+        )
 
     def _observe_all(self) -> tuple[np.ndarray, np.ndarray]:
         """``(obs (E, I, O), critic_state (E, I, O + G))`` from one read of the twin's view."""
@@ -270,8 +289,8 @@ class BatchedEnv:
         o, f = self.obs_dim, self.cv_feature_dim
         critic[..., :f] = self._features
         critic[..., f:o] = rsu_part[:, None, :]
-        critic[..., o:o + all_cvs.shape[-1]] = all_cvs[:, None, :]
-        critic[..., o + all_cvs.shape[-1]:] = rsu_part[:, None, :]
+        critic[..., o : o + all_cvs.shape[-1]] = all_cvs[:, None, :]
+        critic[..., o + all_cvs.shape[-1] :] = rsu_part[:, None, :]
         return critic[..., :o].copy(), critic
 
     def global_state(self) -> np.ndarray:

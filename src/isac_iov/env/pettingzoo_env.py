@@ -17,10 +17,10 @@ an unknown agent id, a missing agent, or an action that is not a finite array
 of shape ``(1 + 3K,)`` in ``[0, 1]`` (``ActionError``, naming the agent);
 a seed that is not ``None`` or an integer in ``[0, 2**63 - 1]`` (``ConfigError``).
 """
+
 from __future__ import annotations
 
-import functools
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
@@ -33,7 +33,7 @@ from .rollout import SlotRecord
 
 
 class IsacIovParallelEnv(ParallelEnv):
-    metadata = {"name": "isac_iov_v0", "render_modes": []}
+    metadata: ClassVar[dict[str, Any]] = {"name": "isac_iov_v0", "render_modes": []}
 
     def __init__(self, cfg: Config, seed: int | None = None):
         self.core = BatchedEnv(cfg, num_envs=1, seed=seed)
@@ -44,11 +44,9 @@ class IsacIovParallelEnv(ParallelEnv):
         self._act_space = spaces.Box(0.0, 1.0, (self.core.action_dim,), dtype=np.float32)
         self.state_space = spaces.Box(-np.inf, np.inf, (self.core.global_state_dim,), dtype=np.float32)
 
-    @functools.lru_cache(maxsize=None)
     def observation_space(self, agent: str) -> spaces.Box:
         return self._obs_space
 
-    @functools.lru_cache(maxsize=None)
     def action_space(self, agent: str) -> spaces.Box:
         return self._act_space
 
@@ -83,8 +81,11 @@ class IsacIovParallelEnv(ParallelEnv):
 
     def step(self, actions: dict[str, Any]):
         if not self.agents:
-            raise RuntimeError("step(): the episode is over; call reset() first" if self._started
-                               else "step() before reset(): call reset() first")
+            raise RuntimeError(
+                "step(): the episode is over; call reset() first"
+                if self._started
+                else "step() before reset(): call reset() first"
+            )
         if not isinstance(actions, dict):
             raise ActionError(f"actions: expected a dict from agent id to action, got {type(actions).__name__}")
         odd = [k for k in actions if not isinstance(k, str)]
@@ -112,11 +113,13 @@ class IsacIovParallelEnv(ParallelEnv):
         return self.core.global_state()[0].astype(np.float32)
 
 
-def parallel_env(config: Config | str | None = None, seed: int | None = None,
-                 overrides: list[str] | None = None) -> IsacIovParallelEnv:
+def parallel_env(
+    config: Config | str | None = None, seed: int | None = None, overrides: list[str] | None = None
+) -> IsacIovParallelEnv:
     """The PettingZoo env for a Config, a YAML path, or the defaults, with ``key=value`` overrides."""
     cfg = config if isinstance(config, Config) else load_config(config, overrides)
     if isinstance(config, Config) and overrides:
         from ..config import apply_overrides, from_dict
+
         cfg = from_dict(apply_overrides(config.to_dict(), overrides))
     return IsacIovParallelEnv(cfg, seed=seed)

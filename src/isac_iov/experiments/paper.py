@@ -5,11 +5,12 @@ reward gain ``(R_dt - R_b) / |R_b|``, cost/delay/energy reduction
 ``(c_b - c_dt) / c_b``, in percent.  A ``(low, high)`` pair is a range the
 paper gives instead of one value ("about 2-3 %").
 """
+
 from __future__ import annotations
 
 # Section VII-A: the training budget, the scenario of Table III and Figs. 4-5, and the sweep of Fig. 6.
 EPISODES = 1800
-STEADY_WINDOW = 50          # Table III note 1: the steady reward is the mean of the last 50 episodes
+STEADY_WINDOW = 50  # Table III note 1: the steady reward is the mean of the last 50 episodes
 TABLE_III_CVS, TABLE_III_RSUS = 5, 3
 NUM_CVS: tuple[int, ...] = (2, 3, 4, 5, 6)
 

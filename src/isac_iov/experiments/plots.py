@@ -5,6 +5,7 @@ The training curves a figure draws are the ones its experiment declares
 (:func:`.specs.curves_of`), one per panel.  Lines are means over seeds; shaded
 bands (curves) and error bars (points) are 95 % bootstrap confidence intervals.  Queue backlogs are shown in Gcycles.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,11 +14,11 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from . import paper  # noqa: E402
-from .specs import LEARNERS, NO_TWIN, curves_of  # noqa: E402
+from . import paper
+from .specs import LEARNERS, NO_TWIN, curves_of
 
 GIGA = 1e9
 
@@ -60,8 +61,11 @@ def fig4(res: dict[str, Any], path: Path) -> Path:
     (reward,) = curves_of("fig4").drawn
     for row in reward.rows(res):
         _curve(ax, row, row["series"])
-    ax.set(xlabel="episode", ylabel=f"episode reward (moving avg. {res['scale']['smooth_window']})",
-           title="Fig. 4: training reward")
+    ax.set(
+        xlabel="episode",
+        ylabel=f"episode reward (moving avg. {res['scale']['smooth_window']})",
+        title="Fig. 4: training reward",
+    )
     ax.legend(fontsize=8)
     return _save(fig, path)
 
@@ -83,7 +87,7 @@ def fig5(res: dict[str, Any], path: Path) -> Path:
 def fig6(res: dict[str, Any], path: Path) -> Path:
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     panels = (("cost", "system average cost"), ("delay_s", "delay (s)"), ("energy_j", "energy (J)"))
-    for ax, (metric, label) in zip(axes, panels):
+    for ax, (metric, label) in zip(axes, panels, strict=True):
         for name in series_names(res):
             rows = scalar_rows(res, metric, name)
             if rows:
@@ -113,7 +117,9 @@ def fig7(res: dict[str, Any], path: Path) -> Path:
 def twin(res: dict[str, Any], path: Path) -> Path:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     reference = scalar_rows(res, "steady_cost", NO_TWIN)
-    for ax, factor, label in zip(axes, ("lag_slots", "noise_std"), ("twin lag (slots)", "twin noise (relative std)")):
+    for ax, factor, label in zip(
+        axes, ("lag_slots", "noise_std"), ("twin lag (slots)", "twin noise (relative std)"), strict=True
+    ):
         rows = scalar_rows(res, "steady_cost", factor)
         if rows:
             _points(ax, rows, "Ly-DTMPO")
@@ -128,12 +134,15 @@ def twin(res: dict[str, Any], path: Path) -> Path:
 
 def bandwidth(res: dict[str, Any], path: Path) -> Path:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, metric, label in zip(axes, ("instrt_share", "cost"), ("InstrT share of used links", "system average cost")):
+    for ax, metric, label in zip(
+        axes, ("instrt_share", "cost"), ("InstrT share of used links", "system average cost"), strict=True
+    ):
         for name in series_names(res):
             rows = scalar_rows(res, metric, name)
             if rows:
-                _points(ax, [dict(r, x=r["x"] / 1e6) for r in rows], name,
-                        style="-o" if name.endswith("per_rsu") else "--s")
+                _points(
+                    ax, [dict(r, x=r["x"] / 1e6) for r in rows], name, style="-o" if name.endswith("per_rsu") else "--s"
+                )
         ax.set(xscale="log", xlabel="bandwidth (MHz)", ylabel=label, title=f"{label} vs bandwidth")
         ax.legend(fontsize=8)
     return _save(fig, path)

@@ -20,6 +20,7 @@
 
 ``--quick`` is the reduced smoke-test scale (see :func:`.specs.make_scale`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,18 +39,32 @@ FULL_SEEDS = specs.DEFAULT_SEEDS["full"]
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("experiment", choices=[*specs.EXPERIMENTS, "all"], help="what to reproduce")
-    p.add_argument("--seeds", type=int, default=None,
-                   help=f"number of seeds 0 .. N-1 (default {FULL_SEEDS}; {specs.DEFAULT_SEEDS['quick']} with --quick)")
-    p.add_argument("--quick", action="store_true",
-                   help="reduced budget (200 episodes, 2 seeds, fewer N, V and twin values): a smoke test of minutes")
+    p.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        help=f"number of seeds 0 .. N-1 (default {FULL_SEEDS}; {specs.DEFAULT_SEEDS['quick']} with --quick)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="reduced budget (200 episodes, 2 seeds, fewer N, V and twin values): a smoke test of minutes",
+    )
     p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, required=True, help="output directory (reused runs are skipped)")
     p.add_argument("--backend", choices=runner.BACKENDS, default="local", help="local process pool or Ray")
-    p.add_argument("--workers", type=int, default=None,
-                   help="parallel runs (default: this machine's CPU count; on a Ray cluster, the cluster's)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="parallel runs (default: this machine's CPU count; on a Ray cluster, the cluster's)",
+    )
     p.add_argument("--ray-address", default=None, help="address of a running Ray cluster (default: local instance)")
-    p.add_argument("--redo-stale", action="store_true",
-                   help="redo the runs in --out that another version of the code made (default: refuse)")
+    p.add_argument(
+        "--redo-stale",
+        action="store_true",
+        help="redo the runs in --out that another version of the code made (default: refuse)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -63,8 +78,7 @@ def main(args: argparse.Namespace) -> int:
     print(f"reproduce {args.experiment} at scale {scale.name}: {len(runs)} runs, {workers} workers")
     start = time.perf_counter()
     try:
-        outcome = runner.execute(runs, args.out, args.backend, workers, args.ray_address,
-                                 redo_stale=args.redo_stale)
+        outcome = runner.execute(runs, args.out, args.backend, workers, args.ray_address, redo_stale=args.redo_stale)
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished runs are kept in {args.out}/runs; rerun the same command to resume")
         return 130
@@ -72,10 +86,12 @@ def main(args: argparse.Namespace) -> int:
     results.collect(args.out, experiments, scale)
     timing = write_timing(args.out, outcome, wall_s, args.backend, workers)
     path = write_report(args.out)
-    print(f"{len(outcome.executed)} runs executed ({len(outcome.redone)} of them redone after failing "
-          f"verification), {len(outcome.skipped)} reused, {len(outcome.failed)} failed "
-          f"in {wall_s:.0f} s; estimated full `all --seeds {FULL_SEEDS}` on {workers} workers: "
-          f"{_estimate(timing)}; report: {path}")
+    print(
+        f"{len(outcome.executed)} runs executed ({len(outcome.redone)} of them redone after failing "
+        f"verification), {len(outcome.skipped)} reused, {len(outcome.failed)} failed "
+        f"in {wall_s:.0f} s; estimated full `all --seeds {FULL_SEEDS}` on {workers} workers: "
+        f"{_estimate(timing)}; report: {path}"
+    )
     for key, err in outcome.failed.items():
         print(f"  failed {key}: {err}")
     return 1 if outcome.failed else 0
@@ -117,12 +133,20 @@ def write_timing(out_dir: Path, outcome: runner.RunReport, wall_s: float, backen
     """Save ``results/timing.json`` (wall time, per-episode rates, full-scale estimate) and return it."""
     rates, cpu_rates = seconds_per_episode(out_dir), seconds_per_episode(out_dir, "cpu_time_s")
     full_runs = specs.unique_runs(specs.build("all", specs.make_scale("full", FULL_SEEDS)))
-    timing = {"wall_time_s": wall_s, "executed": len(outcome.executed), "skipped": len(outcome.skipped),
-              "failed": len(outcome.failed), "backend": backend, "workers": workers,
-              "run_seconds_total": sum(r["wall_time_s"] for r in _done_records(out_dir)),
-              "seconds_per_episode": rates, "cpu_seconds_per_episode": cpu_rates, "full_runs": len(full_runs),
-              "full_estimate_h": estimate_hours(rates, full_runs, workers),
-              "full_estimate_cpu_h": estimate_hours(cpu_rates, full_runs, workers)}
+    timing = {
+        "wall_time_s": wall_s,
+        "executed": len(outcome.executed),
+        "skipped": len(outcome.skipped),
+        "failed": len(outcome.failed),
+        "backend": backend,
+        "workers": workers,
+        "run_seconds_total": sum(r["wall_time_s"] for r in _done_records(out_dir)),
+        "seconds_per_episode": rates,
+        "cpu_seconds_per_episode": cpu_rates,
+        "full_runs": len(full_runs),
+        "full_estimate_h": estimate_hours(rates, full_runs, workers),
+        "full_estimate_cpu_h": estimate_hours(cpu_rates, full_runs, workers),
+    }
     path = Path(out_dir) / results.RESULTS / "timing.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, json.dumps(timing, indent=1))

@@ -13,8 +13,9 @@ and, once for all, the marl-eval raw-data layout (environment -> task ->
 algorithm -> ``run_<seed>`` -> ``step_<k>`` / ``absolute_metrics``) in two
 files, because marl-eval's matrix builder assumes one number of logged steps
 for every task of a file: ``marl_eval_train.json`` (training curves, tasks
-``<N>cv``) and ``marl_eval_eval.json`` (evaluation summaries, one step).  :func:`load` reads a result file back; the report and
-the plots read nothing else.
+``<N>cv``) and ``marl_eval_eval.json`` (evaluation summaries, one step).
+:func:`load` reads a result file back; the report and the plots read nothing
+else.
 
 Per-seed metrics of a training curve (Table III; ``W`` = ``scale.steady_window``,
 50 at full scale as in the paper):
@@ -32,6 +33,7 @@ Per-seed metrics of a training curve (Table III; ``W`` = ``scale.steady_window``
   episode always exists.
 Every metric is then summarised over seeds by :func:`.stats.summarize`.
 """
+
 from __future__ import annotations
 
 import csv
@@ -41,8 +43,8 @@ from typing import Any
 
 import numpy as np
 
-from . import stats
 from ..rundir import METRICS_FILE, SUMMARY_FILE, write_atomic
+from . import stats
 from .runner import done_record, run_dir
 from .specs import LEARNERS, Cell, Experiment, RunSpec, Scale, unique_runs
 
@@ -51,15 +53,24 @@ PROVENANCE = "provenance.json"
 EVAL_METRICS = ("cost", "system_cost", "delay_s", "energy_j", "deadline_miss_rate", "instrt_share", "reward")
 MARL_EVAL_EXPERIMENTS = ("table3", "fig6")  # one algorithm name per task there
 MARL_EVAL_FILES = {"train": "marl_eval_train.json", "evaluate": "marl_eval_eval.json"}
-STEADY_METRICS = ("reward", "cost", "system_cost", "delay_s", "energy_j", "local_queue_cycles",
-                  "rsu_queue_cycles", "deadline_miss_rate", "instrt_share")
+STEADY_METRICS = (
+    "reward",
+    "cost",
+    "system_cost",
+    "delay_s",
+    "energy_j",
+    "local_queue_cycles",
+    "rsu_queue_cycles",
+    "deadline_miss_rate",
+    "instrt_share",
+)
 
 DEFINITIONS = {
     "steady_reward": "mean reward over the last steady_window training episodes (Table III note 1)",
     "cv_all": "coefficient of variation std/|mean| of the per-episode reward over the whole run",
     "cv_steady": "coefficient of variation std/|mean| of the reward over the last steady_window episodes",
     "conv_episode": "first episode at which the mean reward of the steady_window episodes ending there reaches "
-                    "R - 0.05|R|, R = steady reward (95 % of R for R > 0; within 5 % of |R| for R < 0)",
+    "R - 0.05|R|, R = steady reward (95 % of R for R > 0; within 5 % of |R| for R < 0)",
     "steady_<m>": "mean of training metric <m> over the last steady_window episodes",
     "<m> (evaluate runs)": "evaluate_policy summary of the policy over eval_episodes fresh episodes",
     "ci": "95 % percentile bootstrap interval of the mean over seeds (exact enumeration for <= 5 seeds)",
@@ -81,12 +92,14 @@ def training_scalars(m: dict[str, np.ndarray], scale: Scale) -> dict[str, float]
     w = min(scale.steady_window, len(m["reward"]))
     reward, tail = m["reward"], m["reward"][-w:]
     steady = float(tail.mean())
-    window_means = stats.moving_average(reward, w)[w - 1:]
+    window_means = stats.moving_average(reward, w)[w - 1 :]
     reached = np.flatnonzero(window_means >= steady - 0.05 * abs(steady))  # never empty: the last window is R
-    out = {"steady_reward": steady,
-           "cv_all": float(reward.std() / abs(reward.mean())),
-           "cv_steady": float(tail.std() / abs(steady)),
-           "conv_episode": float(m["episode"][w - 1 + reached[0]])}
+    out = {
+        "steady_reward": steady,
+        "cv_all": float(reward.std() / abs(reward.mean())),
+        "cv_steady": float(tail.std() / abs(steady)),
+        "conv_episode": float(m["episode"][w - 1 + reached[0]]),
+    }
     out.update({f"steady_{k}": float(m[k][-w:].mean()) for k in STEADY_METRICS if k in m})
     return out
 
@@ -113,8 +126,16 @@ def _scalar_rows(out_dir: Path, exp: Experiment, scale: Scale) -> list[dict[str,
         for metric in metrics:
             pairs = [(s, v[metric]) for s, v in per_seed if metric in v]
             values = [v for _, v in pairs]
-            rows.append({"series": cell.series, "x": cell.x, "metric": metric, **stats.summarize(values),
-                         "values": values, "seeds": [s for s, _ in pairs]})
+            rows.append(
+                {
+                    "series": cell.series,
+                    "x": cell.x,
+                    "metric": metric,
+                    **stats.summarize(values),
+                    "values": values,
+                    "seeds": [s for s, _ in pairs],
+                }
+            )
     return rows
 
 
@@ -128,9 +149,18 @@ def _curve_rows(out_dir: Path, exp: Experiment, scale: Scale) -> list[dict[str, 
         for col in exp.curve_columns(cell.series, list(runs[0])):
             raw = np.stack([m[col][:length] for m in runs])
             band = stats.curve_band(stats.moving_average(raw, scale.smooth_window))
-            rows.append({"series": cell.series, "x": cell.x, "metric": col, "n": len(runs),
-                         "smooth_window": scale.smooth_window, "episode": runs[0]["episode"][:length].tolist(),
-                         **{k: v.tolist() for k, v in band.items()}, "raw_mean": raw.mean(axis=0).tolist()})
+            rows.append(
+                {
+                    "series": cell.series,
+                    "x": cell.x,
+                    "metric": col,
+                    "n": len(runs),
+                    "smooth_window": scale.smooth_window,
+                    "episode": runs[0]["episode"][:length].tolist(),
+                    **{k: v.tolist() for k, v in band.items()},
+                    "raw_mean": raw.mean(axis=0).tolist(),
+                }
+            )
     return rows
 
 
@@ -146,8 +176,13 @@ def collect(out_dir: Path, experiments: list[Experiment], scale: Scale) -> list[
     res.mkdir(parents=True, exist_ok=True)
     paths = []
     for exp in experiments:
-        data = {"experiment": exp.name, "scale": scale.to_dict(), "definitions": DEFINITIONS,
-                "scalars": _scalar_rows(out_dir, exp, scale), "curves": _curve_rows(out_dir, exp, scale)}
+        data = {
+            "experiment": exp.name,
+            "scale": scale.to_dict(),
+            "definitions": DEFINITIONS,
+            "scalars": _scalar_rows(out_dir, exp, scale),
+            "curves": _curve_rows(out_dir, exp, scale),
+        }
         path = res / f"{exp.name}.json"
         write_atomic(path, json.dumps(data, indent=1))
         _write_csvs(res, exp.name, data)
@@ -181,8 +216,18 @@ def _write_csvs(res: Path, name: str, data: dict[str, Any]) -> None:
         w.writerow(["series", "x", "metric", "episode", "mean", "ci_low", "ci_high", "raw_mean"])
         for r in data["curves"]:
             for i, ep in enumerate(r["episode"]):
-                w.writerow([r["series"], r["x"], r["metric"], ep, r["mean"][i], r["ci_low"][i],
-                            r["ci_high"][i], r["raw_mean"][i]])
+                w.writerow(
+                    [
+                        r["series"],
+                        r["x"],
+                        r["metric"],
+                        ep,
+                        r["mean"][i],
+                        r["ci_low"][i],
+                        r["ci_high"][i],
+                        r["raw_mean"][i],
+                    ]
+                )
 
 
 def load(out_dir: Path, name: str) -> dict[str, Any] | None:
@@ -191,8 +236,9 @@ def load(out_dir: Path, name: str) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def marl_eval_export(out_dir: Path, experiments: list[Experiment], scale: Scale, kind: str,
-                     points: int = 20) -> dict[str, Any]:
+def marl_eval_export(
+    out_dir: Path, experiments: list[Experiment], scale: Scale, kind: str, points: int = 20
+) -> dict[str, Any]:
     """marl-eval raw data of the learners in Table III and Fig. 6, runs of ``kind`` only: ``train``
     (training curves: ``step_k`` holds the mean reward/cost of one of ``points`` episode blocks,
     ``step_count`` counts environment steps, ``absolute_metrics`` the last steady_window episodes)
@@ -221,8 +267,14 @@ def _marl_eval_run(out_dir: Path, spec: RunSpec, scale: Scale, points: int) -> d
         return {"step_0": step, "absolute_metrics": metrics}
     m = read_metrics(run_dir(out_dir, spec) / METRICS_FILE)
     blocks = np.array_split(np.arange(len(m["reward"])), min(points, len(m["reward"])))
-    entry = {f"step_{k}": {"step_count": int((b[-1] + 1) * slots), "return": [float(m["reward"][b].mean())],
-                           "cost": [float(m["cost"][b].mean())]} for k, b in enumerate(blocks)}
+    entry = {
+        f"step_{k}": {
+            "step_count": int((b[-1] + 1) * slots),
+            "return": [float(m["reward"][b].mean())],
+            "cost": [float(m["cost"][b].mean())],
+        }
+        for k, b in enumerate(blocks)
+    }
     w = min(scale.steady_window, len(m["reward"]))
     entry["absolute_metrics"] = {"return": m["reward"][-w:].tolist(), "cost": m["cost"][-w:].tolist()}
     return entry

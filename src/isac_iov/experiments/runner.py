@@ -46,6 +46,7 @@ measured seconds per episode of finished runs of the same kind and algorithm
 (earlier sessions' ``done.json`` files count too; the mean over all finished
 runs stands in until one of that kind has finished).
 """
+
 from __future__ import annotations
 
 import concurrent.futures as cf
@@ -60,13 +61,15 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from tqdm import tqdm
 
 from .. import rundir
+from ..policies import Policy
 from ..rundir import CHECKPOINT_FILE, DONE_FILE, ERROR_FILE, LOCK_FILE, METRICS_FILE, SPEC_FILE, SUMMARY_FILE
 from .specs import RunSpec
 
@@ -83,10 +86,11 @@ def run_dir(out_dir: Path, spec: RunSpec) -> Path:
 @dataclass(frozen=True)
 class Verdict:
     """What :func:`verify` found: ``status`` is ``done`` (``record`` is its ``done.json``), ``todo``
-    (never finished), ``bad`` (finished, but fails a check: ``reason``) or ``stale`` (other code)."""
+    (never finished), ``bad`` (finished, but fails a check: ``reason``) or ``stale`` (other code).
+    ``record`` is empty when there is no readable ``done.json`` of this run."""
 
     status: str
-    record: dict[str, Any] | None = None
+    record: dict[str, Any] = field(default_factory=dict)
     reason: str = ""
 
 
@@ -109,7 +113,7 @@ def verify(out_dir: Path, spec: RunSpec) -> Verdict:
     changed = rundir.changed_outputs(directory, record["outputs"])
     if changed:
         return Verdict("bad", reason=changed)
-    if spec.source is not None and record.get("source_checkpoint") != _source_checkpoint(out_dir, spec):
+    if spec.source is not None and record.get("source_checkpoint") != _source_checkpoint(out_dir, spec.source):
         return Verdict("bad", reason="its training run changed or is not done")
     return Verdict("done", record)
 
@@ -134,9 +138,9 @@ def _code_text(code: Any) -> str:
     return f"isac-iov {code.get('version')}, code fingerprint {code.get('fingerprint')}"
 
 
-def _source_checkpoint(out_dir: Path, spec: RunSpec) -> str | None:
-    """SHA-256 of the checkpoint of ``spec``'s training run, as its verified ``done.json`` records it."""
-    verdict = verify(out_dir, spec.source)
+def _source_checkpoint(out_dir: Path, source: RunSpec) -> str | None:
+    """SHA-256 of the checkpoint of training run ``source``, as its verified ``done.json`` records it."""
+    verdict = verify(out_dir, source)
     if verdict.status != "done":
         return None
     return verdict.record["outputs"].get(CHECKPOINT_FILE, {}).get("sha256")
@@ -149,14 +153,19 @@ def execute_run(spec: RunSpec, directory: Path, source_dir: Path | None) -> None
     cfg = spec.config
     if spec.kind == "train":
         from ..learners.train import train_run
+
         train_run(spec.algo, cfg, spec.episodes, spec.seed, directory, resume=True, progress=False)
         return
     from ..evaluate import evaluate_policy
+
+    policy: Policy
     if source_dir is not None:
         from ..learners import effective_config, load_policy
+
         policy, cfg = load_policy(source_dir), effective_config(spec.algo, cfg)
     else:
         from ..policies import make_policy
+
         policy = make_policy(spec.algo, cfg, spec.eval_seed)
     result = evaluate_policy(policy, cfg, spec.episodes, spec.eval_seed, record_slots=False, progress=False)
     rundir.write_json(directory / SUMMARY_FILE, result["summary"])
@@ -164,6 +173,7 @@ def execute_run(spec: RunSpec, directory: Path, source_dir: Path | None) -> None
 
 def _limit_threads(threads: int) -> None:
     import torch
+
     torch.set_num_threads(threads)
 
 
@@ -189,14 +199,19 @@ def run_and_mark(run_fn: RunFn, spec: RunSpec, out_dir: str, threads: int) -> di
         except Exception:
             rundir.write_atomic(directory / ERROR_FILE, traceback.format_exc())
             raise
-        record = {"spec": spec.to_dict(), "wall_time_s": time.perf_counter() - start,
-                  "cpu_time_s": time.process_time() - cpu_start,
-                  "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": socket.gethostname(),
-                  "code": rundir.code_fingerprint(), "outputs": rundir.output_digests(directory)}
+        record = {
+            "spec": spec.to_dict(),
+            "wall_time_s": time.perf_counter() - start,
+            "cpu_time_s": time.process_time() - cpu_start,
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "host": socket.gethostname(),
+            "code": rundir.code_fingerprint(),
+            "outputs": rundir.output_digests(directory),
+        }
         if spec.kind == "train":
             record["metrics_rows"] = rundir.csv_rows(directory / METRICS_FILE)
         if spec.source is not None:
-            record["source_checkpoint"] = _source_checkpoint(Path(out_dir), spec)
+            record["source_checkpoint"] = _source_checkpoint(Path(out_dir), spec.source)
         (directory / ERROR_FILE).unlink(missing_ok=True)
         rundir.write_json(directory / DONE_FILE, record)
     return record
@@ -216,8 +231,9 @@ def _check_outputs(spec: RunSpec, directory: Path) -> None:
         with open(path) as fh:
             episodes = [line.split(",", 1)[0] for line in fh.read().splitlines()[1:]]
         if not _is_sequence(episodes, spec.episodes):
-            raise RuntimeError(f"{path}: expected episodes 0..{spec.episodes - 1} once each, "
-                               f"found {len(episodes)} rows")
+            raise RuntimeError(
+                f"{path}: expected episodes 0..{spec.episodes - 1} once each, found {len(episodes)} rows"
+            )
     elif not (directory / SUMMARY_FILE).is_file():
         raise RuntimeError(f"{directory}: the evaluation wrote no {SUMMARY_FILE}")
 
@@ -256,8 +272,12 @@ class _LocalBackend:
         self.threads = threads
         self.pool = None
         if workers > 1:
-            self.pool = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                               initializer=_die_with_parent, initargs=(os.getpid(),))
+            self.pool = cf.ProcessPoolExecutor(
+                workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_die_with_parent,
+                initargs=(os.getpid(),),
+            )
 
     def submit(self, run_fn: RunFn, spec: RunSpec, out_dir: str) -> cf.Future:
         if self.pool is not None:
@@ -265,7 +285,7 @@ class _LocalBackend:
         fut: cf.Future = cf.Future()
         try:
             fut.set_result(run_and_mark(run_fn, spec, out_dir, self.threads))
-        except Exception as exc:  # reported by the scheduler like a pool failure
+        except Exception as exc:  # noqa: BLE001 - any failure of a run is reported by the scheduler, as from the pool
             fut.set_exception(exc)
         return fut
 
@@ -372,14 +392,21 @@ class _Eta:
 def _fmt_s(seconds: float | None) -> str:
     if seconds is None:
         return "?"
-    m, s = divmod(int(round(seconds)), 60)
+    m, s = divmod(round(seconds), 60)
     h, m = divmod(m, 60)
     return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
 
 
-def execute(runs: list[RunSpec], out_dir: Path, backend: str = "local", workers: int | None = None,
-            ray_address: str | None = None, run_fn: RunFn | None = None, progress: bool = True,
-            redo_stale: bool = False) -> RunReport:
+def execute(
+    runs: list[RunSpec],
+    out_dir: Path,
+    backend: str = "local",
+    workers: int | None = None,
+    ray_address: str | None = None,
+    run_fn: RunFn | None = None,
+    progress: bool = True,
+    redo_stale: bool = False,
+) -> RunReport:
     """Execute every run of ``runs`` not already done in ``out_dir`` with ``run_fn`` (default
     :func:`execute_run`); see the module docstring."""
     run_fn = run_fn or execute_run
@@ -397,8 +424,7 @@ def execute(runs: list[RunSpec], out_dir: Path, backend: str = "local", workers:
         os.environ.setdefault(var, str(threads))
     if not todo:
         return report
-    exec_backend = (_LocalBackend(workers, threads) if backend == "local"
-                    else _RayBackend(workers, threads, ray_address))
+    exec_backend = _LocalBackend(workers, threads) if backend == "local" else _RayBackend(workers, threads, ray_address)
     try:
         _schedule(todo, out_dir, exec_backend, workers, run_fn, report, eta, progress)
     except BaseException:
@@ -408,8 +434,7 @@ def execute(runs: list[RunSpec], out_dir: Path, backend: str = "local", workers:
     return report
 
 
-def _sort_runs(runs: list[RunSpec], out_dir: Path, report: RunReport, eta: _Eta,
-               redo_stale: bool) -> list[RunSpec]:
+def _sort_runs(runs: list[RunSpec], out_dir: Path, report: RunReport, eta: _Eta, redo_stale: bool) -> list[RunSpec]:
     """Record the verified finished runs as skipped; return the others (saying why a finished one is redone).
 
     Raises :class:`isac_iov.rundir.RunDirError` on runs made by other code unless ``redo_stale``."""
@@ -419,7 +444,8 @@ def _sort_runs(runs: list[RunSpec], out_dir: Path, report: RunReport, eta: _Eta,
         key, verdict = stale[0]
         raise rundir.RunDirError(
             f"{len(stale)} run(s) in {out_dir} were {verdict.reason}, e.g. runs/{key}; this is "
-            f"{_code_text(rundir.code_fingerprint())}. Pass --redo-stale to redo them, or use a new --out")
+            f"{_code_text(rundir.code_fingerprint())}. Pass --redo-stale to redo them, or use a new --out"
+        )
     todo = []
     for spec in runs:
         verdict = verdicts[spec.key]
@@ -434,12 +460,27 @@ def _sort_runs(runs: list[RunSpec], out_dir: Path, report: RunReport, eta: _Eta,
     return todo
 
 
-def _schedule(todo: list[RunSpec], out_dir: Path, backend: Any, capacity: int, run_fn: RunFn,
-              report: RunReport, eta: _Eta, progress: bool) -> None:
+def _schedule(
+    todo: list[RunSpec],
+    out_dir: Path,
+    backend: Any,
+    capacity: int,
+    run_fn: RunFn,
+    report: RunReport,
+    eta: _Eta,
+    progress: bool,
+) -> None:
     finished = set(report.skipped)
     running: dict[Any, tuple[RunSpec, float]] = {}
-    bar = tqdm(total=len(todo), desc="runs", unit="run", disable=not progress, dynamic_ncols=True, mininterval=1.0,
-               bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}] {postfix}")
+    bar = tqdm(
+        total=len(todo),
+        desc="runs",
+        unit="run",
+        disable=not progress,
+        dynamic_ncols=True,
+        mininterval=1.0,
+        bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}] {postfix}",
+    )
     while todo or running:
         bar.update(_drop_orphans(todo, report))
         ready = [s for s in todo if s.source is None or s.source.key in finished]
@@ -455,19 +496,21 @@ def _schedule(todo: list[RunSpec], out_dir: Path, backend: Any, capacity: int, r
                 eta.add(backend.result(handle))
                 finished.add(spec.key)
                 report.executed.append(spec.key)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a failed run is recorded; the others go on
                 report.failed[spec.key] = f"{type(exc).__name__}: {exc}"
                 bar.write(f"run {spec.key} failed: {type(exc).__name__}: {exc}")
             bar.update(1)
-        bar.set_postfix_str(f"running {len(running)}, left {len(todo)}, failed {len(report.failed)}, "
-                            f"eta {_fmt_s(eta.left_s(todo, running, capacity))}")
+        bar.set_postfix_str(
+            f"running {len(running)}, left {len(todo)}, failed {len(report.failed)}, "
+            f"eta {_fmt_s(eta.left_s(todo, running, capacity))}"
+        )
     bar.close()
 
 
 def _drop_orphans(todo: list[RunSpec], report: RunReport) -> int:
     """Remove evaluate runs whose training run failed (recorded as failed too); return how many."""
-    orphans = [s for s in todo if s.source is not None and s.source.key in report.failed]
-    for spec in orphans:
+    orphans = [(s, s.source.key) for s in todo if s.source is not None and s.source.key in report.failed]
+    for spec, source_key in orphans:
         todo.remove(spec)
-        report.failed[spec.key] = f"source run {spec.source.key} failed"
+        report.failed[spec.key] = f"source run {source_key} failed"
     return len(orphans)

@@ -25,24 +25,26 @@ A :class:`Scale` fixes the budget: ``full`` is the paper's (1800 episodes,
 N = 2..6), ``quick`` a reduced smoke version, ``tiny`` a few-episode version
 for tests.  :func:`build` returns the experiments of a name (or ``all``).
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Sequence
+from typing import Any
 
 from ..config import Config, load_config, scenario_overrides
 from ..learners import REGISTRY as LEARNER_REGISTRY
 from . import paper
 
 LEARNERS = tuple(LEARNER_REGISTRY)
-REFERENCES = ("ly-opt", "greedy", "local")   # the reference policies the figures compare with
+REFERENCES = ("ly-opt", "greedy", "local")  # the reference policies the figures compare with
 KINDS = ("train", "evaluate")
 EXPERIMENTS = ("table3", "fig4", "fig5", "fig6", "fig7", "twin", "bandwidth")
 EVAL_SEED_OFFSET = 10_000  # evaluation scenarios never replay a training seed's stream
-NO_TWIN = "ly-mappo (no twin)"             # Ly-MAPPO's series in the twin-fidelity experiment
+NO_TWIN = "ly-mappo (no twin)"  # Ly-MAPPO's series in the twin-fidelity experiment
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ class RunSpec:
     overrides: tuple[str, ...] = ()
     seed: int = 0
     episodes: int = 1
-    source: "RunSpec | None" = None
+    source: RunSpec | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -62,8 +64,10 @@ class RunSpec:
         if self.kind == "train" and self.algo not in LEARNERS:
             raise ValueError(f"train run: unknown learner {self.algo!r} (known: {', '.join(LEARNERS)})")
         if self.kind == "evaluate" and self.source is None and self.algo not in REFERENCES:
-            raise ValueError(f"evaluate run: unknown reference policy {self.algo!r} "
-                             f"(known: {', '.join(REFERENCES)}; learned policies need a source run)")
+            raise ValueError(
+                f"evaluate run: unknown reference policy {self.algo!r} "
+                f"(known: {', '.join(REFERENCES)}; learned policies need a source run)"
+            )
         if self.source is not None and self.source.kind != "train":
             raise ValueError("the source of an evaluate run must be a train run")
         if self.episodes < 1:
@@ -75,8 +79,14 @@ class RunSpec:
 
     @cached_property
     def key(self) -> str:
-        ident = {"kind": self.kind, "algo": self.algo, "seed": self.seed, "episodes": self.episodes,
-                 "config": self.config.digest(), "source": self.source.key if self.source else None}
+        ident = {
+            "kind": self.kind,
+            "algo": self.algo,
+            "seed": self.seed,
+            "episodes": self.episodes,
+            "config": self.config.digest(),
+            "source": self.source.key if self.source else None,
+        }
         digest = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:12]
         return f"{self.kind}-{self.algo}-s{self.seed}-{digest}"
 
@@ -85,15 +95,23 @@ class RunSpec:
         return self.seed + EVAL_SEED_OFFSET
 
     def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "kind": self.kind, "algo": self.algo, "overrides": list(self.overrides),
-                "seed": self.seed, "episodes": self.episodes, "config_digest": self.config.digest(),
-                "source": self.source.to_dict() if self.source else None}
+        return {
+            "key": self.key,
+            "kind": self.kind,
+            "algo": self.algo,
+            "overrides": list(self.overrides),
+            "seed": self.seed,
+            "episodes": self.episodes,
+            "config_digest": self.config.digest(),
+            "source": self.source.to_dict() if self.source else None,
+        }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RunSpec":
+    def from_dict(cls, data: dict[str, Any]) -> RunSpec:
         source = cls.from_dict(data["source"]) if data.get("source") else None
-        return cls(data["kind"], data["algo"], tuple(data["overrides"]), int(data["seed"]),
-                   int(data["episodes"]), source)
+        return cls(
+            data["kind"], data["algo"], tuple(data["overrides"]), int(data["seed"]), int(data["episodes"]), source
+        )
 
 
 @dataclass(frozen=True)
@@ -122,8 +140,12 @@ class Curve:
 
     def rows(self, res: dict[str, Any]) -> list[dict[str, Any]]:
         """The curve rows of a loaded result (:func:`.results.load`) that belong to this curve."""
-        return [r for r in res["curves"] if self.series in (None, r["series"])
-                and (r["metric"].startswith(self.metric) if self.per_cv else r["metric"] == self.metric)]
+        return [
+            r
+            for r in res["curves"]
+            if self.series in (None, r["series"])
+            and (r["metric"].startswith(self.metric) if self.per_cv else r["metric"] == self.metric)
+        ]
 
 
 @dataclass(frozen=True)
@@ -140,8 +162,9 @@ LOCAL_QUEUE_CURVE = Curve("local_queue_cycles")
 LOCAL_QUEUE_PER_CV_CURVE = Curve("local_queue_cv", series="ly-dtmpo", per_cv=True)
 CURVES: dict[str, Curves] = {
     "fig4": Curves(kept=(REWARD_CURVE,), drawn=(REWARD_CURVE,)),
-    "fig5": Curves(kept=(LOCAL_QUEUE_CURVE, LOCAL_QUEUE_PER_CV_CURVE),
-                   drawn=(LOCAL_QUEUE_PER_CV_CURVE, LOCAL_QUEUE_CURVE)),
+    "fig5": Curves(
+        kept=(LOCAL_QUEUE_CURVE, LOCAL_QUEUE_PER_CV_CURVE), drawn=(LOCAL_QUEUE_PER_CV_CURVE, LOCAL_QUEUE_CURVE)
+    ),
     "fig7": Curves(kept=(COST_CURVE, Curve("system_cost"), REWARD_CURVE), drawn=(COST_CURVE,)),
 }
 
@@ -204,27 +227,54 @@ def make_scale(name: str, seeds: int | None = None) -> Scale:
     if name == "full":
         return Scale("full", episodes=paper.EPISODES, seeds=seed_ids, eval_episodes=10)
     if name == "quick":
-        return Scale("quick", episodes=200, seeds=seed_ids, eval_episodes=5, num_cvs=(3, 5),
-                     v_values=(5.0, 50.0, 100.0), twin_lags=(0, 3), twin_noises=(0.0, 0.3),
-                     bandwidths_hz=(0.5e6, 2e6, 20e6), bandwidth_eval_episodes=3, steady_window=30,
-                     smooth_window=10)
-    return Scale("tiny", episodes=4, seeds=seed_ids, eval_episodes=1, num_cvs=(2, 3),
-                 v_values=(5.0, 50.0), twin_lags=(0, 2), twin_noises=(0.0, 0.2),
-                 bandwidths_hz=(1e6, 20e6), bandwidth_eval_episodes=1, steady_window=2, smooth_window=2)
+        return Scale(
+            "quick",
+            episodes=200,
+            seeds=seed_ids,
+            eval_episodes=5,
+            num_cvs=(3, 5),
+            v_values=(5.0, 50.0, 100.0),
+            twin_lags=(0, 3),
+            twin_noises=(0.0, 0.3),
+            bandwidths_hz=(0.5e6, 2e6, 20e6),
+            bandwidth_eval_episodes=3,
+            steady_window=30,
+            smooth_window=10,
+        )
+    return Scale(
+        "tiny",
+        episodes=4,
+        seeds=seed_ids,
+        eval_episodes=1,
+        num_cvs=(2, 3),
+        v_values=(5.0, 50.0),
+        twin_lags=(0, 2),
+        twin_noises=(0.0, 0.2),
+        bandwidths_hz=(1e6, 20e6),
+        bandwidth_eval_episodes=1,
+        steady_window=2,
+        smooth_window=2,
+    )
 
 
 def _fmt(value: float) -> str:
     return repr(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def _train_cell(scale: Scale, algo: str, overrides: tuple[str, ...], series: str,
-                x: float | None = None) -> Cell:
+def _train_cell(scale: Scale, algo: str, overrides: tuple[str, ...], series: str, x: float | None = None) -> Cell:
     runs = tuple(RunSpec("train", algo, tuple(sorted(overrides)), s, scale.episodes) for s in scale.seeds)
     return Cell(series, x, runs)
 
 
-def _eval_cell(scale: Scale, algo: str, overrides: tuple[str, ...], series: str,
-               x: float | None = None, learned: bool = False, episodes: int | None = None) -> Cell:
+def _eval_cell(
+    scale: Scale,
+    algo: str,
+    overrides: tuple[str, ...],
+    series: str,
+    x: float | None = None,
+    learned: bool = False,
+    episodes: int | None = None,
+) -> Cell:
     overrides = tuple(sorted(overrides))
     runs = []
     for s in scale.seeds:
@@ -250,20 +300,27 @@ def fig6(scale: Scale) -> Experiment:
 
 def fig7(scale: Scale) -> Experiment:
     """Ly-DTMPO cost over episodes and at convergence for each Lyapunov V."""
-    return Experiment("fig7", tuple(_train_cell(scale, "ly-dtmpo", (f"lyapunov.v_control={_fmt(v)}",), "ly-dtmpo", v)
-                                    for v in scale.v_values))
+    return Experiment(
+        "fig7",
+        tuple(
+            _train_cell(scale, "ly-dtmpo", (f"lyapunov.v_control={_fmt(v)}",), "ly-dtmpo", v) for v in scale.v_values
+        ),
+    )
 
 
 def twin(scale: Scale) -> Experiment:
     """Ly-DTMPO under a lagged or noisy twin (one factor at a time), with Ly-MAPPO (no twin) as reference;
     both also on the shipped contention scenario (``scenarios/contention.yaml``), where RSU load matters."""
     cells = [_train_cell(scale, "ly-dtmpo", (f"twin.lag_slots={lag}",), "lag_slots", lag) for lag in scale.twin_lags]
-    cells += [_train_cell(scale, "ly-dtmpo", (f"twin.noise_std={_fmt(sd)}",), "noise_std", sd)
-              for sd in scale.twin_noises]
+    cells += [
+        _train_cell(scale, "ly-dtmpo", (f"twin.noise_std={_fmt(sd)}",), "noise_std", sd) for sd in scale.twin_noises
+    ]
     cells.append(_train_cell(scale, "ly-mappo", (), NO_TWIN))
     contention = tuple(scenario_overrides("contention"))
-    cells += [_train_cell(scale, "ly-dtmpo", contention, "contention: ly-dtmpo"),
-              _train_cell(scale, "ly-mappo", contention, f"contention: {NO_TWIN}")]
+    cells += [
+        _train_cell(scale, "ly-dtmpo", contention, "contention: ly-dtmpo"),
+        _train_cell(scale, "ly-mappo", contention, f"contention: {NO_TWIN}"),
+    ]
     return Experiment("twin", tuple(cells))
 
 
@@ -274,16 +331,23 @@ def bandwidth(scale: Scale) -> Experiment:
         for policy in ("ly-opt", "greedy"):
             for b in scale.bandwidths_hz:
                 ov = (f"channel.bandwidth_hz={_fmt(b)}", f"channel.bandwidth_sharing={sharing}")
-                cells.append(_eval_cell(scale, policy, ov, f"{policy} {sharing}", b,
-                                        episodes=scale.bandwidth_eval_episodes))
+                cells.append(
+                    _eval_cell(scale, policy, ov, f"{policy} {sharing}", b, episodes=scale.bandwidth_eval_episodes)
+                )
     return Experiment("bandwidth", tuple(cells))
 
 
 def build(name: str, scale: Scale) -> list[Experiment]:
     """The experiments of ``name`` (one of :data:`EXPERIMENTS` or ``all``)."""
-    builders = {"table3": lambda s: convergence(s, "table3"), "fig4": lambda s: convergence(s, "fig4"),
-                "fig5": lambda s: convergence(s, "fig5"), "fig6": fig6, "fig7": fig7,
-                "twin": twin, "bandwidth": bandwidth}
+    builders = {
+        "table3": lambda s: convergence(s, "table3"),
+        "fig4": lambda s: convergence(s, "fig4"),
+        "fig5": lambda s: convergence(s, "fig5"),
+        "fig6": fig6,
+        "fig7": fig7,
+        "twin": twin,
+        "bandwidth": bandwidth,
+    }
     if name == "all":
         return [builders[n](scale) for n in EXPERIMENTS]
     if name not in builders:
@@ -296,7 +360,6 @@ def unique_runs(experiments: list[Experiment]) -> list[RunSpec]:
     seen: dict[str, RunSpec] = {}
     for exp in experiments:
         for run in exp.runs():
-            for r in ((run.source, run) if run.source else (run,)):
+            for r in (run.source, run) if run.source else (run,):
                 seen.setdefault(r.key, r)
     return list(seen.values())
-

@@ -17,15 +17,16 @@ exactly ``[a, b]``.  One seed gives a zero-width interval.
 Curves (one value per episode and seed) are handled column-wise by
 :func:`curve_band`, vectorised over episodes.
 """
+
 from __future__ import annotations
 
 import itertools
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from scipy import stats as sps
 
-EXACT_LIMIT = 5 ** 5
+EXACT_LIMIT = 5**5
 CONFIDENCE = 0.95
 
 
@@ -38,13 +39,18 @@ def resample_indices(n: int, n_boot: int = 2000, seed: int = 0) -> np.ndarray:
     """``(R, n)`` index rows: every resample when ``n**n <= EXACT_LIMIT``, else ``n_boot`` random ones."""
     if n < 1:
         raise ValueError("bootstrap needs at least one value")
-    if n ** n <= EXACT_LIMIT:
+    if n**n <= EXACT_LIMIT:
         return np.array(list(itertools.product(range(n), repeat=n)), dtype=np.int64)
     return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
 
 
-def bootstrap_ci(values: np.ndarray, statistic: Callable[..., np.ndarray] = np.mean,
-                 confidence: float = CONFIDENCE, n_boot: int = 2000, seed: int = 0) -> np.ndarray:
+def bootstrap_ci(
+    values: np.ndarray,
+    statistic: Callable[..., np.ndarray] = np.mean,
+    confidence: float = CONFIDENCE,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> np.ndarray:
     """Percentile bootstrap interval of ``statistic`` over the last axis of ``values``.
 
     ``values`` has shape ``(..., n)``; returns ``(..., 2)`` holding ``[low, high]``.
@@ -54,7 +60,7 @@ def bootstrap_ci(values: np.ndarray, statistic: Callable[..., np.ndarray] = np.m
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")
     idx = resample_indices(values.shape[-1], n_boot, seed)
-    resampled = statistic(values[..., idx], axis=-1)          # (..., R)
+    resampled = statistic(values[..., idx], axis=-1)  # (..., R)
     levels = [(1 - confidence) / 2, (1 + confidence) / 2]
     bounds = np.quantile(resampled, levels, axis=-1, method="inverted_cdf")
     return np.moveaxis(bounds, 0, -1)
@@ -68,8 +74,14 @@ def summarize(values: list[float] | np.ndarray, confidence: float = CONFIDENCE) 
         nan = float("nan")
         return {"n": 0, "mean": nan, "ci_low": nan, "ci_high": nan, "iqm": nan, "std": nan}
     low, high = bootstrap_ci(arr, confidence=confidence)
-    return {"n": int(arr.size), "mean": float(arr.mean()), "ci_low": float(low),
-            "ci_high": float(high), "iqm": float(iqm(arr)), "std": float(arr.std(ddof=0))}
+    return {
+        "n": int(arr.size),
+        "mean": float(arr.mean()),
+        "ci_low": float(low),
+        "ci_high": float(high),
+        "iqm": float(iqm(arr)),
+        "std": float(arr.std(ddof=0)),
+    }
 
 
 def curve_band(curves: np.ndarray, confidence: float = CONFIDENCE) -> dict[str, np.ndarray]:

@@ -22,6 +22,7 @@ and deterministically (the mean action ``sigmoid(mean)``).  A run trained
 without the twin zeroes the twin fields of the observations it is given, so it
 never sees information it was trained without.
 """
+
 from __future__ import annotations
 
 import io
@@ -42,13 +43,14 @@ from .maddpg import MADDPG, MaddpgConfig
 from .mappo import MAPPO, MappoConfig
 from .masac import MASAC, MasacConfig
 from .matd3 import MATD3, Matd3Config
+from .networks import Actor
 
 
 @dataclass(frozen=True)
 class AlgoSpec:
     learner: type
     config: type[AlgoConfig]
-    scenario: tuple[str, ...] = ()   # ``key=value`` overrides of the scenario the algorithm runs on
+    scenario: tuple[str, ...] = ()  # ``key=value`` overrides of the scenario the algorithm runs on
 
 
 REGISTRY: dict[str, AlgoSpec] = {
@@ -75,15 +77,14 @@ def effective_config(name: str, cfg: Config) -> Config:
 class TrainedPolicy:
     """Deterministic decentralised execution of trained actors (see the module docstring)."""
 
-    def __init__(self, name: str, actor: torch.nn.Module, spec: EnvSpec, twin_enabled: bool):
+    def __init__(self, name: str, actor: Actor, spec: EnvSpec, twin_enabled: bool):
         self.name, self.actor, self.spec, self.twin_enabled = name, actor.eval(), spec, twin_enabled
 
     def reset(self, env: BatchedEnv) -> None:
         got = (env.num_agents, env.obs_dim, env.action_dim)
         want = (self.spec.num_agents, self.spec.obs_dim, self.spec.action_dim)
         if got != want:
-            raise ValueError(f"policy {self.name}: trained for (CVs, obs_dim, action_dim) = {want}, "
-                             f"the env has {got}")
+            raise ValueError(f"policy {self.name}: trained for (CVs, obs_dim, action_dim) = {want}, the env has {got}")
 
     def act(self, env: BatchedEnv, obs: np.ndarray) -> np.ndarray:
         o = as_tensor(obs if self.twin_enabled else hide_view(obs, self.spec.twin_part))
@@ -127,13 +128,14 @@ def read_checkpoint(run_dir: Path, cfg: Config) -> dict[str, Any]:
         state = torch.load(io.BytesIO(load_checked(path)), map_location="cpu", weights_only=False)
     except RunDirError:
         raise
-    except Exception as exc:  # verified bytes that torch cannot read: any unpickling error
+    except Exception as exc:  # noqa: BLE001 - verified bytes torch cannot read: unpickling raises any type
         raise RunDirError(f"{path}: unreadable checkpoint ({type(exc).__name__})") from None
     if not isinstance(state, dict) or "learner" not in state:
         raise RunDirError(f"{path}: not a checkpoint of isac-iov train")
     if state.get("config_digest", cfg.digest()) != cfg.digest():
-        raise RunDirError(f"{path}: trained on another scenario than {Path(run_dir) / CONFIG_FILE} says "
-                          "(was config.yaml edited?)")
+        raise RunDirError(
+            f"{path}: trained on another scenario than {Path(run_dir) / CONFIG_FILE} says (was config.yaml edited?)"
+        )
     return state
 
 
@@ -147,10 +149,20 @@ def load_policy(run_dir: str | Path) -> TrainedPolicy:
     try:
         learner.actor.load_state_dict(state["learner"]["actor"])
     except (KeyError, RuntimeError) as exc:
-        raise RunDirError(f"{run_dir / CHECKPOINT_FILE}: does not fit the actor of {name} on this scenario "
-                          f"({str(exc).splitlines()[0]})") from None
+        raise RunDirError(
+            f"{run_dir / CHECKPOINT_FILE}: does not fit the actor of {name} on this scenario "
+            f"({str(exc).splitlines()[0]})"
+        ) from None
     return TrainedPolicy(name, learner.actor, spec, cfg.twin.enabled)
 
 
-__all__ = ["REGISTRY", "AlgoSpec", "TrainedPolicy", "algo_spec", "effective_config", "load_policy", "read_checkpoint",
-           "read_run"]
+__all__ = [
+    "REGISTRY",
+    "AlgoSpec",
+    "TrainedPolicy",
+    "algo_spec",
+    "effective_config",
+    "load_policy",
+    "read_checkpoint",
+    "read_run",
+]

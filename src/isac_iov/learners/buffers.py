@@ -15,6 +15,7 @@
 
 Every piece has ``state_dict`` / ``load_state_dict`` for checkpoints.
 """
+
 from __future__ import annotations
 
 import math
@@ -38,7 +39,7 @@ def merge_moments(mean: Any, var: Any, count: Any, b_mean: Any, b_var: Any, b_co
     """
     delta, total = b_mean - mean, count + b_count
     new_mean = mean + delta * b_count / total
-    new_var = (var * count + b_var * b_count + delta ** 2 * count * b_count / total) / total
+    new_var = (var * count + b_var * b_count + delta**2 * count * b_count / total) / total
     return new_mean, new_var, total
 
 
@@ -60,8 +61,9 @@ class RunningMeanStd:
         if x.size == 0:
             return
         self.count = min(self.count, self.max_count)
-        self.mean, self.var, self.count = merge_moments(self.mean, self.var, self.count,
-                                                        float(x.mean()), float(x.var()), x.size)
+        self.mean, self.var, self.count = merge_moments(
+            self.mean, self.var, self.count, float(x.mean()), float(x.var()), x.size
+        )
 
     @property
     def std(self) -> float:
@@ -81,7 +83,8 @@ class RunningMeanStd:
 
 
 def gae(rewards: torch.Tensor, values: torch.Tensor, gamma: float, lam: float) -> torch.Tensor:
-    """Advantages ``(T, N, I)`` from rewards ``(T, N, I)`` (or team rewards ``(T, N, 1)``) and values ``(T + 1, N, I)``."""
+    """Advantages ``(T, N, I)`` from rewards ``(T, N, I)`` (or team rewards ``(T, N, 1)``) and values
+    ``(T + 1, N, I)``."""
     adv = torch.zeros_like(values[:-1])
     running = torch.zeros_like(values[0])
     for t in range(rewards.shape[0] - 1, -1, -1):
@@ -107,7 +110,8 @@ class EpisodeReplay:
         return self.size * self.slots
 
     def add_episodes(self, obs: torch.Tensor, glob: torch.Tensor, act: torch.Tensor, rew: torch.Tensor) -> None:
-        """Store ``n`` episodes: obs ``(n, T+1, I, O)``, glob ``(n, T+1, G)``, act ``(n, T, I, A)``, rew ``(n, T, I)``."""
+        """Store ``n`` episodes: obs ``(n, T+1, I, O)``, glob ``(n, T+1, G)``, act ``(n, T, I, A)``,
+        rew ``(n, T, I)``."""
         n = obs.shape[0]
         rows = (self.ptr + torch.arange(n)) % self.capacity
         self.obs[rows], self.glob[rows], self.act[rows], self.rew[rows] = obs, glob, act, rew
@@ -118,13 +122,25 @@ class EpisodeReplay:
         """``batch`` transitions: obs, glob, act, rew and next_obs, next_glob."""
         row = torch.randint(self.size, (batch,))
         t = torch.randint(self.slots, (batch,))
-        return {"obs": self.obs[row, t], "glob": self.glob[row, t], "act": self.act[row, t],
-                "rew": self.rew[row, t], "next_obs": self.obs[row, t + 1], "next_glob": self.glob[row, t + 1]}
+        return {
+            "obs": self.obs[row, t],
+            "glob": self.glob[row, t],
+            "act": self.act[row, t],
+            "rew": self.rew[row, t],
+            "next_obs": self.obs[row, t + 1],
+            "next_glob": self.glob[row, t + 1],
+        }
 
     def state_dict(self) -> dict[str, Any]:
         n = self.size
-        return {"obs": self.obs[:n].clone(), "glob": self.glob[:n].clone(), "act": self.act[:n].clone(),
-                "rew": self.rew[:n].clone(), "ptr": self.ptr, "size": n}
+        return {
+            "obs": self.obs[:n].clone(),
+            "glob": self.glob[:n].clone(),
+            "act": self.act[:n].clone(),
+            "rew": self.rew[:n].clone(),
+            "ptr": self.ptr,
+            "size": n,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         n = state["size"]

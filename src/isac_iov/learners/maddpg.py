@@ -13,6 +13,7 @@ other off-policy learners (:mod:`.offpolicy`).  Per update:
 
 Exploration adds ``N(0, exploration_noise)`` to the actions and clips to [0, 1].
 """
+
 from __future__ import annotations
 
 import copy
@@ -28,18 +29,27 @@ from .offpolicy import OffPolicyConfig, OffPolicyLearner
 
 @dataclass(frozen=True)
 class MaddpgConfig(OffPolicyConfig):
-    actor_lr: float = 3e-5          # 1e-4 peaked after ~400 episodes and drifted down (offpolicy docstring)
+    actor_lr: float = 3e-5  # 1e-4 peaked after ~400 episodes and drifted down (offpolicy docstring)
     exploration_noise: float = 0.1
-    preact_reg: float = 0.0         # weight of mean(u^2) in the actor loss (off: it fought the critic)
+    preact_reg: float = 0.0  # weight of mean(u^2) in the actor loss (off: it fought the critic)
 
 
 class MADDPG(OffPolicyLearner):
-    critic_copies = 1               # Ly-MATD3 subclasses this learner with twin critics
+    critic_copies = 1  # Ly-MATD3 subclasses this learner with twin critics
+    cfg: MaddpgConfig
+    actor: DeterministicActor
 
     def __init__(self, spec: EnvSpec, cfg: MaddpgConfig):
         super().__init__(spec, cfg)
-        self.actor = DeterministicActor(spec.num_agents, spec.obs_dim, spec.action_dim, cfg.hidden, cfg.shared_actor,
-                                        self.norm_max_count, cfg.init_local_logit)
+        self.actor = DeterministicActor(
+            spec.num_agents,
+            spec.obs_dim,
+            spec.action_dim,
+            cfg.hidden,
+            cfg.shared_actor,
+            self.norm_max_count,
+            cfg.init_local_logit,
+        )
         self.critic = QEnsemble(spec.num_agents, self.critic_in_dim, cfg.hidden, copies=self.critic_copies)
         self.actor_target, self.critic_target = copy.deepcopy(self.actor), copy.deepcopy(self.critic)
         self.actor_opt = adam(self.actor.parameters(), lr=cfg.actor_lr)
@@ -72,5 +82,11 @@ class MADDPG(OffPolicyLearner):
         return actor_loss.item()
 
     def components(self) -> dict[str, Any]:
-        return {"actor": self.actor, "critic": self.critic, "actor_target": self.actor_target,
-                "critic_target": self.critic_target, "actor_opt": self.actor_opt, "critic_opt": self.critic_opt}
+        return {
+            "actor": self.actor,
+            "critic": self.critic,
+            "actor_target": self.actor_target,
+            "critic_target": self.critic_target,
+            "actor_opt": self.actor_opt,
+            "critic_opt": self.critic_opt,
+        }

@@ -76,6 +76,7 @@ gamma 0 (the defaults; seeds 1, 2, 3: 0.287, 0.285,    0.286   -6.87
 
 Kept from the paper: lambda 0.95, clip 0.2, 10 epochs, 512-sample minibatches.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -93,22 +94,22 @@ from .networks import AgentMLP, GaussianActor, RunningNorm, gaussian_entropy, ga
 
 @dataclass(frozen=True)
 class MappoConfig(AlgoConfig):
-    num_envs: int = 8             # episodes per iteration (16 learns too slowly; module docstring)
-    shared_actor: bool = True     # one actor for all CVs, five times the data per network (module docstring)
+    num_envs: int = 8  # episodes per iteration (16 learns too slowly; module docstring)
+    shared_actor: bool = True  # one actor for all CVs, five times the data per network (module docstring)
     lr: float = 3e-4
-    gamma: float = 0.0            # eq. (39) is minimised slot by slot (module docstring)
+    gamma: float = 0.0  # eq. (39) is minimised slot by slot (module docstring)
     gae_lambda: float = 0.95
     clip_eps: float = 0.2
     epochs: int = 10
-    batch_size: int = 512         # agent-transitions per minibatch (rounded to whole slots)
+    batch_size: int = 512  # agent-transitions per minibatch (rounded to whole slots)
     entropy_coef: float = 0.001
     max_grad_norm: float = 0.5
     init_log_std: float = -0.5
-    log_std_lr: float = 3e-3      # Adam step of the state-independent log-std (its own parameter group)
-    reward: str = "team"          # "team": eq. (44) for every agent; "per_cv": each CV's share of it
-    critic_global: bool = True    # critic input: own obs + global state (false: own obs only)
-    value_memory: float = 2.0     # iterations of returns the value and reward statistics remember (0: all)
-    reward_clip: float = 10.0     # > 0: learn from reward / std(discounted return) clipped to +-this
+    log_std_lr: float = 3e-3  # Adam step of the state-independent log-std (its own parameter group)
+    reward: str = "team"  # "team": eq. (44) for every agent; "per_cv": each CV's share of it
+    critic_global: bool = True  # critic input: own obs + global state (false: own obs only)
+    value_memory: float = 2.0  # iterations of returns the value and reward statistics remember (0: all)
+    reward_clip: float = 10.0  # > 0: learn from reward / std(discounted return) clipped to +-this
 
 
 class MAPPO:
@@ -119,13 +120,29 @@ class MAPPO:
         self.num_envs = cfg.num_envs
         samples = cfg.num_envs * spec.slots * spec.num_agents
         norm_count = memory_count(cfg.norm_memory, samples)
-        self.actor = GaussianActor(spec.num_agents, spec.obs_dim, spec.action_dim, cfg.hidden, cfg.shared_actor,
-                                   cfg.init_log_std, norm_count, cfg.init_local_logit)
+        self.actor = GaussianActor(
+            spec.num_agents,
+            spec.obs_dim,
+            spec.action_dim,
+            cfg.hidden,
+            cfg.shared_actor,
+            cfg.init_log_std,
+            norm_count,
+            cfg.init_local_logit,
+        )
         self.critic_dim = spec.critic_state_dim if cfg.critic_global else spec.obs_dim
-        self.critic = nn.Sequential(RunningNorm(self.critic_dim, max_count=norm_count),
-                                    AgentMLP(spec.num_agents, self.critic_dim, 1, cfg.hidden, shared=True))
-        self.actor_opt = adam([{"params": [p for n, p in self.actor.named_parameters() if n != "log_std"]},
-                               {"params": [self.actor.log_std], "lr": cfg.log_std_lr}], lr=cfg.lr, eps=1e-5)
+        critic_norm = RunningNorm(self.critic_dim, max_count=norm_count)
+        critic_mlp = AgentMLP(spec.num_agents, self.critic_dim, 1, cfg.hidden, shared=True)
+        self.critic = nn.Sequential(critic_norm, critic_mlp)
+        self.critic_norm, self.critic_mlp = critic_norm, critic_mlp  # the critic's two layers, typed
+        self.actor_opt = adam(
+            [
+                {"params": [p for n, p in self.actor.named_parameters() if n != "log_std"]},
+                {"params": [self.actor.log_std], "lr": cfg.log_std_lr},
+            ],
+            lr=cfg.lr,
+            eps=1e-5,
+        )
         self.critic_opt = adam(self.critic.parameters(), lr=cfg.lr, eps=1e-5)
         self.value_norm = RunningMeanStd(max_count=memory_count(cfg.value_memory, samples))
         self.return_rms = RunningMeanStd(max_count=memory_count(cfg.value_memory, samples))
@@ -144,13 +161,13 @@ class MAPPO:
             mean, log_std = self.actor(o)
             u = mean + torch.randn_like(mean) * log_std.exp()
             self.log_probs[t] = gaussian_log_prob(u, mean, log_std)
-        self.obs[t], self.states[t], self.pre_actions[t] = o, as_tensor(critic_state[..., :self.critic_dim]), u
+        self.obs[t], self.states[t], self.pre_actions[t] = o, as_tensor(critic_state[..., : self.critic_dim]), u
         return to_actions(squash(u))
 
     def record(self, step: Step, t: int) -> None:
         self.rewards[t] = as_tensor(step_rewards(step, self.cfg.reward))
         if step.done:
-            self.states[t + 1] = as_tensor(step.critic_state[..., :self.critic_dim])
+            self.states[t + 1] = as_tensor(step.critic_state[..., : self.critic_dim])
 
     # -- learning ----------------------------------------------------------------------------
     def end_iteration(self, keep: int) -> dict[str, float]:
@@ -163,8 +180,11 @@ class MAPPO:
         returns = adv + values[:-1]
         self._update_value_norm(returns)
         batch = {
-            "obs": self.obs[:, :keep], "states": states[:-1], "u": self.pre_actions[:, :keep],
-            "logp": self.log_probs[:, :keep], "adv": (adv - adv.mean()) / (adv.std() + 1e-8),
+            "obs": self.obs[:, :keep],
+            "states": states[:-1],
+            "u": self.pre_actions[:, :keep],
+            "logp": self.log_probs[:, :keep],
+            "adv": (adv - adv.mean()) / (adv.std() + 1e-8),
             "target": self.value_norm.normalize(returns),
         }
         batch = {k: v.reshape(-1, *v.shape[2:]) for k, v in batch.items()}
@@ -174,10 +194,10 @@ class MAPPO:
         for _ in range(cfg.epochs):
             perm = torch.randperm(rows)
             for start in range(0, rows, mb):
-                idx = perm[start:start + mb]
+                idx = perm[start : start + mb]
                 stats.append(self._update({k: v[idx] for k, v in batch.items()}))
         self.actor.obs_norm.update(batch["obs"])
-        self.critic[0].update(batch["states"])
+        self.critic_norm.update(batch["states"])
         return {name: torch.stack([s[name] for s in stats]).mean().item() for name in stats[0]}
 
     def _learning_rewards(self, rewards: torch.Tensor) -> torch.Tensor:
@@ -206,7 +226,7 @@ class MAPPO:
         old_mean, old_std = self.value_norm.mean, self.value_norm.std
         self.value_norm.update(returns)
         new_mean, new_std = self.value_norm.mean, self.value_norm.std
-        mlp = self.critic[1]
+        mlp = self.critic_mlp
         with torch.no_grad():
             mlp.weights[-1].mul_(old_std / new_std)
             mlp.biases[-1].mul_(old_std).add_(old_mean - new_mean).div_(new_std)
@@ -227,14 +247,24 @@ class MAPPO:
         with torch.no_grad():
             kl = ((ratio - 1) - log_ratio).mean()
             clip_frac = ((ratio - 1).abs() > cfg.clip_eps).float().mean()
-        return {"policy_loss": policy_loss.detach(), "value_loss": value_loss.detach(), "entropy": entropy.detach(),
-                "approx_kl": kl, "clip_frac": clip_frac}
+        return {
+            "policy_loss": policy_loss.detach(),
+            "value_loss": value_loss.detach(),
+            "entropy": entropy.detach(),
+            "approx_kl": kl,
+            "clip_frac": clip_frac,
+        }
 
     # -- checkpoints -------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {"actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
-                "actor_opt": self.actor_opt.state_dict(), "critic_opt": self.critic_opt.state_dict(),
-                "value_norm": self.value_norm.state_dict(), "return_rms": self.return_rms.state_dict()}
+        return {
+            "actor": self.actor.state_dict(),
+            "critic": self.critic.state_dict(),
+            "actor_opt": self.actor_opt.state_dict(),
+            "critic_opt": self.critic_opt.state_dict(),
+            "value_norm": self.value_norm.state_dict(),
+            "return_rms": self.return_rms.state_dict(),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.actor.load_state_dict(state["actor"])

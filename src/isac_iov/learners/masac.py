@@ -15,6 +15,7 @@ the squash Jacobian, :class:`~.networks.SquashedGaussianActor`).  Per update:
 
 Exploration samples from the actors.
 """
+
 from __future__ import annotations
 
 import copy
@@ -51,8 +52,15 @@ class Temperature(nn.Module):
 class MASAC(OffPolicyLearner):
     def __init__(self, spec: EnvSpec, cfg: MasacConfig):
         super().__init__(spec, cfg)
-        self.actor = SquashedGaussianActor(spec.num_agents, spec.obs_dim, spec.action_dim, cfg.hidden, cfg.shared_actor,
-                                           self.norm_max_count, cfg.init_local_logit)
+        self.actor = SquashedGaussianActor(
+            spec.num_agents,
+            spec.obs_dim,
+            spec.action_dim,
+            cfg.hidden,
+            cfg.shared_actor,
+            self.norm_max_count,
+            cfg.init_local_logit,
+        )
         self.critic = QEnsemble(spec.num_agents, self.critic_in_dim, cfg.hidden, copies=2)
         self.critic_target = copy.deepcopy(self.critic)
         self.temperature = Temperature(spec.num_agents, cfg.init_alpha)
@@ -81,10 +89,20 @@ class MASAC(OffPolicyLearner):
         alpha_loss = -(self.temperature.log_alpha * (logp.detach() + self.target_entropy)).mean()
         optimise(self.alpha_opt, self.temperature, alpha_loss, cfg.max_grad_norm)
         polyak_update(self.critic_target, self.critic, cfg.tau)
-        return {"critic_loss": critic_loss.item(), "actor_loss": actor_loss.item(),
-                "alpha": alpha.mean().item(), "entropy": -logp.mean().item()}
+        return {
+            "critic_loss": critic_loss.item(),
+            "actor_loss": actor_loss.item(),
+            "alpha": alpha.mean().item(),
+            "entropy": -logp.mean().item(),
+        }
 
     def components(self) -> dict[str, Any]:
-        return {"actor": self.actor, "critic": self.critic, "critic_target": self.critic_target,
-                "temperature": self.temperature, "actor_opt": self.actor_opt, "critic_opt": self.critic_opt,
-                "alpha_opt": self.alpha_opt}
+        return {
+            "actor": self.actor,
+            "critic": self.critic,
+            "critic_target": self.critic_target,
+            "temperature": self.temperature,
+            "actor_opt": self.actor_opt,
+            "critic_opt": self.critic_opt,
+            "alpha_opt": self.alpha_opt,
+        }

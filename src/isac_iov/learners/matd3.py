@@ -11,6 +11,7 @@ Per update:
 Everything else - actors, exploration (``N(0, exploration_noise)`` clipped to [0, 1]), the
 actor step and the targets - is :class:`~.maddpg.MADDPG`'s, which this class extends.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,12 +25,13 @@ from .maddpg import MADDPG, MaddpgConfig
 @dataclass(frozen=True)
 class Matd3Config(MaddpgConfig):
     policy_delay: int = 2
-    target_noise: float = 0.1        # [0, 1] actions: half the usual 0.2 of [-1, 1]
+    target_noise: float = 0.1  # [0, 1] actions: half the usual 0.2 of [-1, 1]
     target_noise_clip: float = 0.25
 
 
 class MATD3(MADDPG):
     critic_copies = 2
+    cfg: Matd3Config
 
     def update(self, b: dict[str, torch.Tensor]) -> dict[str, float]:
         cfg = self.cfg

@@ -17,14 +17,26 @@ Columns of ``metrics.csv`` (the experiments code reads these names):
 ``wall_time_s``             training wall time at the end of the episode's iteration
 ==========================  ==========================================================
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from ..env.rollout import SlotRecord
 
-BASE_COLUMNS = ("episode", "reward", "cost", "system_cost", "delay_s", "energy_j", "local_queue_cycles",
-                "rsu_queue_cycles", "energy_queue_j", "deadline_miss_rate", "instrt_share")
+BASE_COLUMNS = (
+    "episode",
+    "reward",
+    "cost",
+    "system_cost",
+    "delay_s",
+    "energy_j",
+    "local_queue_cycles",
+    "rsu_queue_cycles",
+    "energy_queue_j",
+    "deadline_miss_rate",
+    "instrt_share",
+)
 
 
 def columns(num_cvs: int) -> list[str]:
@@ -46,10 +58,15 @@ class EpisodeMetrics:
 
     def add(self, rec: SlotRecord) -> None:
         per_env = {
-            "reward": rec.reward, "cost": rec.cost.mean(-1), "system_cost": rec.system_cost,
-            "delay_s": rec.delay_s.mean(-1), "energy_j": rec.energy_j.mean(-1),
-            "local_queue_cycles": rec.local_queue_cycles.mean(-1), "rsu_queue_cycles": rec.rsu_queue_cycles.mean(-1),
-            "energy_queue_j": rec.energy_queue_j.mean(-1), "deadline_miss_rate": rec.deadline_miss.mean(-1),
+            "reward": rec.reward,
+            "cost": rec.cost.mean(-1),
+            "system_cost": rec.system_cost,
+            "delay_s": rec.delay_s.mean(-1),
+            "energy_j": rec.energy_j.mean(-1),
+            "local_queue_cycles": rec.local_queue_cycles.mean(-1),
+            "rsu_queue_cycles": rec.rsu_queue_cycles.mean(-1),
+            "energy_queue_j": rec.energy_queue_j.mean(-1),
+            "deadline_miss_rate": rec.deadline_miss.mean(-1),
             "instrt_share": rec.instrt.sum((-2, -1)),
         }
         for name, value in per_env.items():
@@ -63,8 +80,7 @@ class EpisodeMetrics:
         n = max(self.slots, 1)
         means = {k: v[:keep] / n for k, v in self.sums.items()}
         used = self.used[:keep]
-        means["instrt_share"] = np.divide(self.sums["instrt_share"][:keep], used,
-                                          out=np.zeros(keep), where=used > 0)
+        means["instrt_share"] = np.divide(self.sums["instrt_share"][:keep], used, out=np.zeros(keep), where=used > 0)
         local = self.local_per_cv[:keep] / n
         rows = []
         for e in range(keep):

@@ -16,9 +16,12 @@ Gaussian log-density of ``u`` (the squash Jacobian cancels in its ratio); SAC
 adds the Jacobian ``-sum log(a (1 - a))`` (:func:`squash_log_det`); DDPG/TD3
 actors output ``sigmoid`` of their last layer.
 """
+
 from __future__ import annotations
 
+import itertools
 import math
+from abc import ABC, abstractmethod
 
 import torch
 from torch import nn
@@ -68,6 +71,10 @@ class RunningNorm(nn.Module):
     a growing one.
     """
 
+    mean: torch.Tensor
+    var: torch.Tensor
+    count: torch.Tensor
+
     def __init__(self, dim: int, clip: float = 10.0, min_std: float = 1.0, max_count: float = math.inf):
         super().__init__()
         self.clip, self.min_std, self.max_count = clip, min_std, max_count
@@ -96,15 +103,14 @@ class AgentMLP(nn.Module):
     first actions sit near ``sigmoid(0) = 0.5``).
     """
 
-    def __init__(self, n: int, in_dim: int, out_dim: int, hidden: int, shared: bool = False,
-                 out_gain: float = 1.0):
+    def __init__(self, n: int, in_dim: int, out_dim: int, hidden: int, shared: bool = False, out_gain: float = 1.0):
         super().__init__()
         self.n, self.shared = n, shared
         groups = 1 if shared else n
         dims = [in_dim + (n if shared else 0), hidden, hidden, out_dim]
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
-        for layer, (d_in, d_out) in enumerate(zip(dims[:-1], dims[1:])):
+        for layer, (d_in, d_out) in enumerate(itertools.pairwise(dims)):
             bound = 1.0 / math.sqrt(d_in)
             gain = out_gain if layer == len(dims) - 2 else 1.0
             self.weights.append(nn.Parameter(torch.empty(groups, d_in, d_out).uniform_(-bound, bound) * gain))
@@ -119,7 +125,7 @@ class AgentMLP(nn.Module):
         else:
             h = h.transpose(0, 1)
         last = len(self.weights) - 1
-        for layer, (w, b) in enumerate(zip(self.weights, self.biases)):
+        for layer, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             h = torch.baddbmm(b, h, w)
             if layer < last:
                 h = torch.relu(h)
@@ -135,11 +141,35 @@ def policy_mlp(n: int, obs_dim: int, out_dim: int, hidden: int, shared: bool, in
     return net
 
 
-class GaussianActor(nn.Module):
+class Actor(nn.Module, ABC):
+    """What learners, warm starts and trained policies use of every actor: its input statistics
+    ``obs_norm``, the deterministic pre-action and the deterministic action in [0, 1]."""
+
+    obs_norm: RunningNorm
+
+    @abstractmethod
+    def pre_mean(self, obs: torch.Tensor) -> torch.Tensor:
+        """The deterministic pre-action ``u`` for observations ``(..., I, O)``."""
+
+    @abstractmethod
+    def mean_action(self, obs: torch.Tensor) -> torch.Tensor:
+        """The deterministic action ``squash(pre_mean(obs))``."""
+
+
+class GaussianActor(Actor):
     """Per-agent Gaussian policy over pre-actions: state-dependent mean, learned state-independent log-std."""
 
-    def __init__(self, n: int, obs_dim: int, action_dim: int, hidden: int, shared: bool, init_log_std: float,
-                 norm_max_count: float = math.inf, init_local_logit: float = 0.0):
+    def __init__(
+        self,
+        n: int,
+        obs_dim: int,
+        action_dim: int,
+        hidden: int,
+        shared: bool,
+        init_log_std: float,
+        norm_max_count: float = math.inf,
+        init_local_logit: float = 0.0,
+    ):
         super().__init__()
         self.obs_norm = RunningNorm(obs_dim, max_count=norm_max_count)
         self.mean_net = policy_mlp(n, obs_dim, action_dim, hidden, shared, init_local_logit)
@@ -157,15 +187,23 @@ class GaussianActor(nn.Module):
         return squash(self(obs)[0])
 
 
-class DeterministicActor(nn.Module):
+class DeterministicActor(Actor):
     """Per-agent deterministic policy ``a = sigmoid(mlp(obs))`` (DDPG, TD3).
 
     ``pre_action`` gives ``mlp(obs)`` so learners can penalise its size and keep
     the sigmoid out of saturation.
     """
 
-    def __init__(self, n: int, obs_dim: int, action_dim: int, hidden: int, shared: bool,
-                 norm_max_count: float = math.inf, init_local_logit: float = 0.0):
+    def __init__(
+        self,
+        n: int,
+        obs_dim: int,
+        action_dim: int,
+        hidden: int,
+        shared: bool,
+        norm_max_count: float = math.inf,
+        init_local_logit: float = 0.0,
+    ):
         super().__init__()
         self.obs_norm = RunningNorm(obs_dim, max_count=norm_max_count)
         self.net = policy_mlp(n, obs_dim, action_dim, hidden, shared, init_local_logit)
@@ -184,13 +222,21 @@ class DeterministicActor(nn.Module):
         return self(obs)
 
 
-class SquashedGaussianActor(nn.Module):
+class SquashedGaussianActor(Actor):
     """Per-agent Gaussian with state-dependent mean and log-std, squashed by sigmoid (SAC)."""
 
     LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 
-    def __init__(self, n: int, obs_dim: int, action_dim: int, hidden: int, shared: bool,
-                 norm_max_count: float = math.inf, init_local_logit: float = 0.0):
+    def __init__(
+        self,
+        n: int,
+        obs_dim: int,
+        action_dim: int,
+        hidden: int,
+        shared: bool,
+        norm_max_count: float = math.inf,
+        init_local_logit: float = 0.0,
+    ):
         super().__init__()
         self.action_dim = action_dim
         self.obs_norm = RunningNorm(obs_dim, max_count=norm_max_count)
@@ -205,7 +251,7 @@ class SquashedGaussianActor(nn.Module):
 
     def pre_mean(self, obs: torch.Tensor) -> torch.Tensor:
         """The mean of the pre-action ``u``."""
-        return self.net(self.obs_norm(obs))[..., :self.action_dim]
+        return self.net(self.obs_norm(obs))[..., : self.action_dim]
 
     def mean_action(self, obs: torch.Tensor) -> torch.Tensor:
         return squash(self.pre_mean(obs))
@@ -228,8 +274,9 @@ class QEnsemble(nn.Module):
 def polyak_update(target: nn.Module, source: nn.Module, tau: float) -> None:
     """``target <- (1 - tau) target + tau source`` for parameters; buffers (input statistics) are copied."""
     with torch.no_grad():
-        t_params = list(target.parameters())
+        t_params: list[torch.Tensor] = list(target.parameters())
+        s_params: list[torch.Tensor] = list(source.parameters())
         torch._foreach_mul_(t_params, 1.0 - tau)
-        torch._foreach_add_(t_params, list(source.parameters()), alpha=tau)
-        for t_buf, s_buf in zip(target.buffers(), source.buffers()):
+        torch._foreach_add_(t_params, s_params, alpha=tau)
+        for t_buf, s_buf in zip(target.buffers(), source.buffers(), strict=True):
             t_buf.copy_(s_buf)

@@ -66,6 +66,7 @@ policy's own states; ``python benchmarks/critic_diagnosis.py RUN_DIR``): the rew
 parts with thresholds, and its dependence on the action is small next to its
 dependence on the state.
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -78,25 +79,25 @@ import torch
 from ..env.core import Step
 from .buffers import EpisodeReplay, RunningMeanStd, memory_count
 from .common import AlgoConfig, EnvSpec, as_tensor, step_rewards, to_actions
-from .networks import RunningNorm
+from .networks import Actor, QEnsemble, RunningNorm
 
 
 @dataclass(frozen=True)
 class OffPolicyConfig(AlgoConfig):
     num_envs: int = 8
-    shared_actor: bool = True       # one actor for all CVs (module docstring)
+    shared_actor: bool = True  # one actor for all CVs (module docstring)
     actor_lr: float = 1e-4
     critic_lr: float = 1e-3
-    gamma: float = 0.0              # eq. (39) is minimised slot by slot (module docstring)
-    tau: float = 0.01               # Polyak factor of the target networks
-    batch_size: int = 256           # joint transitions per update
-    buffer_episodes: int = 200      # replay capacity in episodes (x episode_slots transitions)
-    warmup_episodes: int = 16       # episodes of uniform random actions before learning
-    updates_per_step: int = 1       # gradient updates per vector step of num_envs env-slots
+    gamma: float = 0.0  # eq. (39) is minimised slot by slot (module docstring)
+    tau: float = 0.01  # Polyak factor of the target networks
+    batch_size: int = 256  # joint transitions per update
+    buffer_episodes: int = 200  # replay capacity in episodes (x episode_slots transitions)
+    warmup_episodes: int = 16  # episodes of uniform random actions before learning
+    updates_per_step: int = 1  # gradient updates per vector step of num_envs env-slots
     max_grad_norm: float = 10.0
-    reward_memory: float = 10.0     # iterations of rewards the reward scale remembers (0: all)
-    reward_clip: float = 10.0       # scaled rewards are clipped to +-this (> 0), so a rare blow-up cannot dominate
-    reward: str = "per_cv"          # "per_cv": critic i learns CV i's share, actors ascend their sum; "team"
+    reward_memory: float = 10.0  # iterations of rewards the reward scale remembers (0: all)
+    reward_clip: float = 10.0  # scaled rewards are clipped to +-this (> 0), so a rare blow-up cannot dominate
+    reward: str = "per_cv"  # "per_cv": critic i learns CV i's share, actors ascend their sum; "team"
 
 
 def critic_state(obs: torch.Tensor, glob: torch.Tensor) -> torch.Tensor:
@@ -116,19 +117,24 @@ class OffPolicyLearner(ABC):
     """Collection, replay and update schedule; subclasses set ``actor`` and implement
     ``behaviour(obs) -> actions``, ``update(batch) -> losses`` and ``components() -> dict``."""
 
-    actor: torch.nn.Module
+    actor: Actor
+    critic: QEnsemble
 
     def __init__(self, spec: EnvSpec, cfg: OffPolicyConfig):
         self.spec, self.cfg, self.num_envs = spec, cfg, cfg.num_envs
         t, e, i = spec.slots, cfg.num_envs, spec.num_agents
         self.replay = EpisodeReplay(cfg.buffer_episodes, t, i, spec.obs_dim, spec.global_state_dim, spec.action_dim)
-        self.stage = {"obs": torch.zeros(e, t + 1, i, spec.obs_dim), "glob": torch.zeros(e, t + 1, spec.global_state_dim),
-                      "act": torch.zeros(e, t, i, spec.action_dim), "rew": torch.zeros(e, t, i)}
+        self.stage = {
+            "obs": torch.zeros(e, t + 1, i, spec.obs_dim),
+            "glob": torch.zeros(e, t + 1, spec.global_state_dim),
+            "act": torch.zeros(e, t, i, spec.action_dim),
+            "rew": torch.zeros(e, t, i),
+        }
         self.reward_stats = RunningMeanStd(max_count=memory_count(cfg.reward_memory, cfg.num_envs * spec.slots))
         self.state_norm = RunningNorm(spec.critic_state_dim, max_count=self.norm_max_count)
         self.episodes_seen = 0
         self.updates = 0
-        self.random_warmup = True       # false after a warm start (:mod:`.warmstart`): explore around the clone
+        self.random_warmup = True  # false after a warm start (:mod:`.warmstart`): explore around the clone
         self._losses: list[dict[str, float]] = []
 
     @property
@@ -152,7 +158,7 @@ class OffPolicyLearner(ABC):
     def explore(self, obs: np.ndarray, critic_state: np.ndarray, t: int) -> np.ndarray:
         o = as_tensor(obs)
         self.stage["obs"][:, t] = o
-        self.stage["glob"][:, t] = as_tensor(critic_state[:, 0, self.spec.obs_dim:])
+        self.stage["glob"][:, t] = as_tensor(critic_state[:, 0, self.spec.obs_dim :])
         if self.random_warmup and self.episodes_seen < self.cfg.warmup_episodes:
             a = torch.rand(o.shape[0], self.spec.num_agents, self.spec.action_dim)
         else:
@@ -165,11 +171,14 @@ class OffPolicyLearner(ABC):
         reward = step_rewards(step, self.cfg.reward)
         self.stage["rew"][:, t] = as_tensor(reward)
         bound = self.cfg.reward_clip * self.reward_stats.std
-        self.reward_stats.update(np.clip(reward, self.reward_stats.mean - bound, self.reward_stats.mean + bound)
-                                 if self.reward_stats.count >= 1 else reward)
+        self.reward_stats.update(
+            np.clip(reward, self.reward_stats.mean - bound, self.reward_stats.mean + bound)
+            if self.reward_stats.count >= 1
+            else reward
+        )
         if step.done:
             self.stage["obs"][:, t + 1] = as_tensor(step.obs)
-            self.stage["glob"][:, t + 1] = as_tensor(step.critic_state[:, 0, self.spec.obs_dim:])
+            self.stage["glob"][:, t + 1] = as_tensor(step.critic_state[:, 0, self.spec.obs_dim :])
         if self.episodes_seen >= self.cfg.warmup_episodes and self.replay.transitions >= self.cfg.batch_size:
             for _ in range(self.cfg.updates_per_step):
                 batch = self.replay.sample(self.cfg.batch_size)
@@ -187,8 +196,9 @@ class OffPolicyLearner(ABC):
         """Input width of each critic: critic state plus the joint action."""
         return self.spec.critic_state_dim + self.spec.num_agents * self.spec.action_dim
 
-    def policy_value(self, obs: torch.Tensor, glob: torch.Tensor, replayed: torch.Tensor,
-                     own: torch.Tensor) -> torch.Tensor:
+    def policy_value(
+        self, obs: torch.Tensor, glob: torch.Tensor, replayed: torch.Tensor, own: torch.Tensor
+    ) -> torch.Tensor:
         """The value ``(B, copies, I)`` each agent's actor ascends, for its own actions ``own (B, I, A)``.
 
         ``team``: critic ``i`` with agent ``i``'s action from the policy and the others' from the replay
@@ -208,8 +218,9 @@ class OffPolicyLearner(ABC):
         err = (q - target).pow(2)
         return err.sum(1).mean() if q.dim() == 3 else err.mean()
 
-    def critic_input(self, obs: torch.Tensor, glob: torch.Tensor, actions: torch.Tensor,
-                     own: torch.Tensor | None = None) -> torch.Tensor:
+    def critic_input(
+        self, obs: torch.Tensor, glob: torch.Tensor, actions: torch.Tensor, own: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Per-agent critic input ``(B, I, O + G + I*A)``: the standardised critic state and the joint action
         ``actions (B, I, A)``, with agent ``i``'s own action replaced by ``own[:, i]`` for critic ``i`` when
         given (:func:`joint_with_own`)."""
@@ -226,8 +237,10 @@ class OffPolicyLearner(ABC):
         self.state_norm.update(critic_state(obs.flatten(0, 1), glob.flatten(0, 1)))
         self.replay.add_episodes(*(self.stage[k][:keep] for k in ("obs", "glob", "act", "rew")))
         self.episodes_seen += keep
-        losses = {k: float(np.mean([d[k] for d in self._losses if k in d]))
-                  for k in dict.fromkeys(k for d in self._losses for k in d)}
+        losses = {
+            k: float(np.mean([d[k] for d in self._losses if k in d]))
+            for k in dict.fromkeys(k for d in self._losses for k in d)
+        }
         self._losses = []
         return losses
 
@@ -235,8 +248,13 @@ class OffPolicyLearner(ABC):
     def state_dict(self) -> dict[str, Any]:
         state = {name: obj.state_dict() for name, obj in self.components().items()}
         state["state_norm"] = self.state_norm.state_dict()
-        state.update(replay=self.replay.state_dict(), reward_stats=self.reward_stats.state_dict(),
-                     episodes_seen=self.episodes_seen, updates=self.updates, random_warmup=self.random_warmup)
+        state.update(
+            replay=self.replay.state_dict(),
+            reward_stats=self.reward_stats.state_dict(),
+            episodes_seen=self.episodes_seen,
+            updates=self.updates,
+            random_warmup=self.random_warmup,
+        )
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

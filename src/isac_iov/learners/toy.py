@@ -40,6 +40,7 @@ clamped to [0, 1]) every ``eval_every`` iterations on the same set of
 episodes; its ``optimality_gap`` is ``(optimal - trained) / (optimal -
 random)``: 0 at the optimum, 1 as bad as random actions.
 """
+
 from __future__ import annotations
 
 import random
@@ -52,6 +53,7 @@ import torch
 
 from . import algo_spec
 from .common import EnvSpec, Learner, as_tensor, make_algo_config
+from .networks import Actor
 
 TARGET_LOW, TARGET_HIGH = 0.1, 0.9
 OPTIMAL_REWARD = 0.0
@@ -65,18 +67,25 @@ class ToyOutcome:
 
 @dataclass(frozen=True)
 class ToyStep:
-    obs: np.ndarray            # (E, I, A) next observation: the next slot's targets
-    critic_state: np.ndarray   # (E, I, A + I*A)
-    reward: np.ndarray         # (E,) team reward of the slot just played
-    done: bool                 # the episode ended with this slot
+    obs: np.ndarray  # (E, I, A) next observation: the next slot's targets
+    critic_state: np.ndarray  # (E, I, A + I*A)
+    reward: np.ndarray  # (E,) team reward of the slot just played
+    done: bool  # the episode ended with this slot
     outcome: ToyOutcome
 
 
 class ToyEnv:
     """``num_envs`` lockstep copies of the toy task (see the module docstring)."""
 
-    def __init__(self, num_envs: int, agents: int = 3, action_dim: int = 4, slots: int = 10,
-                 coupling: float = 1.0, seed: int | None = None):
+    def __init__(
+        self,
+        num_envs: int,
+        agents: int = 3,
+        action_dim: int = 4,
+        slots: int = 10,
+        coupling: float = 1.0,
+        seed: int | None = None,
+    ):
         self.num_envs, self.num_agents, self.action_dim, self.slots = num_envs, agents, action_dim, slots
         self.coupling = coupling
         self.rng = np.random.default_rng(seed)
@@ -99,15 +108,14 @@ class ToyEnv:
         per_cv = self.reward_per_cv(actions, self.targets)
         self.t += 1
         self.targets = self._draw()
-        return ToyStep(self.targets, self._critic_state(), per_cv.sum(-1), self.t >= self.slots,
-                       ToyOutcome(per_cv))
+        return ToyStep(self.targets, self._critic_state(), per_cv.sum(-1), self.t >= self.slots, ToyOutcome(per_cv))
 
     def reward_per_cv(self, actions: np.ndarray, targets: np.ndarray) -> np.ndarray:
         """The team reward of ``actions`` against ``targets`` (both ``(E, I, A)``) split over agents,
         ``(E, I)``: agent ``i`` gets ``-||a_i - g_i||^2 / I`` and an equal share of the coupling term."""
         err = np.asarray(actions, dtype=np.float64) - targets
         coupling = self.coupling * err[..., 0].mean(-1, keepdims=True) ** 2
-        return -((err ** 2).sum(-1) + coupling) / self.num_agents
+        return -((err**2).sum(-1) + coupling) / self.num_agents
 
     def random_reward(self) -> float:
         """Exact expected reward per slot of uniformly random actions."""
@@ -122,7 +130,7 @@ class ToyEnv:
         return np.concatenate([self.targets, glob], axis=-1)
 
 
-def evaluate(actor: torch.nn.Module, env: ToyEnv) -> float:
+def evaluate(actor: Actor, env: ToyEnv) -> float:
     """Mean reward per slot of ``actor``'s deterministic policy over one lockstep episode of ``env``."""
     obs, _ = env.reset()
     rewards = []
@@ -135,8 +143,14 @@ def evaluate(actor: torch.nn.Module, env: ToyEnv) -> float:
     return float(np.mean(rewards))
 
 
-def train_on_toy(algo: str, iterations: int, seed: int = 0, overrides: dict[str, Any] | None = None,
-                 eval_every: int = 10, eval_envs: int = 64) -> dict[str, Any]:
+def train_on_toy(
+    algo: str,
+    iterations: int,
+    seed: int = 0,
+    overrides: dict[str, Any] | None = None,
+    eval_every: int = 10,
+    eval_envs: int = 64,
+) -> dict[str, Any]:
     """Train registry learner ``algo`` (hyper-parameters ``overrides``) for ``iterations`` iterations.
 
     Returns the reference rewards ``optimal_reward`` and ``random_reward``, the
@@ -165,8 +179,14 @@ def train_on_toy(algo: str, iterations: int, seed: int = 0, overrides: dict[str,
         torch.set_num_threads(threads)
     random_reward = env.random_reward()
     curve = [(OPTIMAL_REWARD - r) / (OPTIMAL_REWARD - random_reward) for r in rewards]
-    return {"optimal_reward": OPTIMAL_REWARD, "random_reward": random_reward, "trained_reward": rewards[-1],
-            "optimality_gap": curve[-1], "curve": curve, "seconds": time.perf_counter() - started}
+    return {
+        "optimal_reward": OPTIMAL_REWARD,
+        "random_reward": random_reward,
+        "trained_reward": rewards[-1],
+        "optimality_gap": curve[-1],
+        "curve": curve,
+        "seconds": time.perf_counter() - started,
+    }
 
 
 def _play_iteration(env: ToyEnv, learner: Learner) -> None:
@@ -174,6 +194,6 @@ def _play_iteration(env: ToyEnv, learner: Learner) -> None:
     obs, critic = env.reset()
     for t in range(env.slots):
         step = env.step(learner.explore(obs, critic, t))
-        learner.record(step, t)
+        learner.record(step, t)  # type: ignore[arg-type]  # a ToyStep has every Step field learners read
         obs, critic = step.obs, step.critic_state
     learner.end_iteration(env.num_envs)

@@ -14,7 +14,10 @@ first.
 
 This is a user option: the paper's reproduction trains from scratch.
 """
+
 from __future__ import annotations
+
+from typing import cast
 
 import numpy as np
 import torch
@@ -22,7 +25,8 @@ import torch
 from ..config import Config
 from ..env.core import BatchedEnv
 from ..env.rollout import rollout
-from .common import as_tensor
+from .common import Learner, as_tensor
+from .networks import Actor
 
 CLIP_EPS = 0.02
 
@@ -30,6 +34,7 @@ CLIP_EPS = 0.02
 def collect(cfg: Config, policy_name: str, episodes: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Observations ``(N, I, O)`` and actions ``(N, I, A)`` of ``episodes`` episodes of a reference policy."""
     from ..policies import REGISTRY, make_policy
+
     if policy_name not in REGISTRY:
         raise ValueError(f"--init: unknown reference policy {policy_name!r} (known: {', '.join(REGISTRY)})")
     policy = make_policy(policy_name, cfg, seed)
@@ -46,8 +51,15 @@ def collect(cfg: Config, policy_name: str, episodes: int, seed: int) -> tuple[to
     return as_tensor(np.concatenate(xs)), as_tensor(np.concatenate(ys))
 
 
-def behaviour_clone(actor: torch.nn.Module, obs: torch.Tensor, actions: torch.Tensor, steps: int = 3000,
-                    batch_size: int = 256, lr: float = 1e-3, seed: int = 0) -> float:
+def behaviour_clone(
+    actor: Actor,
+    obs: torch.Tensor,
+    actions: torch.Tensor,
+    steps: int = 3000,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    seed: int = 0,
+) -> float:
     """Fit ``actor.pre_mean(obs)`` to the logits of ``actions`` in ``steps`` Adam steps on random minibatches
     (learning rate decaying linearly to zero); returns the final mean squared error over all samples."""
     actor.obs_norm.update(obs)
@@ -67,16 +79,17 @@ def behaviour_clone(actor: torch.nn.Module, obs: torch.Tensor, actions: torch.Te
         return float((actor.pre_mean(obs) - target).pow(2).mean())
 
 
-def warm_start(learner: object, cfg: Config, policy_name: str, seed: int, episodes: int = 64) -> float:
+def warm_start(learner: Learner, cfg: Config, policy_name: str, seed: int, episodes: int = 64) -> float:
     """Clone ``policy_name`` into ``learner.actor`` (and its target actor, if any); returns the fit's MSE.
 
     An off-policy learner then skips its uniformly random warm-up and explores around the clone.
     """
     obs, actions = collect(cfg, policy_name, episodes, seed)
-    mse = behaviour_clone(learner.actor, obs, actions, seed=seed)
+    actor = cast(Actor, learner.actor)  # every learner's actor is an Actor; the Learner protocol says only Module
+    mse = behaviour_clone(actor, obs, actions, seed=seed)
     target = getattr(learner, "actor_target", None)
     if target is not None:
-        target.load_state_dict(learner.actor.state_dict())
+        target.load_state_dict(actor.state_dict())
     if hasattr(learner, "random_warmup"):
         learner.random_warmup = False
     return mse

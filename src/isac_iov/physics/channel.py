@@ -2,13 +2,15 @@
 
 Shapes: vehicles ``(..., I)``, RSUs ``(K,)``, links ``(..., I, K)``.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 
-def distance_m(x_m: np.ndarray, y_m: np.ndarray, rsu_x_m: np.ndarray,
-               rsu_y_m: float, rsu_height_m: float) -> np.ndarray:
+def distance_m(
+    x_m: np.ndarray, y_m: np.ndarray, rsu_x_m: np.ndarray, rsu_y_m: float, rsu_height_m: float
+) -> np.ndarray:
     """Eq. (2): 3-D distance from each CV at ``(x_i(t), y_i)`` to each RSU ``(x_k, l_k, H_k)``.
 
     The live position ``x_i(t)`` is used (docs/model.md#distance), so mobility changes the channel.
@@ -23,14 +25,14 @@ def path_gain(distance: np.ndarray, intercept_db: float, slope_db: float) -> np.
     return np.exp((intercept_db - slope_db * np.log10(distance)) * (np.log(10.0) / 10.0))
 
 
-def spectral_efficiency(fading_power: np.ndarray, gain: np.ndarray,
-                        tx_power_w: float, noise_w: float) -> np.ndarray:
+def spectral_efficiency(fading_power: np.ndarray, gain: np.ndarray, tx_power_w: float, noise_w: float) -> np.ndarray:
     """``log2(1 + P |h|^2 g / sigma^2)`` of eq. (1), in bit/s/Hz over the whole band."""
     return np.log2(1.0 + tx_power_w * fading_power * gain / noise_w)
 
 
-def rate_bps(bandwidth_share: np.ndarray, spectral_eff: np.ndarray,
-             bandwidth_hz: float, sensing_gain: float) -> np.ndarray:
+def rate_bps(
+    bandwidth_share: np.ndarray | float, spectral_eff: np.ndarray, bandwidth_hz: float, sensing_gain: float
+) -> np.ndarray:
     """Eq. (1): ``R = Theta * b * B * log2(1 + SNR)`` in bit/s."""
     return sensing_gain * bandwidth_share * bandwidth_hz * spectral_eff
 
@@ -40,7 +42,6 @@ def in_coverage(distance: np.ndarray, coverage_m: float) -> np.ndarray:
     return distance <= coverage_m
 
 
-def advance_positions(x_m: np.ndarray, velocity_mps: np.ndarray, slot_s: float,
-                      road_length_m: float) -> np.ndarray:
+def advance_positions(x_m: np.ndarray, velocity_mps: np.ndarray, slot_s: float, road_length_m: float) -> np.ndarray:
     """``x_i(t+1) = x_i(t) + v_i tau`` (eq. 2), wrapping around at the road's ends."""
     return np.mod(x_m + velocity_mps * slot_s, road_length_m)

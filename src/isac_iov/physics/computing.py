@@ -4,6 +4,7 @@ Vehicle arrays are ``(..., I)``; link arrays ``(..., I, K)``.  A link with a
 zero task share contributes zero time and zero energy; its rate and CPU may be
 zero too (the safe divisions below never produce NaN or inf for it).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,15 +17,16 @@ def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return out
 
 
-def local_delay_s(share_local: np.ndarray, data_bits: np.ndarray, intensity: np.ndarray,
-                  cpu_hz: np.ndarray) -> np.ndarray:
+def local_delay_s(
+    share_local: np.ndarray, data_bits: np.ndarray, intensity: np.ndarray, cpu_hz: np.ndarray
+) -> np.ndarray:
     """Eq. (5): ``D_loc = l_loc G I_task / C_cpu``."""
     return share_local * data_bits * intensity / cpu_hz
 
 
 def local_energy_j(delay_s: np.ndarray, cpu_hz: np.ndarray, kappa: float) -> np.ndarray:
     """Eq. (6): ``E_loc = kappa_cv D_loc C_cpu^3``."""
-    return kappa * delay_s * cpu_hz ** 3
+    return kappa * delay_s * cpu_hz**3
 
 
 def datat_upload_s(share_rsu: np.ndarray, data_bits: np.ndarray, rate: np.ndarray) -> np.ndarray:
@@ -42,8 +44,9 @@ def instruction_upload_s(used: np.ndarray, instruction_bits: np.ndarray, rate: n
     return _safe_div(used * instruction_bits[..., None], rate)
 
 
-def rsu_cycles_time_s(share_rsu: np.ndarray, data_bits: np.ndarray, intensity: np.ndarray,
-                      rsu_cpu_hz: np.ndarray) -> np.ndarray:
+def rsu_cycles_time_s(
+    share_rsu: np.ndarray, data_bits: np.ndarray, intensity: np.ndarray, rsu_cpu_hz: np.ndarray
+) -> np.ndarray:
     """Eqs. (10) and (13): ``l_k G I / F`` for the coordinate transformation or the task."""
     return _safe_div(share_rsu * (data_bits * intensity)[..., None], rsu_cpu_hz)
 
@@ -72,15 +75,17 @@ def link_mode(used: np.ndarray, eta: np.ndarray) -> np.ndarray:
     return used.astype(int) + eta.astype(int)
 
 
-def task_delay_s(share_local: np.ndarray, local_total_s: np.ndarray,
-                 used: np.ndarray, rsu_total_s: np.ndarray) -> np.ndarray:
+def task_delay_s(
+    share_local: np.ndarray, local_total_s: np.ndarray, used: np.ndarray, rsu_total_s: np.ndarray
+) -> np.ndarray:
     """Eqs. (19), (21): the max over the local part and every RSU part with a non-zero share."""
     loc = np.where(share_local > 0, local_total_s, 0.0)
     rsu = np.where(used, rsu_total_s, 0.0).max(axis=-1)
     return np.maximum(loc, rsu)
 
 
-def task_energy_j(local_j: np.ndarray, eta: np.ndarray, datat_j: np.ndarray,
-                  cotransform_j: np.ndarray, compute_j: np.ndarray) -> np.ndarray:
+def task_energy_j(
+    local_j: np.ndarray, eta: np.ndarray, datat_j: np.ndarray, cotransform_j: np.ndarray, compute_j: np.ndarray
+) -> np.ndarray:
     """Eq. (23): ``E_loc + sum_k [(1 - eta) E_DataT + eta E_co-tra + E_compt]``."""
     return local_j + np.where(eta, cotransform_j, datat_j).sum(axis=-1) + compute_j.sum(axis=-1)

@@ -6,13 +6,15 @@ In the cost, delays are divided by the slot length tau and energies by
 is driven against (see :class:`isac_iov.scenario.Normalisers`), so that the
 weighted sums mix dimensionless numbers.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 
-def cv_cost(delay_s: np.ndarray, energy_j: np.ndarray, alpha: float,
-            delay_ref_s: float, energy_ref_j: float) -> np.ndarray:
+def cv_cost(
+    delay_s: np.ndarray, energy_j: np.ndarray, alpha: float, delay_ref_s: float, energy_ref_j: float
+) -> np.ndarray:
     """Eq. (24), normalised: ``alpha T / tau + (1 - alpha) E / E_ref`` per CV."""
     return alpha * delay_s / delay_ref_s + (1.0 - alpha) * energy_j / energy_ref_j
 
@@ -32,8 +34,14 @@ def queue_drift(q: np.ndarray, arrivals: np.ndarray, service: np.ndarray, ref: f
     return queue_drift_terms(q, arrivals, service, ref).sum(axis=-1)
 
 
-def per_cv_objective(v_control: float, cost_per_cv: np.ndarray, local_terms: np.ndarray,
-                     rsu_terms: np.ndarray, link_arrivals: np.ndarray, energy_terms: np.ndarray) -> np.ndarray:
+def per_cv_objective(
+    v_control: float,
+    cost_per_cv: np.ndarray,
+    local_terms: np.ndarray,
+    rsu_terms: np.ndarray,
+    link_arrivals: np.ndarray,
+    energy_terms: np.ndarray,
+) -> np.ndarray:
     """Eq. (39) split over CVs ``(..., I)``; the shares sum exactly to the system objective.
 
     CV i owns its cost, its local-queue and energy-queue summands and a share of
@@ -46,7 +54,8 @@ def per_cv_objective(v_control: float, cost_per_cv: np.ndarray, local_terms: np.
     return v_control * cost_per_cv + local_terms + (weight * rsu_terms[..., None, :]).sum(axis=-1) + energy_terms
 
 
-def drift_plus_penalty(v_control: float, cost: np.ndarray, local_drift: np.ndarray,
-                       rsu_drift: np.ndarray, energy_drift: np.ndarray) -> np.ndarray:
+def drift_plus_penalty(
+    v_control: float, cost: np.ndarray, local_drift: np.ndarray, rsu_drift: np.ndarray, energy_drift: np.ndarray
+) -> np.ndarray:
     """The per-slot objective of P2, eq. (39); the reward of eq. (44) is its negative."""
     return v_control * cost + local_drift + rsu_drift + energy_drift

@@ -23,10 +23,12 @@ Reference policies are centralised oracles: they may read the env's full state
 A name that is an existing directory is a trained run and is loaded with
 :func:`isac_iov.learners.load_policy`.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -46,7 +48,7 @@ class Policy(Protocol):
     def act(self, env: BatchedEnv, obs: np.ndarray) -> np.ndarray: ...
 
 
-REGISTRY: dict[str, Callable[[Config, int], Policy]] = {   # strongest first: the order of comparison tables
+REGISTRY: dict[str, Callable[[Config, int], Policy]] = {  # strongest first: the order of comparison tables
     "ly-opt": lambda cfg, seed: LyOptPolicy(LyOptConfig(seed=seed)),
     "greedy": lambda cfg, seed: GreedyPolicy(),
     "offload": lambda cfg, seed: OffloadPolicy(),
@@ -61,9 +63,19 @@ def make_policy(name: str, cfg: Config, seed: int) -> Policy:
         return REGISTRY[name](cfg, seed)
     if Path(name).is_dir():
         from ..learners import load_policy
+
         return load_policy(name)
     raise ValueError(f"policy {name!r}: not a run directory nor one of {', '.join(REGISTRY)}")
 
 
-__all__ = ["Policy", "REGISTRY", "make_policy", "LocalPolicy", "OffloadPolicy", "RandomPolicy",
-           "GreedyPolicy", "LyOptConfig", "LyOptPolicy"]
+__all__ = [
+    "REGISTRY",
+    "GreedyPolicy",
+    "LocalPolicy",
+    "LyOptConfig",
+    "LyOptPolicy",
+    "OffloadPolicy",
+    "Policy",
+    "RandomPolicy",
+    "make_policy",
+]

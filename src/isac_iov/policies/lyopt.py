@@ -30,10 +30,11 @@ population's finite-difference and trial points: the env's snapshot is tiled
 along the batch axis with ``Physical.take`` / ``QueueState.take``.  Envs are
 solved one after the other.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -70,8 +71,9 @@ class LyOptConfig:
             if getattr(self, key) < (1 if key in ("population", "iterations", "line_steps") else 0):
                 raise ValueError(f"ly-opt {key}: too small, got {getattr(self, key)!r}")
         if not 0 < self.min_fd_step <= self.fd_step < 1:
-            raise ValueError(f"ly-opt fd_step/min_fd_step: need 0 < min <= step < 1, got "
-                             f"{self.min_fd_step!r}, {self.fd_step!r}")
+            raise ValueError(
+                f"ly-opt fd_step/min_fd_step: need 0 < min <= step < 1, got {self.min_fd_step!r}, {self.fd_step!r}"
+            )
 
 
 Objective = Callable[[np.ndarray], np.ndarray]
@@ -83,8 +85,9 @@ def tile(phys: Physical, queues: QueueState, env_index: int, n: int) -> tuple[Ph
     return phys.take(idx), queues.take(idx)
 
 
-def tiled_objective(scn: Scenario, phys: Physical, queues: QueueState, env_index: int,
-                    shape: tuple[int, int]) -> Objective:
+def tiled_objective(
+    scn: Scenario, phys: Physical, queues: QueueState, env_index: int, shape: tuple[int, int]
+) -> Objective:
     """``f(X (N, I*A)) -> (N,)``: the P2 objective of env ``env_index`` for N flat joint actions."""
     cache: dict[int, tuple[Physical, QueueState]] = {}
 
@@ -93,11 +96,13 @@ def tiled_objective(scn: Scenario, phys: Physical, queues: QueueState, env_index
         if n not in cache:
             cache[n] = tile(phys, queues, env_index, n)
         return slot.evaluate(scn, *cache[n], x.reshape((n,) + shape)).objective
+
     return f
 
 
-def _descend(f: Objective, x: np.ndarray, fx: np.ndarray, cfg: LyOptConfig,
-             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _descend(
+    f: Objective, x: np.ndarray, fx: np.ndarray, cfg: LyOptConfig, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Batched projected finite-difference descent of the population ``x (P, D)``; see the module doc."""
     p, d = x.shape
     h = np.full(p, cfg.fd_step)
@@ -106,12 +111,12 @@ def _descend(f: Objective, x: np.ndarray, fx: np.ndarray, cfg: LyOptConfig,
     for _ in range(cfg.iterations):
         if (h < cfg.min_fd_step).all():
             break
-        sign = np.where(x + h[:, None] <= 1.0, 1.0, -1.0)                             # step into the box
-        probe = np.clip(x[:, None, :] + (sign * h[:, None])[:, :, None] * eye, 0.0, 1.0)   # (P, D, D)
+        sign = np.where(x + h[:, None] <= 1.0, 1.0, -1.0)  # step into the box
+        probe = np.clip(x[:, None, :] + (sign * h[:, None])[:, :, None] * eye, 0.0, 1.0)  # (P, D, D)
         with np.errstate(over="ignore", invalid="ignore"):
             g = (f(probe.reshape(p * d, d)).reshape(p, d) - fx[:, None]) / (sign * h[:, None])
         g = np.nan_to_num(g, nan=0.0, posinf=1e300, neginf=-1e300)
-        g = np.where(((x <= 0) & (g > 0)) | ((x >= 1) & (g < 0)), 0.0, g)               # active faces
+        g = np.where(((x <= 0) & (g > 0)) | ((x >= 1) & (g < 0)), 0.0, g)  # active faces
         scale = np.abs(g).max(axis=1, keepdims=True)
         dirs = np.stack([-g / np.where(scale > 0, scale, 1.0), -np.sign(g)], axis=1)  # (P, 2, D)
         trial = np.clip(x[:, None, None, :] + steps[None, None, :, None] * dirs[:, :, None, :], 0.0, 1.0)
@@ -136,7 +141,7 @@ def solve(f: Objective, starts: np.ndarray, rng: np.random.Generator, cfg: LyOpt
     jitter = np.clip(best_start + cfg.jitter_scale * rng.standard_normal((cfg.jitter_starts, d)), 0.0, 1.0)
     x0 = np.concatenate([starts, jitter, rng.uniform(size=(cfg.random_starts, d))])
     f0 = f(x0)
-    keep = np.argsort(f0, kind="stable")[:cfg.population]
+    keep = np.argsort(f0, kind="stable")[: cfg.population]
     x, fx = _descend(f, x0[keep], f0[keep], cfg, rng)
     i = int(np.argmin(fx))
     return x[i], float(fx[i])
@@ -159,7 +164,7 @@ class LyOptPolicy:
     def act(self, env: BatchedEnv, obs: np.ndarray) -> np.ndarray:
         phys, q = env.snapshot()
         shape = (env.num_agents, env.action_dim)
-        refs = np.stack([pol.act(env, obs) for pol in self._references], axis=1)      # (E, R, I, A)
+        refs = np.stack([pol.act(env, obs) for pol in self._references], axis=1)  # (E, R, I, A)
         out = np.empty((env.num_envs,) + shape)
         for e in range(env.num_envs):
             f = tiled_objective(env.scn, phys, q, e, shape)

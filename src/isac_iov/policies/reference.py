@@ -5,6 +5,7 @@ All act on every env at once and return ``(E, I, 1+3K)`` actions in ``[0, 1]``
 deterministic functions of the state; ``random`` draws from its own generator,
 seeded at construction, so a run is reproducible.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -94,16 +95,19 @@ def link_view(scn: Scenario, phys: Physical) -> LinkView:
     return LinkView(reachable, phys.data_bits[..., None] / rate)
 
 
-def water_fill(rate: np.ndarray, wait_s: np.ndarray, portion: np.ndarray,
-               iterations: int = 60) -> tuple[np.ndarray, np.ndarray]:
+def water_fill(
+    rate: np.ndarray, wait_s: np.ndarray, portion: np.ndarray, iterations: int = 60
+) -> tuple[np.ndarray, np.ndarray]:
     """Split ``portion (...)`` of a task over parallel servers ``(..., N)`` so that all used ones finish together.
 
     Server ``n`` starts after ``wait_s`` and then does ``rate`` task-fractions per second
     (``rate = 0``: unusable).  Returns the finish time ``T`` and the parts
     ``x_n = rate_n max(T - wait_n, 0)``, which sum to ``portion`` (bisection on ``T``).
     """
+
     def parts(t: np.ndarray) -> np.ndarray:
         return rate * np.maximum(t[..., None] - wait_s, 0.0)
+
     usable = rate > 0
     lo = np.zeros(portion.shape)
     hi = np.where(usable, wait_s, 0.0).max(-1) + portion / np.maximum(rate.sum(-1), TINY)
@@ -115,15 +119,18 @@ def water_fill(rate: np.ndarray, wait_s: np.ndarray, portion: np.ndarray,
     return hi, x * (portion / np.maximum(x.sum(-1), TINY))[..., None]
 
 
-def best_rsu_hz(delay_w: np.ndarray, energy_w: np.ndarray, beta: np.ndarray, cap_hz: np.ndarray,
-                iterations: int = 60) -> np.ndarray:
+def best_rsu_hz(
+    delay_w: np.ndarray, energy_w: np.ndarray, beta: np.ndarray, cap_hz: np.ndarray, iterations: int = 60
+) -> np.ndarray:
     """Minimiser over ``(0, cap]`` of the convex ``delay_w / F + energy_w F^2 - beta F`` (elementwise).
 
     Its derivative ``-delay_w / F^2 + 2 energy_w F - beta`` increases in ``F``; bisection finds its
     root, or returns ``cap`` when the derivative is still negative there.
     """
+
     def slope(f: np.ndarray) -> np.ndarray:
-        return -delay_w / f ** 2 + 2.0 * energy_w * f - beta
+        return -delay_w / f**2 + 2.0 * energy_w * f - beta
+
     lo, hi = np.zeros(np.shape(cap_hz)), np.asarray(cap_hz, dtype=float)
     for _ in range(iterations):
         mid = 0.5 * (lo + hi)
@@ -137,7 +144,7 @@ def _prices(scn: Scenario, q: QueueState) -> tuple[float, np.ndarray]:
     norm, lya = scn.norm, scn.cfg.lyapunov
     w_t = lya.v_control * lya.alpha / norm.delay_ref_s
     v_price = q.energy_j if lya.energy_queue == "per_cv" else q.energy_j.sum(-1, keepdims=True)
-    return w_t, lya.v_control * (1 - lya.alpha) / norm.energy_ref_j + v_price / norm.energy_queue_ref_j ** 2
+    return w_t, lya.v_control * (1 - lya.alpha) / norm.energy_ref_j + v_price / norm.energy_queue_ref_j**2
 
 
 def greedy_rsu_hz(scn: Scenario, phys: Physical, q: QueueState, reachable: np.ndarray) -> np.ndarray:
@@ -146,18 +153,20 @@ def greedy_rsu_hz(scn: Scenario, phys: Physical, q: QueueState, reachable: np.nd
     f_avail = scn.rsu_available_hz
     claim = coverage_claims(reachable)
     fair = f_avail * claim / np.maximum(claim.sum(axis=-2, keepdims=True), TINY)
-    beta = np.broadcast_to(q.rsu_cycles[:, None, :] * cfg.slot_s / scn.norm.queue_ref_cycles ** 2, fair.shape)
+    beta = np.broadcast_to(q.rsu_cycles[:, None, :] * cfg.slot_s / scn.norm.queue_ref_cycles**2, fair.shape)
     beta = beta if cfg.rsu.service == "allocated" else np.zeros_like(fair)
     w_t, w_e = _prices(scn, q)
     cycles = phys.data_bits * phys.intensity_cycles_per_bit
     links = np.maximum(reachable.sum(-1), 1)
-    f_hz = best_rsu_hz((w_t * cycles / links)[..., None], (w_e * cfg.rsu.kappa * cycles)[..., None], beta,
-                       np.maximum(fair, 1.0))
+    f_hz = best_rsu_hz(
+        (w_t * cycles / links)[..., None], (w_e * cfg.rsu.kappa * cycles)[..., None], beta, np.maximum(fair, 1.0)
+    )
     return np.where(reachable, f_hz, 0.0)
 
 
-def _candidates(scn: Scenario, phys: Physical, q: QueueState, view: LinkView,
-                f_hz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _candidates(
+    scn: Scenario, phys: Physical, q: QueueState, view: LinkView, f_hz: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Finish times ``(E, I, 3)`` and parts ``(E, I, 3, 1+K)`` of: RSUs only, all balanced, local only."""
     cycles, cpu = phys.data_bits * phys.intensity_cycles_per_bit, phys.cpu_hz
     rsu_rate = np.where(view.reachable, 1.0 / (view.upload_s + cycles[..., None] / np.maximum(f_hz, 1.0)), 0.0)
@@ -177,17 +186,17 @@ def greedy_actions(scn: Scenario, phys: Physical, q: QueueState, view: LinkView)
     """Steps 1-4 of :class:`GreedyPolicy` for every env at once."""
     cfg, k = scn.cfg, scn.num_rsus
     f_hz = greedy_rsu_hz(scn, phys, q, view.reachable)
-    finish, parts = _candidates(scn, phys, q, view, f_hz)                              # (E,I,3), (E,I,3,1+K)
+    finish, parts = _candidates(scn, phys, q, view, f_hz)  # (E,I,3), (E,I,3,1+K)
     cycles = (phys.data_bits * phys.intensity_cycles_per_bit)[..., None, None]
-    per_cycle_j = np.concatenate([(cfg.vehicle.kappa * phys.cpu_hz ** 2)[..., None], cfg.rsu.kappa * f_hz ** 2], -1)
+    per_cycle_j = np.concatenate([(cfg.vehicle.kappa * phys.cpu_hz**2)[..., None], cfg.rsu.kappa * f_hz**2], -1)
     upload_j = cfg.channel.tx_power_w * (parts[..., 1:] * view.upload_s[..., None, :]).sum(-1)
     energy = (parts * cycles * per_cycle_j[..., None, :]).sum(-1) + upload_j
     backlog = np.concatenate([q.local_cycles[..., None], np.broadcast_to(q.rsu_cycles[:, None, :], f_hz.shape)], -1)
-    drift = (parts * cycles * backlog[..., None, :]).sum(-1) / scn.norm.queue_ref_cycles ** 2
+    drift = (parts * cycles * backlog[..., None, :]).sum(-1) / scn.norm.queue_ref_cycles**2
     w_t, w_e = _prices(scn, q)
     proxy = w_t * finish + w_e[..., None] * energy + drift
     proxy[..., :2] = np.where(view.reachable.any(-1, keepdims=True), proxy[..., :2], np.inf)
-    best = np.take_along_axis(parts, np.argmin(proxy, -1)[..., None, None], -2)[..., 0, :]   # (E, I, 1+K)
+    best = np.take_along_axis(parts, np.argmin(proxy, -1)[..., None, None], -2)[..., 0, :]  # (E, I, 1+K)
     lay = layout(k)
     a = np.zeros(best.shape[:-1] + (lay.dim,))
     a[..., lay.split] = best
@@ -208,9 +217,9 @@ class GreedyPolicy:
        fewer options gets more of each (the fair share).  With per-second delay weight ``w_T = V alpha / tau``,
        per-joule energy weight ``w_E = V (1 - alpha) / E_ref + V_i / E_q^2``
        (the virtual energy queue's marginal price, ``E_q`` its normaliser
-       ``energy_queue_ref_j``; in ``system`` mode the sum of all ``V_i``) and, for ``rsu.service = allocated``, the backlog's reward
-       for service ``beta = Q_rsu tau / Q_ref^2``, a CV with ``n`` reachable RSUs
-       asks each for the frequency minimising the convex
+       ``energy_queue_ref_j``; in ``system`` mode the sum of all ``V_i``) and, for
+       ``rsu.service = allocated``, the backlog's reward for service ``beta = Q_rsu tau / Q_ref^2``,
+       a CV with ``n`` reachable RSUs asks each for the frequency minimising the convex
        ``(w_T c / n) / F + w_E kappa_rsu c F^2 - beta F`` over ``(0, fair share]``
        (``c`` = task cycles; with ``beta = 0`` it is
        ``min((w_T / (2 n kappa_rsu w_E))^(1/3), fair share)``).  Requests never
