@@ -58,7 +58,7 @@ def critic_fit(learner: OffPolicyLearner, cfg: object, envs: int, seed: int) -> 
         rew = torch.as_tensor(
             step.outcome.reward_per_cv
             if learner.cfg.reward == "per_cv"
-            else np.repeat(step.reward[:, None], learner.spec.num_agents, 1),
+            else np.repeat(step.reward[:, None], learner.spec.num_cvs, 1),
             dtype=torch.float32,
         )
         true.append(learner.scale_rewards(rew).numpy().ravel())

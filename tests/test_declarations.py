@@ -54,6 +54,7 @@ def test_every_config_key_is_declared_once_with_its_documentation():
     from isac_iov import config
     from isac_iov.learners.common import make_algo_config
     from isac_iov.learners.mappo import MappoConfig
+
     flat = list(config._flat_items(config.Config()))
     assert list(config.KEYS) == flat and all(meta["source"] for meta in config.KEYS.values())
     assert config.PLAUSIBLE_RANGES["lyapunov.alpha"] == (0.0, 1.0) == config.KEYS["lyapunov.alpha"]["bounds"]

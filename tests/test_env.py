@@ -16,7 +16,7 @@ def _random_episode(env, rng):
     env.reset()
     steps = []
     while True:
-        st = env.step(rng.uniform(size=(env.num_envs, env.num_agents, env.action_dim)))
+        st = env.step(rng.uniform(size=(env.num_envs, env.num_cvs, env.action_dim)))
         steps.append(st)
         if st.done:
             return steps

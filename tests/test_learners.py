@@ -200,7 +200,7 @@ def test_short_ly_dtmpo_training_beats_random_and_the_untrained_policy(tmp_path)
     untrained = MAPPO(EnvSpec.from_config(cfg), make_algo_config(MappoConfig, overrides)).actor
     run = train_run("ly-dtmpo", cfg, 1200, 0, tmp_path / "run", algo_overrides=overrides, progress=False)
     rng = np.random.default_rng(0)
-    random_cost = _mean_cost(cfg, lambda env, o: rng.uniform(size=(env.num_envs, env.num_agents, env.action_dim)))
+    random_cost = _mean_cost(cfg, lambda env, o: rng.uniform(size=(env.num_envs, env.num_cvs, env.action_dim)))
     start_cost = _mean_cost(cfg, TrainedPolicy("untrained", untrained, EnvSpec.from_config(cfg), True).act)
     trained_cost = _mean_cost(cfg, load_policy(run).act)
     assert trained_cost <= 0.8 * random_cost  # >= 20 % below uniform random actions

@@ -26,7 +26,7 @@ def _played_env(overrides, seed, slots=4, num_envs=2):
     obs, _ = env.reset()
     rng = np.random.default_rng(seed)
     for _ in range(slots):
-        a = rng.uniform(size=(num_envs, env.num_agents, env.action_dim))
+        a = rng.uniform(size=(num_envs, env.num_cvs, env.action_dim))
         a[..., layout(env.num_rsus).cpu] *= 0.1  # little RSU CPU: RSU backlog builds
         obs = env.step(a).obs
     return env, obs
@@ -38,7 +38,7 @@ def test_reference_actions_are_valid(name, variant):
     pol = make_policy(name, env.cfg, seed=0)
     pol.reset(env)
     a = pol.act(env, obs)
-    check_actions(a, (3, env.num_agents, env.action_dim))  # shape, finite, in [0, 1]
+    check_actions(a, (3, env.num_cvs, env.action_dim))  # shape, finite, in [0, 1]
     assert isinstance(pol.name, str) and pol.name == name
     env.step(a)
 

@@ -19,6 +19,7 @@ mapping or a non-mapping for a section is an error.
 ``TABLE_II`` maps each key to the Table II row (or the docs/model.md section) it
 comes from; ``isac-iov config`` prints the effective config with it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,8 +56,9 @@ class Range:
         return [float(self.low), float(self.high)]
 
 
-def _key(default: Any, source: str, bounds: tuple[float, float] | None = None,
-         choices: tuple[str, ...] | None = None) -> Any:
+def _key(
+    default: Any, source: str, bounds: tuple[float, float] | None = None, choices: tuple[str, ...] | None = None
+) -> Any:
     """A config key with its documentation: ``source`` (its Table II row, or the docs/model.md section that
     settles it), plausible ``bounds`` (docs/model.md#plausible-ranges; both ends of a range, every entry of
     a list) and the allowed ``choices``.  ``isac-iov config``, validation and the tables below read these."""
@@ -72,20 +74,24 @@ class RoadConfig:
 
 @dataclass(frozen=True)
 class RsuConfig:
-    x_m: tuple[float, ...] = _key((200.0, 350.0, 500.0),
-                                  "docs/model.md#values-the-paper-leaves-open: 3 RSUs 150 m apart (Table II), centred",
-                                  bounds=(0.0, 1e6))
+    x_m: tuple[float, ...] = _key(
+        (200.0, 350.0, 500.0),
+        "docs/model.md#values-the-paper-leaves-open: 3 RSUs 150 m apart (Table II), centred",
+        bounds=(0.0, 1e6),
+    )
     lateral_offset_m: float = _key(9.375, "Sec. VII-A text l_k = 9.375 m (Table II says 9.75)", bounds=(0.0, 10000.0))
     height_m: float = _key(10.0, "Table II: RSU height H_k = 10 m", bounds=(0.01, 10000.0))
     coverage_m: float = _key(200.0, "Table II: coverage radius 200 m", bounds=(1.0, 1e6))
     cpu_max_hz: float = _key(20e9, "Table II: RSU computing resources F^rsu,max = 20 GHz", bounds=(1e6, 1e15))
-    twin_reserve_fraction: float = _key(0.1,
-                                        "docs/model.md#values-the-paper-leaves-open: C^twin = 10 % of F^rsu,max (C6)",
-                                        bounds=(0.0, 0.99))
+    twin_reserve_fraction: float = _key(
+        0.1, "docs/model.md#values-the-paper-leaves-open: C^twin = 10 % of F^rsu,max (C6)", bounds=(0.0, 0.99)
+    )
     kappa: float = _key(1e-28, "Table II: RSU energy coefficient kappa_rsu = 1e-28", bounds=(1e-36, 1e-20))
-    service: str = _key("work_conserving",
-                        "docs/model.md#rsu-service: eq. (17) service rate (our choice)",
-                        choices=("work_conserving", "allocated", "capacity"))
+    service: str = _key(
+        "work_conserving",
+        "docs/model.md#rsu-service: eq. (17) service rate (our choice)",
+        choices=("work_conserving", "allocated", "capacity"),
+    )
 
 
 @dataclass(frozen=True)
@@ -97,9 +103,9 @@ class ChannelConfig:
     pathloss_intercept_db: float = _key(-38.4, "Sec. III-C: path loss -38.4 - 21 log10(d)", bounds=(-200.0, 0.0))
     pathloss_slope_db: float = _key(21.0, "Sec. III-C: path loss -38.4 - 21 log10(d)", bounds=(0.1, 100.0))
     fading: bool = _key(True, "Sec. III-C: Rayleigh small-scale fading h ~ CN(0, 1)")
-    bandwidth_sharing: str = _key("per_cv",
-                                  "docs/model.md#bandwidth: per-CV band (C4) or per-RSU shared band",
-                                  choices=("per_cv", "per_rsu"))
+    bandwidth_sharing: str = _key(
+        "per_cv", "docs/model.md#bandwidth: per-CV band (C4) or per-RSU shared band", choices=("per_cv", "per_rsu")
+    )
 
 
 @dataclass(frozen=True)
@@ -108,54 +114,60 @@ class VehicleConfig:
     cpu_hz: Range = _key(Range(2e9, 3e9), "Table II: CV computation capacity in [2, 3] GHz", bounds=(1e6, 1e13))
     kappa: float = _key(1e-26, "Table II: vehicle energy coefficient kappa_cv = 1e-26", bounds=(1e-34, 1e-18))
     initial_x_m: Range = _key(Range(0.0, 700.0), "not in the paper: initial position on the road", bounds=(0.0, 1e6))
-    lane: Range = _key(Range(0, 3),
-                       "not in the paper: initial lane index (0-1 eastbound, 2-3 westbound)", bounds=(0.0, 999.0))
+    lane: Range = _key(
+        Range(0, 3), "not in the paper: initial lane index (0-1 eastbound, 2-3 westbound)", bounds=(0.0, 999.0)
+    )
 
 
 @dataclass(frozen=True)
 class TaskConfig:
     data_bits: Range = _key(Range(1e6, 3e6), "Table II: task data volume in [1, 3] Mb", bounds=(1.0, 1e12))
-    instruction_bits: Range = _key(Range(1e4, 5e4),
-                                   "docs/model.md#values-the-paper-leaves-open: G^InsD uniform 10-50 kbit",
-                                   bounds=(1.0, 1e12))
-    intensity_cycles_per_bit: Range = _key(Range(1500.0, 2000.0),
-                                           "Table II: task intensity in [1500, 2000] cycles/bit", bounds=(1.0, 1e7))
-    cotransform_cycles_per_bit: Range = _key(Range(100.0, 500.0),
-                                             "Table II: coordinate transformation in [100, 500] cycles/bit",
-                                             bounds=(0.0, 1e7))
-    deadline_s: float = _key(1.0,
-                             "docs/model.md#values-the-paper-leaves-open: T^max (C8), calibrated",
-                             bounds=(0.001, 1e6))
+    instruction_bits: Range = _key(
+        Range(1e4, 5e4), "docs/model.md#values-the-paper-leaves-open: G^InsD uniform 10-50 kbit", bounds=(1.0, 1e12)
+    )
+    intensity_cycles_per_bit: Range = _key(
+        Range(1500.0, 2000.0), "Table II: task intensity in [1500, 2000] cycles/bit", bounds=(1.0, 1e7)
+    )
+    cotransform_cycles_per_bit: Range = _key(
+        Range(100.0, 500.0), "Table II: coordinate transformation in [100, 500] cycles/bit", bounds=(0.0, 1e7)
+    )
+    deadline_s: float = _key(
+        1.0, "docs/model.md#values-the-paper-leaves-open: T^max (C8), calibrated", bounds=(0.001, 1e6)
+    )
 
 
 @dataclass(frozen=True)
 class LyapunovConfig:
     v_control: float = _key(5.0, "Table II: Lyapunov control parameter V = 5", bounds=(0.001, 1e6))
-    alpha: float = _key(0.6,
-                        "docs/model.md#values-the-paper-leaves-open: alpha = 0.6 (Fig. 6), eq. (24)",
-                        bounds=(0.0, 1.0))
-    energy_budget_j_per_cv: float = _key(22.0,
-                                         "docs/model.md#values-the-paper-leaves-open: E^max / I (C3), calibrated",
-                                         bounds=(0.001, 1e15))
-    energy_queue: str = _key("per_cv",
-                             "docs/model.md#energy-queue: virtual energy queue per CV or system-wide",
-                             choices=("per_cv", "system"))
-    window_slots: int = _key(10,
-                             "docs/model.md#values-the-paper-leaves-open: Little's-law window m = 10 slots (eq. 18)",
-                             bounds=(1, 1_000_000))
-    queue_delay: str = _key("backlog",
-                            "docs/model.md#queueing-delay: backlog / service rate, or eq. (18) as printed",
-                            choices=("backlog", "littles_law"))
+    alpha: float = _key(
+        0.6, "docs/model.md#values-the-paper-leaves-open: alpha = 0.6 (Fig. 6), eq. (24)", bounds=(0.0, 1.0)
+    )
+    energy_budget_j_per_cv: float = _key(
+        22.0, "docs/model.md#values-the-paper-leaves-open: E^max / I (C3), calibrated", bounds=(0.001, 1e15)
+    )
+    energy_queue: str = _key(
+        "per_cv", "docs/model.md#energy-queue: virtual energy queue per CV or system-wide", choices=("per_cv", "system")
+    )
+    window_slots: int = _key(
+        10,
+        "docs/model.md#values-the-paper-leaves-open: Little's-law window m = 10 slots (eq. 18)",
+        bounds=(1, 1_000_000),
+    )
+    queue_delay: str = _key(
+        "backlog",
+        "docs/model.md#queueing-delay: backlog / service rate, or eq. (18) as printed",
+        choices=("backlog", "littles_law"),
+    )
 
 
 @dataclass(frozen=True)
 class ActionConfig:
-    min_task_share: float = _key(0.05,
-                                 "docs/model.md#action-mapping: smallest task part sent anywhere (C5)",
-                                 bounds=(0.0, 0.5))
-    min_resource_share: float = _key(0.01,
-                                     "docs/model.md#action-mapping: bandwidth/CPU weight floor of a used link",
-                                     bounds=(0.0001, 1.0))
+    min_task_share: float = _key(
+        0.05, "docs/model.md#action-mapping: smallest task part sent anywhere (C5)", bounds=(0.0, 0.5)
+    )
+    min_resource_share: float = _key(
+        0.01, "docs/model.md#action-mapping: bandwidth/CPU weight floor of a used link", bounds=(0.0001, 1.0)
+    )
 
 
 @dataclass(frozen=True)
@@ -209,10 +221,9 @@ TABLE_II: dict[str, str] = {key: meta["source"] for key, meta in KEYS.items()}
 _CHOICES: dict[str, tuple[str, ...]] = {key: meta["choices"] for key, meta in KEYS.items() if meta["choices"]}
 RANGES_DOC = "docs/model.md#plausible-ranges"
 # The closed interval [low, high] each numeric key (both ends of a range, every entry of a list) must lie in.
-PLAUSIBLE_RANGES: dict[str, tuple[float, float]] = {key: meta["bounds"] for key, meta in KEYS.items()
-                                                    if meta["bounds"]}
+PLAUSIBLE_RANGES: dict[str, tuple[float, float]] = {key: meta["bounds"] for key, meta in KEYS.items() if meta["bounds"]}
 MAX_RSUS = 1000
-MIN_EDGE_SNR_DB = -30.0   # mean SNR at the coverage edge (docs/model.md#plausible-ranges)
+MIN_EDGE_SNR_DB = -30.0  # mean SNR at the coverage edge (docs/model.md#plausible-ranges)
 MAX_SEED = 2**63 - 1
 
 
@@ -287,7 +298,7 @@ def coerce(key: str, value: Any, typ: Any) -> Any:
         if len(value) > MAX_RSUS:
             raise ConfigError(f"{key}: at most {MAX_RSUS} entries, got {len(value)}")
         return tuple(_coerce_float(key, v) for v in value)
-    if dataclasses.is_dataclass(typ):
+    if isinstance(typ, type) and dataclasses.is_dataclass(typ):
         return _build(typ, value, prefix=key + ".")
     raise ConfigError(f"{key}: unsupported type {typ}")  # pragma: no cover
 
@@ -316,6 +327,7 @@ def _flat_items(cfg: Config) -> dict[str, Any]:
                 walk(val, prefix + f.name + ".")
             else:
                 out[prefix + f.name] = val
+
     walk(cfg, "")
     return out
 
@@ -325,33 +337,45 @@ def _check_range(key: str, val: Any) -> None:
     vals = [val.low, val.high] if isinstance(val, Range) else (list(val) if isinstance(val, tuple) else [val])
     for v in vals:
         if not low <= v <= high:
-            raise ConfigError(f"{key}: {_show(_to_plain(val))} outside the plausible range [{low:g}, {high:g}] "
-                              f"({RANGES_DOC})")
+            raise ConfigError(
+                f"{key}: {_show(_to_plain(val))} outside the plausible range [{low:g}, {high:g}] ({RANGES_DOC})"
+            )
 
 
 def edge_snr_db(cfg: Config) -> float:
     """Mean SNR (eq. 1 without fading) of a link at the coverage edge, in dB."""
     ch = cfg.channel
-    return (10.0 * math.log10(ch.tx_power_w / ch.noise_w) + ch.pathloss_intercept_db
-            - ch.pathloss_slope_db * math.log10(cfg.rsu.coverage_m))
+    return (
+        10.0 * math.log10(ch.tx_power_w / ch.noise_w)
+        + ch.pathloss_intercept_db
+        - ch.pathloss_slope_db * math.log10(cfg.rsu.coverage_m)
+    )
 
 
 def _check_relations(cfg: Config) -> None:
     """Constraints between keys (the ranges of single keys are checked before)."""
     if cfg.vehicle.lane.high > cfg.road.num_lanes - 1:
-        raise ConfigError(f"vehicle.lane: {cfg.vehicle.lane.to_list()} exceeds road.num_lanes - 1 = {cfg.road.num_lanes - 1}")
+        raise ConfigError(
+            f"vehicle.lane: {cfg.vehicle.lane.to_list()} exceeds road.num_lanes - 1 = {cfg.road.num_lanes - 1}"
+        )
     if cfg.vehicle.initial_x_m.high > cfg.road.length_m:
-        raise ConfigError(f"vehicle.initial_x_m: {cfg.vehicle.initial_x_m.to_list()} exceeds road.length_m = {cfg.road.length_m}")
+        raise ConfigError(
+            f"vehicle.initial_x_m: {cfg.vehicle.initial_x_m.to_list()} exceeds road.length_m = {cfg.road.length_m}"
+        )
     if cfg.action.min_task_share * (cfg.num_rsus + 1) >= 1:
-        raise ConfigError(f"action.min_task_share: must be < 1 / (RSUs + 1) = {1 / (cfg.num_rsus + 1):.3g}, "
-                          f"got {cfg.action.min_task_share!r}")
+        raise ConfigError(
+            f"action.min_task_share: must be < 1 / (RSUs + 1) = {1 / (cfg.num_rsus + 1):.3g}, "
+            f"got {cfg.action.min_task_share!r}"
+        )
     for x in cfg.rsu.x_m:
         if not 0 <= x <= cfg.road.length_m:
             raise ConfigError(f"rsu.x_m: position {x} outside the road [0, {cfg.road.length_m}]")
     if edge_snr_db(cfg) < MIN_EDGE_SNR_DB:
-        raise ConfigError(f"channel: the mean SNR at the coverage edge (rsu.coverage_m) is {edge_snr_db(cfg):.1f} dB, "
-                          f"below {MIN_EDGE_SNR_DB:g} dB: raise channel.tx_power_w or channel.pathloss_intercept_db, "
-                          f"lower channel.noise_w, channel.pathloss_slope_db or rsu.coverage_m ({RANGES_DOC})")
+        raise ConfigError(
+            f"channel: the mean SNR at the coverage edge (rsu.coverage_m) is {edge_snr_db(cfg):.1f} dB, "
+            f"below {MIN_EDGE_SNR_DB:g} dB: raise channel.tx_power_w or channel.pathloss_intercept_db, "
+            f"lower channel.noise_w, channel.pathloss_slope_db or rsu.coverage_m ({RANGES_DOC})"
+        )
 
 
 def validate(cfg: Config) -> Config:
@@ -368,7 +392,7 @@ def validate(cfg: Config) -> Config:
 class _StrictLoader(yaml.SafeLoader):
     """``yaml.SafeLoader`` that rejects a key given twice in one mapping."""
 
-    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         if isinstance(node, yaml.MappingNode):
             seen: set[Any] = set()
             for key_node, _ in node.value:
@@ -377,11 +401,15 @@ class _StrictLoader(yaml.SafeLoader):
                 key = self.construct_object(key_node, deep=True)
                 try:
                     duplicate = key in seen
-                except TypeError:       # unhashable: the base class reports it
+                except TypeError:  # unhashable: the base class reports it
                     continue
                 if duplicate:
-                    raise yaml.constructor.ConstructorError("while constructing a mapping", node.start_mark,
-                                                            f"found duplicate key {key!r}", key_node.start_mark)
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping",
+                        node.start_mark,
+                        f"found duplicate key {key!r}",
+                        key_node.start_mark,
+                    )
                 seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
@@ -453,8 +481,9 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             raise ConfigError(f"unknown config key {key} in override {text!r}")
         if isinstance(node[path[-1]], dict):
             if not isinstance(value, dict) or not value:
-                raise ConfigError(f"{key}: a section; set its keys ({key}.KEY=VALUE) or give a non-empty mapping, "
-                                  f"got {_show(value)}")
+                raise ConfigError(
+                    f"{key}: a section; set its keys ({key}.KEY=VALUE) or give a non-empty mapping, got {_show(value)}"
+                )
             _merge(node[path[-1]], value, key + ".")
         else:
             node[path[-1]] = value
@@ -466,8 +495,9 @@ def from_dict(data: dict[str, Any]) -> Config:
     return validate(_build(Config, data))
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None,
-                base: Config | None = None) -> Config:
+def load_config(
+    path: str | Path | None = None, overrides: list[str] | None = None, base: Config | None = None
+) -> Config:
     """``base`` (default: Table II), then a YAML file (partial allowed), then ``key=value`` overrides."""
     data = (base or Config()).to_dict()
     if path is not None:
@@ -505,6 +535,7 @@ def scenario_overrides(name: str) -> list[str]:
                 walk(val, f"{prefix}{key}.")
             else:
                 out.append(f"{prefix}{key}={json.dumps(val)}")
+
     walk(read_config_file(path), "")
     load_config(None, out)
     return sorted(out)
@@ -525,10 +556,15 @@ def _allowed(key: str) -> str:
     return " | ".join(meta["choices"]) if meta["choices"] else "true | false"
 
 
-
 def add_config_arguments(p: argparse.ArgumentParser) -> None:
     """The ``--config FILE`` and repeated ``--set key=value`` options shared by commands."""
     p.add_argument("--config", default=None, help="YAML scenario file (partial allowed)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key, e.g. --set lyapunov.v_control=10 (repeatable; "
-                        "`isac-iov config` lists every key with its allowed values)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set lyapunov.v_control=10 (repeatable; "
+        "`isac-iov config` lists every key with its allowed values)",
+    )

@@ -82,7 +82,7 @@ class MemoryEstimateError(ValueError):
 class Dims:
     """The sizes of one env's arrays and the parts of an observation, from the config alone."""
 
-    num_agents: int
+    num_cvs: int
     num_rsus: int
     action_dim: int  # 1 + 3K (see isac_iov.actions)
     cv_feature_dim: int  # own features of one CV: OWN_FEATURES + len(LINK_FEATURE_NAMES) K
@@ -195,7 +195,7 @@ class BatchedEnv:
         self.scn = Scenario(cfg)
         self.num_envs = num_envs
         d = dims(cfg)
-        self.num_agents, self.num_rsus, self.action_dim = d.num_agents, d.num_rsus, d.action_dim
+        self.num_cvs, self.num_rsus, self.action_dim = d.num_cvs, d.num_rsus, d.action_dim
         self.cv_feature_dim, self.twin_feature_dim, self.obs_dim = d.cv_feature_dim, d.twin_feature_dim, d.obs_dim
         self.global_state_dim, self.critic_state_dim = d.global_state_dim, d.critic_state_dim
         self._seed = seed
@@ -230,7 +230,7 @@ class BatchedEnv:
             raise RuntimeError("call reset() before step()")
         if self.t >= self.cfg.episode_slots:
             raise RuntimeError("episode is over; call reset()")
-        a = check_actions(actions, (self.num_envs, self.num_agents, self.action_dim))
+        a = check_actions(actions, (self.num_envs, self.num_cvs, self.action_dim))
         ln = slot.links(self.scn, self.phys, a, self._chan)
         eta = self.twin.select_modes(ln)
         q_before = self.queues.state
@@ -283,7 +283,7 @@ class BatchedEnv:
 
     def _observe_all(self) -> tuple[np.ndarray, np.ndarray]:
         """``(obs (E, I, O), critic_state (E, I, O + G))`` from one read of the twin's view."""
-        e, i = self.num_envs, self.num_agents
+        e, i = self.num_envs, self.num_cvs
         rsu_part, all_cvs = self.twin.view_features()
         critic = np.empty((e, i, self.critic_state_dim))
         o, f = self.obs_dim, self.cv_feature_dim

@@ -81,8 +81,8 @@ class TrainedPolicy:
         self.name, self.actor, self.spec, self.twin_enabled = name, actor.eval(), spec, twin_enabled
 
     def reset(self, env: BatchedEnv) -> None:
-        got = (env.num_agents, env.obs_dim, env.action_dim)
-        want = (self.spec.num_agents, self.spec.obs_dim, self.spec.action_dim)
+        got = (env.num_cvs, env.obs_dim, env.action_dim)
+        want = (self.spec.num_cvs, self.spec.obs_dim, self.spec.action_dim)
         if got != want:
             raise ValueError(f"policy {self.name}: trained for (CVs, obs_dim, action_dim) = {want}, the env has {got}")
 

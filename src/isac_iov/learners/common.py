@@ -22,6 +22,7 @@ Hyper-parameters are frozen dataclasses deriving from :class:`AlgoConfig`;
 :func:`make_algo_config` applies ``key=value`` overrides with the same
 type checks and error style as the scenario config.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -34,45 +35,46 @@ import torch
 
 from ..config import Config, ConfigError, coerce, parse_yaml
 from ..env.core import Step, dims
+from .networks import Actor
 
 
 @dataclass(frozen=True)
 class EnvSpec:
     """Dimensions a learner needs, read from the config (:func:`isac_iov.env.core.dims`)."""
 
-    num_agents: int
+    num_cvs: int
     obs_dim: int
     action_dim: int
     global_state_dim: int
     critic_state_dim: int
-    twin_part: slice     # the observation entries the twin provides
+    twin_part: slice  # the observation entries the twin provides
     slots: int
 
     @classmethod
-    def from_config(cls, cfg: Config) -> "EnvSpec":
+    def from_config(cls, cfg: Config) -> EnvSpec:
         d = dims(cfg)
-        return cls(d.num_agents, d.obs_dim, d.action_dim, d.global_state_dim, d.critic_state_dim, d.twin,
-                   cfg.episode_slots)
+        return cls(
+            d.num_cvs, d.obs_dim, d.action_dim, d.global_state_dim, d.critic_state_dim, d.twin, cfg.episode_slots
+        )
 
 
 @dataclass(frozen=True)
 class AlgoConfig:
     """Fields common to every algorithm."""
 
-    num_envs: int = 16            # episodes played in parallel per iteration
-    hidden: int = 128             # width of both hidden layers of every network
-    shared_actor: bool = False    # one actor for all CVs with a one-hot agent id (else one per CV)
-    torch_threads: int = 1        # fixed for run-to-run determinism
+    num_envs: int = 16  # episodes played in parallel per iteration
+    hidden: int = 128  # width of both hidden layers of every network
+    shared_actor: bool = False  # one actor for all CVs with a one-hot agent id (else one per CV)
+    torch_threads: int = 1  # fixed for run-to-run determinism
     init_local_logit: float = -3.0  # initial mean pre-action of the local weight (action 0): offload first
-    norm_memory: float = 10.0     # iterations of inputs the input normalisers remember (0: all)
+    norm_memory: float = 10.0  # iterations of inputs the input normalisers remember (0: all)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
 _CHOICES = {"reward": ("team", "per_cv")}
-_POSITIVE_INT = {"num_envs", "hidden", "torch_threads", "epochs", "batch_size", "buffer_episodes",
-                 "policy_delay"}
+_POSITIVE_INT = {"num_envs", "hidden", "torch_threads", "epochs", "batch_size", "buffer_episodes", "policy_delay"}
 
 
 def make_algo_config(cls: type[AlgoConfig], overrides: dict[str, Any] | None) -> AlgoConfig:
@@ -99,7 +101,7 @@ def _check(key: str, value: Any) -> Any:
 class Learner(Protocol):
     """The interface :mod:`isac_iov.learners.train` drives (see the module docstring)."""
 
-    actor: torch.nn.Module
+    actor: Actor
     num_envs: int
 
     def explore(self, obs: np.ndarray, critic_state: np.ndarray, t: int) -> np.ndarray: ...

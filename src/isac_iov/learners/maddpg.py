@@ -42,7 +42,7 @@ class MADDPG(OffPolicyLearner):
     def __init__(self, spec: EnvSpec, cfg: MaddpgConfig):
         super().__init__(spec, cfg)
         self.actor = DeterministicActor(
-            spec.num_agents,
+            spec.num_cvs,
             spec.obs_dim,
             spec.action_dim,
             cfg.hidden,
@@ -50,7 +50,7 @@ class MADDPG(OffPolicyLearner):
             self.norm_max_count,
             cfg.init_local_logit,
         )
-        self.critic = QEnsemble(spec.num_agents, self.critic_in_dim, cfg.hidden, copies=self.critic_copies)
+        self.critic = QEnsemble(spec.num_cvs, self.critic_in_dim, cfg.hidden, copies=self.critic_copies)
         self.actor_target, self.critic_target = copy.deepcopy(self.actor), copy.deepcopy(self.critic)
         self.actor_opt = adam(self.actor.parameters(), lr=cfg.actor_lr)
         self.critic_opt = adam(self.critic.parameters(), lr=cfg.critic_lr)

@@ -118,10 +118,10 @@ class MAPPO:
     def __init__(self, spec: EnvSpec, cfg: MappoConfig):
         self.spec, self.cfg = spec, cfg
         self.num_envs = cfg.num_envs
-        samples = cfg.num_envs * spec.slots * spec.num_agents
+        samples = cfg.num_envs * spec.slots * spec.num_cvs
         norm_count = memory_count(cfg.norm_memory, samples)
         self.actor = GaussianActor(
-            spec.num_agents,
+            spec.num_cvs,
             spec.obs_dim,
             spec.action_dim,
             cfg.hidden,
@@ -132,7 +132,7 @@ class MAPPO:
         )
         self.critic_dim = spec.critic_state_dim if cfg.critic_global else spec.obs_dim
         critic_norm = RunningNorm(self.critic_dim, max_count=norm_count)
-        critic_mlp = AgentMLP(spec.num_agents, self.critic_dim, 1, cfg.hidden, shared=True)
+        critic_mlp = AgentMLP(spec.num_cvs, self.critic_dim, 1, cfg.hidden, shared=True)
         self.critic = nn.Sequential(critic_norm, critic_mlp)
         self.critic_norm, self.critic_mlp = critic_norm, critic_mlp  # the critic's two layers, typed
         self.actor_opt = adam(
@@ -146,7 +146,7 @@ class MAPPO:
         self.critic_opt = adam(self.critic.parameters(), lr=cfg.lr, eps=1e-5)
         self.value_norm = RunningMeanStd(max_count=memory_count(cfg.value_memory, samples))
         self.return_rms = RunningMeanStd(max_count=memory_count(cfg.value_memory, samples))
-        t, e, i = spec.slots, cfg.num_envs, spec.num_agents
+        t, e, i = spec.slots, cfg.num_envs, spec.num_cvs
         self.obs = torch.zeros(t, e, i, spec.obs_dim)
         self.states = torch.zeros(t + 1, e, i, self.critic_dim)
         self.pre_actions = torch.zeros(t, e, i, spec.action_dim)
@@ -189,7 +189,7 @@ class MAPPO:
         }
         batch = {k: v.reshape(-1, *v.shape[2:]) for k, v in batch.items()}
         rows = batch["obs"].shape[0]
-        mb = max(1, min(rows, cfg.batch_size // self.spec.num_agents))
+        mb = max(1, min(rows, cfg.batch_size // self.spec.num_cvs))
         stats: list[dict[str, torch.Tensor]] = []
         for _ in range(cfg.epochs):
             perm = torch.randperm(rows)

@@ -53,7 +53,7 @@ class MASAC(OffPolicyLearner):
     def __init__(self, spec: EnvSpec, cfg: MasacConfig):
         super().__init__(spec, cfg)
         self.actor = SquashedGaussianActor(
-            spec.num_agents,
+            spec.num_cvs,
             spec.obs_dim,
             spec.action_dim,
             cfg.hidden,
@@ -61,9 +61,9 @@ class MASAC(OffPolicyLearner):
             self.norm_max_count,
             cfg.init_local_logit,
         )
-        self.critic = QEnsemble(spec.num_agents, self.critic_in_dim, cfg.hidden, copies=2)
+        self.critic = QEnsemble(spec.num_cvs, self.critic_in_dim, cfg.hidden, copies=2)
         self.critic_target = copy.deepcopy(self.critic)
-        self.temperature = Temperature(spec.num_agents, cfg.init_alpha)
+        self.temperature = Temperature(spec.num_cvs, cfg.init_alpha)
         self.target_entropy = cfg.target_entropy_per_dim * spec.action_dim
         self.actor_opt = adam(self.actor.parameters(), lr=cfg.actor_lr)
         self.critic_opt = adam(self.critic.parameters(), lr=cfg.critic_lr)

@@ -122,7 +122,7 @@ class OffPolicyLearner(ABC):
 
     def __init__(self, spec: EnvSpec, cfg: OffPolicyConfig):
         self.spec, self.cfg, self.num_envs = spec, cfg, cfg.num_envs
-        t, e, i = spec.slots, cfg.num_envs, spec.num_agents
+        t, e, i = spec.slots, cfg.num_envs, spec.num_cvs
         self.replay = EpisodeReplay(cfg.buffer_episodes, t, i, spec.obs_dim, spec.global_state_dim, spec.action_dim)
         self.stage = {
             "obs": torch.zeros(e, t + 1, i, spec.obs_dim),
@@ -140,7 +140,7 @@ class OffPolicyLearner(ABC):
     @property
     def norm_max_count(self) -> float:
         """Sample cap of the input normalisers (``norm_memory`` iterations of agent-slots)."""
-        return memory_count(self.cfg.norm_memory, self.cfg.num_envs * self.spec.slots * self.spec.num_agents)
+        return memory_count(self.cfg.norm_memory, self.cfg.num_envs * self.spec.slots * self.spec.num_cvs)
 
     @abstractmethod
     def behaviour(self, obs: torch.Tensor) -> torch.Tensor:
@@ -160,7 +160,7 @@ class OffPolicyLearner(ABC):
         self.stage["obs"][:, t] = o
         self.stage["glob"][:, t] = as_tensor(critic_state[:, 0, self.spec.obs_dim :])
         if self.random_warmup and self.episodes_seen < self.cfg.warmup_episodes:
-            a = torch.rand(o.shape[0], self.spec.num_agents, self.spec.action_dim)
+            a = torch.rand(o.shape[0], self.spec.num_cvs, self.spec.action_dim)
         else:
             with torch.no_grad():
                 a = self.behaviour(o)
@@ -194,7 +194,7 @@ class OffPolicyLearner(ABC):
     @property
     def critic_in_dim(self) -> int:
         """Input width of each critic: critic state plus the joint action."""
-        return self.spec.critic_state_dim + self.spec.num_agents * self.spec.action_dim
+        return self.spec.critic_state_dim + self.spec.num_cvs * self.spec.action_dim
 
     def policy_value(
         self, obs: torch.Tensor, glob: torch.Tensor, replayed: torch.Tensor, own: torch.Tensor

@@ -86,7 +86,7 @@ class ToyEnv:
         coupling: float = 1.0,
         seed: int | None = None,
     ):
-        self.num_envs, self.num_agents, self.action_dim, self.slots = num_envs, agents, action_dim, slots
+        self.num_envs, self.num_cvs, self.action_dim, self.slots = num_envs, agents, action_dim, slots
         self.coupling = coupling
         self.rng = np.random.default_rng(seed)
         self.t = 0
@@ -94,8 +94,8 @@ class ToyEnv:
 
     def spec(self) -> EnvSpec:
         """The dimensions a learner is built with."""
-        obs, glob = self.action_dim, self.num_agents * self.action_dim
-        return EnvSpec(self.num_agents, obs, self.action_dim, glob, obs + glob, slice(obs, obs), self.slots)
+        obs, glob = self.action_dim, self.num_cvs * self.action_dim
+        return EnvSpec(self.num_cvs, obs, self.action_dim, glob, obs + glob, slice(obs, obs), self.slots)
 
     def reset(self) -> tuple[np.ndarray, np.ndarray]:
         """``(obs (E, I, A), critic_state (E, I, A + I*A))`` of the first slot."""
@@ -115,18 +115,18 @@ class ToyEnv:
         ``(E, I)``: agent ``i`` gets ``-||a_i - g_i||^2 / I`` and an equal share of the coupling term."""
         err = np.asarray(actions, dtype=np.float64) - targets
         coupling = self.coupling * err[..., 0].mean(-1, keepdims=True) ** 2
-        return -((err**2).sum(-1) + coupling) / self.num_agents
+        return -((err**2).sum(-1) + coupling) / self.num_cvs
 
     def random_reward(self) -> float:
         """Exact expected reward per slot of uniformly random actions."""
         per_dim = (1.0 + (TARGET_HIGH - TARGET_LOW) ** 2) / 12.0
-        return -(self.action_dim + self.coupling / self.num_agents) * per_dim
+        return -(self.action_dim + self.coupling / self.num_cvs) * per_dim
 
     def _draw(self) -> np.ndarray:
-        return self.rng.uniform(TARGET_LOW, TARGET_HIGH, (self.num_envs, self.num_agents, self.action_dim))
+        return self.rng.uniform(TARGET_LOW, TARGET_HIGH, (self.num_envs, self.num_cvs, self.action_dim))
 
     def _critic_state(self) -> np.ndarray:
-        glob = self.targets.reshape(self.num_envs, 1, -1).repeat(self.num_agents, axis=1)
+        glob = self.targets.reshape(self.num_envs, 1, -1).repeat(self.num_cvs, axis=1)
         return np.concatenate([self.targets, glob], axis=-1)
 
 

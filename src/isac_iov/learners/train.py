@@ -33,6 +33,7 @@ unknown algorithm or key, ``--episodes`` < 1, a non-empty directory without
 ``--resume``, a directory whose run has another scenario, algorithm,
 hyper-parameters, episode count or seed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,8 +52,19 @@ from tqdm import tqdm
 from ..config import Config, ConfigError, add_config_arguments, check_seed, load_config, parse_override
 from ..env.core import BatchedEnv, check_memory, dims, estimate_memory_bytes
 from ..env.rollout import SlotRecord, rollout
-from ..rundir import (ALGO_FILE, CHECKPOINT_FILE, CONFIG_FILE, LOCK_FILE, METRICS_FILE, TB_DIR, RunDirError,
-                      code_fingerprint, locked, save_checked, write_atomic)
+from ..rundir import (
+    ALGO_FILE,
+    CHECKPOINT_FILE,
+    CONFIG_FILE,
+    LOCK_FILE,
+    METRICS_FILE,
+    TB_DIR,
+    RunDirError,
+    code_fingerprint,
+    locked,
+    save_checked,
+    write_atomic,
+)
 from . import algo_spec, effective_config, read_checkpoint, read_run
 from .common import EnvSpec, Learner, NonFiniteTraining, make_algo_config
 from .metrics import EpisodeMetrics, columns
@@ -64,16 +76,22 @@ DEFAULT_CHECKPOINT_EVERY = 100
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from . import REGISTRY
-    p.add_argument("--algo", required=True,
-                   help=f"one of {', '.join(REGISTRY)}; hyper-parameters via --set algo.KEY=VALUE")
+
+    p.add_argument(
+        "--algo", required=True, help=f"one of {', '.join(REGISTRY)}; hyper-parameters via --set algo.KEY=VALUE"
+    )
     add_config_arguments(p)
     p.add_argument("--episodes", type=int, default=DEFAULT_EPISODES, help="episodes to train (default 1800)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, type=Path, help="run directory")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--checkpoint-every", type=int, default=DEFAULT_CHECKPOINT_EVERY, metavar="EPISODES")
-    p.add_argument("--init", default=None, metavar="POLICY",
-                   help="behaviour-clone this reference policy (e.g. greedy) into the actor first")
+    p.add_argument(
+        "--init",
+        default=None,
+        metavar="POLICY",
+        help="behaviour-clone this reference policy (e.g. greedy) into the actor first",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -86,16 +104,34 @@ def main(args: argparse.Namespace) -> int:
         if len(path) != 2:
             raise ConfigError(f"override {text!r}: expected algo.KEY=VALUE")
         overrides[path[1]] = value
-    out = train_run(args.algo, cfg, args.episodes, args.seed, args.out, resume=args.resume,
-                    algo_overrides=overrides, progress=not args.no_progress,
-                    checkpoint_every=args.checkpoint_every, init=args.init)
+    out = train_run(
+        args.algo,
+        cfg,
+        args.episodes,
+        args.seed,
+        args.out,
+        resume=args.resume,
+        algo_overrides=overrides,
+        progress=not args.no_progress,
+        checkpoint_every=args.checkpoint_every,
+        init=args.init,
+    )
     print(f"run written to {out}")
     return 0
 
 
-def train_run(algo: str, cfg: Config, episodes: int, seed: int, out_dir: Path, resume: bool = False,
-              algo_overrides: dict | None = None, progress: bool = True,
-              checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, init: str | None = None) -> Path:
+def train_run(
+    algo: str,
+    cfg: Config,
+    episodes: int,
+    seed: int,
+    out_dir: Path,
+    resume: bool = False,
+    algo_overrides: dict | None = None,
+    progress: bool = True,
+    checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+    init: str | None = None,
+) -> Path:
     """Train ``algo`` for ``episodes`` episodes into ``out_dir`` (resuming it if asked); return ``out_dir``.
 
     ``init`` names a reference policy to behaviour-clone into the actor before training.
@@ -103,6 +139,7 @@ def train_run(algo: str, cfg: Config, episodes: int, seed: int, out_dir: Path, r
     spec = algo_spec(algo)
     if init is not None:
         from ..policies import REGISTRY as POLICIES
+
         if init not in POLICIES:
             raise ValueError(f"--init: unknown reference policy {init!r} (known: {', '.join(POLICIES)})")
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
@@ -112,11 +149,19 @@ def train_run(algo: str, cfg: Config, episodes: int, seed: int, out_dir: Path, r
     check_seed("--seed", seed)
     cfg = effective_config(algo, cfg)
     algo_cfg = make_algo_config(spec.config, algo_overrides)
-    check_memory(estimate_memory_bytes(cfg, algo_cfg.num_envs, learner_bytes(cfg, algo_cfg)),
-                 f"training {algo} on num_cvs={cfg.num_cvs} CVs with {algo_cfg.num_envs} env(s)",
-                 "lower num_cvs, algo.num_envs, algo.hidden or algo.buffer_episodes")
-    meta = {"algo": algo, "params": algo_cfg.to_dict(), "episodes": episodes, "seed": seed, "init": init,
-            "code": code_fingerprint()}
+    check_memory(
+        estimate_memory_bytes(cfg, algo_cfg.num_envs, learner_bytes(cfg, algo_cfg)),
+        f"training {algo} on num_cvs={cfg.num_cvs} CVs with {algo_cfg.num_envs} env(s)",
+        "lower num_cvs, algo.num_envs, algo.hidden or algo.buffer_episodes",
+    )
+    meta = {
+        "algo": algo,
+        "params": algo_cfg.to_dict(),
+        "episodes": episodes,
+        "seed": seed,
+        "init": init,
+        "code": code_fingerprint(),
+    }
     out_dir = Path(out_dir)
     _check_out(out_dir, resume)
     with locked(out_dir):
@@ -136,8 +181,8 @@ def learner_bytes(cfg: Config, algo_cfg: Any) -> int:
     per-agent networks on the critic state with Adam's two moments."""
     d = dims(cfg)
     episodes = algo_cfg.num_envs + getattr(algo_cfg, "buffer_episodes", 0)
-    transitions = episodes * cfg.episode_slots * d.num_agents * (2 * (d.obs_dim + d.critic_state_dim) + d.action_dim + 8)
-    weights = 3 * 3 * d.num_agents * algo_cfg.hidden * (d.critic_state_dim + algo_cfg.hidden + d.action_dim + 1)
+    transitions = episodes * cfg.episode_slots * d.num_cvs * (2 * (d.obs_dim + d.critic_state_dim) + d.action_dim + 8)
+    weights = 3 * 3 * d.num_cvs * algo_cfg.hidden * (d.critic_state_dim + algo_cfg.hidden + d.action_dim + 1)
     return FLOAT32_BYTES * (transitions + weights)
 
 
@@ -167,17 +212,23 @@ def _prepare_dir(out_dir: Path, cfg: Config, meta: dict, resume: bool) -> bool:
     if (out_dir / CONFIG_FILE).is_file():
         old_cfg, _, _, old_meta = read_run(out_dir)
         if old_cfg.digest() != cfg.digest():
-            raise ConfigError(f"{out_dir} holds a run of another scenario (config digest {old_cfg.digest()} "
-                              f"!= {cfg.digest()}); use a new --out")
+            raise ConfigError(
+                f"{out_dir} holds a run of another scenario (config digest {old_cfg.digest()} "
+                f"!= {cfg.digest()}); use a new --out"
+            )
         for key in ("algo", "episodes", "seed", "init"):
             if old_meta.get(key) != meta[key]:
                 raise ConfigError(f"{out_dir} holds a run with {key} = {old_meta.get(key)!r}, not {meta[key]!r}")
-        diff = sorted(k for k in set(meta["params"]) | set(old_meta["params"])
-                      if meta["params"].get(k) != old_meta["params"].get(k))
+        diff = sorted(
+            k
+            for k in set(meta["params"]) | set(old_meta["params"])
+            if meta["params"].get(k) != old_meta["params"].get(k)
+        )
         if diff:
             k = diff[0]
-            raise ConfigError(f"{out_dir} holds a run with algo.{k} = {old_meta['params'].get(k)!r}, "
-                              f"not {meta['params'].get(k)!r}")
+            raise ConfigError(
+                f"{out_dir} holds a run with algo.{k} = {old_meta['params'].get(k)!r}, not {meta['params'].get(k)!r}"
+            )
         return True
     if (out_dir / METRICS_FILE).exists() or (out_dir / CHECKPOINT_FILE).exists():
         raise FileExistsError(f"{out_dir} has training outputs but no {CONFIG_FILE}; not resuming it")
@@ -189,8 +240,17 @@ def _prepare_dir(out_dir: Path, cfg: Config, meta: dict, resume: bool) -> bool:
 class _Run:
     """The training loop of one run (iterations of ``num_envs`` lockstep episodes)."""
 
-    def __init__(self, learner_cls: type, cfg: Config, algo_cfg: Any, episodes: int, seed: int,
-                 out_dir: Path, checkpoint_every: int, init: str | None = None):
+    def __init__(
+        self,
+        learner_cls: type,
+        cfg: Config,
+        algo_cfg: Any,
+        episodes: int,
+        seed: int,
+        out_dir: Path,
+        checkpoint_every: int,
+        init: str | None = None,
+    ):
         self.cfg, self.episodes, self.out_dir, self.every = cfg, episodes, out_dir, checkpoint_every
         self.seed, self.init = seed, init
         random.seed(seed)
@@ -209,12 +269,13 @@ class _Run:
             self._load_checkpoint()
         elif self.init is not None:
             from .warmstart import warm_start
+
             warm_start(self.learner, self.cfg, self.init, self.seed)
         self._truncate_metrics()
         from torch.utils.tensorboard import SummaryWriter
+
         writer = SummaryWriter(str(self.out_dir / TB_DIR), purge_step=self.episode)
-        bar = tqdm(total=self.episodes, initial=self.episode, disable=not progress, unit="ep",
-                   desc=self.out_dir.name)
+        bar = tqdm(total=self.episodes, initial=self.episode, disable=not progress, unit="ep", desc=self.out_dir.name)
         t0 = time.perf_counter() - self.elapsed_s
         try:
             while self.episode < self.episodes:
@@ -231,8 +292,10 @@ class _Run:
                 if self.episode // self.every > previous // self.every or self.episode == self.episodes:
                     self._save_checkpoint()
                 bar.update(keep)
-                bar.set_postfix(reward=f"{np.mean([r['reward'] for r in rows]):.2f}",
-                                cost=f"{np.mean([r['cost'] for r in rows]):.3f}")
+                bar.set_postfix(
+                    reward=f"{np.mean([r['reward'] for r in rows]):.2f}",
+                    cost=f"{np.mean([r['cost'] for r in rows]):.3f}",
+                )
         finally:
             bar.close()
             writer.close()
@@ -273,10 +336,15 @@ class _Run:
 
     def _stopped(self, exc: Exception, keep: int) -> str:
         """The one-line message of a run stopped by a non-finite quantity."""
-        kept = (f"its last good checkpoint (episode {self.saved_episode}) is kept in {self.out_dir}"
-                if self.saved_episode is not None else "no checkpoint was written")
-        return (f"training stopped: {exc} in episodes {self.episode}..{self.episode + keep - 1}; {kept} "
-                "(check the scenario's magnitudes and the learning rates)")
+        kept = (
+            f"its last good checkpoint (episode {self.saved_episode}) is kept in {self.out_dir}"
+            if self.saved_episode is not None
+            else "no checkpoint was written"
+        )
+        return (
+            f"training stopped: {exc} in episodes {self.episode}..{self.episode + keep - 1}; {kept} "
+            "(check the scenario's magnitudes and the learning rates)"
+        )
 
     # -- files ---------------------------------------------------------------------------------
     def _truncate_metrics(self) -> None:
@@ -292,11 +360,17 @@ class _Run:
     def _save_checkpoint(self) -> None:
         env = self.env
         state = {
-            "episode": self.episode, "elapsed_s": self.elapsed_s, "learner": self.learner.state_dict(),
+            "episode": self.episode,
+            "elapsed_s": self.elapsed_s,
+            "learner": self.learner.state_dict(),
             "config_digest": self.cfg.digest(),
-            "rng": {"env": env.rng.bit_generator.state, "twin": env.twin.rng.bit_generator.state,
-                    "torch": torch.get_rng_state(), "python": random.getstate(),
-                    "numpy": np.random.get_state()},
+            "rng": {
+                "env": env.rng.bit_generator.state,
+                "twin": env.twin.rng.bit_generator.state,
+                "torch": torch.get_rng_state(),
+                "python": random.getstate(),
+                "numpy": np.random.get_state(),
+            },
         }
         buffer = io.BytesIO()
         torch.save(state, buffer)
@@ -310,8 +384,9 @@ class _Run:
         try:
             self.learner.load_state_dict(state["learner"])
         except (KeyError, RuntimeError, ValueError) as exc:
-            raise RunDirError(f"{self.out_dir / CHECKPOINT_FILE}: does not fit this algorithm's networks "
-                              f"({str(exc).splitlines()[0]})") from None
+            raise RunDirError(
+                f"{self.out_dir / CHECKPOINT_FILE}: does not fit this algorithm's networks ({str(exc).splitlines()[0]})"
+            ) from None
         rng = state["rng"]
         self.env.rng.bit_generator.state = rng["env"]
         self.env.twin.rng.bit_generator.state = rng["twin"]

@@ -17,8 +17,6 @@ This is a user option: the paper's reproduction trains from scratch.
 
 from __future__ import annotations
 
-from typing import cast
-
 import numpy as np
 import torch
 
@@ -85,7 +83,7 @@ def warm_start(learner: Learner, cfg: Config, policy_name: str, seed: int, episo
     An off-policy learner then skips its uniformly random warm-up and explores around the clone.
     """
     obs, actions = collect(cfg, policy_name, episodes, seed)
-    actor = cast(Actor, learner.actor)  # every learner's actor is an Actor; the Learner protocol says only Module
+    actor = learner.actor
     mse = behaviour_clone(actor, obs, actions, seed=seed)
     target = getattr(learner, "actor_target", None)
     if target is not None:

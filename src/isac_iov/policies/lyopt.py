@@ -163,7 +163,7 @@ class LyOptPolicy:
 
     def act(self, env: BatchedEnv, obs: np.ndarray) -> np.ndarray:
         phys, q = env.snapshot()
-        shape = (env.num_agents, env.action_dim)
+        shape = (env.num_cvs, env.action_dim)
         refs = np.stack([pol.act(env, obs) for pol in self._references], axis=1)  # (E, R, I, A)
         out = np.empty((env.num_envs,) + shape)
         for e in range(env.num_envs):

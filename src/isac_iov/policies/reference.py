@@ -26,7 +26,7 @@ TINY = 1e-300  # floor of a sum or frequency that may be zero, so dividing by it
 def _zeros(env: BatchedEnv) -> tuple[np.ndarray, ActionLayout]:
     """All-zero actions for ``env`` and their layout."""
     parts = layout(env.num_rsus)
-    return np.zeros((env.num_envs, env.num_agents, parts.dim)), parts
+    return np.zeros((env.num_envs, env.num_cvs, parts.dim)), parts
 
 
 class LocalPolicy:
@@ -61,7 +61,7 @@ class OffloadPolicy:
         a, parts = _zeros(env)
         a[..., parts.task] = 1.0
         a[..., parts.bandwidth] = 1.0
-        a[..., parts.cpu] = 1.0 / env.num_agents
+        a[..., parts.cpu] = 1.0 / env.num_cvs
         return a
 
 
@@ -77,7 +77,7 @@ class RandomPolicy:
         return None
 
     def act(self, env: BatchedEnv, obs: np.ndarray) -> np.ndarray:
-        return self.rng.uniform(size=(env.num_envs, env.num_agents, layout(env.num_rsus).dim))
+        return self.rng.uniform(size=(env.num_envs, env.num_cvs, layout(env.num_rsus).dim))
 
 
 @dataclass
