@@ -51,6 +51,7 @@ def fake_run(spec: specs.RunSpec, directory: Path, source_dir: Path | None) -> N
     """Deterministic stand-in for training/evaluation with the real output files."""
     if (directory.parent.parent / "FAIL").is_file() and spec.algo == "ly-matd3":
         raise RuntimeError("injected failure")
+    (directory / "where.txt").write_text(f"{directory}\n{source_dir}")  # where the run function worked
     cfg, rng = spec.config, _rng(spec)
     level = ALGO_LEVEL[spec.algo] * cfg.num_cvs / 5 * (1 + cfg.lyapunov.v_control / 200)
     if spec.kind == "evaluate":
@@ -256,6 +257,16 @@ def test_process_pool_and_ray_match_inline(tmp_path):
     finally:
         ray.shutdown()
     assert not on_ray.failed and len(on_ray.executed) == len(runs)
+    # Ray workers never touch --out: they work in private directories; the driver writes what they return
+    worked = [p.read_text().splitlines() for p in sorted((tmp_path / "ray" / "runs").glob("*/where.txt"))]
+    assert len(worked) == len(runs)  # (the real Ly-DTMPO evaluation below gets its checkpoint through Ray too)
+    assert not any(str(tmp_path / "ray") in line for pair in worked for line in pair)
+    assert all(
+        line.startswith(str(tmp_path / "pool"))
+        for p in (tmp_path / "pool" / "runs").glob("*/where.txt")
+        for line in p.read_text().splitlines()
+        if line != "None"
+    )
     expected = _outputs(tmp_path / "inline")
     assert _outputs(tmp_path / "pool") == expected and _outputs(tmp_path / "ray") == expected
     assert not real_ray.failed and len(real_ray.executed) == 4
@@ -407,3 +418,45 @@ def test_report_takes_every_paper_number_from_the_paper_module(tiny_reproduction
 def test_report_without_results_is_a_clear_error(tmp_path, capsys):
     assert cli.main(["report", str(tmp_path)]) == 2
     assert "reproduce" in capsys.readouterr().err
+
+
+def test_ray_cluster_of_two_nodes_matches_the_local_backend(tmp_path, monkeypatch):
+    """A real two-node Ray cluster (``ray start --head`` plus a second ``ray start --address``): workers get what
+    they need through Ray (an evaluation its trained run's files) and never touch --out; same outputs as local."""
+    import socket
+    import subprocess
+    import sys
+
+    import ray
+    from ray import cloudpickle
+
+    scale = specs.make_scale("tiny", 1)
+    cells = [c for c in specs.fig6(scale).cells if c.x == 2 and c.series in ("ly-dtmpo", "greedy")]
+    runs = specs.unique_runs([specs.Experiment("t", tuple(cells))])
+    assert any(r.source is not None for r in runs)
+    runner.execute(runs, tmp_path / "local", workers=1, run_fn=fake_run, progress=False)
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # a throw-away cluster on the loopback interface
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    common = ["--num-cpus=1", "--disable-usage-stats"]
+    ray_cli = [sys.executable, "-m", "ray.scripts.scripts"]
+    subprocess.run(
+        [*ray_cli, "start", "--head", f"--port={port}", "--include-dashboard=false", *common],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        subprocess.run([*ray_cli, "start", f"--address=127.0.0.1:{port}", *common], check=True, capture_output=True)
+        cloudpickle.register_pickle_by_value(sys.modules[__name__])
+        ray.init(address=f"127.0.0.1:{port}")
+        assert len([n for n in ray.nodes() if n["Alive"]]) == 2
+        report = runner.execute(runs, tmp_path / "cluster", backend="ray", workers=2, run_fn=fake_run, progress=False)
+    finally:
+        ray.shutdown()
+        subprocess.run([*ray_cli, "stop", "--force"], check=True, capture_output=True)
+    assert not report.failed and len(report.executed) == len(runs)
+    assert _outputs(tmp_path / "cluster") == _outputs(tmp_path / "local")
+    worked = [p.read_text() for p in (tmp_path / "cluster" / "runs").glob("*/where.txt")]
+    assert len(worked) == len(runs) and not any(str(tmp_path / "cluster") in w for w in worked)
+    assert all(runner.verify(tmp_path / "cluster", r).status == "done" for r in runs)

@@ -37,8 +37,12 @@ Backends:
   in this process.
 * ``ray``: ``ray.init(address=ray_address)`` to join a cluster, or a local
   instance with ``num_cpus=workers`` when no address is given.  Each run is a
-  task with ``num_cpus=1``.  ``DIR`` must be on a file system every node can
-  write (runs write their outputs in place).
+  task with ``num_cpus=1`` that never touches ``DIR``: the driver locks and
+  prepares the run, ships its partial files (a resumed run) and, for an
+  evaluation, its training run's files through Ray; the worker works in a
+  private temporary directory and returns every file, which the driver writes
+  (:func:`run_shipped`).  Nodes need no shared file system.  A run interrupted
+  on a worker restarts from its last state the driver holds.
 
 Ready runs start longest first (by the estimate below).  The progress bar
 shows runs done, running and left and an estimate of the time left, from the
@@ -50,6 +54,7 @@ runs stands in until one of that kind has finished).
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import ctypes
 import json
 import multiprocessing
@@ -58,6 +63,7 @@ import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -178,43 +184,100 @@ def _limit_threads(threads: int) -> None:
 
 
 def run_and_mark(run_fn: RunFn, spec: RunSpec, out_dir: str, threads: int) -> dict[str, Any]:
-    """Execute one run in its (locked) directory and write the done-marker last; return the marker.
-
-    Under the lock the run is verified again: finished meanwhile by another process, its marker is
-    returned; finished but failing :func:`verify` (or stale), its directory is emptied and it is redone."""
+    """Execute one run in its (locked) directory and write the done-marker last; return the marker."""
     _limit_threads(threads)
     directory = run_dir(Path(out_dir), spec)
     with rundir.locked(directory, wait_s=LOCK_WAIT_S):
-        verdict = verify(Path(out_dir), spec)
+        verdict = _begin(Path(out_dir), spec)
         if verdict.status == "done":
             return verdict.record
-        if verdict.status != "todo":
-            _empty(directory)
-        rundir.write_json(directory / SPEC_FILE, {**spec.to_dict(), "code": rundir.code_fingerprint()})
         source_dir = run_dir(Path(out_dir), spec.source) if spec.source else None
-        start, cpu_start = time.perf_counter(), time.process_time()
         try:
-            run_fn(spec, directory, source_dir)
-            _check_outputs(spec, directory)
+            timing = _timed_run(run_fn, spec, directory, source_dir)
         except Exception:
             rundir.write_atomic(directory / ERROR_FILE, traceback.format_exc())
             raise
-        record = {
-            "spec": spec.to_dict(),
-            "wall_time_s": time.perf_counter() - start,
-            "cpu_time_s": time.process_time() - cpu_start,
-            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "host": socket.gethostname(),
-            "code": rundir.code_fingerprint(),
-            "outputs": rundir.output_digests(directory),
-        }
-        if spec.kind == "train":
-            record["metrics_rows"] = rundir.csv_rows(directory / METRICS_FILE)
-        if spec.source is not None:
-            record["source_checkpoint"] = _source_checkpoint(Path(out_dir), spec.source)
-        (directory / ERROR_FILE).unlink(missing_ok=True)
-        rundir.write_json(directory / DONE_FILE, record)
+        return _finish(Path(out_dir), spec, timing)
+
+
+def _begin(out_dir: Path, spec: RunSpec) -> Verdict:
+    """Under the run's lock: verify it again (finished meanwhile by another process: ``done``); empty a
+    finished run that fails :func:`verify` (or is stale); mark the start with ``spec.json``."""
+    verdict = verify(out_dir, spec)
+    if verdict.status != "done":
+        directory = run_dir(out_dir, spec)
+        if verdict.status != "todo":
+            _empty(directory)
+        rundir.write_json(directory / SPEC_FILE, {**spec.to_dict(), "code": rundir.code_fingerprint()})
+    return verdict
+
+
+def _timed_run(run_fn: RunFn, spec: RunSpec, directory: Path, source_dir: Path | None) -> dict[str, Any]:
+    """Run ``run_fn`` in ``directory`` and check its outputs; its wall and CPU time and host."""
+    start, cpu_start = time.perf_counter(), time.process_time()
+    run_fn(spec, directory, source_dir)
+    _check_outputs(spec, directory)
+    return {
+        "wall_time_s": time.perf_counter() - start,
+        "cpu_time_s": time.process_time() - cpu_start,
+        "host": socket.gethostname(),
+    }
+
+
+def _finish(out_dir: Path, spec: RunSpec, timing: dict[str, Any]) -> dict[str, Any]:
+    """Under the run's lock, its outputs in place: write and return the done-marker."""
+    directory = run_dir(out_dir, spec)
+    record = {
+        "spec": spec.to_dict(),
+        **timing,
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "code": rundir.code_fingerprint(),
+        "outputs": rundir.output_digests(directory),
+    }
+    if spec.kind == "train":
+        record["metrics_rows"] = rundir.csv_rows(directory / METRICS_FILE)
+    if spec.source is not None:
+        record["source_checkpoint"] = _source_checkpoint(out_dir, spec.source)
+    (directory / ERROR_FILE).unlink(missing_ok=True)
+    rundir.write_json(directory / DONE_FILE, record)
     return record
+
+
+def run_shipped(
+    run_fn: RunFn, spec: RunSpec, files: dict[str, bytes], source_files: dict[str, bytes] | None, threads: int
+) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """Execute one run away from the driver's disk (a Ray worker, possibly on another machine).
+
+    The run's directory so far (``files``, empty for a new run; a partial run resumes) and its training
+    run's files (``source_files``) arrive as bytes and are unpacked into a private temporary directory;
+    the run's timing and every file of its directory go back to the driver, which alone writes ``--out``."""
+    _limit_threads(threads)
+    with tempfile.TemporaryDirectory(prefix="isac-iov-run-") as tmp:
+        directory, source_dir = Path(tmp) / "run", Path(tmp) / "source"
+        _unpack(files, directory)
+        if source_files is not None:
+            _unpack(source_files, source_dir)
+        timing = _timed_run(run_fn, spec, directory, source_dir if source_files is not None else None)
+        return timing, _pack(directory)
+
+
+def _pack(directory: Path, top_level_only: bool = False) -> dict[str, bytes]:
+    """``{relative path: bytes}`` of the files under ``directory`` (its lock file excluded)."""
+    paths = directory.iterdir() if top_level_only else directory.rglob("*")
+    return {
+        p.relative_to(directory).as_posix(): p.read_bytes()
+        for p in sorted(paths)
+        if p.is_file() and p.name != LOCK_FILE
+    }
+
+
+def _unpack(files: dict[str, bytes], directory: Path) -> None:
+    """Write ``files`` (from :func:`_pack`) under ``directory``, each atomically."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rundir.write_atomic(path, data)
 
 
 def _empty(directory: Path) -> None:
@@ -315,19 +378,51 @@ class _RayBackend:
                 ray.init(address=address)
             else:
                 ray.init(num_cpus=workers, include_dashboard=False)
-        self.remote = ray.remote(num_cpus=1)(run_and_mark)
+        self.remote = ray.remote(num_cpus=1)(run_shipped)
+        self.held: dict[Any, tuple[RunSpec, Path, contextlib.ExitStack]] = {}
 
     def submit(self, run_fn: RunFn, spec: RunSpec, out_dir: str) -> Any:
-        return self.remote.remote(run_fn, spec, out_dir, self.threads)
+        """Lock and prepare the run here, ship it to a worker with the files it needs (see
+        :func:`run_shipped`); the lock is held until :meth:`result` has written what comes back."""
+        out, lock = Path(out_dir), contextlib.ExitStack()
+        directory = run_dir(out, spec)
+        lock.enter_context(rundir.locked(directory, wait_s=LOCK_WAIT_S))
+        handle: Any
+        try:
+            verdict = _begin(out, spec)
+            if verdict.status == "done":
+                handle = self.ray.put(verdict.record)
+            else:
+                source = _pack(run_dir(out, spec.source), top_level_only=True) if spec.source else None
+                handle = self.remote.remote(run_fn, spec, _pack(directory), source, self.threads)
+        except BaseException:
+            lock.close()
+            raise
+        self.held[handle] = (spec, out, lock)
+        return handle
 
     def wait(self, handles: list[Any], timeout_s: float) -> list[Any]:
         ready, _ = self.ray.wait(list(handles), num_returns=1, timeout=timeout_s)
         return ready
 
     def result(self, handle: Any) -> dict[str, Any]:
-        return self.ray.get(handle)
+        spec, out, lock = self.held.pop(handle)
+        with lock:
+            try:
+                value = self.ray.get(handle)
+            except Exception as exc:
+                rundir.write_atomic(run_dir(out, spec) / ERROR_FILE, str(exc))
+                raise
+            if isinstance(value, dict):  # finished by another process before it was submitted
+                return value
+            timing, files = value
+            _unpack(files, run_dir(out, spec))
+            return _finish(out, spec, timing)
 
     def close(self, cancel: bool = False) -> None:
+        for _, _, lock in self.held.values():
+            lock.close()
+        self.held.clear()
         if self.owns:
             self.ray.shutdown()
 
