@@ -15,22 +15,11 @@ from isac_iov import cli
 from isac_iov.config import ConfigError
 from isac_iov.experiments import paper, report, results, runner, specs, stats
 from isac_iov.experiments.report import write_report
+from isac_iov.learners.metrics import BASE_COLUMNS
 
 # ----------------------------------------------------------------------------- a fake run function
 
-COLUMNS = [
-    "episode",
-    "reward",
-    "cost",
-    "system_cost",
-    "delay_s",
-    "energy_j",
-    "local_queue_cycles",
-    "rsu_queue_cycles",
-    "energy_queue_j",
-    "deadline_miss_rate",
-    "instrt_share",
-]
+COLUMNS = list(BASE_COLUMNS)
 ALGO_LEVEL = {
     "ly-dtmpo": 1.0,
     "ly-mappo": 1.3,

@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from ..learners.metrics import BASE_COLUMNS
 from ..rundir import METRICS_FILE, SUMMARY_FILE, write_atomic
 from . import stats
 from .runner import done_record, run_dir
@@ -53,17 +54,8 @@ PROVENANCE = "provenance.json"
 EVAL_METRICS = ("cost", "system_cost", "delay_s", "energy_j", "deadline_miss_rate", "instrt_share", "reward")
 MARL_EVAL_EXPERIMENTS = ("table3", "fig6")  # one algorithm name per task there
 MARL_EVAL_FILES = {"train": "marl_eval_train.json", "evaluate": "marl_eval_eval.json"}
-STEADY_METRICS = (
-    "reward",
-    "cost",
-    "system_cost",
-    "delay_s",
-    "energy_j",
-    "local_queue_cycles",
-    "rsu_queue_cycles",
-    "deadline_miss_rate",
-    "instrt_share",
-)
+# Training metrics summarised over the steady window: every per-episode column but the energy queue.
+STEADY_METRICS = tuple(c for c in BASE_COLUMNS if c not in ("episode", "energy_queue_j"))
 
 DEFINITIONS = {
     "steady_reward": "mean reward over the last steady_window training episodes (Table III note 1)",
