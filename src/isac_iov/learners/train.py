@@ -12,13 +12,17 @@ before the first episode (:mod:`.warmstart`); by default actors start from scrat
 The run directory holds
 
 * ``config.yaml`` - the scenario actually trained on (Ly-MAPPO: twin off);
-* ``algo.yaml`` - algorithm name, hyper-parameters, episodes and seed;
+* ``algo.yaml`` - algorithm name, hyper-parameters, episodes, seed and the code version
+  (:func:`isac_iov.rundir.code_fingerprint`);
 * ``metrics.csv`` - one row per episode (columns in :mod:`.metrics`) and ``tb/``
   TensorBoard events of the same metrics plus the learner's losses;
 * ``checkpoint.pt`` - networks, optimisers, normalisers, the replay buffer,
   the RNG states (env generators, torch, python, numpy) and the episode
-  counter, written atomically (temporary file + ``os.replace``) every
-  ``--checkpoint-every`` episodes (at the next iteration boundary) and at the end.
+  counter and the scenario's digest, written atomically with a SHA-256 sidecar
+  (:func:`isac_iov.rundir.save_checked`, verified on every load) every
+  ``--checkpoint-every`` episodes (at the next iteration boundary) and at the end;
+* ``.lock`` - held (``flock``) while a process trains here: a second one stops
+  with one line naming the holder.
 
 ``--resume`` continues a run from its last checkpoint, whatever killed it: rows
 of ``metrics.csv`` past the checkpoint are dropped and TensorBoard events past
@@ -29,9 +33,14 @@ threads, ``algo.torch_threads``; the CPU kernels used - batched matmul,
 element-wise ops, indexing - are deterministic then, which the tests check by
 comparing a killed-and-resumed run with an uninterrupted one).  ``--resume`` on a
 directory without a run starts one.  Errors, raised before anything is written:
-unknown algorithm or key, ``--episodes`` < 1, a non-empty directory without
-``--resume``, a directory whose run has another scenario, algorithm,
-hyper-parameters, episode count or seed.
+unknown algorithm or key, ``--episodes`` < 1, a seed outside ``[0, 2**63 - 1]``,
+a scenario whose estimated memory (env plus :func:`learner_bytes`) exceeds
+what the machine has, an ``--out`` that is a file or cannot be created, a
+non-empty directory without ``--resume``, a directory in use by another
+process, a directory whose run has another scenario, algorithm,
+hyper-parameters, episode count or seed, a damaged run directory or
+checkpoint.  A non-finite reward, metric, loss, gradient or weight stops the
+run with one line naming it and the episodes, keeping the last good checkpoint.
 """
 
 from __future__ import annotations
