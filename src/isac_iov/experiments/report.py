@@ -31,7 +31,7 @@ from .specs import EXPERIMENTS, LEARNERS, NO_TWIN, curves_of
 
 REPORT_FILE = "report.md"
 FIGURES = "figures"
-BASELINES = ("ly-mappo", "ly-maddpg", "ly-matd3", "ly-masac")
+BASELINES = tuple(a for a in LEARNERS if a != "ly-dtmpo")  # the learners the paper compares Ly-DTMPO with
 WHY = (
     (
         "Absolute rewards and costs are not comparable with the paper's: our reward is minus the P2 objective "
