@@ -133,7 +133,7 @@ def test_lyopt_beats_the_hand_made_policies_in_evaluation():
         (["--episodes", "-3"], "--episodes"),
         (["--seed", "-1"], "--seed"),
         (["--num-envs", "0"], "--num-envs"),
-        (["--policy", "nope"], "ly-opt, greedy, offload, local, random"),
+        (["--policy", "nope"], "ly-opt-dual, ly-opt, greedy, offload, local, random"),
         (["--set", "no_such_key=1"], "no_such_key"),
     ],
 )

@@ -152,7 +152,7 @@ def test_lyopt_is_deterministic_for_a_seed():
 
 
 def test_make_policy_names_and_run_directories(tmp_path, monkeypatch):
-    with pytest.raises(ValueError, match="ly-opt, greedy, offload, local, random"):
+    with pytest.raises(ValueError, match="ly-opt-dual, ly-opt, greedy, offload, local, random"):
         make_policy("no-such-policy", load_config(), 0)
     loaded = []
     fake = types.ModuleType("isac_iov.learners")

@@ -4,7 +4,7 @@
    ``OUT/ly-dtmpo`` - resumable: run the command again after an interruption
    and it continues from the last checkpoint; a finished run is not redone.
 2. Evaluate the trained actors (decentralised, mean action) and the reference
-   policies ``ly-opt``, ``greedy``, ``offload``, ``local`` and ``random`` on the
+   policies ``ly-opt-dual``, ``ly-opt``, ``greedy``, ``offload``, ``local`` and ``random`` on the
    same evaluation episodes.
 3. Print a comparison table and save every summary to ``OUT/comparison.json``.
 

@@ -12,13 +12,15 @@ Reference policies are centralised oracles: they may read the env's full state
 
 :func:`make_policy` builds one by name:
 
-==========  ===============================================================================
-``local``   everything runs on the CV (:class:`~isac_iov.policies.reference.LocalPolicy`)
-``offload`` everything to the reachable RSUs evenly (:class:`~.reference.OffloadPolicy`)
-``random``  uniform actions from its own seeded generator (:class:`~.reference.RandomPolicy`)
-``greedy``  per-CV Lyapunov-aware heuristic (:class:`~.reference.GreedyPolicy`)
-``ly-opt``  numerical per-slot solver of P2, eq. (39) (:class:`~.lyopt.LyOptPolicy`)
-==========  ===============================================================================
+===============  ==========================================================================================
+``local``        everything runs on the CV (:class:`~isac_iov.policies.reference.LocalPolicy`)
+``offload``      everything to the reachable RSUs evenly (:class:`~.reference.OffloadPolicy`)
+``random``       uniform actions from its own seeded generator (:class:`~.reference.RandomPolicy`)
+``greedy``       per-CV Lyapunov-aware heuristic (:class:`~.reference.GreedyPolicy`)
+``ly-opt``       numerical per-slot solver of P2, eq. (39): multi-start descent (:class:`~.lyopt.LyOptPolicy`)
+``ly-opt-dual``  P2 decomposed over CVs, coordinated on the RSU CPU (C6), with a dual lower bound
+                 (:class:`~.lyopt_dual.LyOptDualPolicy`): faster, scales, and better on P2
+===============  ==========================================================================================
 
 A name that is an existing directory is a trained run and is loaded with
 :func:`isac_iov.learners.load_policy`.
@@ -35,6 +37,7 @@ import numpy as np
 from ..config import Config
 from ..env.core import BatchedEnv
 from .lyopt import LyOptConfig, LyOptPolicy
+from .lyopt_dual import LyOptDualConfig, LyOptDualPolicy
 from .reference import GreedyPolicy, LocalPolicy, OffloadPolicy, RandomPolicy
 
 
@@ -49,6 +52,7 @@ class Policy(Protocol):
 
 
 REGISTRY: dict[str, Callable[[Config, int], Policy]] = {  # strongest first: the order of comparison tables
+    "ly-opt-dual": lambda cfg, seed: LyOptDualPolicy(),
     "ly-opt": lambda cfg, seed: LyOptPolicy(LyOptConfig(seed=seed)),
     "greedy": lambda cfg, seed: GreedyPolicy(),
     "offload": lambda cfg, seed: OffloadPolicy(),
@@ -73,6 +77,8 @@ __all__ = [
     "GreedyPolicy",
     "LocalPolicy",
     "LyOptConfig",
+    "LyOptDualConfig",
+    "LyOptDualPolicy",
     "LyOptPolicy",
     "OffloadPolicy",
     "Policy",
