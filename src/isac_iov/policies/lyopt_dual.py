@@ -27,12 +27,17 @@ is written up in docs/model.md#per-slot-optimum):
    with ``rho = (w_T + sum r_s e_s) / sum r_s`` over the active servers.
 2. **Coordination (C6).**  Projected gradient on ``f = F / (F^max - C^twin)``:
    each RSU's column is projected onto ``{f >= 0, sum_i f_ik <= 1}``, so C6
-   holds exactly and no request is ever scaled; the step adapts per env
-   (x1.3 on success, x0.4 and retry on failure), starting from ``greedy``'s
-   requests.  At the end, parts below ``action.min_task_share`` (which the
-   action mapping would drop) are removed and the allocation re-optimised.
-   The bandwidth of a CV's links follows the rule ``b_k ~ sqrt(l_k u_k)``,
-   which minimises the summed upload time (eq. 7).
+   holds exactly and no request is ever scaled.  The gradient is scaled to
+   unit max-norm over the env, or over each RSU's users (faster where a CV is
+   alone on an RSU); the step adapts per env (x1.3 on success, x0.4 and retry
+   on failure).  The choice of each CV between leaving out and adding a local
+   part makes the problem non-convex, so the descent runs from several starts
+   at once (:func:`start_allocations`: ``greedy``'s requests, claim-weighted
+   and even splits of each RSU, no local parts, random local-part masks),
+   each with both scalings.  Then the parts below ``action.min_task_share``
+   (which the action mapping would drop) are removed and the allocation
+   re-optimised.  The bandwidth of a CV's links follows the rule
+   ``b_k ~ sqrt(l_k u_k)``, which minimises the summed upload time (eq. 7).
 3. **Exact choice.**  The candidate actions and those of ``greedy``,
    ``local`` and ``offload`` are evaluated with the exact objective
    (``slot.evaluate``, which applies the twin's mode rule); each env plays its
@@ -48,9 +53,9 @@ number of CVs (plus a sort over CVs per RSU in the projection).
 RSU prices ``mu_k >= 0``, P2 >= ``sum_i min L_i(mu) - mu . (F^max - C^twin)``
 plus constants (weak duality), where ``L_i`` is CV i's Lagrangian over a
 relaxation of its own action set: no upload time or energy, InstrT counted
-with DataT's cycles, no minimum shares or floors, the RSU drift credited
-``Q_k tau F / Q_ref^2`` (a lower bound of ``max(lambda, tau F)``; under the
-other service rules ``Q_k lambda / Q_ref^2`` and no credit), Little's-law
+with DataT's cycles, no minimum shares or floors, the RSU drift of a part
+``Q_k max(lambda, tau F) / Q_ref^2`` (under the other service rules
+``Q_k lambda / Q_ref^2``, without the credit of the CPU given), Little's-law
 waits bounded below by the largest possible arrivals.  With the compute time of
 an RSU part tight, ``F = l c / (T - w)``, ``L_i`` at a fixed finish time ``T``
 is convex and separable in the shares: for a share price ``rho`` each link's
@@ -94,10 +99,10 @@ class LyOptDualConfig:
     times per grid level, ``bound_refine`` intervals refined).
     """
 
-    iterations: int = 20
-    cleanup_iterations: int = 10
+    iterations: int = 24
+    cleanup_iterations: int = 12
     step: float = 0.05
-    random_starts: int = 4
+    random_starts: int = 2
     seed: int = 0
     bound: bool = False
     bound_points: int = 32
@@ -135,6 +140,7 @@ class Model:
     share_cost: np.ndarray  # (E, I, K) drift cost per share of an RSU part: Q_k c / Q_ref^2
     cpu_price: np.ndarray  # (E, K) drift cost per Hz given: Q_k tau / Q_ref^2 (allocated: its negative)
     work_conserving: bool  # RSU drift Q_k max(lambda, tau F) / Q_ref^2 per part, else share_cost and cpu_price
+    backlog: bool  # some RSU holds a backlog (else the RSU drift does not depend on the action)
     slot_s: float
     w_t: float  # objective per second of delay
     w_e: np.ndarray  # (E, I) objective per joule
@@ -169,6 +175,7 @@ def build_model(scn: Scenario, phys: Physical, q: QueueState, waits_s: tuple[np.
         share_cost=beta[:, None, :] * cycles[..., None],
         cpu_price=price,
         work_conserving=cfg.rsu.service == "work_conserving",
+        backlog=bool((q.rsu_cycles > 0).any()),
         slot_s=cfg.slot_s,
         w_t=w_t,
         w_e=np.broadcast_to(w_e, cycles.shape),
@@ -224,20 +231,26 @@ def split(m: Model, f_hz: np.ndarray, band: np.ndarray, local_allowed: np.ndarra
     denom = upload * f_hz + c
     servers = f_hz.shape[:-1] + (f_hz.shape[-1] + 1,)
     rate = np.empty((2,) + servers)
-    rate[..., 1:] = np.where(m.reachable, f_hz / denom, 0.0)
+    rate[..., 1:] = f_hz / denom  # f is 0 where an RSU is out of reach (project_columns)
     rate[0, ..., 0] = 0.0
     rate[1, ..., 0] = m.local_rate * local_allowed
     t = fill_time_s(rate, m.wait_s, m.order)  # (2, E, I)
     active = np.where(m.wait_s < t[..., None], rate, 0.0)
     share = active * (t[..., None] - m.wait_s)
-    # the RSU drift of a part: per share or per Hz (work-conserving: whichever of lambda, tau F is larger)
-    per_share = share[..., 1:] * c > m.slot_s * f_hz if m.work_conserving else np.ones(share[..., 1:].shape, bool)
-    price = np.where(per_share, 0.0, m.cpu_price[:, None, :]) if m.work_conserving else m.cpu_price[:, None, :]
     e_all = np.empty((2,) + servers)
     e_all[..., 0] = m.local_cost
     e_all[..., 1:] = m.w_e[..., None] * (m.tx_power_w * upload + m.kappa_rsu * c * f_hz**2)
-    e_all[..., 1:] += np.where(per_share, m.share_cost, 0.0)
     e_rsu = e_all[..., 1:]
+    # the RSU drift of a part: per share or per Hz (work-conserving: whichever of lambda, tau F is larger)
+    if not m.backlog:
+        price = np.zeros(f_hz.shape)
+    elif m.work_conserving:
+        per_share = share[..., 1:] * c > m.slot_s * f_hz
+        price = np.where(per_share, 0.0, m.cpu_price[:, None, :])
+        e_rsu += np.where(per_share, m.share_cost, 0.0)
+    else:
+        price = np.broadcast_to(m.cpu_price[:, None, :], f_hz.shape)
+        e_rsu += m.share_cost
     cost = m.w_t * t + (share * e_all).sum(-1) + (price * f_hz).sum(-1)
     rho = (m.w_t + (active * e_all).sum(-1)) / np.maximum(active.sum(-1), TINY)
     slack = np.maximum(np.minimum(t, 1e6)[..., None] - m.wait_s[..., 1:], 0.0)  # 0 on a server-less option
@@ -249,8 +262,8 @@ def split(m: Model, f_hz: np.ndarray, band: np.ndarray, local_allowed: np.ndarra
         np.where(one, cost[1], cost[0]),
         np.where(one, t[1], t[0]),
         np.where(both, share[1], share[0]),
-        np.where(m.reachable, np.where(both, grad[1], grad[0]), 0.0),
-        np.broadcast_to(np.where(both, price[1], price[0]) if m.work_conserving else price, f_hz.shape),
+        np.where(both, grad[1], grad[0]),
+        np.where(both, price[1], price[0]) if price.ndim > f_hz.ndim else price,
     )
 
 
@@ -297,14 +310,20 @@ def descend(
     floor: float,
     iterations: int,
     step: float,
+    per_rsu: np.ndarray,
 ) -> Allocation:
-    """Step 2 of the module docstring: projected gradient on ``f`` with a per-env adaptive step."""
+    """Step 2 of the module docstring: projected gradient on ``f`` with a per-env adaptive step; ``per_rsu (E,)``
+    scales the gradient per RSU instead of per env (faster where one CV is alone on an RSU)."""
     cur = start
     total = cur.cvs.cost.sum(-1)
     lr = np.full(total.shape, step)
     for _ in range(iterations):
         g = cur.cvs.grad * m.available_hz
-        scale = np.maximum(np.abs(g).max(axis=(-1, -2), keepdims=True), TINY)
+        # the gradient scaled to unit max-norm over the env, or over each RSU's users where ``per_rsu``
+        scale = np.where(
+            per_rsu[:, None, None], np.abs(g).max(axis=-2, keepdims=True), np.abs(g).max(axis=(-1, -2), keepdims=True)
+        )
+        scale = np.maximum(scale, TINY)
         f = project_columns(cur.f - lr[:, None, None] * g / scale, allowed)
         band = bandwidth_rule(m, cur.cvs.share[..., 1:], f > 0, sharing, floor)
         trial = Allocation(f, band, split(m, f * m.available_hz, band, local_allowed))
@@ -328,7 +347,7 @@ def to_actions(scn: Scenario, alloc: Allocation) -> np.ndarray:
     axis = (-1,) if scn.cfg.channel.bandwidth_sharing == "per_cv" else (-1, -2)
     band = alloc.band / np.maximum(np.where(used, alloc.band, 0.0).max(axis=axis, keepdims=True), TINY)
     a = np.zeros(share.shape[:-1] + (lay.dim,))
-    a[..., lay.split] = share
+    a[..., lay.split] = np.clip(share, 0.0, 1.0)  # a share may exceed one by a rounding error
     a[..., lay.bandwidth] = np.where(used, np.clip(band, 0.0, 1.0), 0.0)
     a[..., lay.cpu] = np.where(used, np.clip(alloc.f, 0.0, 1.0), 0.0)
     return a
@@ -362,7 +381,9 @@ def source_names(random_starts: int) -> tuple[str, ...]:
     """What each value of :attr:`SlotResult.source` names: a start of the descent, before or after dropping
     small parts, or a reference policy."""
     starts = FIXED_STARTS + tuple(f"random-local-{j}" for j in range(random_starts))
-    return tuple(f"{name}{stage}" for stage in ("", " cleaned") for name in starts) + ("greedy", "local", "offload")
+    return tuple(
+        f"{name}{scaling}{stage}" for stage in ("", " cleaned") for scaling in ("", " per-RSU") for name in starts
+    ) + ("greedy", "local", "offload")
 
 
 def _reference_actions(scn: Scenario, phys: Physical, q: QueueState) -> list[np.ndarray]:
@@ -384,7 +405,8 @@ def start_allocations(
     """The starts ``(S, E, I, K)`` of the descent and where each lets a CV run a local part ``(S, E, I)``:
     ``greedy``'s CPU requests; each RSU split by the CVs' claims ``1 / n_i`` (docs/model.md#twin-view); each
     RSU split evenly; ``greedy``'s requests with no local part (``FIXED_STARTS``); then ``random_starts``
-    times ``greedy``'s requests with a local part allowed to each CV with probability 1/2.  Each CV chooses
+    times ``greedy``'s requests with a local part allowed to each CV with probability 1/2 (one draw for all
+    envs, so an env's decision does not depend on the batch it is solved in).  Each CV chooses
     between leaving out and adding a local part as it goes, which is not convex: the masks explore the
     choices the descent does not cross.  A CV that reaches no RSU always runs locally."""
     claims = coverage_claims(reachable)
@@ -397,9 +419,10 @@ def start_allocations(
         ]
         + [greedy_cpu] * (1 + random_starts)
     )
+    num_cvs = greedy_cpu.shape[-2]
     local = np.ones(f.shape[:-1], bool)
-    local[3] = False
-    local[4:] = rng.uniform(size=local[4:].shape) < 0.5
+    local[FIXED_STARTS.index("no-local")] = False
+    local[len(FIXED_STARTS) :] = rng.uniform(size=(random_starts, 1, num_cvs)) < 0.5  # the same in every env
     return f, local | ~reachable.any(-1)
 
 
@@ -411,33 +434,36 @@ def solve_slot(scn: Scenario, phys: Physical, q: QueueState, config: LyOptDualCo
     refs = _reference_actions(scn, phys, q)
     greedy_out = slot.evaluate(scn, phys, q, refs[0])
     # every start is solved as an env of its own: the batch holds S copies of each env
-    num_starts = len(FIXED_STARTS) + config.random_starts
+    num_starts = 2 * (len(FIXED_STARTS) + config.random_starts)  # each start with both gradient scalings
     copies = np.tile(np.arange(e), num_starts)
+    per_rsu = np.repeat([False, True], num_starts // 2 * e)
     phys_s, q_s = phys.take(copies), q.take(copies)
     waits = (greedy_out.local_queue_delay_s[copies], greedy_out.rsu_queue_delay_s[copies])
     m = build_model(scn, phys_s, q_s, waits)
     sharing, floor = cfg.channel.bandwidth_sharing, cfg.action.min_resource_share
     rng = np.random.default_rng(config.seed)
     starts, local_start = start_allocations(refs[0][..., lay.cpu], m.reachable[:e], config.random_starts, rng)
-    f0 = project_columns(starts.reshape((-1,) + starts.shape[2:]), m.reachable)
-    local_start = local_start.reshape(m.cycles.shape)
+    f0 = project_columns(np.concatenate([starts, starts]).reshape((-1,) + starts.shape[2:]), m.reachable)
+    local_start = np.concatenate([local_start, local_start]).reshape(m.cycles.shape)
     band0 = bandwidth_rule(m, np.ones(f0.shape), f0 > 0, sharing, floor)
     start = Allocation(f0, band0, split(m, f0 * m.available_hz, band0, local_start))
-    first = descend(m, start, m.reachable, local_start, sharing, floor, config.iterations, config.step)
+    first = descend(m, start, m.reachable, local_start, sharing, floor, config.iterations, config.step, per_rsu)
     # drop the parts the action mapping would drop, and re-optimise without them
     small = (first.cvs.share > 0) & (first.cvs.share < cfg.action.min_task_share)
     allowed = m.reachable & ~small[..., 1:]
     local_allowed = (local_start & ~small[..., 0]) | ~allowed.any(-1)  # a CV keeps a server
     f1 = np.where(allowed, first.f, 0.0)
     restart = Allocation(f1, first.band, split(m, f1 * m.available_hz, first.band, local_allowed))
-    cleaned = descend(m, restart, allowed, local_allowed, sharing, floor, config.cleanup_iterations, config.step)
-    solved = [to_actions(scn, first), to_actions(scn, cleaned)]
-    objective = np.concatenate(
-        [slot.evaluate(scn, phys_s, q_s, a).objective.reshape(-1, e) for a in solved]
-        + [greedy_out.objective[None]]
-        + [slot.evaluate(scn, phys, q, a).objective[None] for a in refs[1:]]
+    cleaned = descend(
+        m, restart, allowed, local_allowed, sharing, floor, config.cleanup_iterations, config.step, per_rsu
     )
-    candidates = np.concatenate([a.reshape((-1,) + refs[0].shape) for a in solved] + [a[None] for a in refs])
+    candidates = np.concatenate(
+        [to_actions(scn, solved).reshape((-1,) + refs[0].shape) for solved in (first, cleaned)]
+        + [a[None] for a in refs]
+    )  # (C, E, I, 1+3K): the descents' results, then the references
+    which = np.tile(np.arange(e), len(candidates))
+    flat = candidates.reshape((-1,) + refs[0].shape[1:])
+    objective = slot.evaluate(scn, phys.take(which), q.take(which), flat).objective.reshape(len(candidates), e)
     best = np.argmin(objective, axis=0)
     env = np.arange(e)
     # the prices of C6 at the best descent's allocation (the first start where a reference won)
@@ -479,6 +505,12 @@ def lower_bound(
     local_cost = (w_e * cfg.vehicle.kappa * cycles * phys.cpu_hz**2 + q.local_cycles * cycles / qref2)[..., None]
     local_rate = phys.cpu_hz / cycles
     cube = w_e * cfg.rsu.kappa * cycles**3  # B
+    # each CV's links, reachable ones first, cut to the most any CV reaches: (E, I, L) with L <= K
+    links = np.argsort(~reachable, axis=-1, kind="stable")[..., : max(int(reachable.sum(-1).max()), 1)]
+    link_ok = np.take_along_axis(reachable, links, -1)
+    link_wait = np.take_along_axis(np.broadcast_to(rsu_wait[:, None, :], reachable.shape), links, -1)
+    link_price = np.take_along_axis(np.broadcast_to(prices[:, None, :], reachable.shape), links, -1)
+    link_beta_c = np.take_along_axis(beta_c, links, -1)
     budget = cfg.lyapunov.energy_budget_j_per_cv * (scn.num_cvs if cfg.lyapunov.energy_queue == "system" else 1)
     # constants of eq. (39): the service terms of the local and RSU drifts, the energy budgets, mu . capacity
     constant = (
@@ -491,14 +523,14 @@ def lower_bound(
     def fixed_t(t: np.ndarray) -> np.ndarray:
         """``max_rho D(T, rho) - w_T T`` at finish times ``t (E, I, P)``: CV i's relaxed Lagrangian at a fixed
         ``T`` less its delay term (weak duality in ``rho``: any price gives a lower bound; bisection)."""
-        s = t[..., None] - rsu_wait[:, None, None, :]  # (E, I, P, K)
-        ok = reachable[:, :, None, :] & (s > 0)
+        s = t[..., None] - link_wait[:, :, None, :]  # (E, I, P, L)
+        ok = link_ok[:, :, None, :] & (s > 0)
         s = np.where(ok, s, 1.0)
         cap = np.where(ok, np.minimum(1.0, s * avail / cycles[..., None, None]), 0.0)
         # per-share cost of an RSU part with F = l c / s: mu_k F plus the RSU drift
         # (work-conserving: Q_k max(lambda, tau F) / Q_ref^2; otherwise Q_k lambda / Q_ref^2)
-        drift = beta_c[:, :, None, :] * (np.maximum(1.0, tau / s) if work_conserving else 1.0)
-        lin = prices[:, None, None, :] * cycles[..., None, None] / s + drift
+        drift = link_beta_c[:, :, None, :] * (np.maximum(1.0, tau / s) if work_conserving else 1.0)
+        lin = link_price[:, :, None, :] * cycles[..., None, None] / s + drift
         curv = cube[..., None, None] / s**2
         l0_cap = np.clip((t - local_wait[..., None]) * local_rate[..., None], 0.0, 1.0)
 
