@@ -6,7 +6,15 @@ import pytest
 from isac_iov import BatchedEnv, load_config
 from isac_iov.actions import check_actions, layout
 from isac_iov.policies import LyOptConfig, LyOptDualConfig, LyOptDualPolicy, LyOptPolicy, make_policy
-from isac_iov.policies.lyopt_dual import FIXED_STARTS, NEVER_S, fill_time_s, project_columns, solve_slot, source_names
+from isac_iov.policies.lyopt_dual import (
+    FIXED_STARTS,
+    NEVER_S,
+    decision_bytes,
+    fill_time_s,
+    project_columns,
+    solve_slot,
+    source_names,
+)
 from isac_iov.slot import evaluate
 
 SCENARIOS = {
@@ -179,3 +187,10 @@ def test_source_names_cover_every_candidate():
     assert len(names) == 2 * 2 * (len(FIXED_STARTS) + 1) + 3 and names[-3:] == ("greedy", "local", "offload")
     assert all(0 <= s < len(names) for s in res.source)
     assert names[0] == "greedy" and names[len(FIXED_STARTS) + 1] == "greedy per-RSU"
+
+
+def test_memory_estimate_scales_with_envs_and_the_bound():
+    cfg = load_config()
+    one = decision_bytes(LyOptDualConfig(), cfg, 1)
+    assert 0 < one < 50e6 and decision_bytes(LyOptDualConfig(), cfg, 10) == 10 * one
+    assert decision_bytes(LyOptDualConfig(bound=True), cfg, 1) > one

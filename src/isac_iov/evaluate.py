@@ -49,7 +49,8 @@ from .config import Config, add_config_arguments, check_seed, load_config
 from .env.core import BatchedEnv, check_memory, estimate_memory_bytes, slot_bytes
 from .env.rollout import SlotRecord, rollout
 from .physics.computing import MODE_INSTRT, MODE_NAMES, MODE_UNUSED
-from .policies import REGISTRY, LyOptPolicy, Policy, make_policy
+from .policies import REGISTRY, LyOptDualPolicy, LyOptPolicy, Policy, make_policy
+from .policies.lyopt_dual import decision_bytes
 from .rundir import CONFIG_FILE, write_atomic
 
 DEFAULT_NUM_ENVS = 10
@@ -99,6 +100,8 @@ def memory_bytes(policy: Policy, cfg: Config, episodes: int, num_envs: int, reco
     kept = 2 * 8 * env_slots * (KEPT_ARRAYS_PER_CV * i + i * k + k + KEPT_ARRAYS_PER_SLOT)
     records = env_slots * i * (RECORD_BYTES + RECORD_BYTES_PER_RSU * k) if record_slots else 0
     policy_bytes = _lyopt_bytes(policy, cfg) if isinstance(policy, LyOptPolicy) else 0
+    if isinstance(policy, LyOptDualPolicy):
+        policy_bytes = decision_bytes(policy.config, cfg, num_envs)
     return estimate_memory_bytes(cfg, num_envs, kept + records + policy_bytes)
 
 
