@@ -101,11 +101,12 @@ class LyOptDualConfig:
     (``bound_points`` finish-time intervals per grid level, ``bound_refine``
     refinements, ``bound_bisections`` steps on the share price).
 
-    The defaults decide a slot of 5 CVs x 3 RSUs in about 10 ms of CPU and are
-    no worse than ``ly-opt`` on 99.4 % of 640 states sampled from ``greedy``
-    episodes (worst 0.08 % above it), 1.3-3.6 % better on average
-    (``benchmarks/bench_lyopt.py``; 20/10 iterations: more iterations or random
-    starts changed none of these figures by more than 0.01 %).
+    The defaults decide a slot of 5 CVs x 3 RSUs in about 9 ms of CPU and are
+    no worse than ``ly-opt`` on 99.2 % of 880 states sampled from ``greedy``
+    episodes (worst 0.16 % above it), 1.3-3.6 % better on average
+    (``benchmarks/bench_lyopt.py``, docs/model.md#per-slot-optimum); 30/15
+    iterations or more random starts changed none of these fractions by more
+    than one state.
     """
 
     iterations: int = 20
