@@ -181,10 +181,11 @@ def test_config_errors_name_the_key():
 def test_source_names_cover_every_candidate():
     env, _ = _played_env([], seed=2, slots=3, num_envs=4)
     phys, q = env.snapshot()
-    cfg = LyOptDualConfig(random_starts=1)
+    cfg = LyOptDualConfig(random_starts=1, flip_cvs=2)
     res = solve_slot(env.scn, phys, q, cfg)
-    names = source_names(cfg.random_starts)
-    assert len(names) == 2 * 2 * (len(FIXED_STARTS) + 1) + 3 and names[-3:] == ("greedy", "local", "offload")
+    names = source_names(cfg.random_starts, cfg.flip_cvs)
+    assert len(names) == 2 * 2 * (len(FIXED_STARTS) + 1) + 3 + 2
+    assert names[-5:] == ("greedy", "local", "offload", "switch 0", "switch 1")
     assert all(0 <= s < len(names) for s in res.source)
     assert names[0] == "greedy" and names[len(FIXED_STARTS) + 1] == "greedy per-RSU"
 

@@ -42,6 +42,13 @@ is written up in docs/model.md#per-slot-optimum):
    ``local`` and ``offload`` are evaluated with the exact objective
    (``slot.evaluate``, which applies the twin's mode rule); each env plays its
    best, so ``ly-opt-dual`` is never worse than ``greedy`` on P2.
+4. **Switching local parts.**  A CV's choice of its local part under the
+   others' current CPU need not be the best jointly (adding a local part frees
+   RSU CPU for the others, which the descent does not see).  From the best
+   descent, the ``flip_cvs`` CVs closest to switching (smallest cost
+   difference between both options) are switched one at a time - a local
+   part forced in, or left out - each copy re-optimised briefly and evaluated
+   exactly like the other candidates.
 
 The model ignores InstrT (eq. 12; the exact evaluation still applies the
 twin's choice) and, with ``per_rsu`` bandwidth, the sharing of each RSU's
@@ -97,22 +104,27 @@ class LyOptDualConfig:
     ``cleanup_iterations`` after dropping parts below the minimum task share;
     ``step`` the first step (a fraction of the largest normalised gradient);
     ``random_starts`` random local-part masks (drawn from ``seed``) besides the
-    four fixed starts; ``bound`` computes the lower bound each slot
-    (``bound_points`` finish-time intervals per grid level, ``bound_refine``
-    refinements, ``bound_bisections`` steps on the share price).
+    four fixed starts; ``flip_cvs`` CVs whose local part is switched in step 4,
+    each re-optimised for ``flip_iterations`` steps; ``bound`` computes the
+    lower bound each slot (``bound_points`` finish-time intervals per grid
+    level, ``bound_refine`` refinements, ``bound_bisections`` steps on the
+    share price).
 
     The defaults decide a slot of 5 CVs x 3 RSUs in about 9 ms of CPU and are
     no worse than ``ly-opt`` on 99.2 % of 880 states sampled from ``greedy``
-    episodes (worst 0.16 % above it), 1.3-3.6 % better on average
-    (``benchmarks/bench_lyopt.py``, docs/model.md#per-slot-optimum); 30/15
-    iterations or more random starts changed none of these fractions by more
-    than one state.
+    episodes (the others at most 0.08 % above it), 1.3-3.6 % better on
+    average (docs/model.md#per-slot-optimum).  Measured alternatives on the same
+    states: 20/10 iterations and ten switch steps 99.4 % at 12.8 ms; without
+    step 4 98.9 % (98.3 % of the benchmark's 240 states, 99.6 % with it); one
+    random start 99.3 %.
     """
 
-    iterations: int = 20
-    cleanup_iterations: int = 10
+    iterations: int = 16
+    cleanup_iterations: int = 8
     step: float = 0.05
-    random_starts: int = 1
+    random_starts: int = 0
+    flip_cvs: int = 5
+    flip_iterations: int = 6
     seed: int = 0
     bound: bool = False
     bound_points: int = 32
@@ -124,6 +136,8 @@ class LyOptDualConfig:
             ("iterations", 1),
             ("cleanup_iterations", 0),
             ("random_starts", 0),
+            ("flip_cvs", 0),
+            ("flip_iterations", 1),
             ("seed", 0),
             ("bound_points", 2),
             ("bound_refine", 0),
@@ -218,6 +232,7 @@ class CvSolution:
     """Each CV's best split for given CPU: cost ``(E, I)``, finish time, shares ``(E, I, 1+K)``, gradient."""
 
     cost: np.ndarray
+    switch_cost: np.ndarray  # (E, I) how much more the other local option costs under this CPU
     finish_s: np.ndarray
     share: np.ndarray
     grad: np.ndarray  # (E, I, K) d cost / d F_ik, per Hz
@@ -232,10 +247,11 @@ class CvSolution:
         return CvSolution(*(pick(a, b) for a, b in zip(vars(self).values(), vars(other).values(), strict=True)))
 
 
-def split(m: Model, f_hz: np.ndarray, band: np.ndarray, local_allowed: np.ndarray) -> CvSolution:
+def split(m: Model, f_hz: np.ndarray, band: np.ndarray, local_mode: np.ndarray) -> CvSolution:
     """Step 1 of the module docstring: every CV's split, cost and CPU gradient for the CPU ``f_hz (E, I, K)``.
 
-    Both local options (left out, joining the RSU parts) are solved at once along a leading axis of two.
+    Both local options (left out, joining the RSU parts) are solved at once along a leading axis of two;
+    ``local_mode (E, I)`` says which a CV may take (``NO_LOCAL``, ``LOCAL_CHOSEN``: the cheaper, ``LOCAL_JOINS``).
     """
     c = m.cycles[..., None]
     upload = m.upload_full_s / np.where(band > 0, band, BANDWIDTH_PROBE)  # u_k, eq. (7) per unit share
@@ -244,7 +260,7 @@ def split(m: Model, f_hz: np.ndarray, band: np.ndarray, local_allowed: np.ndarra
     rate = np.empty((2,) + servers)
     rate[..., 1:] = f_hz / denom  # f is 0 where an RSU is out of reach (project_columns)
     rate[0, ..., 0] = 0.0
-    rate[1, ..., 0] = m.local_rate * local_allowed
+    rate[1, ..., 0] = m.local_rate * (local_mode != NO_LOCAL)
     t = fill_time_s(rate, m.sorted_wait_s, m.order)  # (2, E, I)
     active = np.where(m.wait_s < t[..., None], rate, 0.0)
     share = active * (t[..., None] - m.wait_s)
@@ -267,10 +283,11 @@ def split(m: Model, f_hz: np.ndarray, band: np.ndarray, local_allowed: np.ndarra
     slack = np.maximum(np.minimum(t, 1e6)[..., None] - m.wait_s[..., 1:], 0.0)  # 0 on a server-less option
     grad = slack * c / denom**2 * (e_rsu - rho[..., None])
     grad += 2.0 * m.w_e[..., None] * m.kappa_rsu * c * share[..., 1:] * f_hz + price
-    one = cost[1] < cost[0]
+    one = (cost[1] < cost[0]) | (local_mode == LOCAL_JOINS)
     both = one[..., None]
     return CvSolution(
         np.where(one, cost[1], cost[0]),
+        np.abs(cost[1] - cost[0]),
         np.where(one, t[1], t[0]),
         np.where(both, share[1], share[0]),
         np.where(both, grad[1], grad[0]),
@@ -316,7 +333,7 @@ def descend(
     m: Model,
     start: Allocation,
     allowed: np.ndarray,
-    local_allowed: np.ndarray,
+    local_mode: np.ndarray,
     sharing: str,
     floor: float,
     iterations: int,
@@ -337,7 +354,7 @@ def descend(
         scale = np.maximum(scale, TINY)
         f = project_columns(cur.f - lr[:, None, None] * g / scale, allowed)
         band = bandwidth_rule(m, cur.cvs.share[..., 1:], f > 0, sharing, floor)
-        trial = Allocation(f, band, split(m, f * m.available_hz, band, local_allowed))
+        trial = Allocation(f, band, split(m, f * m.available_hz, band, local_mode))
         trial_total = trial.cvs.cost.sum(-1)
         ok = trial_total <= total
         cur = Allocation(
@@ -382,19 +399,24 @@ class SlotResult:
     objective: np.ndarray
     prices: np.ndarray
     bound: np.ndarray
-    source: np.ndarray  # (E,) index into source_names(random_starts)
+    source: np.ndarray  # (E,) index into source_names(random_starts, min(flip_cvs, I))
 
 
 FIXED_STARTS = ("greedy", "claims", "even", "no-local")  # the first starts of the descent (start_allocations)
+NO_LOCAL, LOCAL_CHOSEN, LOCAL_JOINS = 0, 1, 2  # a CV's local part: none, the cheaper of both options, always
 
 
-def source_names(random_starts: int) -> tuple[str, ...]:
+def source_names(random_starts: int, flip_cvs: int) -> tuple[str, ...]:
     """What each value of :attr:`SlotResult.source` names: a start of the descent, before or after dropping
     small parts, or a reference policy."""
     starts = FIXED_STARTS + tuple(f"random-local-{j}" for j in range(random_starts))
-    return tuple(
-        f"{name}{scaling}{stage}" for stage in ("", " cleaned") for scaling in ("", " per-RSU") for name in starts
-    ) + ("greedy", "local", "offload")
+    return (
+        tuple(
+            f"{name}{scaling}{stage}" for stage in ("", " cleaned") for scaling in ("", " per-RSU") for name in starts
+        )
+        + ("greedy", "local", "offload")
+        + tuple(f"switch {j}" for j in range(flip_cvs))
+    )
 
 
 def _reference_actions(scn: Scenario, phys: Physical, q: QueueState) -> list[np.ndarray]:
@@ -431,10 +453,52 @@ def start_allocations(
         + [greedy_cpu] * (1 + random_starts)
     )
     num_cvs = greedy_cpu.shape[-2]
-    local = np.ones(f.shape[:-1], bool)
-    local[FIXED_STARTS.index("no-local")] = False
-    local[len(FIXED_STARTS) :] = rng.uniform(size=(random_starts, 1, num_cvs)) < 0.5  # the same in every env
-    return f, local | ~reachable.any(-1)
+    local = np.full(f.shape[:-1], LOCAL_CHOSEN)
+    local[FIXED_STARTS.index("no-local")] = NO_LOCAL
+    draws = rng.uniform(size=(random_starts, 1, num_cvs)) < 0.5  # the same in every env
+    local[len(FIXED_STARTS) :] = np.where(draws, LOCAL_CHOSEN, NO_LOCAL)
+    return f, np.where(reachable.any(-1), local, LOCAL_CHOSEN)
+
+
+def _evaluate_all(scn: Scenario, phys: Physical, q: QueueState, candidates: np.ndarray) -> np.ndarray:
+    """The exact P2 objective ``(C, E)`` of candidate actions ``(C, E, I, 1+3K)``, in one batch."""
+    c, e = candidates.shape[:2]
+    which = np.tile(np.arange(e), c)
+    flat = candidates.reshape((-1,) + candidates.shape[2:])
+    return slot.evaluate(scn, phys.take(which), q.take(which), flat).objective.reshape(c, e)
+
+
+def _flip(
+    scn: Scenario,
+    phys: Physical,
+    q: QueueState,
+    greedy_out: slot.Outcome,
+    f_best: np.ndarray,
+    switch: np.ndarray,
+    local_in: np.ndarray,
+    per_rsu: np.ndarray,
+    config: LyOptDualConfig,
+) -> np.ndarray:
+    """Step 4 of the module docstring: actions ``(J, E, I, 1+3K)`` re-optimised from the allocation ``f_best``
+    with the local part of one CV switched (the ``J`` CVs of smallest ``switch`` cost), the others free."""
+    cfg = scn.cfg
+    e, i = switch.shape
+    j = min(config.flip_cvs, i)
+    env = np.arange(e)
+    flipped = np.argsort(switch, axis=-1, kind="stable")[:, :j].T  # (J, E)
+    copies = np.tile(env, j)
+    waits = (greedy_out.local_queue_delay_s[copies], greedy_out.rsu_queue_delay_s[copies])
+    m = build_model(scn, phys.take(copies), q.take(copies), waits)
+    mode = np.full((j, e, i), LOCAL_CHOSEN)
+    opposite = np.where(local_in[env, flipped], NO_LOCAL, LOCAL_JOINS)
+    mode[np.arange(j)[:, None], env, flipped] = opposite
+    mode = np.where(m.reachable.reshape(j, e, i, -1).any(-1), mode, LOCAL_CHOSEN).reshape(m.cycles.shape)
+    sharing, floor = cfg.channel.bandwidth_sharing, cfg.action.min_resource_share
+    f0 = np.tile(f_best, (j, 1, 1))
+    band0 = bandwidth_rule(m, np.ones(f0.shape), f0 > 0, sharing, floor)
+    start = Allocation(f0, band0, split(m, f0 * m.available_hz, band0, mode))
+    out = descend(m, start, m.reachable, mode, sharing, floor, config.flip_iterations, config.step, np.tile(per_rsu, j))
+    return to_actions(scn, out).reshape((j, e) + f_best.shape[1:-1] + (layout(scn.num_rsus).dim,))
 
 
 def solve_slot(scn: Scenario, phys: Physical, q: QueueState, config: LyOptDualConfig) -> SlotResult:
@@ -462,21 +526,30 @@ def solve_slot(scn: Scenario, phys: Physical, q: QueueState, config: LyOptDualCo
     # drop the parts the action mapping would drop, and re-optimise without them
     small = (first.cvs.share > 0) & (first.cvs.share < cfg.action.min_task_share)
     allowed = m.reachable & ~small[..., 1:]
-    local_allowed = (local_start & ~small[..., 0]) | ~allowed.any(-1)  # a CV keeps a server
+    local_mode = np.where(small[..., 0], NO_LOCAL, local_start)
+    local_mode = np.where(allowed.any(-1), local_mode, LOCAL_CHOSEN)  # a CV keeps a server
     f1 = np.where(allowed, first.f, 0.0)
-    restart = Allocation(f1, first.band, split(m, f1 * m.available_hz, first.band, local_allowed))
-    cleaned = descend(
-        m, restart, allowed, local_allowed, sharing, floor, config.cleanup_iterations, config.step, per_rsu
-    )
+    restart = Allocation(f1, first.band, split(m, f1 * m.available_hz, first.band, local_mode))
+    cleaned = descend(m, restart, allowed, local_mode, sharing, floor, config.cleanup_iterations, config.step, per_rsu)
     candidates = np.concatenate(
         [to_actions(scn, solved).reshape((-1,) + refs[0].shape) for solved in (first, cleaned)]
         + [a[None] for a in refs]
     )  # (C, E, I, 1+3K): the descents' results, then the references
-    which = np.tile(np.arange(e), len(candidates))
-    flat = candidates.reshape((-1,) + refs[0].shape[1:])
-    objective = slot.evaluate(scn, phys.take(which), q.take(which), flat).objective.reshape(len(candidates), e)
-    best = np.argmin(objective, axis=0)
+    objective = _evaluate_all(scn, phys, q, candidates)
     env = np.arange(e)
+    if config.flip_cvs:
+        # step 4: from the best descent, switch the local part of the CVs closest to switching, one at a time
+        solved = 2 * num_starts
+        pick = np.argmin(objective[:solved], axis=0)
+        row = (pick % num_starts) * e + env
+        in_first = pick < num_starts
+        f_best = np.where(in_first[:, None, None], first.f[row], cleaned.f[row])
+        switch = np.where(in_first[:, None], first.cvs.switch_cost[row], cleaned.cvs.switch_cost[row])
+        local_in = np.where(in_first[:, None], first.cvs.share[row, :, 0], cleaned.cvs.share[row, :, 0]) > 0
+        flips = _flip(scn, phys, q, greedy_out, f_best, switch, local_in, per_rsu[row], config)
+        candidates = np.concatenate([candidates, flips])
+        objective = np.concatenate([objective, _evaluate_all(scn, phys, q, flips)])
+    best = np.argmin(objective, axis=0)
     # the prices of C6 at the best descent's allocation (the first start where a reference won)
     descent = np.where(best < num_starts * 2, best % num_starts, 0)
     prices = prices_per_hz(m, cleaned).reshape(num_starts, e, -1)[descent, env]

@@ -95,28 +95,24 @@ def link_view(scn: Scenario, phys: Physical) -> LinkView:
     return LinkView(reachable, phys.data_bits[..., None] / rate)
 
 
-def water_fill(
-    rate: np.ndarray, wait_s: np.ndarray, portion: np.ndarray, iterations: int = 60
-) -> tuple[np.ndarray, np.ndarray]:
+def water_fill(rate: np.ndarray, wait_s: np.ndarray, portion: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Split ``portion (...)`` of a task over parallel servers ``(..., N)`` so that all used ones finish together.
 
     Server ``n`` starts after ``wait_s`` and then does ``rate`` task-fractions per second
     (``rate = 0``: unusable).  Returns the finish time ``T`` and the parts
-    ``x_n = rate_n max(T - wait_n, 0)``, which sum to ``portion`` (bisection on ``T``).
+    ``x_n = rate_n max(T - wait_n, 0)``, which sum to ``portion``.  ``sum_n x_n`` grows with ``T`` and lies
+    above each of its linearisations over the servers that start first, so ``T`` is exactly the smallest
+    of their fill levels ``(portion + sum r w) / sum r`` over the servers sorted by wait.
     """
-
-    def parts(t: np.ndarray) -> np.ndarray:
-        return rate * np.maximum(t[..., None] - wait_s, 0.0)
-
-    usable = rate > 0
-    lo = np.zeros(portion.shape)
-    hi = np.where(usable, wait_s, 0.0).max(-1) + portion / np.maximum(rate.sum(-1), TINY)
-    for _ in range(iterations):
-        mid = 0.5 * (lo + hi)
-        enough = parts(mid).sum(-1) >= portion
-        lo, hi = np.where(enough, lo, mid), np.where(enough, mid, hi)
-    x = parts(hi)
-    return hi, x * (portion / np.maximum(x.sum(-1), TINY))[..., None]
+    order = np.argsort(wait_s, axis=-1, kind="stable")
+    r = np.take_along_axis(np.broadcast_to(rate, np.broadcast_shapes(rate.shape, wait_s.shape)), order, -1)
+    w = np.take_along_axis(np.broadcast_to(wait_s, r.shape), order, -1)
+    cum_r = np.cumsum(r, -1)
+    level = (portion[..., None] + np.cumsum(r * w, -1)) / np.maximum(cum_r, TINY)
+    t = np.where(cum_r > 0, level, np.inf).min(-1)
+    t = np.where(np.isfinite(t), t, portion / TINY)  # no usable server: nothing is placed
+    x = rate * np.maximum(t[..., None] - wait_s, 0.0)
+    return t, x * (portion / np.maximum(x.sum(-1), TINY))[..., None]
 
 
 def best_rsu_hz(
