@@ -22,6 +22,7 @@ SCENARIOS = {
     "per_rsu": ["channel.bandwidth_sharing=per_rsu", "rsu.service=allocated"],
     "system_queue": ["lyapunov.energy_queue=system", "rsu.service=capacity"],
     "littles_law": ["lyapunov.queue_delay=littles_law"],
+    "delay_free": ["lyapunov.alpha=0"],  # w_T = 0: the bound's finish-time grid must stay finite
 }
 
 

@@ -93,6 +93,7 @@ from .reference import TINY, _prices, greedy_actions, link_view
 
 BANDWIDTH_PROBE = 0.5  # band share assumed for a link without CPU, to price turning it on
 REFINED_INTERVALS = 8  # finish-time intervals of the bound refined at each level
+LONGEST_S = 1e6  # the bound's finish-time grid ends here at the latest (alpha = 0: delay costs nothing)
 NEVER_S = 1e30  # wait of an unreachable server, finish time without a server: finite, so 0 * NEVER_S = 0
 
 
@@ -640,7 +641,7 @@ def lower_bound(
     # Every term but w_T T falls with T, so on [T_a, T_b] the Lagrangian is at least w_T T_a + fixed_t(T_b).
     # Grid 0 .. t_max (w_T t_max exceeds the cost of running the task locally, and beyond t_max the
     # Lagrangian is at least w_T T: rho = 0), refined ``bound_refine`` times around its lowest intervals.
-    t_max = np.maximum(local_wait + 1.0 / local_rate + local_cost[..., 0] / max(w_t, TINY), 1e-3)
+    t_max = np.clip(local_wait + 1.0 / local_rate + local_cost[..., 0] / max(w_t, TINY), 1e-3, LONGEST_S)
     n = config.bound_points
     lo_t = np.zeros((e, i, 1))
     width = t_max[..., None]
