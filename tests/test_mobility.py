@@ -110,11 +110,11 @@ def test_trace_round_trip_and_replay(tmp_path):
     assert trace.slot_s == 1.0 and trace.net_file == "hand.net.xml" and trace.num_slots == 8
     assert np.array_equal(trace.handover, np.isin(np.arange(8), [5])[:, None] & (np.arange(3) == 1))
     rows = np.array([0, 4, 6])
-    got = trace.replay(rows, 2)
-    assert np.array_equal(got["x_m"], [[0.0, 10.0], [0.0, 10.0], [0.0, 50.0]])
+    got = trace.replay(rows, np.array([[0, 1], [2, 1], [1, 0]]))
+    assert np.array_equal(got["x_m"], [[0.0, 10.0], [20.0, 10.0], [50.0, 0.0]])
     assert np.array_equal(got["y_m"], [[0.0, 0.0], [4.0, 4.0], [6.0, 6.0]])
     assert np.allclose(got["velocity_x_mps"], 0.0) and np.allclose(got["velocity_y_mps"], 1.0)
-    assert np.array_equal(trace.replay(np.array([5]), 3)["handover"], [[False, True, False]])
+    assert np.array_equal(trace.replay(np.array([5]), np.array([[0, 1, 2]]))["handover"], [[False, True, False]])
 
 
 def test_start_rows_avoid_empty_columns():
@@ -127,6 +127,12 @@ def test_start_rows_avoid_empty_columns():
     assert trace.start_rows(2, 3).tolist() == list(range(8))  # columns 0-1 always occupied: rows 0..10-3
     assert trace.start_rows(3, 3).tolist() == [0, 1, 5, 6, 7]  # windows of 3 rows that miss row 4
     assert trace.start_rows(4, 3).size == 0 and trace.start_rows(3, 11).size == 0
+    # two CVs starting at row 3 ride in columns 0 and 1 (column 2 is empty at row 4), in random order
+    rows, columns = trace.draw_start(np.random.default_rng(0), 200, 2, 3)
+    assert set(rows.tolist()) == set(range(8))
+    late = rows >= 5
+    assert {tuple(c) for c in columns[rows == 3]} == {(0, 1), (1, 0)}
+    assert {tuple(c) for c in columns[late]} == {(a, b) for a in range(3) for b in range(3) if a != b}
 
 
 @pytest.mark.parametrize(
@@ -156,7 +162,7 @@ def test_trace_config_errors_name_the_key(tmp_path):
     tr.save(path, _arrays(slots=8, slot_s=0.5))
     cases = [
         ([f"mobility.source={path}"], "was sampled every 0.5 s but slot_s is 1 s"),
-        ([f"mobility.source={path}", "slot_s=0.5", "num_cvs=4"], "first num_cvs = 4 columns"),
+        ([f"mobility.source={path}", "slot_s=0.5", "num_cvs=4"], "num_cvs = 4 columns all hold a vehicle"),
         ([f"mobility.source={path}", "slot_s=0.5", "episode_slots=8"], "no 9 consecutive slots"),
         (["mobility.source=nope"], "expected builtin, a shipped trace (city) or a PATH.npz, got 'nope'"),
         ([f"mobility.source={tmp_path / 'missing.npz'}"], "cannot read"),
@@ -182,18 +188,22 @@ def test_env_replays_the_trace_from_its_own_row_with_handover_in_the_observation
     assert d.own_names == OWN_FEATURE_NAMES + TRACE_FEATURE_NAMES and d.cv_feature_dim == 13 + 3 * 2
     env = BatchedEnv(cfg, 16, seed=0)
     obs, _ = env.reset()
-    rows = env.phys.trace_row.copy()
+    rows, cols = env.phys.trace_row.copy(), env.phys.trace_column.copy()
     assert rows.min() >= 0 and rows.max() <= 12 - 5 and len(set(rows.tolist())) > 1  # its own random row each
-    a = np.zeros((16, 2, env.action_dim))
+    assert (cols[:, 0] != cols[:, 1]).all() and len({tuple(c) for c in cols}) > 1  # and its own columns
+    a, handovers = np.zeros((16, 2, env.action_dim)), 0
     for t in range(4):
-        assert np.array_equal(env.phys.x_m, arrays["x_m"][rows + t, :2])
-        assert np.array_equal(env.phys.y_m, arrays["y_m"][rows + t, :2])
-        expected = (arrays["vehicle"][rows + t, 0] != arrays["vehicle"][rows + t - 1, 0]) & (t > 0)
-        assert np.array_equal(obs[:, 0, d.own("handover")], expected.astype(float))
-        assert np.allclose(obs[..., d.own("y")], arrays["y_m"][rows + t, :2] / 100.0)
+        at = (rows[:, None] + t, cols)
+        assert np.array_equal(env.phys.x_m, arrays["x_m"][at])
+        assert np.array_equal(env.phys.y_m, arrays["y_m"][at])
+        expected = (arrays["vehicle"][at] != arrays["vehicle"][rows[:, None] + t - 1, cols]) & (t > 0)
+        assert np.array_equal(obs[..., d.own("handover")], expected.astype(float))
+        handovers += int(expected.sum())
+        assert np.allclose(obs[..., d.own("y")], arrays["y_m"][at] / 100.0)
         dist = np.hypot(np.hypot(env.phys.x_m[..., None] - [0.0, 20.0], env.phys.y_m[..., None] - [0.0, 5.0]), 10.0)
         assert np.allclose(obs[..., d.link("distance")], dist / cfg.rsu.coverage_m)
         obs = env.step(a).obs
+    assert handovers > 0
 
 
 # --------------------------------------------------------------------------------------- SUMO
@@ -212,10 +222,11 @@ def test_paper_road_trace_reproduces_the_builtin_mobility(tmp_path):
     env_trace = BatchedEnv(replay, 1, seed=0)
     env_trace.reset()
     assert env_trace.phys.trace_row[0] == 0  # the only window of 61 rows
+    cv = env_trace.phys.trace_column[0]  # the trace CV i rides in column cv[i], the built-in CV cv[i]'s
     for _ in range(60):
-        assert np.abs(env_trace.phys.x_m - env.phys.x_m).max() < 1e-6
-        assert np.abs(env_trace.phys.y_m - env.phys.y_m).max() < 1e-9
-        assert np.abs(env_trace.phys.velocity_x_mps - env.phys.velocity_x_mps).max() < 1e-9
+        assert np.abs(env_trace.phys.x_m - env.phys.x_m[:, cv]).max() < 1e-6
+        assert np.abs(env_trace.phys.y_m - env.phys.y_m[:, cv]).max() < 1e-9
+        assert np.abs(env_trace.phys.velocity_x_mps - env.phys.velocity_x_mps[:, cv]).max() < 1e-9
         env.scn.advance_vehicles(env.phys)
         env_trace.scn.advance_vehicles(env_trace.phys)
 

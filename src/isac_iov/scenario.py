@@ -8,7 +8,8 @@ and Rayleigh fading from a NumPy ``Generator``.  All draws are batched over
 Mobility (docs/model.md#mobility): with ``mobility.source: builtin`` the CVs drive the straight road of
 eq. (2) (:meth:`Scenario.draw_vehicles` draws lane, position and speed, :meth:`Scenario.advance_vehicles`
 moves them and wraps them at the road's ends); with a trace, each env starts at a random row of the trace
-and every slot reads the next row (:meth:`isac_iov.mobility.trace.Trace.replay`).
+and every slot reads the next row (:meth:`isac_iov.mobility.trace.Trace.replay`); its CVs ride in columns
+drawn per episode (docs/model.md#agents-and-vehicles).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class Physical:
     velocity_y_mps: np.ndarray
     handover: np.ndarray  # (E, I) bool: the CV's trace vehicle changed with this slot (always False on the road)
     trace_row: np.ndarray  # (E,) the trace row of this slot (-1 with builtin mobility)
+    trace_column: np.ndarray  # (E, I) the trace column each CV rides in (-1 with builtin mobility)
     cpu_hz: np.ndarray
     data_bits: np.ndarray
     instruction_bits: np.ndarray
@@ -106,8 +108,8 @@ class Scenario:
         """Initial positions and velocities, and CPU speeds, fixed for an episode.
 
         Builtin: lane, position and speed on the road (a lane's direction signs its velocity).  Trace: each
-        env's start row, uniform over the rows from which the trace holds a vehicle in every CV's column for
-        the whole episode; no handover at the start.
+        env's start row and its CVs' columns (:meth:`isac_iov.mobility.trace.Trace.draw_start`), each column
+        occupied for the whole episode; no handover at the start.
         """
         shape = (num_envs, self.num_cvs)
         v = self.cfg.vehicle
@@ -119,11 +121,11 @@ class Scenario:
                 "velocity_x_mps": self.lane_direction(lane) * _uniform(rng, v.speed_mps, shape),
                 "velocity_y_mps": np.zeros(shape),
                 "trace_row": np.full(num_envs, -1),
+                "trace_column": np.full(shape, -1),
             }
         else:
-            starts = self.trace.start_rows(self.num_cvs, self.cfg.episode_slots + 1)
-            rows = starts[rng.integers(len(starts), size=num_envs)]
-            motion = {**self.trace.replay(rows, self.num_cvs), "trace_row": rows}
+            rows, columns = self.trace.draw_start(rng, num_envs, self.num_cvs, self.cfg.episode_slots + 1)
+            motion = {**self.trace.replay(rows, columns), "trace_row": rows, "trace_column": columns}
         motion["handover"] = np.zeros(shape, dtype=bool)
         return {**motion, "cpu_hz": _uniform(rng, v.cpu_hz, shape)}
 
@@ -133,7 +135,7 @@ class Scenario:
             phys.x_m = channel.advance_positions(phys.x_m, phys.velocity_x_mps, self.cfg.slot_s, self.cfg.road.length_m)
             return
         phys.trace_row = phys.trace_row + 1
-        for name, value in self.trace.replay(phys.trace_row, self.num_cvs).items():
+        for name, value in self.trace.replay(phys.trace_row, phys.trace_column).items():
             setattr(phys, name, value)
 
     def motion_features(self, phys: Physical) -> dict[str, np.ndarray]:

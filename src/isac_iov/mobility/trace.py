@@ -3,8 +3,9 @@
 A trace holds ``S`` slots of ``C`` columns.  A column is a seat that one vehicle of the traffic simulation
 occupies at a time: a vehicle keeps its column from the slot it enters the network to the slot it leaves, and
 the column then passes to a vehicle that entered (docs/model.md#agents-and-vehicles says how the recorder
-assigns them).  CV ``i`` of the simulator rides in column ``i``; the slots at which the vehicle in its column
-changes are *handovers*, which the observation flags.
+assigns them).  In each episode, CV ``i`` of env ``e`` rides in one column ``c[e, i]``, drawn with the start
+row among the columns occupied for the whole episode; the slots at which the vehicle in its column changes
+are *handovers*, which the observation flags.
 
 Arrays (``(S, C)`` unless noted; ``NaN`` / ``-1`` where a column is empty):
 
@@ -28,7 +29,7 @@ Arrays (``(S, C)`` unless noted; ``NaN`` / ``-1`` where a column is empty):
 :func:`load` validates a file (shapes, dtypes, finite values where a column is occupied) and raises
 :class:`TraceError` (a :class:`~isac_iov.config.ConfigError`) naming the file and the array.  :func:`check_config`
 checks a trace against a config (slot length, enough occupied columns).  Replay is pure indexing:
-``Trace.replay(rows, num_cvs)`` gives every env's CVs at its own row in one fancy-indexing step.
+``Trace.replay(rows, columns)`` gives every env's CVs at its own row in one fancy-indexing step.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ class Trace:
         self.handover[1:] = self.vehicle[1:] != self.vehicle[:-1]
         valid_speed = self.speed_mps[self.valid]
         self.max_speed_mps = float(valid_speed.max()) if valid_speed.size else 0.0
-        self._starts: dict[tuple[int, int], np.ndarray] = {}
+        self._windows: dict[int, np.ndarray] = {}
 
     @property
     def num_slots(self) -> int:
@@ -105,25 +106,39 @@ class Trace:
     def num_columns(self) -> int:
         return int(self.vehicle.shape[1])
 
-    def start_rows(self, num_cvs: int, window_slots: int) -> np.ndarray:
-        """Rows ``r`` at which columns ``0..num_cvs-1`` are all occupied for ``window_slots`` rows from ``r``."""
-        key = (num_cvs, window_slots)
-        if key not in self._starts:
-            if num_cvs > self.num_columns or window_slots > self.num_slots:
-                self._starts[key] = np.zeros(0, dtype=np.int64)
+    def occupied(self, window_slots: int) -> np.ndarray:
+        """``(S - window_slots + 1, C)``: column ``c`` holds a vehicle in all ``window_slots`` rows from row ``r``."""
+        if window_slots not in self._windows:
+            if window_slots > self.num_slots:
+                self._windows[window_slots] = np.zeros((0, self.num_columns), dtype=bool)
             else:
-                bad = np.concatenate([[0], np.cumsum(~self.valid[:, :num_cvs].all(axis=1))])
-                self._starts[key] = np.flatnonzero(bad[window_slots:] == bad[:-window_slots])
-        return self._starts[key]
+                empty = np.concatenate([np.zeros((1, self.num_columns), int), np.cumsum(~self.valid, axis=0)])
+                self._windows[window_slots] = empty[window_slots:] == empty[:-window_slots]
+        return self._windows[window_slots]
 
-    def replay(self, rows: np.ndarray, num_cvs: int) -> dict[str, np.ndarray]:
-        """Positions, velocities and handover flags ``(E, num_cvs)`` of the CVs of env ``e`` at row ``rows[e]``."""
+    def start_rows(self, num_cvs: int, window_slots: int) -> np.ndarray:
+        """Rows from which at least ``num_cvs`` columns hold a vehicle for ``window_slots`` rows."""
+        return np.flatnonzero(self.occupied(window_slots).sum(axis=1) >= num_cvs)
+
+    def draw_start(
+        self, rng: np.random.Generator, num_envs: int, num_cvs: int, window_slots: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each env's start row ``(E,)``, uniform over :meth:`start_rows`, and its CVs' columns ``(E, I)``, a
+        uniformly random ordered choice of distinct columns occupied for the whole window."""
+        starts = self.start_rows(num_cvs, window_slots)
+        rows = starts[rng.integers(len(starts), size=num_envs)]
+        keys = np.where(self.occupied(window_slots)[rows], rng.random((num_envs, self.num_columns)), 2.0)
+        return rows, np.argsort(keys, axis=1, kind="stable")[:, :num_cvs]
+
+    def replay(self, rows: np.ndarray, columns: np.ndarray) -> dict[str, np.ndarray]:
+        """Positions, velocities and handover flags ``(E, I)`` of env ``e``'s CVs: row ``rows[e]``, ``columns[e]``."""
+        index = (rows[:, None], columns)
         return {
-            "x_m": self.x_m[rows, :num_cvs],
-            "y_m": self.y_m[rows, :num_cvs],
-            "velocity_x_mps": self.velocity_x_mps[rows, :num_cvs],
-            "velocity_y_mps": self.velocity_y_mps[rows, :num_cvs],
-            "handover": self.handover[rows, :num_cvs],
+            "x_m": self.x_m[index],
+            "y_m": self.y_m[index],
+            "velocity_x_mps": self.velocity_x_mps[index],
+            "velocity_y_mps": self.velocity_y_mps[index],
+            "handover": self.handover[index],
         }
 
     def lane_shapes(self) -> list[np.ndarray]:
@@ -248,7 +263,7 @@ def check_config(cfg: Config) -> Trace:
     if not len(trace.start_rows(cfg.num_cvs, window)):
         raise ConfigError(
             f"mobility.source: trace {str(path)!r} ({trace.num_slots} slots, {trace.num_columns} columns) has no "
-            f"{window} consecutive slots (episode_slots + 1) in which its first num_cvs = {cfg.num_cvs} columns "
-            "all hold a vehicle"
+            f"{window} consecutive slots (episode_slots + 1) in which num_cvs = {cfg.num_cvs} columns all hold a "
+            "vehicle"
         )
     return trace
