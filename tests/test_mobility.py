@@ -244,6 +244,17 @@ def test_grid_trace_keeps_the_first_columns_occupied_and_is_reproducible(tmp_pat
     assert (tmp_path / "g.net.xml").is_file()
     again = rec.record(tmp_path / "h.npz", 200, **kwargs)
     assert np.array_equal(again.x_m, trace.x_m, equal_nan=True) and np.array_equal(again.vehicle, trace.vehicle)
+    # a route file on that network, played as it is: vehicle 2 moves down into column 0 when vehicle 0 leaves
+    routes = tmp_path / "r.rou.xml"
+    routes.write_text(
+        '<routes><route id="east" edges="A0B0 B0C0"/><route id="north" edges="A0A1 A1A2"/>'
+        '<vehicle id="a" route="east" depart="0"/><vehicle id="b" route="north" depart="3"/>'
+        '<vehicle id="c" route="east" depart="6"/></routes>'
+    )
+    played = rec.record(tmp_path / "r.npz", 40, net=tmp_path / "g.net.xml", routes=routes)
+    assert played.num_columns == 3 and set(np.unique(played.vehicle).tolist()) == {-1, 0, 1, 2}
+    leaves = np.flatnonzero(played.vehicle[:, 0] == 2)
+    assert leaves.size and (played.vehicle[: leaves[0], 0] == 0).any() and (played.vehicle[leaves[0] - 1, 2] == 2)
 
 
 def test_record_without_sumo_says_to_install_the_extra(tmp_path, monkeypatch, capsys):
@@ -289,3 +300,18 @@ def test_mobility_plot_draws_the_city(tmp_path, capsys):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 20_000
     assert main(["mobility", "plot", "city", "--out", str(out), "--tracks", "0"]) == 2
     assert "--tracks must be >= 1" in capsys.readouterr().err
+
+
+def test_a_recorded_paper_road_trace_is_evaluated_and_trained_on(tmp_path, capsys):
+    path = tmp_path / "road.npz"
+    assert main(["mobility", "record", "--vehicles", "4", "--slots", "40", "--seed", "2", "--out", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "40 slots of 1 s, 4 columns, 4-4 vehicles per slot" in out and "junctions" not in out
+    assert (tmp_path / "road.net.xml").is_file()
+    sets = ["--set", f"mobility.source={path}", "--set", "num_cvs=3", "--set", "episode_slots=10"]
+    assert main(["evaluate", "--policy", "greedy", "--episodes", "2", "--quiet", *sets]) == 0
+    run = tmp_path / "run"
+    assert main(["train", "--algo", "ly-dtmpo", "--episodes", "2", "--seed", "0", "--out", str(run), *sets]) == 0
+    assert main(["evaluate", "--policy", str(run), "--episodes", "1", "--quiet"]) == 0
+    # no junctions on the road: the default config's RSUs are drawn
+    assert main(["mobility", "plot", str(path), "--out", str(tmp_path / "road.png")]) == 0

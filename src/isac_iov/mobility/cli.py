@@ -93,10 +93,11 @@ def _record(args: argparse.Namespace, cfg: Config) -> int:
         generator=command,
     )
     occupied = trace.valid.sum(axis=1)
+    handovers = int((trace.handover[1:] & trace.valid[1:] & trace.valid[:-1]).sum())  # vehicle to vehicle
     print(
         f"wrote {args.out} ({Path(args.out).stat().st_size / 1e6:.2f} MB): {trace.num_slots} slots of "
         f"{trace.slot_s:g} s, {trace.num_columns} columns, {occupied.min()}-{occupied.max()} vehicles per slot, "
-        f"{int(trace.handover.sum())} handovers; network {trace.net_file}"
+        f"{handovers} handovers; network {trace.net_file}"
     )
     if trace.junction_x_m.size:
         print(

@@ -1,9 +1,11 @@
 """One figure of a mobility trace: the road network, the RSUs with their coverage and a few CV tracks.
 
-Lanes are the trace's lane centre lines (recorded from the SUMO network with sumolib); a trace without them
-falls back to every recorded position as a faint dot.  Each track is one CV column over a window of slots,
-broken where a handover makes its position jump (docs/model.md#agents-and-vehicles); a circle marks where a
-track starts, a cross each handover.  Matplotlib with the Agg backend; no SUMO needed.
+A long thin network such as the paper's road is stretched across (y not to scale, coverage shown as bands);
+others are drawn to scale.  Lanes are the trace's lane centre lines (recorded from the SUMO network with
+sumolib); a trace without them falls back to every recorded position as a faint dot.  Each track is one CV
+column over a window of slots, broken where a handover makes its position jump
+(docs/model.md#agents-and-vehicles); a circle marks where a track starts, a cross each handover.  Matplotlib
+with the Agg backend; no SUMO needed.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import numpy as np
 
 from .trace import Trace
 
+ELONGATED = 5.0  # a network this many times wider than high is drawn stretched, not to scale
+
 
 def plot_trace(
     trace: Trace,
@@ -30,7 +34,10 @@ def plot_trace(
     start_row: int = 0,
 ) -> Path:
     """Draw ``trace`` with RSUs at ``(rsu_x_m, rsu_y_m)`` and ``tracks`` CV tracks from ``start_row``; save a PNG."""
-    fig, ax = plt.subplots(figsize=(8, 8) if np.ptp(trace.boundary_m[1::2]) > 50 else (11, 4))
+    xmin, ymin, xmax, ymax = trace.boundary_m
+    # a long thin network (the paper's road) is drawn stretched across; a city to scale
+    elongated = (xmax - xmin) > ELONGATED * max(ymax - ymin, 1.0)
+    fig, ax = plt.subplots(figsize=(11, 3.5) if elongated else (9, 7.2))
     shapes = [s for s in trace.lane_shapes() if len(s) >= 2]
     for shape in shapes:
         ax.plot(shape[:, 0], shape[:, 1], color="0.75", lw=0.8, zorder=1)
@@ -53,11 +60,13 @@ def plot_trace(
             ax.plot(x[first[0]], y[first[0]], "o", color=colours(col % 10), ms=6, zorder=5)
         after = jumps + np.arange(1, len(jumps) + 1)  # positions of the new vehicles in the NaN-broken arrays
         ax.plot(x[after], y[after], "x", color=colours(col % 10), ms=8, mew=2, zorder=5)
-    xmin, ymin, xmax, ymax = trace.boundary_m
     margin = max(20.0, 0.05 * max(xmax - xmin, ymax - ymin))
     ax.set_xlim(min(xmin, *rsu_x_m) - margin, max(xmax, *rsu_x_m) + margin)
-    ax.set_ylim(min(ymin, *rsu_y_m) - margin, max(ymax, *rsu_y_m) + margin)
-    ax.set_aspect("equal")
+    if elongated:
+        ax.set_ylim(min(ymin, *rsu_y_m) - 10.0, max(ymax, *rsu_y_m) + 10.0)
+    else:
+        ax.set_ylim(min(ymin, *rsu_y_m) - margin, max(ymax, *rsu_y_m) + margin)
+        ax.set_aspect("equal")
     ax.set_xlabel("x (m)")
     ax.set_ylabel("y (m)")
     ax.set_title(
