@@ -157,6 +157,14 @@ def test_invalid_traces_are_refused_naming_file_and_array(tmp_path, change, mess
     assert str(err.value).startswith(f"trace {str(path)!r}: ") and message in str(err.value)
 
 
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated zip", b"\x93NUMPY\x01", b"plain text"])
+def test_files_that_are_no_trace_are_refused_in_one_line(tmp_path, content):
+    path = tmp_path / "junk.npz"
+    path.write_bytes(content)
+    with pytest.raises(tr.TraceError, match=r"^trace '.*junk.npz': not a trace file \(.+\)$"):
+        tr.load(path)
+
+
 def test_trace_config_errors_name_the_key(tmp_path):
     path = tmp_path / "t.npz"
     tr.save(path, _arrays(slots=8, slot_s=0.5))

@@ -37,6 +37,7 @@ from __future__ import annotations
 import io
 import itertools
 import os
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -94,6 +95,10 @@ class Trace:
         # handover[r, c]: the vehicle in column c at row r is not the one of row r - 1
         self.handover = np.zeros(self.vehicle.shape, dtype=bool)
         self.handover[1:] = self.vehicle[1:] != self.vehicle[:-1]
+        # the replayed quantities side by side, so a slot's replay is one fancy-indexing step
+        self._motion = np.stack(
+            [self.x_m, self.y_m, self.velocity_x_mps, self.velocity_y_mps, self.handover.astype(float)], axis=-1
+        )
         valid_speed = self.speed_mps[self.valid]
         self.max_speed_mps = float(valid_speed.max()) if valid_speed.size else 0.0
         self._windows: dict[int, np.ndarray] = {}
@@ -132,13 +137,13 @@ class Trace:
 
     def replay(self, rows: np.ndarray, columns: np.ndarray) -> dict[str, np.ndarray]:
         """Positions, velocities and handover flags ``(E, I)`` of env ``e``'s CVs: row ``rows[e]``, ``columns[e]``."""
-        index = (rows[:, None], columns)
+        m = self._motion[rows[:, None], columns]
         return {
-            "x_m": self.x_m[index],
-            "y_m": self.y_m[index],
-            "velocity_x_mps": self.velocity_x_mps[index],
-            "velocity_y_mps": self.velocity_y_mps[index],
-            "handover": self.handover[index],
+            "x_m": m[..., 0],
+            "y_m": m[..., 1],
+            "velocity_x_mps": m[..., 2],
+            "velocity_y_mps": m[..., 3],
+            "handover": m[..., 4] > 0.5,
         }
 
     def lane_shapes(self) -> list[np.ndarray]:
@@ -227,8 +232,8 @@ def load(path: str | Path) -> Trace:
             arrays = {k: data[k] for k in data.files}
     except OSError as exc:
         raise _fail(name, f"cannot read: {exc.strerror or exc}") from None
-    except ValueError as exc:  # not an .npz, or an array that needs pickle
-        raise _fail(name, f"not a trace file ({' '.join(str(exc).split())})") from None
+    except (ValueError, EOFError, zipfile.BadZipFile) as exc:  # not an .npz, truncated, or needing pickle
+        raise _fail(name, f"not a trace file ({' '.join(str(exc).split()) or type(exc).__name__})") from None
     trace = validate(name, arrays)
     if len(_cache) >= _CACHE_SIZE:
         _cache.pop(next(iter(_cache)))
