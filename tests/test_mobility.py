@@ -323,3 +323,16 @@ def test_a_recorded_paper_road_trace_is_evaluated_and_trained_on(tmp_path, capsy
     assert main(["evaluate", "--policy", str(run), "--episodes", "1", "--quiet"]) == 0
     # no junctions on the road: the default config's RSUs are drawn
     assert main(["mobility", "plot", str(path), "--out", str(tmp_path / "road.png")]) == 0
+
+
+def test_the_shipped_city_trace_is_what_its_command_records(tmp_path):
+    shipped = tr.load(tr.resolve("city"))
+    assert shipped.generator.startswith("isac-iov mobility record --grid 4x4 --block-m 200.0 --vehicles 50")
+    assert "--warmup-slots 300" in shipped.generator and "--seed 0" in shipped.generator
+    head = rec.record(tmp_path / "c.npz", 40, grid=(4, 4), block_m=200.0, vehicles=50, warmup_slots=300, seed=0)
+    c = head.num_columns
+    for name in ("x_m", "y_m", "speed_mps", "heading_rad", "vehicle", "lane"):
+        assert np.array_equal(getattr(head, name), getattr(shipped, name)[:40, :c], equal_nan=True), name
+    assert np.array_equal(head.junction_x_m, shipped.junction_x_m) and np.array_equal(
+        head.lane_names, shipped.lane_names
+    )

@@ -29,10 +29,8 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import os
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -252,21 +250,19 @@ def record(
         args.append(f"--route-files={routes}")
     if road:  # points on a line, as in the built-in mobility: no insertion gaps, no collisions
         args += ["--insertion-checks=none", "--collision.action=none"]
-    with tempfile.TemporaryDirectory() as tmp:
-        args.append(f"--output-prefix={tmp}{os.sep}")
-        libsumo.start(args)
-        try:
-            demand = (
-                _RoadDemand(libsumo, cfg, road_vehicles or [])
-                if road
-                else None
-                if routes is not None
-                else _TripDemand(libsumo, sumo_net, rng, vehicles or cfg.num_cvs)
-            )
-            rows = _simulate(libsumo, demand, warmup_slots + slots, lane_index)[warmup_slots:]
-        finally:
-            libsumo.close()
-        version = str(libsumo.getVersion()[1]) if hasattr(libsumo, "getVersion") else "unknown"
+    libsumo.start(args)
+    try:
+        version = str(libsumo.getVersion()[1])
+        demand = (
+            _RoadDemand(libsumo, cfg, road_vehicles or [])
+            if road
+            else None
+            if routes is not None
+            else _TripDemand(libsumo, sumo_net, rng, vehicles or cfg.num_cvs)
+        )
+        rows = _simulate(libsumo, demand, warmup_slots + slots, lane_index)[warmup_slots:]
+    finally:
+        libsumo.close()
     arrays = _grid_arrays(rows)
     arrays.update(static)
     arrays["slot_s"] = np.array(float(cfg.slot_s))
@@ -325,8 +321,8 @@ class _RoadDemand:
         self.ts.route.add("east", ["A0B0", "B0A0"])
         self.ts.route.add("west", ["B0A0", "A0B0"])
         self.speed: dict[str, float] = {}
-        self.route: dict[str, tuple[str, int]] = {}
-        self.pending: list[tuple[RoadVehicle, str | None]] = [(cv, None) for cv in cvs]
+        self.lane: dict[str, int] = {}
+        self.pending = list(cvs)  # added before the first step
 
     def _add(self, lane: int, pos_m: float, speed_mps: float) -> str:
         """Add a CV on built-in lane ``lane`` at ``pos_m`` along its direction of travel."""
@@ -344,11 +340,11 @@ class _RoadDemand:
         self.ts.vehicle.setMaxSpeed(vid, max(speed_mps, 1e-3))
         self.ts.vehicle.setSpeed(vid, speed_mps)
         self.speed[vid] = speed_mps
-        self.route[vid] = (route, lane)
+        self.lane[vid] = lane
         return vid
 
     def before_step(self, columns: _Columns) -> None:
-        for cv, _ in self.pending:
+        for cv in self.pending:
             east = cv.lane < self.half
             self._add(cv.lane, cv.x_m if east else self.length_m - cv.x_m, cv.speed_mps)
         self.pending = []
@@ -356,8 +352,7 @@ class _RoadDemand:
             step = self.speed[vid] * self.slot_s
             pos = self.ts.vehicle.getLanePosition(vid)
             if pos + step >= self.length_m:
-                _, lane = self.route[vid]
-                successor = self._add(lane, pos + step - self.length_m, self.speed[vid])
+                successor = self._add(self.lane[vid], pos + step - self.length_m, self.speed[vid])
                 columns.reserved[successor] = columns.of[vid]
                 self.ts.vehicle.remove(vid)
 
