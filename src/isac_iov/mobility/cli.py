@@ -110,7 +110,7 @@ def _plot(args: argparse.Namespace) -> int:
     from .plot import plot_trace
     from .trace import load, resolve
 
-    trace = load(resolve(args.trace))
+    trace = load(resolve(args.trace, "trace"))
     cfg = load_config(args.config, args.overrides)
     if args.config is None and not args.overrides and trace.junction_x_m.size:
         rsu_x, rsu_y = trace.junction_x_m, trace.junction_y_m

@@ -241,15 +241,17 @@ def load(path: str | Path) -> Trace:
     return trace
 
 
-def resolve(source: str) -> Path:
-    """The file of ``mobility.source``: a shipped trace ``NAME`` (``scenarios/NAME.npz``) or a ``PATH.npz``."""
+def resolve(source: str, key: str = "mobility.source") -> Path:
+    """The file of ``source``: a shipped trace ``NAME`` (``scenarios/NAME.npz``) or a ``PATH.npz``; errors name
+    ``key``."""
     shipped = SCENARIO_DIR / f"{source}.npz"
     if source and "/" not in source and "." not in source and shipped.is_file():
         return shipped
     if source.endswith(".npz"):
         return Path(source)
     known = ", ".join(sorted(p.stem for p in SCENARIO_DIR.glob("*.npz")))
-    raise ConfigError(f"mobility.source: expected builtin, a shipped trace ({known}) or a PATH.npz, got {source!r}")
+    builtin = "builtin, " if key == "mobility.source" else ""
+    raise ConfigError(f"{key}: expected {builtin}a shipped trace ({known}) or a PATH.npz, got {source!r}")
 
 
 def check_config(cfg: Config) -> Trace:
