@@ -28,3 +28,23 @@ def test_no_reference_outside_the_repository():
     outside = "MODEL" + "-NOTES"  # the project notes outside the repository, spelled so as not to cite them
     assert [p.name for p, t in texts.items() if outside in t] == []
     assert [p.name for p, t in texts.items() if re.search(r"\bissue \d", t)] == []
+
+
+def test_readme_table3_is_the_committed_reproduction():
+    from isac_iov.experiments.report import README_MARKERS, readme_table3
+
+    readme = (ROOT / "README.md").read_text()
+    begin, end = README_MARKERS
+    block = readme[readme.index(begin) + len(begin) : readme.index(end)].strip("\n")
+    assert block == readme_table3(ROOT / "docs" / "results")
+    assert "| ly-dtmpo |" in block
+
+
+def test_report_readme_flag_names_a_readme_without_the_block(tmp_path, error_line):
+    from isac_iov.cli import main
+
+    readme = tmp_path / "README.md"
+    readme.write_text("# no block here\n")
+    assert main(["report", str(tmp_path / "results-dir"), "--readme", str(readme)]) != 0
+    assert str(readme) in error_line("report") and readme.read_text() == "# no block here\n"
+    assert not (tmp_path / "results-dir").exists()

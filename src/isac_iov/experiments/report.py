@@ -76,14 +76,48 @@ class Part:
     draw: Callable[[dict[str, Any], Path], Path] | None = None
 
 
+README_MARKERS = ("<!-- table3:begin -->", "<!-- table3:end -->")
+"""The README block that :func:`update_readme` rewrites with a reproduction's Table III."""
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("dir", type=Path, help="output directory of `isac-iov reproduce`")
+    p.add_argument(
+        "--readme", type=Path, default=None, help="also rewrite this README's Table III block from DIR's results"
+    )
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.readme is not None:
+        _readme_parts(args.readme.read_text(), args.readme)  # a README without the block fails before any work
     path = write_report(args.dir)
     print(f"report written to {path}")
+    if args.readme is not None:
+        update_readme(args.dir, args.readme)
+        print(f"Table III of {args.readme} rewritten from {args.dir / RESULTS}")
     return 0
+
+
+def readme_table3(out_dir: Path) -> str:
+    """Table III of the reproduction in ``out_dir`` as the README shows it: the report's section body."""
+    res = load(Path(out_dir), "table3")
+    if res is None:
+        raise FileNotFoundError(f"{Path(out_dir) / RESULTS} holds no table3 result: run `isac-iov reproduce table3`")
+    return _table3(res).text
+
+
+def update_readme(out_dir: Path, readme: Path) -> None:
+    """Replace the text between :data:`README_MARKERS` in ``readme`` by :func:`readme_table3`."""
+    head, tail = _readme_parts(readme.read_text(), readme)
+    write_atomic(readme, f"{head}{README_MARKERS[0]}\n{readme_table3(out_dir)}\n{README_MARKERS[1]}{tail}")
+
+
+def _readme_parts(text: str, readme: Path) -> tuple[str, str]:
+    """The text before the begin marker and after the end marker; one line naming the file if either is missing."""
+    begin, end = README_MARKERS
+    if text.count(begin) != 1 or text.count(end) != 1 or text.index(begin) > text.index(end):
+        raise ValueError(f"{readme} must hold the lines {begin} and {end} once each, in this order")
+    return text[: text.index(begin)], text[text.index(end) + len(end) :]
 
 
 def write_report(out_dir: Path) -> Path:
