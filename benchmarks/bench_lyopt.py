@@ -29,7 +29,7 @@ import numpy as np
 from isac_iov import BatchedEnv, load_config
 from isac_iov.config import Config
 from isac_iov.policies import LyOptPolicy, make_policy
-from isac_iov.policies.lyopt_dual import LyOptDualConfig, lower_bound, solve_slot
+from isac_iov.policies.lyopt_dual import LyOptDualConfig, best_bound, solve_slot
 from isac_iov.slot import evaluate
 
 SCALES = ((5, 3), (10, 5), (20, 8), (50, 16), (100, 16))
@@ -112,7 +112,7 @@ def bound_gap(cfg: Config, count: int, seed: int) -> tuple[float, float, float]:
     phys, q = env.snapshot()
     result = solve_slot(env.scn, phys, q, LyOptDualConfig())
     start = time.perf_counter()
-    bound = lower_bound(env.scn, phys, q, result.prices, LyOptDualConfig())
+    bound = best_bound(env.scn, phys, q, result.prices, LyOptDualConfig())
     spent = (time.perf_counter() - start) / count
     gap = (result.objective - bound) / np.abs(result.objective)
     return float(gap.mean()), float(gap.max()), spent

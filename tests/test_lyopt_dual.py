@@ -174,6 +174,8 @@ def test_config_errors_name_the_key():
         LyOptDualConfig(iterations=0)
     with pytest.raises(ValueError, match="ly-opt-dual step"):
         LyOptDualConfig(step=2.0)
+    with pytest.raises(ValueError, match="ly-opt-dual bound_price_scales"):
+        LyOptDualConfig(bound_price_scales=())
     env, obs = _played_env([], seed=1, slots=2, num_envs=1)
     a1 = LyOptDualPolicy().act(env, obs)
     assert np.array_equal(a1, LyOptDualPolicy().act(env, obs))  # deterministic
