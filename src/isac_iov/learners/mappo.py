@@ -11,7 +11,11 @@ is zero, docs/model.md#twin-absent).
 * **Critic** - one centralised value network, shared by the agents, on each
   agent's critic state (its observation + the twin's global state, which
   includes ``G_rsu``); it outputs a per-agent value of the team return.
-  ``critic_global = false`` gives it the agent's observation only.
+  ``critic_global = false`` gives it the agent's observation only;
+  ``critic_state = pooled`` (``auto`` above 16 CVs) replaces the global state by
+  its mean and spread over CVs, and ``agent_id = none`` drops the one-hot
+  agent id of the critic (and of the shared actor), so neither network grows
+  with the number of CVs (:mod:`.common`).
 * **Update** (per iteration of ``num_envs`` episodes): GAE (``gamma``,
   ``gae_lambda``) with a bootstrap at the time-limit end of each episode;
   ``epochs`` passes of the clipped surrogate (``clip_eps``) over minibatches of
@@ -88,7 +92,20 @@ from torch import nn
 
 from ..env.core import Step
 from .buffers import RunningMeanStd, gae, memory_count
-from .common import AlgoConfig, EnvSpec, adam, as_tensor, optimise, step_rewards, to_actions
+from .common import (
+    AlgoConfig,
+    EnvSpec,
+    adam,
+    as_tensor,
+    critic_extra,
+    critic_extra_dim,
+    critic_state,
+    optimise,
+    pooled_critic,
+    step_rewards,
+    to_actions,
+    uses_agent_id,
+)
 from .networks import AgentMLP, GaussianActor, RunningNorm, gaussian_entropy, gaussian_log_prob, squash
 
 
@@ -120,6 +137,7 @@ class MAPPO:
         self.num_envs = cfg.num_envs
         samples = cfg.num_envs * spec.slots * spec.num_cvs
         norm_count = memory_count(cfg.norm_memory, samples)
+        agent_id = uses_agent_id(cfg, spec.num_cvs)
         self.actor = GaussianActor(
             spec.num_cvs,
             spec.obs_dim,
@@ -129,10 +147,12 @@ class MAPPO:
             cfg.init_log_std,
             norm_count,
             cfg.init_local_logit,
+            agent_id,
         )
-        self.critic_dim = spec.critic_state_dim if cfg.critic_global else spec.obs_dim
+        self.pooled = pooled_critic(cfg, spec.num_cvs)
+        self.critic_dim = spec.obs_dim + (critic_extra_dim(spec, self.pooled) if cfg.critic_global else 0)
         critic_norm = RunningNorm(self.critic_dim, max_count=norm_count)
-        critic_mlp = AgentMLP(spec.num_cvs, self.critic_dim, 1, cfg.hidden, shared=True)
+        critic_mlp = AgentMLP(spec.num_cvs, self.critic_dim, 1, cfg.hidden, shared=True, agent_id=agent_id)
         self.critic = nn.Sequential(critic_norm, critic_mlp)
         self.critic_norm, self.critic_mlp = critic_norm, critic_mlp  # the critic's two layers, typed
         self.actor_opt = adam(
@@ -154,20 +174,27 @@ class MAPPO:
         self.rewards = torch.zeros(t, e, i)
 
     # -- collection --------------------------------------------------------------------------
-    def explore(self, obs: np.ndarray, critic_state: np.ndarray, t: int) -> np.ndarray:
+    def explore(self, obs: np.ndarray, global_state: np.ndarray, t: int) -> np.ndarray:
         """Sample ``u ~ N(mean, std)`` for every env and agent; play ``sigmoid(u)``."""
         o = as_tensor(obs)
         with torch.no_grad():
             mean, log_std = self.actor(o)
             u = mean + torch.randn_like(mean) * log_std.exp()
             self.log_probs[t] = gaussian_log_prob(u, mean, log_std)
-        self.obs[t], self.states[t], self.pre_actions[t] = o, as_tensor(critic_state[..., : self.critic_dim]), u
+        self.obs[t], self.states[t], self.pre_actions[t] = o, self._critic_states(o, global_state), u
         return to_actions(squash(u))
 
     def record(self, step: Step, t: int) -> None:
         self.rewards[t] = as_tensor(step_rewards(step, self.cfg.reward))
         if step.done:
-            self.states[t + 1] = as_tensor(step.critic_state[..., : self.critic_dim])
+            self.states[t + 1] = self._critic_states(as_tensor(step.obs), step.global_state)
+
+    def _critic_states(self, obs: torch.Tensor, global_state: np.ndarray) -> torch.Tensor:
+        """The critic's input ``(E, I, critic_dim)``: each observation, followed by the (pooled) global state
+        unless ``critic_global`` is off."""
+        if not self.cfg.critic_global:
+            return obs
+        return critic_state(obs, critic_extra(as_tensor(global_state), self.spec, self.pooled))
 
     # -- learning ----------------------------------------------------------------------------
     def end_iteration(self, keep: int) -> dict[str, float]:
