@@ -11,6 +11,7 @@ import torch
 from isac_iov.config import ConfigError, load_config
 from isac_iov.env.core import BatchedEnv
 from isac_iov.learners import REGISTRY
+from isac_iov.learners.buffers import EpisodeReplay
 from isac_iov.learners.common import SCALE_CVS, EnvSpec, critic_extra, make_algo_config
 from isac_iov.learners.maddpg import MADDPG, MaddpgConfig
 from isac_iov.learners.mappo import MappoConfig
@@ -133,3 +134,19 @@ def test_scale_options_are_validated():
         make_algo_config(MaddpgConfig, {"critic_actions": "shared"})
     with pytest.raises(ConfigError, match="unknown algorithm key algo.critic_actions"):
         make_algo_config(MappoConfig, {"critic_actions": "summary"})
+
+
+def test_replay_keeps_the_twin_part_once_per_env_slot():
+    replay = EpisodeReplay(4, 3, 5, obs_dim=6, global_state_dim=2, action_dim=1, common_from=4)
+    obs = torch.rand(2, 4, 5, 6)
+    obs[..., 4:] = torch.rand(2, 4, 1, 2)  # the twin's part: the same for every agent
+    replay.add_episodes(obs, torch.rand(2, 4, 2), torch.rand(2, 3, 5, 1), torch.rand(2, 3, 5))
+    assert replay.obs.shape == (4, 4, 5, 4) and replay.common.shape == (4, 4, 2)
+    torch.manual_seed(0)
+    batch = replay.sample(64)
+    torch.manual_seed(0)
+    row, t = torch.randint(2, (64,)), torch.randint(3, (64,))
+    assert torch.equal(batch["obs"], obs[row, t]) and torch.equal(batch["next_obs"], obs[row, t + 1])
+    obs[0, 0, 3, 5] += 1.0
+    with pytest.raises(ValueError, match="observation entries 4.. differ between agents"):
+        replay.add_episodes(obs, torch.rand(2, 4, 2), torch.rand(2, 3, 5, 1), torch.rand(2, 3, 5))

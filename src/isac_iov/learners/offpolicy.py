@@ -149,7 +149,9 @@ class OffPolicyLearner(ABC):
         self.summary = scaled(cfg.critic_actions, i, "joint", "summary")
         extra = critic_extra_dim(spec, self.pooled)  # what the replay keeps per env-slot beside the observations
         self.critic_state_dim = spec.obs_dim + extra
-        self.replay = EpisodeReplay(cfg.buffer_episodes, t, i, spec.obs_dim, extra, spec.action_dim)
+        self.replay = EpisodeReplay(
+            cfg.buffer_episodes, t, i, spec.obs_dim, extra, spec.action_dim, common_from=spec.twin_part.start
+        )
         self.stage = {
             "obs": torch.zeros(e, t + 1, i, spec.obs_dim),
             "glob": torch.zeros(e, t + 1, extra),
