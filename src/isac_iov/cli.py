@@ -1,4 +1,4 @@
-"""Command line: ``isac-iov {run,config,evaluate,train,reproduce,report}``.
+"""Command line: ``isac-iov {run,config,evaluate,train,reproduce,report,mobility}``.
 
 Each sub-command lives in the module that does the work; that module exposes
 ``add_arguments(parser)`` and ``main(args) -> int``.  Errors in user input
@@ -29,6 +29,7 @@ COMMANDS = {
     "train": ("isac_iov.learners.train", "train a MARL algorithm"),
     "reproduce": ("isac_iov.experiments.reproduce", "reproduce the paper's tables and figures"),
     "report": ("isac_iov.experiments.report", "redraw the report from saved results"),
+    "mobility": ("isac_iov.mobility.cli", "record a SUMO mobility trace, or plot one"),
 }
 
 

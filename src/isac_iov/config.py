@@ -57,12 +57,17 @@ class Range:
 
 
 def _key(
-    default: Any, source: str, bounds: tuple[float, float] | None = None, choices: tuple[str, ...] | None = None
+    default: Any,
+    source: str,
+    bounds: tuple[float, float] | None = None,
+    choices: tuple[str, ...] | None = None,
+    allowed: str | None = None,
 ) -> Any:
     """A config key with its documentation: ``source`` (its Table II row, or the docs/model.md section that
     settles it), plausible ``bounds`` (docs/model.md#plausible-ranges; both ends of a range, every entry of
-    a list) and the allowed ``choices``.  ``isac-iov config``, validation and the tables below read these."""
-    return field(default=default, metadata={"source": source, "bounds": bounds, "choices": choices})
+    a list), the allowed ``choices``, or, for a free-form string, a description of what it ``allowed``.
+    ``isac-iov config``, validation and the tables below read these."""
+    return field(default=default, metadata={"source": source, "bounds": bounds, "choices": choices, "allowed": allowed})
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,11 @@ class RsuConfig:
         (200.0, 350.0, 500.0),
         "docs/model.md#values-the-paper-leaves-open: 3 RSUs 150 m apart (Table II), centred",
         bounds=(0.0, 1e6),
+    )
+    y_m: tuple[float, ...] = _key(
+        (),
+        "docs/model.md#distance: RSU y coordinates, one per rsu.x_m; empty = rsu.lateral_offset_m for every RSU",
+        bounds=(-1e6, 1e6),
     )
     lateral_offset_m: float = _key(9.375, "Sec. VII-A text l_k = 9.375 m (Table II says 9.75)", bounds=(0.0, 10000.0))
     height_m: float = _key(10.0, "Table II: RSU height H_k = 10 m", bounds=(0.01, 10000.0))
@@ -178,6 +188,15 @@ class TwinConfig:
 
 
 @dataclass(frozen=True)
+class MobilityConfig:
+    source: str = _key(
+        "builtin",
+        "docs/model.md#mobility: the straight road of eq. (2), or a recorded SUMO trace replayed",
+        allowed="builtin | a shipped trace name | PATH.npz",
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     num_cvs: int = _key(5, "Table II: number of vehicles N in [2, 6]; 5 in Sec. VII-C", bounds=(1, 1_000_000))
     episode_slots: int = _key(30, "Table II: steps per episode = 30", bounds=(1, 1_000_000))
@@ -190,6 +209,7 @@ class Config:
     lyapunov: LyapunovConfig = field(default_factory=LyapunovConfig)
     action: ActionConfig = field(default_factory=ActionConfig)
     twin: TwinConfig = field(default_factory=TwinConfig)
+    mobility: MobilityConfig = field(default_factory=MobilityConfig)
 
     @property
     def num_rsus(self) -> int:
@@ -293,8 +313,8 @@ def coerce(key: str, value: Any, typ: Any) -> Any:
             raise ConfigError(f"{key}: low > high in {value!r}")
         return Range(low, high)
     if typing.get_origin(typ) is tuple:
-        if not isinstance(value, (list, tuple)) or len(value) == 0:
-            raise ConfigError(f"{key}: expected a non-empty list of numbers, got {value!r}")
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list of numbers, got {value!r}")
         if len(value) > MAX_RSUS:
             raise ConfigError(f"{key}: at most {MAX_RSUS} entries, got {len(value)}")
         return tuple(_coerce_float(key, v) for v in value)
@@ -354,6 +374,24 @@ def edge_snr_db(cfg: Config) -> float:
 
 def _check_relations(cfg: Config) -> None:
     """Constraints between keys (the ranges of single keys are checked before)."""
+    if not cfg.rsu.x_m:
+        raise ConfigError("rsu.x_m: expected a non-empty list of numbers, got []")
+    if cfg.rsu.y_m and len(cfg.rsu.y_m) != len(cfg.rsu.x_m):
+        raise ConfigError(
+            f"rsu.y_m: {len(cfg.rsu.y_m)} entries for {len(cfg.rsu.x_m)} RSUs in rsu.x_m (or [] for "
+            "rsu.lateral_offset_m at every RSU)"
+        )
+    if cfg.mobility.source == "builtin":
+        _check_road(cfg)
+    else:
+        from .mobility.trace import check_config  # numpy only; a trace is read once per file
+
+        check_config(cfg)
+    _check_common(cfg)
+
+
+def _check_road(cfg: Config) -> None:
+    """The built-in straight road: lanes, initial positions and RSUs on it."""
     if cfg.vehicle.lane.high > cfg.road.num_lanes - 1:
         raise ConfigError(
             f"vehicle.lane: {cfg.vehicle.lane.to_list()} exceeds road.num_lanes - 1 = {cfg.road.num_lanes - 1}"
@@ -362,14 +400,18 @@ def _check_relations(cfg: Config) -> None:
         raise ConfigError(
             f"vehicle.initial_x_m: {cfg.vehicle.initial_x_m.to_list()} exceeds road.length_m = {cfg.road.length_m}"
         )
+    for x in cfg.rsu.x_m:
+        if not 0 <= x <= cfg.road.length_m:
+            raise ConfigError(f"rsu.x_m: position {x} outside the road [0, {cfg.road.length_m}]")
+
+
+def _check_common(cfg: Config) -> None:
+    """The relations that hold for every mobility: the smallest task part and the link budget."""
     if cfg.action.min_task_share * (cfg.num_rsus + 1) >= 1:
         raise ConfigError(
             f"action.min_task_share: must be < 1 / (RSUs + 1) = {1 / (cfg.num_rsus + 1):.3g}, "
             f"got {cfg.action.min_task_share!r}"
         )
-    for x in cfg.rsu.x_m:
-        if not 0 <= x <= cfg.road.length_m:
-            raise ConfigError(f"rsu.x_m: position {x} outside the road [0, {cfg.road.length_m}]")
     if edge_snr_db(cfg) < MIN_EDGE_SNR_DB:
         raise ConfigError(
             f"channel: the mean SNR at the coverage edge (rsu.coverage_m) is {edge_snr_db(cfg):.1f} dB, "
@@ -553,6 +595,8 @@ def _allowed(key: str) -> str:
     meta = KEYS[key]
     if meta["bounds"]:
         return f"[{meta['bounds'][0]:g}, {meta['bounds'][1]:g}]"
+    if meta["allowed"]:
+        return str(meta["allowed"])
     return " | ".join(meta["choices"]) if meta["choices"] else "true | false"
 
 

@@ -1,9 +1,15 @@
-"""Scenario constants and random draws derived from a :class:`~isac_iov.config.Config`.
+"""Scenario constants, random draws and mobility derived from a :class:`~isac_iov.config.Config`.
 
-:class:`Scenario` turns the config into arrays (RSU positions, available RSU
+:class:`Scenario` turns the config into arrays (RSU positions ``(x, y)``, available RSU
 CPU) and the normalisers of docs/model.md#normalisation, and draws vehicles, tasks (eq. 4)
 and Rayleigh fading from a NumPy ``Generator``.  All draws are batched over
 ``(envs, vehicles[, rsus])``.
+
+Mobility (docs/model.md#mobility): with ``mobility.source: builtin`` the CVs drive the straight road of
+eq. (2) (:meth:`Scenario.draw_vehicles` draws lane, position and speed, :meth:`Scenario.advance_vehicles`
+moves them and wraps them at the road's ends); with a trace, each env starts at a random row of the trace
+and every slot reads the next row (:meth:`isac_iov.mobility.trace.Trace.replay`); its CVs ride in columns
+drawn per episode (docs/model.md#agents-and-vehicles).
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import Config, Range
+from .mobility.trace import Trace, check_config
+from .physics import channel
 
 
 @dataclass(frozen=True)
@@ -50,7 +58,11 @@ class Physical:
 
     x_m: np.ndarray
     y_m: np.ndarray
-    velocity_mps: np.ndarray
+    velocity_x_mps: np.ndarray
+    velocity_y_mps: np.ndarray
+    handover: np.ndarray  # (E, I) bool: the CV's trace vehicle changed with this slot (always False on the road)
+    trace_row: np.ndarray  # (E,) the trace row of this slot (-1 with builtin mobility)
+    trace_column: np.ndarray  # (E, I) the trace column each CV rides in (-1 with builtin mobility)
     cpu_hz: np.ndarray
     data_bits: np.ndarray
     instruction_bits: np.ndarray
@@ -75,6 +87,11 @@ class Scenario:
         self.num_cvs = cfg.num_cvs
         self.num_rsus = cfg.num_rsus
         self.rsu_x_m = np.asarray(cfg.rsu.x_m, dtype=float)
+        # docs/model.md#distance: the lateral offset l_k at every RSU unless rsu.y_m places them
+        self.rsu_y_m = (
+            np.asarray(cfg.rsu.y_m, dtype=float) if cfg.rsu.y_m else np.full(self.num_rsus, cfg.rsu.lateral_offset_m)
+        )
+        self.trace: Trace | None = None if cfg.mobility.source == "builtin" else check_config(cfg)
         self.rsu_available_hz = cfg.rsu.cpu_max_hz * (1.0 - cfg.rsu.twin_reserve_fraction)
         self.norm = Normalisers.from_config(cfg)
 
@@ -88,15 +105,61 @@ class Scenario:
         return np.where(lane < self.cfg.road.num_lanes / 2.0, 1.0, -1.0)
 
     def draw_vehicles(self, rng: np.random.Generator, num_envs: int) -> dict[str, np.ndarray]:
-        """Initial positions, lanes, speeds and CPU speeds, fixed for an episode."""
+        """Initial positions and velocities, and CPU speeds, fixed for an episode.
+
+        Builtin: lane, position and speed on the road (a lane's direction signs its velocity).  Trace: each
+        env's start row and its CVs' columns (:meth:`isac_iov.mobility.trace.Trace.draw_start`), each column
+        occupied for the whole episode; no handover at the start.
+        """
         shape = (num_envs, self.num_cvs)
         v = self.cfg.vehicle
-        lane = rng.integers(int(v.lane.low), int(v.lane.high) + 1, shape)
+        if self.trace is None:
+            lane = rng.integers(int(v.lane.low), int(v.lane.high) + 1, shape)
+            motion = {
+                "x_m": _uniform(rng, v.initial_x_m, shape),
+                "y_m": self.lane_y_m(lane),
+                "velocity_x_mps": self.lane_direction(lane) * _uniform(rng, v.speed_mps, shape),
+                "velocity_y_mps": np.zeros(shape),
+                "trace_row": np.full(num_envs, -1),
+                "trace_column": np.full(shape, -1),
+            }
+        else:
+            rows, columns = self.trace.draw_start(rng, num_envs, self.num_cvs, self.cfg.episode_slots + 1)
+            motion = {**self.trace.replay(rows, columns), "trace_row": rows, "trace_column": columns}
+        motion["handover"] = np.zeros(shape, dtype=bool)
+        return {**motion, "cpu_hz": _uniform(rng, v.cpu_hz, shape)}
+
+    def advance_vehicles(self, phys: Physical) -> None:
+        """Move every CV by one slot: eq. (2) on the road (wrapping at its ends), or the trace's next row."""
+        if self.trace is None:
+            phys.x_m = channel.advance_positions(phys.x_m, phys.velocity_x_mps, self.cfg.slot_s, self.cfg.road.length_m)
+            return
+        phys.trace_row = phys.trace_row + 1
+        for name, value in self.trace.replay(phys.trace_row, phys.trace_column).items():
+            setattr(phys, name, value)
+
+    def motion_features(self, phys: Physical) -> dict[str, np.ndarray]:
+        """The observation's position and velocity features (docs/model.md#mobility), each O(1).
+
+        Builtin: ``x`` over the road length, ``y`` over half the road's width, ``velocity`` (signed, along
+        the road) over the top speed.  Trace: ``x`` and ``y`` over the network's bounding box, both
+        velocity components over the trace's top speed, and the handover flag.
+        """
+        cfg = self.cfg
+        if self.trace is None:
+            return {
+                "x": phys.x_m / cfg.road.length_m,
+                "y": phys.y_m / (cfg.road.lane_width_m * cfg.road.num_lanes / 2.0),
+                "velocity": phys.velocity_x_mps / max(cfg.vehicle.speed_mps.high, 1.0),
+            }
+        xmin, ymin, xmax, ymax = self.trace.boundary_m
+        speed = max(self.trace.max_speed_mps, 1.0)
         return {
-            "x_m": _uniform(rng, v.initial_x_m, shape),
-            "y_m": self.lane_y_m(lane),
-            "velocity_mps": self.lane_direction(lane) * _uniform(rng, v.speed_mps, shape),
-            "cpu_hz": _uniform(rng, v.cpu_hz, shape),
+            "x": (phys.x_m - xmin) / max(xmax - xmin, 1.0),
+            "y": (phys.y_m - ymin) / max(ymax - ymin, 1.0),
+            "velocity": phys.velocity_x_mps / speed,
+            "velocity_y": phys.velocity_y_mps / speed,
+            "handover": phys.handover.astype(float),
         }
 
     def draw_tasks(self, rng: np.random.Generator, num_envs: int) -> dict[str, np.ndarray]:

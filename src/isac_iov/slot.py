@@ -103,7 +103,7 @@ class Outcome:
 def link_channel(scn: Scenario, phys: Physical) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Eqs. (1)-(2) before any decision: ``(distance_m, reachable, spectral_eff)`` per link."""
     cfg = scn.cfg
-    dist = channel.distance_m(phys.x_m, phys.y_m, scn.rsu_x_m, cfg.rsu.lateral_offset_m, cfg.rsu.height_m)
+    dist = channel.distance_m(phys.x_m, phys.y_m, scn.rsu_x_m, scn.rsu_y_m, cfg.rsu.height_m)
     gain = channel.path_gain(dist, cfg.channel.pathloss_intercept_db, cfg.channel.pathloss_slope_db)
     se = channel.spectral_efficiency(phys.fading_power, gain, cfg.channel.tx_power_w, cfg.channel.noise_w)
     return dist, channel.in_coverage(dist, cfg.rsu.coverage_m), se

@@ -12,7 +12,9 @@ Observation of CV i (eq. 40), all entries normalised to O(1):
 * own features (``11 + 3K``, named in ``OWN_FEATURE_NAMES``): task size,
   instruction size, CPU speed, x, y, velocity, deadline, task intensity,
   co-transformation intensity, local queue (in mean-task cycles), virtual energy
-  queue (in slots of budget); then ``LINK_FEATURE_NAMES`` per RSU, RSU-major:
+  queue (in slots of budget); with a mobility trace two more follow,
+  ``TRACE_FEATURE_NAMES``: the velocity's y component and the handover flag
+  (docs/model.md#agents-and-vehicles); then ``LINK_FEATURE_NAMES`` per RSU, RSU-major:
   the distance over the coverage radius, the coverage flag and the full-band
   spectral efficiency over 20 bit/s/Hz;
 * twin features (``K + 3 + 4K``): RSU queues and ``G_rsu`` in mean-task
@@ -50,7 +52,6 @@ import numpy as np
 from .. import slot
 from ..actions import action_dim, check_actions
 from ..config import Config, check_seed
-from ..physics import channel
 from ..scenario import Physical, Scenario
 from ..slot import Outcome, QueueState
 from ..state import Queues
@@ -69,6 +70,7 @@ OWN_FEATURE_NAMES = (
     "local_queue",
     "energy_queue",
 )
+TRACE_FEATURE_NAMES = ("velocity_y", "handover")  # own features added with a mobility trace
 LINK_FEATURE_NAMES = ("distance", "in_coverage", "spectral_efficiency")  # per RSU
 OWN_FEATURES = len(OWN_FEATURE_NAMES)
 SPECTRAL_EFF_SCALE = 20.0
@@ -93,14 +95,15 @@ class Dims:
     obs_dim: int  # cv_feature_dim + twin_feature_dim
     global_state_dim: int  # I cv_feature_dim + twin_feature_dim
     critic_state_dim: int  # obs_dim + global_state_dim
+    own_names: tuple[str, ...] = OWN_FEATURE_NAMES  # own_feature_names(cfg)
 
     def own(self, name: str) -> int:
-        """Index of own feature ``name`` (one of ``OWN_FEATURE_NAMES``) in an observation."""
-        return OWN_FEATURE_NAMES.index(name)
+        """Index of own feature ``name`` (one of ``own_names``) in an observation."""
+        return self.own_names.index(name)
 
     def link(self, name: str) -> slice:
         """The K entries of per-RSU feature ``name`` (one of ``LINK_FEATURE_NAMES``) in an observation."""
-        start = OWN_FEATURES + LINK_FEATURE_NAMES.index(name) * self.num_rsus
+        start = len(self.own_names) + LINK_FEATURE_NAMES.index(name) * self.num_rsus
         return slice(start, start + self.num_rsus)
 
     @property
@@ -109,11 +112,16 @@ class Dims:
         return slice(self.cv_feature_dim, self.obs_dim)
 
 
+def own_feature_names(cfg: Config) -> tuple[str, ...]:
+    """The own features of a CV's observation: ``OWN_FEATURE_NAMES``, plus ``TRACE_FEATURE_NAMES`` with a trace."""
+    return OWN_FEATURE_NAMES + (TRACE_FEATURE_NAMES if cfg.mobility.source != "builtin" else ())
+
+
 def dims(cfg: Config) -> Dims:
     """The array sizes of ``cfg``'s envs (see the module docstring)."""
-    i, k = cfg.num_cvs, cfg.num_rsus
-    cv, twin = OWN_FEATURES + len(LINK_FEATURE_NAMES) * k, k + 3 + LOAD_FEATURES * k
-    return Dims(i, k, action_dim(k), cv, twin, cv + twin, i * cv + twin, cv + twin + i * cv + twin)
+    i, k, names = cfg.num_cvs, cfg.num_rsus, own_feature_names(cfg)
+    cv, twin = len(names) + len(LINK_FEATURE_NAMES) * k, k + 3 + LOAD_FEATURES * k
+    return Dims(i, k, action_dim(k), cv, twin, cv + twin, i * cv + twin, cv + twin + i * cv + twin, names)
 
 
 def slot_bytes(cfg: Config) -> int:
@@ -218,6 +226,7 @@ class BatchedEnv:
         self.num_cvs, self.num_rsus, self.action_dim = d.num_cvs, d.num_rsus, d.action_dim
         self.cv_feature_dim, self.twin_feature_dim, self.obs_dim = d.cv_feature_dim, d.twin_feature_dim, d.obs_dim
         self.global_state_dim, self.critic_state_dim = d.global_state_dim, d.critic_state_dim
+        self._own_names = d.own_names
         self._seed = seed
         self.t = 0
         self.phys: Physical
@@ -263,16 +272,16 @@ class BatchedEnv:
         return Step(obs, glob, out.reward, self.t >= self.cfg.episode_slots, out, q_before)
 
     def _advance(self) -> None:
-        """Move the vehicles (eq. 2) and draw the next slot's tasks (eq. 4) and fading."""
-        p, cfg = self.phys, self.cfg
-        p.x_m = channel.advance_positions(p.x_m, p.velocity_mps, cfg.slot_s, cfg.road.length_m)
+        """Move the vehicles (eq. 2, docs/model.md#mobility) and draw the next slot's tasks (eq. 4) and fading."""
+        p = self.phys
+        self.scn.advance_vehicles(p)
         for name, value in self.scn.draw_tasks(self.rng, self.num_envs).items():
             setattr(p, name, value)
         self._features = self._cv_features(self.queues.state)
 
     # -- observations ------------------------------------------------------------------------
     def _cv_features(self, queues: QueueState | None) -> np.ndarray:
-        """Each CV's own features ``(E, I, 11 + 3K)`` given its queues (None: empty)."""
+        """Each CV's own features ``(E, I, cv_feature_dim)`` given its queues (None: empty)."""
         cfg, p = self.cfg, self.phys
         zeros = np.zeros(p.x_m.shape)
         q_loc = queues.local_cycles / self.scn.norm.queue_ref_cycles if queues is not None else zeros
@@ -281,9 +290,7 @@ class BatchedEnv:
             "data_bits": p.data_bits / cfg.task.data_bits.high,
             "instruction_bits": p.instruction_bits / cfg.task.instruction_bits.high,
             "cpu_hz": p.cpu_hz / cfg.vehicle.cpu_hz.high,
-            "x": p.x_m / cfg.road.length_m,
-            "y": p.y_m / (cfg.road.lane_width_m * cfg.road.num_lanes / 2.0),
-            "velocity": p.velocity_mps / max(cfg.vehicle.speed_mps.high, 1.0),
+            **self.scn.motion_features(p),
             "deadline": np.full(p.x_m.shape, cfg.task.deadline_s / cfg.slot_s),
             "intensity": p.intensity_cycles_per_bit / cfg.task.intensity_cycles_per_bit.high,
             "cotransform_intensity": p.cotransform_cycles_per_bit / max(cfg.task.cotransform_cycles_per_bit.high, 1.0),
@@ -298,7 +305,7 @@ class BatchedEnv:
             "spectral_efficiency": se / SPECTRAL_EFF_SCALE,
         }
         return np.concatenate(
-            [np.stack([own[n] for n in OWN_FEATURE_NAMES], axis=-1), *(links[n] for n in LINK_FEATURE_NAMES)], axis=-1
+            [np.stack([own[n] for n in self._own_names], axis=-1), *(links[n] for n in LINK_FEATURE_NAMES)], axis=-1
         )
 
     def _observe_all(self) -> tuple[np.ndarray, np.ndarray]:

@@ -1,6 +1,8 @@
 """V2I channel and mobility: eqs. (1)-(2) and the coverage rule (docs/model.md#distance, #coverage).
 
-Shapes: vehicles ``(..., I)``, RSUs ``(K,)``, links ``(..., I, K)``.
+Shapes: vehicles ``(..., I)``, RSUs ``(K,)``, links ``(..., I, K)``.  Positions are 2-D plane coordinates
+``(x, y)`` for vehicles and RSUs alike; on the built-in straight road ``x`` runs along the road and ``y`` across
+it, and a trace (docs/model.md#mobility) gives any ``(x, y)``.
 """
 
 from __future__ import annotations
@@ -9,11 +11,12 @@ import numpy as np
 
 
 def distance_m(
-    x_m: np.ndarray, y_m: np.ndarray, rsu_x_m: np.ndarray, rsu_y_m: float, rsu_height_m: float
+    x_m: np.ndarray, y_m: np.ndarray, rsu_x_m: np.ndarray, rsu_y_m: np.ndarray, rsu_height_m: float
 ) -> np.ndarray:
-    """Eq. (2): 3-D distance from each CV at ``(x_i(t), y_i)`` to each RSU ``(x_k, l_k, H_k)``.
+    """Eq. (2): 3-D distance from each CV at ``(x_i(t), y_i(t))`` to each RSU at ``(x_k, y_k)``, height ``H_k``.
 
-    The live position ``x_i(t)`` is used (docs/model.md#distance), so mobility changes the channel.
+    The live position is used (docs/model.md#distance), so mobility changes the channel; on the straight
+    road ``y_k`` is the lateral offset ``l_k`` of every RSU unless ``rsu.y_m`` places them.
     """
     dx = rsu_x_m - x_m[..., None]
     dy = y_m[..., None] - rsu_y_m
