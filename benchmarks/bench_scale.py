@@ -18,7 +18,8 @@ about the same at any scale.  Prints per scenario:
   rate counts, so a load change on a shared machine does not decide the ratio.
 
 The large scenario is a shipped one (``--scenario city``) or, by default, ``standin``: a builtin straight road
-standing in for the city (50 CVs, a 3200 m road with 16 RSUs 200 m apart, vehicles spread over the whole road).
+standing in for the city (50 CVs, a 3200 m road with 16 RSUs of 37.5 GHz 200 m apart, vehicles spread over the
+whole road).
 Runs and evaluations are kept under ``--out`` and reused when the command is run again.
 
     python benchmarks/bench_scale.py [--scenario standin|NAME] [--episodes 300] [--offpolicy ly-masac]
@@ -51,6 +52,7 @@ STANDIN = [
     "road.length_m=3200",
     f"rsu.x_m={json.dumps(STANDIN_RSUS_M)}",
     "vehicle.initial_x_m=[0, 3200]",
+    "rsu.cpu_max_hz=37.5e9",  # as the city scenario: Table II's RSU CPU per CV (16 x 37.5 GHz / 50 = 12 GHz)
 ]
 
 CHILD = """

@@ -150,3 +150,11 @@ def test_replay_keeps_the_twin_part_once_per_env_slot():
     obs[0, 0, 3, 5] += 1.0
     with pytest.raises(ValueError, match="observation entries 4.. differ between agents"):
         replay.add_episodes(obs, torch.rand(2, 4, 2), torch.rand(2, 3, 5, 1), torch.rand(2, 3, 5))
+
+
+def test_ppo_learns_from_each_cvs_share_above_16_cvs():
+    assert _learner("ly-dtmpo", SCALE_CVS, {})[0].reward == "team"
+    assert _learner("ly-dtmpo", SCALE_CVS + 1, {})[0].reward == "per_cv"
+    assert _learner("ly-dtmpo", 40, {"reward": "team"})[0].reward == "team"
+    with pytest.raises(ConfigError, match=r"algo.reward: must be one of \('team', 'per_cv'\), got 'auto'"):
+        make_algo_config(MaddpgConfig, {"reward": "auto"})  # the off-policy learners have no 'auto' reward

@@ -37,6 +37,10 @@ scalable form above:
   with one critic per CV, or one shared critic on the agent's own action and a
   fixed-size summary of the others'.
 
+The PPO learners' ``reward`` (:mod:`.mappo`) is ``auto`` too: the team reward up
+to 16 CVs, each CV's share of it above, where one CV's action moves the team
+reward too little for its advantage to stand out.
+
 Hyper-parameters are frozen dataclasses deriving from :class:`AlgoConfig`;
 :func:`make_algo_config` applies ``key=value`` overrides with the same
 type checks and error style as the scenario config.
@@ -47,7 +51,7 @@ from __future__ import annotations
 import dataclasses
 import typing
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import torch
@@ -103,6 +107,8 @@ class AlgoConfig:
     agent_id: str = "auto"  # shared networks: "onehot" agent id, "none" (I-independent), "auto" (module docstring)
     critic_state: str = "auto"  # critic input: "global" state, "pooled" over CVs (I-independent), "auto"
 
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {}  # a learner's own choices for keys of _CHOICES
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -120,19 +126,20 @@ _POSITIVE_INT = {"num_envs", "hidden", "torch_threads", "epochs", "batch_size", 
 def make_algo_config(cls: type[AlgoConfig], overrides: dict[str, Any] | None) -> AlgoConfig:
     """``cls()`` with ``overrides`` (values may be YAML text from the command line), each converted by the
     scenario config's coercer and checked (choices, positive counts); ConfigError names ``algo.KEY``."""
-    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    hints = {k: v for k, v in typing.get_type_hints(cls).items() if k in fields}
     values: dict[str, Any] = {}
     for key, raw in (overrides or {}).items():
         if key not in hints:
             raise ConfigError(f"unknown algorithm key algo.{key} (known: {', '.join(sorted(hints))})")
         value = parse_yaml(raw, f"algo.{key}: value {raw!r}") if isinstance(raw, str) else raw
-        values[key] = _check(key, coerce(f"algo.{key}", value, hints[key]))
+        values[key] = _check(key, coerce(f"algo.{key}", value, hints[key]), {**_CHOICES, **cls.CHOICES})
     return cls(**values)
 
 
-def _check(key: str, value: Any) -> Any:
-    if key in _CHOICES and value not in _CHOICES[key]:
-        raise ConfigError(f"algo.{key}: must be one of {_CHOICES[key]}, got {value!r}")
+def _check(key: str, value: Any, choices: dict[str, tuple[str, ...]]) -> Any:
+    if key in choices and value not in choices[key]:
+        raise ConfigError(f"algo.{key}: must be one of {choices[key]}, got {value!r}")
     if key in _POSITIVE_INT and value < 1:
         raise ConfigError(f"algo.{key}: must be >= 1, got {value!r}")
     return value
