@@ -194,15 +194,23 @@ def train_run(
 
 
 def learner_bytes(cfg: Config, algo_cfg: Any) -> int:
-    """A generous estimate of a learner's memory (float32): a rollout of ``num_envs`` episodes or a replay of
-    ``buffer_episodes`` (observations, critic states and their successors, actions), and its networks (actor,
-    critics and target copies) with Adam's two moments.  Linear in the CVs with the scalable options
-    (:mod:`.common`), quadratic with the global critic state or the joint-action critics."""
+    """An estimate of a learner's memory (float32), generous by the copy a checkpoint makes: PPO's rollout of
+    ``num_envs`` episodes (observations, critic states, pre-actions, rewards), or the off-policy replay of
+    ``buffer_episodes`` and the staged ``num_envs`` (each CV's own features, action and reward; per env-slot the
+    twin's part and the global state or its pooled form), and the networks (actor, critics, target copies)
+    with Adam's two moments.  Linear in the CVs with the scalable options (:mod:`.common`), quadratic with the
+    global critic state or the joint-action critics."""
     spec = EnvSpec.from_config(cfg)
     i, a = spec.num_cvs, spec.action_dim
-    state = spec.obs_dim + critic_extra_dim(spec, pooled_critic(algo_cfg, i))
-    episodes = algo_cfg.num_envs + getattr(algo_cfg, "buffer_episodes", 0)
-    transitions = episodes * (cfg.episode_slots + 1) * i * (2 * (spec.obs_dim + state) + a + 8)
+    extra = critic_extra_dim(spec, pooled_critic(algo_cfg, i))
+    state = spec.obs_dim + extra
+    replay = getattr(algo_cfg, "buffer_episodes", None)
+    if replay is None:
+        per_agent, per_env_slot, episodes = spec.obs_dim + state + a + 3, 0, algo_cfg.num_envs
+    else:
+        per_agent, per_env_slot = spec.cv_feature_dim + a + 1, spec.obs_dim - spec.cv_feature_dim + extra
+        episodes = replay + algo_cfg.num_envs
+    transitions = 2 * episodes * (cfg.episode_slots + 1) * (i * per_agent + per_env_slot)
     ids = i if uses_agent_id(algo_cfg, i) else 0
     actors = (1 if algo_cfg.shared_actor else i) * _mlp_size(spec.obs_dim + ids, algo_cfg.hidden, 2 * a)
     joint = getattr(algo_cfg, "critic_actions", None)  # None: MAPPO's one shared critic on the critic state
@@ -408,7 +416,7 @@ class _Run:
         }
         buffer = io.BytesIO()
         torch.save(state, buffer)
-        save_checked(self.out_dir / CHECKPOINT_FILE, buffer.getvalue())
+        save_checked(self.out_dir / CHECKPOINT_FILE, buffer.getbuffer())  # no copy: a replay can be large
         self.saved_episode = self.episode
 
     def _load_checkpoint(self) -> None:
