@@ -28,7 +28,7 @@ import torch
 
 from isac_iov import BatchedEnv
 from isac_iov.learners import algo_spec, read_checkpoint, read_run
-from isac_iov.learners.common import EnvSpec, as_tensor
+from isac_iov.learners.common import EnvSpec, as_tensor, critic_extra
 from isac_iov.learners.offpolicy import OffPolicyLearner
 from isac_iov.slot import evaluate
 
@@ -47,10 +47,10 @@ def load(run_dir: Path) -> tuple[OffPolicyLearner, object]:
 def critic_fit(learner: OffPolicyLearner, cfg: object, envs: int, seed: int) -> float:
     """R^2 of the first critic copy on one fresh episode of the behaviour policy."""
     env = BatchedEnv(cfg, envs, seed=seed)
-    obs, critic = env.reset()
+    obs, glob_np = env.reset()
     pred, true = [], []
     for _ in range(cfg.episode_slots):
-        o, glob = as_tensor(obs), as_tensor(critic[:, 0, learner.spec.obs_dim :])
+        o, glob = as_tensor(obs), critic_extra(as_tensor(glob_np), learner.spec, learner.pooled)
         with torch.no_grad():
             a = learner.behaviour(o)
             pred.append(learner.critic(learner.critic_input(o, glob, a))[:, 0].numpy().ravel())
@@ -62,7 +62,7 @@ def critic_fit(learner: OffPolicyLearner, cfg: object, envs: int, seed: int) -> 
             dtype=torch.float32,
         )
         true.append(learner.scale_rewards(rew).numpy().ravel())
-        obs, critic = step.obs, step.critic_state
+        obs, glob_np = step.obs, step.global_state
     p, t = np.concatenate(pred), np.concatenate(true)
     return float(1.0 - ((p - t) ** 2).mean() / t.var())
 
@@ -72,13 +72,13 @@ def gradients(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(critic, true)`` gradients ``(E, I, A)`` at the deterministic policy's action after ``slots`` slots."""
     env = BatchedEnv(cfg, envs, seed=seed)
-    obs, critic = env.reset()
+    obs, glob_np = env.reset()
     for _ in range(slots):
         with torch.no_grad():
             step = env.step(learner.actor.mean_action(as_tensor(obs)).double().clamp(0.0, 1.0).numpy())
-        obs, critic = step.obs, step.critic_state
+        obs, glob_np = step.obs, step.global_state
     phys, q = env.snapshot()
-    o, glob = as_tensor(obs), as_tensor(critic[:, 0, learner.spec.obs_dim :])
+    o, glob = as_tensor(obs), critic_extra(as_tensor(glob_np), learner.spec, learner.pooled)
     a = learner.actor.mean_action(o).detach().requires_grad_(True)
     learner.policy_value(o, glob, a.detach(), a)[:, 0, 0].sum().backward()
     a0 = a.detach().double().clamp(0.0, 1.0).numpy()

@@ -8,7 +8,7 @@ from pettingzoo.test import parallel_api_test, parallel_seed_test
 
 from isac_iov import BatchedEnv, ConfigError, load_config, parallel_env
 from isac_iov.actions import ActionError
-from isac_iov.env.core import MemoryEstimateError, estimate_memory_bytes
+from isac_iov.env.core import MemoryEstimateError, critic_states, estimate_memory_bytes
 from isac_iov.slot import evaluate
 
 
@@ -174,12 +174,15 @@ def test_twin_lag_and_noise():
         noisy.step(a)
     _, qn, _, load = noisy.twin.global_view()
     assert (qn >= 0).all() and (load >= 0).all() and not np.array_equal(qn, noisy.queues.state.rsu_cycles)
-    # one noise draw per slot: observations, critic states and the global state agree
-    obs, critic = noisy._observe_all()
+    # one noise draw per slot: observations, the global state and the critic states built from them agree
+    obs, glob = noisy._observe_all()
     assert np.array_equal(noisy.global_state(), noisy.global_state())
-    again_obs, again_critic = noisy._observe_all()
-    assert np.array_equal(obs, again_obs) and np.array_equal(critic, again_critic)
-    assert np.array_equal(critic[:, 0, noisy.obs_dim :], noisy.global_state())
+    again_obs, again_glob = noisy._observe_all()
+    assert np.array_equal(obs, again_obs) and np.array_equal(glob, again_glob)
+    assert np.array_equal(glob, noisy.global_state())
+    assert np.array_equal(obs[..., noisy.cv_feature_dim :], np.repeat(glob[:, None, -noisy.twin_feature_dim :], 5, 1))
+    critic = critic_states(obs, glob)
+    assert np.array_equal(critic[..., : noisy.obs_dim], obs) and np.array_equal(critic[:, 3, noisy.obs_dim :], glob)
 
 
 def test_bad_actions_and_misuse():
@@ -220,8 +223,8 @@ def test_batched_env_checks_seed_and_memory():
     env = BatchedEnv(load_config(), 1, seed=np.int64(3))
     with pytest.raises(ConfigError, match="seed"):
         env.reset(seed=-5)
-    with pytest.raises(MemoryEstimateError, match=r"num_cvs=100000 .* TiB of memory \(estimated\)"):
-        BatchedEnv(load_config(None, ["num_cvs=100000"]), 4)
+    with pytest.raises(MemoryEstimateError, match=r"num_cvs=1000000 .* TiB of memory \(estimated\)"):
+        BatchedEnv(load_config(None, ["num_cvs=1000000"]), 1000)
     assert estimate_memory_bytes(load_config(), 2, extra_bytes=7) == 2 * estimate_memory_bytes(load_config(), 1) + 7
 
 

@@ -247,10 +247,10 @@ def test_too_large_to_fit_is_refused_fast_with_the_estimate(error_line):
     import time
 
     start = time.perf_counter()
-    assert main(["evaluate", "--policy", "greedy", "--set", "num_cvs=100000", "--quiet"]) == 2
+    assert main(["evaluate", "--policy", "greedy", "--set", "num_cvs=1000000", "--quiet"]) == 2
     line = error_line("evaluate")
     assert time.perf_counter() - start < 10
-    assert "num_cvs=100000" in line and "TiB of memory (estimated), more than the" in line and "available" in line
+    assert "num_cvs=1000000" in line and "TiB of memory (estimated), more than the" in line and "available" in line
     assert main(["evaluate", "--policy", "local", "--episodes", "9" * 30, "--quiet"]) == 2
     assert "--episodes" in error_line("evaluate")
 

@@ -272,7 +272,7 @@ def _evaluate_args(tmp: str) -> st.SearchStrategy:
         st.tuples(st.just("--seed"), st.sampled_from(["0", "7", "-1", "a", str(2**63), str(2**63 - 1), "9" * 400])),
         st.tuples(st.just("--num-envs"), st.sampled_from(["1", "2", "0", "-5", "1.5"])),
         st.tuples(st.just("--set"), KEY_VALUE.map(lambda kv: f"{kv[0]}={_dump(kv[1])}")),
-        st.tuples(st.just("--set"), st.sampled_from(["rsu={}", "num_cvs=100000", "channel=3", "nope=1", "num_cvs"])),
+        st.tuples(st.just("--set"), st.sampled_from(["rsu={}", "num_cvs=2000000", "channel=3", "nope=1", "num_cvs"])),
         st.tuples(st.just("--out"), st.sampled_from([f"{tmp}/o.json", tmp, "/proc/x", f"{tmp}/sub/o.json", ""])),
         st.tuples(st.just("--config"), st.sampled_from(["/dev/null", tmp, f"{tmp}/missing.yaml"])),
     )
@@ -420,7 +420,7 @@ def test_any_pettingzoo_seed(seed):
     [
         (["config", "--set", "num_cvs=.inf"], "num_cvs"),
         (["config", "--set", "rsu={}"], "rsu"),
-        (["evaluate", "--policy", "greedy", "--set", "num_cvs=100000", "--quiet"], "num_cvs=100000"),
+        (["evaluate", "--policy", "greedy", "--set", "num_cvs=1000000", "--quiet"], "num_cvs=1000000"),
     ],
 )
 def test_subprocess_prints_one_line_and_exits_2(argv, culprit):

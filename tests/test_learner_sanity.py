@@ -38,10 +38,10 @@ BUDGETS = {  # (overrides, iterations of num_envs = 8 episodes of 10 slots)
 
 def test_toy_rewards_match_their_closed_forms():
     env = ToyEnv(20000, seed=1)
-    obs, critic = env.reset()
+    obs, glob = env.reset()
     spec = env.spec()
-    assert obs.shape == (20000, spec.num_cvs, spec.obs_dim) and critic.shape[-1] == spec.critic_state_dim
-    assert (critic[:, 1, spec.obs_dim :] == obs.reshape(20000, -1)).all()
+    assert obs.shape == (20000, spec.num_cvs, spec.obs_dim) and obs.shape[-1] + glob.shape[-1] == spec.critic_state_dim
+    assert (glob == obs.reshape(20000, -1)).all()
     step = env.step(obs)
     assert step.reward.max() == 0.0 and not step.done
     step = env.step(env.rng.uniform(size=obs.shape))

@@ -87,11 +87,11 @@ def test_every_algorithm_trains_with_finite_losses_and_checkpoints(algo, tmp_pat
     env = BatchedEnv(cfg, 2, seed=0)
     losses = {}
     for _ in range(3):
-        obs, critic = env.reset()
+        obs, glob = env.reset()
         for t in range(cfg.episode_slots):
-            step = env.step(learner.explore(obs, critic, t))
+            step = env.step(learner.explore(obs, glob, t))
             learner.record(step, t)
-            obs, critic = step.obs, step.critic_state
+            obs, glob = step.obs, step.global_state
         losses = learner.end_iteration(2)
     assert losses and all(np.isfinite(v) for v in losses.values())
 
@@ -213,16 +213,16 @@ def test_dt_absent_mode_hides_exactly_the_twin_fields(tmp_path):
     mappo_cfg = effective_config("ly-mappo", base)
     assert effective_config("ly-dtmpo", base).twin.enabled and not mappo_cfg.twin.enabled
     on, off = BatchedEnv(base, 3, seed=4), BatchedEnv(mappo_cfg, 3, seed=4)
-    (o_on, c_on), (o_off, c_off) = on.reset(), off.reset()
+    (o_on, g_on), (o_off, g_off) = on.reset(), off.reset()
     twin = dims(base).twin
     rng = np.random.default_rng(0)
     for _ in range(base.episode_slots):
         assert np.array_equal(o_on[..., : twin.start], o_off[..., : twin.start])
-        assert (o_off[..., twin] == 0).all() and (c_off[..., on.obs_dim :] == 0).all()
+        assert (o_off[..., twin] == 0).all() and (g_off == 0).all()
         a = rng.uniform(size=(3, 3, on.action_dim))
         s_on, s_off = on.step(a), off.step(a)
-        (o_on, c_on), (o_off, c_off) = (s_on.obs, s_on.critic_state), (s_off.obs, s_off.critic_state)
-    assert (c_on[..., on.obs_dim :] != 0).any()  # the twin's view was really there to hide
+        (o_on, g_on), (o_off, g_off) = (s_on.obs, s_on.global_state), (s_off.obs, s_off.global_state)
+    assert (g_on != 0).any()  # the twin's view was really there to hide
     run = train_run(
         "ly-mappo", base, 2, 0, tmp_path / "run", algo_overrides=_algo_overrides("ly-mappo"), progress=False
     )
@@ -274,8 +274,8 @@ def test_per_cv_reward_option_learns_from_each_cvs_share(algo):
         learner = spec.learner(
             EnvSpec.from_config(cfg), make_algo_config(spec.config, _algo_overrides(algo, {"reward": choice}))
         )
-        obs, critic = env.reset(seed=1)
-        step = env.step(learner.explore(obs, critic, 0))
+        obs, glob = env.reset(seed=1)
+        step = env.step(learner.explore(obs, glob, 0))
         learner.record(step, 0)
         stored = learner.rewards[0] if algo == "ly-dtmpo" else learner.stage["rew"][:, 0]
         team = torch.as_tensor(step.reward, dtype=torch.float32)[:, None].expand_as(stored)

@@ -377,8 +377,8 @@ def test_train_validates_seed_and_out_before_writing(tmp_path, error_line):
     assert "not a directory" in error_line("train")
     assert cli_main(["train", "--algo", "ly-dtmpo", "--out", "/proc/isac-iov-run", *TINY_SETS]) == 2
     assert "cannot create it" in error_line("train")
-    assert cli_main(["train", "--algo", "ly-masac", "--out", str(out), "--set=num_cvs=100000"]) == 2
-    assert "training ly-masac on num_cvs=100000 CVs with 8 env(s) needs about" in error_line("train")
+    assert cli_main(["train", "--algo", "ly-masac", "--out", str(out), "--set=num_cvs=1000000"]) == 2
+    assert "training ly-masac on num_cvs=1000000 CVs with 8 env(s) needs about" in error_line("train")
     assert not out.exists()
     assert (
         cli_main(["train", "--algo", "ly-dtmpo", "--episodes", "1", "--no-progress", "--out", str(out), *TINY_SETS])

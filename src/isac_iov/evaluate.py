@@ -129,7 +129,7 @@ def _play_batch(policy: Policy, env: BatchedEnv, bar: tqdm) -> tuple[dict[str, n
     """Play the lockstep episodes of ``env``; arrays ``(E, slots, ...)`` and the decision time."""
     act_s = 0.0
 
-    def act(obs: np.ndarray, critic_state: np.ndarray, t: int) -> np.ndarray:
+    def act(obs: np.ndarray, global_state: np.ndarray, t: int) -> np.ndarray:
         nonlocal act_s
         start = time.perf_counter()
         actions = policy.act(env, obs)

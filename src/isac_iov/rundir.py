@@ -57,7 +57,7 @@ class RunDirBusy(RunDirError):
 # -- atomic writes and checksums -------------------------------------------------------------
 
 
-def write_atomic(path: Path, data: str | bytes) -> None:
+def write_atomic(path: Path, data: str | bytes | memoryview) -> None:
     """Write ``data`` to ``path`` through a temporary file, fsync it, then rename it over ``path``."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
@@ -73,7 +73,7 @@ def write_json(path: Path, data: Any) -> None:
     write_atomic(path, json.dumps(data, indent=1, sort_keys=True, allow_nan=False))
 
 
-def sha256_bytes(data: bytes) -> str:
+def sha256_bytes(data: bytes | memoryview) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
@@ -85,7 +85,7 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def save_checked(path: Path, data: bytes) -> None:
+def save_checked(path: Path, data: bytes | memoryview) -> None:
     """Write ``data`` to ``path`` with a SHA-256 sidecar, crash-safe at every instant.
 
     The sidecar first lists the new and the old digest, then (after the data is

@@ -26,8 +26,11 @@ Observation of CV i (eq. 40), all entries normalised to O(1):
 the tests all index through it.
 
 ``global_state`` ``(E, I*(11+3K) + K + 3 + 4K)`` is the twin's view of every
-CV's features plus the twin features.  ``critic_state`` ``(E, I, O + G)``
-is each agent's observation followed by the global state.  With
+CV's features plus the twin features; ``reset`` and ``step`` return it next to
+the observations, and both are linear in the number of CVs.  The critic state of
+agent i (eq. 41) is its observation followed by the global state,
+``(E, I, O + G)``: quadratic in the CVs, so it is built only on request
+(:attr:`Step.critic_state`, :func:`critic_states`).  With
 ``twin.enabled = false`` (the DT-absent Ly-MAPPO) every twin-provided entry is
 zero, in observations and critic states alike (docs/model.md#twin-absent).
 
@@ -130,13 +133,15 @@ def slot_bytes(cfg: Config) -> int:
 def estimate_memory_bytes(cfg: Config, num_envs: int, extra_bytes: int = 0) -> int:
     """Estimated peak memory of a ``BatchedEnv(cfg, num_envs)`` stepping, plus ``extra_bytes`` the caller keeps.
 
-    Per env: the observations and critic states (quadratic in the CVs), the twin's lagged views and
-    Little's-law windows, and one slot's working arrays.
+    Per env: the observations and the global state (linear in the CVs; a caller that builds the quadratic
+    critic states, :func:`critic_states`, adds them), the twin's lagged views and Little's-law windows, and
+    one slot's working arrays.
     """
     i, k, d = cfg.num_cvs, cfg.num_rsus, dims(cfg)
     views = min(cfg.twin.lag_slots + 1, cfg.episode_slots + 1) * (d.global_state_dim + 2 * k)
     windows = 2 * (cfg.lyapunov.window_slots - 1) * (i + k)
-    per_env = FLOAT_BYTES * (2 * i * d.critic_state_dim + views + windows) + slot_bytes(cfg) + ENV_OVERHEAD_BYTES
+    per_env = FLOAT_BYTES * (2 * (i * d.obs_dim + d.global_state_dim) + views + windows) + slot_bytes(cfg)
+    per_env += ENV_OVERHEAD_BYTES
     return num_envs * per_env + extra_bytes
 
 
@@ -174,16 +179,31 @@ def check_memory(needed_bytes: int, what: str, hint: str = "") -> None:
         )
 
 
+def critic_states(obs: np.ndarray, global_state: np.ndarray) -> np.ndarray:
+    """Each agent's critic state (eq. 41) ``(E, I, O + G)``: its observation ``obs (E, I, O)`` followed by the
+    global state ``(E, G)``.  Quadratic in the CVs: learners at scale use a fixed-size summary instead."""
+    e, i, o = obs.shape
+    out = np.empty((e, i, o + global_state.shape[-1]), dtype=np.result_type(obs, global_state))
+    out[..., :o] = obs
+    out[..., o:] = global_state[:, None, :]
+    return out
+
+
 @dataclass
 class Step:
     """What one ``step`` returns; ``outcome`` and ``queues`` describe the slot just played."""
 
     obs: np.ndarray  # (E, I, O) next observation
-    critic_state: np.ndarray  # (E, I, S)
+    global_state: np.ndarray  # (E, G) the twin's view after the slot (zeros without the twin)
     reward: np.ndarray  # (E,) eq. (44)
     done: bool  # the episode ended with this slot (truncation)
     outcome: Outcome
     queues: QueueState  # backlogs at the start of the slot just played
+
+    @property
+    def critic_state(self) -> np.ndarray:
+        """``(E, I, O + G)``, built on each access (:func:`critic_states`)."""
+        return critic_states(self.obs, self.global_state)
 
 
 class BatchedEnv:
@@ -216,7 +236,7 @@ class BatchedEnv:
 
     # -- episode control ---------------------------------------------------------------------
     def reset(self, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Start a new episode in every env; return ``(obs, critic_state)``.
+        """Start a new episode in every env; return ``(obs (E, I, O), global_state (E, G))``.
 
         With ``seed`` the generator is re-seeded; otherwise episodes continue the stream,
         so a run is determined by the seed given at construction or first reset.
@@ -248,8 +268,8 @@ class BatchedEnv:
         self._advance()
         self.twin.mirror(self._features, self.phys, self._chan[1], self.queues.state.rsu_cycles, out.links.rsu_given_hz)
         self.t += 1
-        obs, critic = self._observe_all()
-        return Step(obs, critic, out.reward, self.t >= self.cfg.episode_slots, out, q_before)
+        obs, glob = self._observe_all()
+        return Step(obs, glob, out.reward, self.t >= self.cfg.episode_slots, out, q_before)
 
     def _advance(self) -> None:
         """Move the vehicles (eq. 2, docs/model.md#mobility) and draw the next slot's tasks (eq. 4) and fading."""
@@ -289,16 +309,12 @@ class BatchedEnv:
         )
 
     def _observe_all(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(obs (E, I, O), critic_state (E, I, O + G))`` from one read of the twin's view."""
-        e, i = self.num_envs, self.num_cvs
-        rsu_part, all_cvs = self.twin.view_features()
-        critic = np.empty((e, i, self.critic_state_dim))
-        o, f = self.obs_dim, self.cv_feature_dim
-        critic[..., :f] = self._features
-        critic[..., f:o] = rsu_part[:, None, :]
-        critic[..., o : o + all_cvs.shape[-1]] = all_cvs[:, None, :]
-        critic[..., o + all_cvs.shape[-1] :] = rsu_part[:, None, :]
-        return critic[..., :o].copy(), critic
+        """``(obs (E, I, O), global_state (E, G))`` from one read of the twin's view."""
+        glob = self.global_state()
+        obs = np.empty((self.num_envs, self.num_cvs, self.obs_dim))
+        obs[..., : self.cv_feature_dim] = self._features
+        obs[..., self.cv_feature_dim :] = glob[:, None, -self.twin_feature_dim :]
+        return obs, glob
 
     def global_state(self) -> np.ndarray:
         """``(E, G)``: the twin's view of all CVs, the RSU queues and ``G_rsu`` (zeros without a twin)."""

@@ -1,7 +1,7 @@
 """One episode loop and one per-slot record, shared by training, evaluation and the PettingZoo view.
 
 :func:`rollout` plays one episode in every env of a :class:`~.core.BatchedEnv`
-from a reset, asking ``act(obs, critic_state, t)`` for each slot's actions and
+from a reset, asking ``act(obs, global_state, t)`` for each slot's actions and
 yielding each slot's :class:`~.core.Step`.  :meth:`SlotRecord.of` reads from a
 step the arrays every consumer of a played slot needs - training metrics
 (:mod:`isac_iov.learners.metrics`), evaluation summaries and per-slot records
@@ -24,14 +24,14 @@ Act = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 
 def rollout(env: BatchedEnv, act: Act, on_reset: Callable[[BatchedEnv], None] | None = None) -> Iterator[Step]:
     """Reset ``env`` (then call ``on_reset(env)``, e.g. a policy's ``reset``) and play one episode:
-    ``act(obs, critic_state, t)`` -> actions, one Step per slot."""
-    obs, critic = env.reset()
+    ``act(obs, global_state, t)`` -> actions, one Step per slot."""
+    obs, glob = env.reset()
     if on_reset is not None:
         on_reset(env)
     for t in range(env.cfg.episode_slots):
-        step = env.step(act(obs, critic, t))
+        step = env.step(act(obs, glob, t))
         yield step
-        obs, critic = step.obs, step.critic_state
+        obs, glob = step.obs, step.global_state
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,10 @@
   after the last slot) and ``(capacity, T, ...)`` for actions and rewards; the
   next observation of slot ``t`` is row ``t + 1``, so nothing is stored twice.
   The critic state of agent ``i`` is ``[obs_i, global_state]`` (see
-  :mod:`isac_iov.env.core`), so only observations and the global state are kept.
+  :mod:`isac_iov.env.core`), so only observations and the global state (or the
+  learner's pooled form of it) are kept.  The twin's part of an observation is the
+  same for every agent of an env-slot, so it is kept once per env-slot, not per
+  agent (at 16 RSUs it is 83 of an observation's 142 entries).
 
 Every piece has ``state_dict`` / ``load_state_dict`` for checkpoints.
 """
@@ -97,9 +100,22 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, gamma: float, lam: float) -
 class EpisodeReplay:
     """Ring buffer of ``capacity`` whole episodes; samples transitions uniformly from stored episodes."""
 
-    def __init__(self, capacity: int, slots: int, agents: int, obs_dim: int, global_state_dim: int, action_dim: int):
+    def __init__(
+        self,
+        capacity: int,
+        slots: int,
+        agents: int,
+        obs_dim: int,
+        global_state_dim: int,
+        action_dim: int,
+        common_from: int | None = None,
+    ):
+        """``common_from``: observation entries from this index on are the same for every agent of an env-slot
+        (the twin's part) and are kept once per env-slot."""
         self.capacity, self.slots = capacity, slots
-        self.obs = torch.zeros(capacity, slots + 1, agents, obs_dim)
+        self.split = obs_dim if common_from is None else common_from
+        self.obs = torch.zeros(capacity, slots + 1, agents, self.split)
+        self.common = torch.zeros(capacity, slots + 1, obs_dim - self.split)
         self.glob = torch.zeros(capacity, slots + 1, global_state_dim)
         self.act = torch.zeros(capacity, slots, agents, action_dim)
         self.rew = torch.zeros(capacity, slots, agents)
@@ -113,8 +129,12 @@ class EpisodeReplay:
         """Store ``n`` episodes: obs ``(n, T+1, I, O)``, glob ``(n, T+1, G)``, act ``(n, T, I, A)``,
         rew ``(n, T, I)``."""
         n = obs.shape[0]
+        common = obs[..., 0, self.split :]
+        if not torch.equal(obs[..., self.split :], common.unsqueeze(-2).expand_as(obs[..., self.split :])):
+            raise ValueError(f"observation entries {self.split}.. differ between agents; they cannot be kept once")
         rows = (self.ptr + torch.arange(n)) % self.capacity
-        self.obs[rows], self.glob[rows], self.act[rows], self.rew[rows] = obs, glob, act, rew
+        self.obs[rows], self.common[rows] = obs[..., : self.split], common
+        self.glob[rows], self.act[rows], self.rew[rows] = glob, act, rew
         self.ptr = int((self.ptr + n) % self.capacity)
         self.size = min(self.size + n, self.capacity)
 
@@ -123,18 +143,23 @@ class EpisodeReplay:
         row = torch.randint(self.size, (batch,))
         t = torch.randint(self.slots, (batch,))
         return {
-            "obs": self.obs[row, t],
+            "obs": self._observations(row, t),
             "glob": self.glob[row, t],
             "act": self.act[row, t],
             "rew": self.rew[row, t],
-            "next_obs": self.obs[row, t + 1],
+            "next_obs": self._observations(row, t + 1),
             "next_glob": self.glob[row, t + 1],
         }
+
+    def _observations(self, row: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        own, common = self.obs[row, t], self.common[row, t]
+        return torch.cat([own, common.unsqueeze(-2).expand(*own.shape[:-1], common.shape[-1])], dim=-1)
 
     def state_dict(self) -> dict[str, Any]:
         n = self.size
         return {
             "obs": self.obs[:n].clone(),
+            "common": self.common[:n].clone(),
             "glob": self.glob[:n].clone(),
             "act": self.act[:n].clone(),
             "rew": self.rew[:n].clone(),
@@ -144,6 +169,6 @@ class EpisodeReplay:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         n = state["size"]
-        for name in ("obs", "glob", "act", "rew"):
+        for name in ("obs", "common", "glob", "act", "rew"):
             getattr(self, name)[:n] = state[name]
         self.ptr, self.size = state["ptr"], n

@@ -18,6 +18,29 @@ normalisers forget (the virtual energy queue falls 100-fold while a policy
 learns).  Measured effects are in the docstrings of :mod:`.mappo` and
 :mod:`.offpolicy`.
 
+**City scale.**  Three fields keep the networks and buffers from growing with
+the number of CVs ``I`` (docs/model.md#learners-at-scale); each defaults to
+``auto``, which keeps the small-scenario form up to ``SCALE_CVS`` (16) CVs - so
+the default scenario trains bit for bit as before - and switches to the
+scalable form above:
+
+* ``agent_id``: ``onehot`` appends a one-hot agent id to the input of every
+  shared network (its first layer grows with ``I``); ``none`` makes a shared
+  network, and the log-std or temperature beside it, the same for every
+  agent, so its size does not depend on ``I``;
+* ``critic_state``: ``global`` gives a critic agent i's observation and the
+  twin's global state (``I`` CVs' features: ``I^2`` inputs over all agents);
+  ``pooled`` gives it its observation and the mean and standard deviation over
+  CVs of every CV feature of the global state (:func:`critic_extra`), a fixed
+  width;
+* ``critic_actions`` (off-policy learners, :mod:`.offpolicy`): the joint action
+  with one critic per CV, or one shared critic on the agent's own action and a
+  fixed-size summary of the others'.
+
+The PPO learners' ``reward`` (:mod:`.mappo`) is ``auto`` too: the team reward up
+to 16 CVs, each CV's share of it above, where one CV's action moves the team
+reward too little for its advantage to stand out.
+
 Hyper-parameters are frozen dataclasses deriving from :class:`AlgoConfig`;
 :func:`make_algo_config` applies ``key=value`` overrides with the same
 type checks and error style as the scenario config.
@@ -28,7 +51,7 @@ from __future__ import annotations
 import dataclasses
 import typing
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import torch
@@ -49,13 +72,26 @@ class EnvSpec:
     critic_state_dim: int
     twin_part: slice  # the observation entries the twin provides
     slots: int
+    coverage: slice | None = None  # the observation entries of the K coverage flags (None: no RSU layout)
 
     @classmethod
     def from_config(cls, cfg: Config) -> EnvSpec:
         d = dims(cfg)
         return cls(
-            d.num_cvs, d.obs_dim, d.action_dim, d.global_state_dim, d.critic_state_dim, d.twin, cfg.episode_slots
+            d.num_cvs,
+            d.obs_dim,
+            d.action_dim,
+            d.global_state_dim,
+            d.critic_state_dim,
+            d.twin,
+            cfg.episode_slots,
+            d.link("in_coverage"),
         )
+
+    @property
+    def cv_feature_dim(self) -> int:
+        """Features of one CV: the observation before its twin part, repeated per CV in the global state."""
+        return self.twin_part.start
 
 
 @dataclass(frozen=True)
@@ -68,34 +104,90 @@ class AlgoConfig:
     torch_threads: int = 1  # fixed for run-to-run determinism
     init_local_logit: float = -3.0  # initial mean pre-action of the local weight (action 0): offload first
     norm_memory: float = 10.0  # iterations of inputs the input normalisers remember (0: all)
+    agent_id: str = "auto"  # shared networks: "onehot" agent id, "none" (I-independent), "auto" (module docstring)
+    critic_state: str = "auto"  # critic input: "global" state, "pooled" over CVs (I-independent), "auto"
+
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {}  # a learner's own choices for keys of _CHOICES
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
-_CHOICES = {"reward": ("team", "per_cv")}
+_CHOICES = {
+    "reward": ("team", "per_cv"),
+    "agent_id": ("auto", "onehot", "none"),
+    "critic_state": ("auto", "global", "pooled"),
+    "critic_actions": ("auto", "joint", "summary"),
+}
+SCALE_CVS = 16  # "auto" options take their scalable form above this many CVs
 _POSITIVE_INT = {"num_envs", "hidden", "torch_threads", "epochs", "batch_size", "buffer_episodes", "policy_delay"}
 
 
 def make_algo_config(cls: type[AlgoConfig], overrides: dict[str, Any] | None) -> AlgoConfig:
     """``cls()`` with ``overrides`` (values may be YAML text from the command line), each converted by the
     scenario config's coercer and checked (choices, positive counts); ConfigError names ``algo.KEY``."""
-    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    hints = {k: v for k, v in typing.get_type_hints(cls).items() if k in fields}
     values: dict[str, Any] = {}
     for key, raw in (overrides or {}).items():
         if key not in hints:
             raise ConfigError(f"unknown algorithm key algo.{key} (known: {', '.join(sorted(hints))})")
         value = parse_yaml(raw, f"algo.{key}: value {raw!r}") if isinstance(raw, str) else raw
-        values[key] = _check(key, coerce(f"algo.{key}", value, hints[key]))
+        values[key] = _check(key, coerce(f"algo.{key}", value, hints[key]), {**_CHOICES, **cls.CHOICES})
     return cls(**values)
 
 
-def _check(key: str, value: Any) -> Any:
-    if key in _CHOICES and value not in _CHOICES[key]:
-        raise ConfigError(f"algo.{key}: must be one of {_CHOICES[key]}, got {value!r}")
+def _check(key: str, value: Any, choices: dict[str, tuple[str, ...]]) -> Any:
+    if key in choices and value not in choices[key]:
+        raise ConfigError(f"algo.{key}: must be one of {choices[key]}, got {value!r}")
     if key in _POSITIVE_INT and value < 1:
         raise ConfigError(f"algo.{key}: must be >= 1, got {value!r}")
     return value
+
+
+def scaled(choice: str, num_cvs: int, small: str, large: str) -> bool:
+    """Whether an option set to ``choice`` takes its scalable form ``large`` (not ``small``) at ``num_cvs`` CVs:
+    ``auto`` does above :data:`SCALE_CVS`."""
+    if choice == "auto":
+        return num_cvs > SCALE_CVS
+    if choice not in (small, large):
+        raise ConfigError(f"expected one of {('auto', small, large)}, got {choice!r}")
+    return choice == large
+
+
+def uses_agent_id(cfg: AlgoConfig, num_cvs: int) -> bool:
+    """Whether shared networks get a one-hot agent id (``algo.agent_id``)."""
+    return not scaled(cfg.agent_id, num_cvs, "onehot", "none")
+
+
+def pooled_critic(cfg: AlgoConfig, num_cvs: int) -> bool:
+    """Whether critics see the pooled global state (``algo.critic_state``)."""
+    return scaled(cfg.critic_state, num_cvs, "global", "pooled")
+
+
+def critic_extra_dim(spec: EnvSpec, pooled: bool) -> int:
+    """Width of what a critic sees beside the agent's observation (:func:`critic_extra`)."""
+    return 2 * spec.cv_feature_dim if pooled else spec.global_state_dim
+
+
+def critic_extra(glob: torch.Tensor, spec: EnvSpec, pooled: bool) -> torch.Tensor:
+    """What a critic sees beside the agent's observation, from global states ``(..., G)``: the global state
+    itself, or (``pooled``) the mean and standard deviation over CVs of each CV feature in it ``(..., 2F)``.
+
+    The twin's RSU part of the global state is in every observation already; without the twin
+    (docs/model.md#twin-absent) the global state, and so its pooled form, is zero.
+    """
+    if not pooled:
+        return glob
+    f = spec.cv_feature_dim
+    cvs = glob[..., : spec.num_cvs * f].unflatten(-1, (spec.num_cvs, f))
+    return torch.cat([cvs.mean(-2), cvs.std(-2, unbiased=False)], dim=-1)
+
+
+def critic_state(obs: torch.Tensor, extra: torch.Tensor) -> torch.Tensor:
+    """Per-agent critic states ``(..., I, O + X)``: observations ``(..., I, O)`` each followed by
+    ``extra (..., X)`` (:func:`critic_extra`), as eq. (41) pairs an observation with the global state."""
+    return torch.cat([obs, extra.unsqueeze(-2).expand(*obs.shape[:-1], extra.shape[-1])], dim=-1)
 
 
 class Learner(Protocol):
@@ -104,7 +196,7 @@ class Learner(Protocol):
     actor: Actor
     num_envs: int
 
-    def explore(self, obs: np.ndarray, critic_state: np.ndarray, t: int) -> np.ndarray: ...
+    def explore(self, obs: np.ndarray, global_state: np.ndarray, t: int) -> np.ndarray: ...
 
     def record(self, step: Step, t: int) -> None: ...
 

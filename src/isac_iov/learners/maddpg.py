@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from .common import EnvSpec, adam, optimise
-from .networks import DeterministicActor, QEnsemble, polyak_update, squash
+from .networks import DeterministicActor, polyak_update, squash
 from .offpolicy import OffPolicyConfig, OffPolicyLearner
 
 
@@ -49,8 +49,9 @@ class MADDPG(OffPolicyLearner):
             cfg.shared_actor,
             self.norm_max_count,
             cfg.init_local_logit,
+            self.agent_id,
         )
-        self.critic = QEnsemble(spec.num_cvs, self.critic_in_dim, cfg.hidden, copies=self.critic_copies)
+        self.critic = self.make_critic(self.critic_copies)
         self.actor_target, self.critic_target = copy.deepcopy(self.actor), copy.deepcopy(self.critic)
         self.actor_opt = adam(self.actor.parameters(), lr=cfg.actor_lr)
         self.critic_opt = adam(self.critic.parameters(), lr=cfg.critic_lr)

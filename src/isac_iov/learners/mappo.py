@@ -11,7 +11,11 @@ is zero, docs/model.md#twin-absent).
 * **Critic** - one centralised value network, shared by the agents, on each
   agent's critic state (its observation + the twin's global state, which
   includes ``G_rsu``); it outputs a per-agent value of the team return.
-  ``critic_global = false`` gives it the agent's observation only.
+  ``critic_global = false`` gives it the agent's observation only;
+  ``critic_state = pooled`` (``auto`` above 16 CVs) replaces the global state by
+  its mean and spread over CVs, and ``agent_id = none`` drops the one-hot
+  agent id of the critic (and of the shared actor), so neither network grows
+  with the number of CVs (:mod:`.common`).
 * **Update** (per iteration of ``num_envs`` episodes): GAE (``gamma``,
   ``gae_lambda``) with a bootstrap at the time-limit end of each episode;
   ``epochs`` passes of the clipped surrogate (``clip_eps``) over minibatches of
@@ -62,8 +66,13 @@ gamma 0 (the defaults; seeds 1, 2, 3: 0.287, 0.285,    0.286   -6.87
 * **lr = 3e-4**: 1e-3 gave 0.282 (seed 0), within seed noise of 3e-4.
 * **shared_actor = true**: one network sees five times the data; the one-hot
   agent id keeps the CVs apart.
-* **reward = "team"** is kept: the per-CV split (``--set algo.reward=per_cv``)
-  learned worse here (0.333 vs 0.293 at gamma 0.5, shared actor, lr 3e-4).
+* **reward = "team"** is kept up to 16 CVs (``reward = auto``): the per-CV split
+  (``--set algo.reward=per_cv``) learned worse here (0.333 vs 0.293 at gamma 0.5,
+  shared actor, lr 3e-4).  Above 16 CVs ``auto`` learns from each CV's share: on
+  a 50-CV, 16-RSU road (``benchmarks/bench_scale.py``'s stand-in, seed 0, the
+  scalable options of :mod:`.common`) the training cost fell from 0.378 (first
+  50 episodes) to 0.311 (episodes 300-328) with the per-CV share, and stayed at
+  0.375 with the team reward, whose change by one CV's action is lost among 50.
 * ``num_envs = 8`` (was 16): at 1800 episodes, 16 episodes per iteration
   leaves only 112 updates.
 * Forgetting statistics (``value_memory = 2``, ``norm_memory = 10``): the
@@ -80,7 +89,7 @@ Kept from the paper: lambda 0.95, clip 0.2, 10 epochs, 512-sample minibatches.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -88,7 +97,21 @@ from torch import nn
 
 from ..env.core import Step
 from .buffers import RunningMeanStd, gae, memory_count
-from .common import AlgoConfig, EnvSpec, adam, as_tensor, optimise, step_rewards, to_actions
+from .common import (
+    AlgoConfig,
+    EnvSpec,
+    adam,
+    as_tensor,
+    critic_extra,
+    critic_extra_dim,
+    critic_state,
+    optimise,
+    pooled_critic,
+    scaled,
+    step_rewards,
+    to_actions,
+    uses_agent_id,
+)
 from .networks import AgentMLP, GaussianActor, RunningNorm, gaussian_entropy, gaussian_log_prob, squash
 
 
@@ -106,10 +129,12 @@ class MappoConfig(AlgoConfig):
     max_grad_norm: float = 0.5
     init_log_std: float = -0.5
     log_std_lr: float = 3e-3  # Adam step of the state-independent log-std (its own parameter group)
-    reward: str = "team"  # "team": eq. (44) for every agent; "per_cv": each CV's share of it
+    reward: str = "auto"  # "team": eq. (44) for every agent; "per_cv": each CV's share; "auto": per_cv above 16 CVs
     critic_global: bool = True  # critic input: own obs + global state (false: own obs only)
     value_memory: float = 2.0  # iterations of returns the value and reward statistics remember (0: all)
     reward_clip: float = 10.0  # > 0: learn from reward / std(discounted return) clipped to +-this
+
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"reward": ("auto", "team", "per_cv")}
 
 
 class MAPPO:
@@ -118,8 +143,10 @@ class MAPPO:
     def __init__(self, spec: EnvSpec, cfg: MappoConfig):
         self.spec, self.cfg = spec, cfg
         self.num_envs = cfg.num_envs
+        self.reward = "per_cv" if scaled(cfg.reward, spec.num_cvs, "team", "per_cv") else "team"
         samples = cfg.num_envs * spec.slots * spec.num_cvs
         norm_count = memory_count(cfg.norm_memory, samples)
+        agent_id = uses_agent_id(cfg, spec.num_cvs)
         self.actor = GaussianActor(
             spec.num_cvs,
             spec.obs_dim,
@@ -129,10 +156,12 @@ class MAPPO:
             cfg.init_log_std,
             norm_count,
             cfg.init_local_logit,
+            agent_id,
         )
-        self.critic_dim = spec.critic_state_dim if cfg.critic_global else spec.obs_dim
+        self.pooled = pooled_critic(cfg, spec.num_cvs)
+        self.critic_dim = spec.obs_dim + (critic_extra_dim(spec, self.pooled) if cfg.critic_global else 0)
         critic_norm = RunningNorm(self.critic_dim, max_count=norm_count)
-        critic_mlp = AgentMLP(spec.num_cvs, self.critic_dim, 1, cfg.hidden, shared=True)
+        critic_mlp = AgentMLP(spec.num_cvs, self.critic_dim, 1, cfg.hidden, shared=True, agent_id=agent_id)
         self.critic = nn.Sequential(critic_norm, critic_mlp)
         self.critic_norm, self.critic_mlp = critic_norm, critic_mlp  # the critic's two layers, typed
         self.actor_opt = adam(
@@ -154,20 +183,27 @@ class MAPPO:
         self.rewards = torch.zeros(t, e, i)
 
     # -- collection --------------------------------------------------------------------------
-    def explore(self, obs: np.ndarray, critic_state: np.ndarray, t: int) -> np.ndarray:
+    def explore(self, obs: np.ndarray, global_state: np.ndarray, t: int) -> np.ndarray:
         """Sample ``u ~ N(mean, std)`` for every env and agent; play ``sigmoid(u)``."""
         o = as_tensor(obs)
         with torch.no_grad():
             mean, log_std = self.actor(o)
             u = mean + torch.randn_like(mean) * log_std.exp()
             self.log_probs[t] = gaussian_log_prob(u, mean, log_std)
-        self.obs[t], self.states[t], self.pre_actions[t] = o, as_tensor(critic_state[..., : self.critic_dim]), u
+        self.obs[t], self.states[t], self.pre_actions[t] = o, self._critic_states(o, global_state), u
         return to_actions(squash(u))
 
     def record(self, step: Step, t: int) -> None:
-        self.rewards[t] = as_tensor(step_rewards(step, self.cfg.reward))
+        self.rewards[t] = as_tensor(step_rewards(step, self.reward))
         if step.done:
-            self.states[t + 1] = as_tensor(step.critic_state[..., : self.critic_dim])
+            self.states[t + 1] = self._critic_states(as_tensor(step.obs), step.global_state)
+
+    def _critic_states(self, obs: torch.Tensor, global_state: np.ndarray) -> torch.Tensor:
+        """The critic's input ``(E, I, critic_dim)``: each observation, followed by the (pooled) global state
+        unless ``critic_global`` is off."""
+        if not self.cfg.critic_global:
+            return obs
+        return critic_state(obs, critic_extra(as_tensor(global_state), self.spec, self.pooled))
 
     # -- learning ----------------------------------------------------------------------------
     def end_iteration(self, keep: int) -> dict[str, float]:

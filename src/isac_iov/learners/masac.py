@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from .common import EnvSpec, adam, optimise
-from .networks import QEnsemble, SquashedGaussianActor, polyak_update
+from .networks import SquashedGaussianActor, polyak_update
 from .offpolicy import OffPolicyConfig, OffPolicyLearner
 
 
@@ -39,7 +39,7 @@ class MasacConfig(OffPolicyConfig):
 
 
 class Temperature(nn.Module):
-    """``log alpha`` per agent."""
+    """``log alpha`` per agent (one for all agents when the actor is shared without agent ids)."""
 
     def __init__(self, agents: int, init_alpha: float):
         super().__init__()
@@ -60,10 +60,11 @@ class MASAC(OffPolicyLearner):
             cfg.shared_actor,
             self.norm_max_count,
             cfg.init_local_logit,
+            self.agent_id,
         )
-        self.critic = QEnsemble(spec.num_cvs, self.critic_in_dim, cfg.hidden, copies=2)
+        self.critic = self.make_critic(2)
         self.critic_target = copy.deepcopy(self.critic)
-        self.temperature = Temperature(spec.num_cvs, cfg.init_alpha)
+        self.temperature = Temperature(1 if cfg.shared_actor and not self.agent_id else spec.num_cvs, cfg.init_alpha)
         self.target_entropy = cfg.target_entropy_per_dim * spec.action_dim
         self.actor_opt = adam(self.actor.parameters(), lr=cfg.actor_lr)
         self.critic_opt = adam(self.critic.parameters(), lr=cfg.critic_lr)

@@ -4,8 +4,11 @@
 agent, stored as stacked weights ``(n, in, out)`` and evaluated for all agents
 in one ``torch.baddbmm`` call, so ``I`` actors (or ``I`` critics, or two critics
 per agent) cost a single batched matrix product per layer.  With
-``shared=True`` there is one network for all agents and a one-hot agent id is
-appended to every input (the shared-actor option).  Every actor and critic standardises its inputs
+``shared=True`` there is one network for all agents; with ``agent_id=True`` a
+one-hot agent id is appended to every input (its first layer then grows with
+the number of agents ``I``), without it the network is the same for every
+agent and its size does not depend on ``I`` (``algo.agent_id``,
+:mod:`.common`).  Every actor and critic standardises its inputs
 with a :class:`RunningNorm`.
 
 **Action mapping (all algorithms).**  Env actions live in ``[0, 1]``.  Every
@@ -100,14 +103,25 @@ class AgentMLP(nn.Module):
     """``n`` independent MLPs ``in -> hidden -> hidden -> out`` (ReLU) applied to ``x (..., n, in)``.
 
     ``out_gain`` scales the initial output layer (small for policy means, so the
-    first actions sit near ``sigmoid(0) = 0.5``).
+    first actions sit near ``sigmoid(0) = 0.5``).  ``shared``: one network for all
+    agents, told apart by a one-hot id when ``agent_id``.
     """
 
-    def __init__(self, n: int, in_dim: int, out_dim: int, hidden: int, shared: bool = False, out_gain: float = 1.0):
+    def __init__(
+        self,
+        n: int,
+        in_dim: int,
+        out_dim: int,
+        hidden: int,
+        shared: bool = False,
+        out_gain: float = 1.0,
+        agent_id: bool = True,
+    ):
         super().__init__()
         self.n, self.shared = n, shared
+        self.ids = n if shared and agent_id else 0  # width of the one-hot id appended to the input
         groups = 1 if shared else n
-        dims = [in_dim + (n if shared else 0), hidden, hidden, out_dim]
+        dims = [in_dim + self.ids, hidden, hidden, out_dim]
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
         for layer, (d_in, d_out) in enumerate(itertools.pairwise(dims)):
@@ -120,8 +134,9 @@ class AgentMLP(nn.Module):
         lead = x.shape[:-2]
         h = x.reshape(-1, self.n, x.shape[-1])
         if self.shared:
-            ids = torch.eye(self.n, dtype=x.dtype).expand(h.shape[0], -1, -1)
-            h = torch.cat([h, ids], dim=-1).reshape(1, -1, h.shape[-1] + self.n)
+            if self.ids:
+                h = torch.cat([h, torch.eye(self.n, dtype=x.dtype).expand(h.shape[0], -1, -1)], dim=-1)
+            h = h.reshape(1, -1, h.shape[-1])
         else:
             h = h.transpose(0, 1)
         last = len(self.weights) - 1
@@ -133,9 +148,11 @@ class AgentMLP(nn.Module):
         return h.reshape(*lead, self.n, h.shape[-1])
 
 
-def policy_mlp(n: int, obs_dim: int, out_dim: int, hidden: int, shared: bool, init_local_logit: float) -> AgentMLP:
+def policy_mlp(
+    n: int, obs_dim: int, out_dim: int, hidden: int, shared: bool, init_local_logit: float, agent_id: bool = True
+) -> AgentMLP:
     """An :class:`AgentMLP` whose first output (the local-weight pre-action) starts at ``init_local_logit``."""
-    net = AgentMLP(n, obs_dim, out_dim, hidden, shared, out_gain=0.01)
+    net = AgentMLP(n, obs_dim, out_dim, hidden, shared, out_gain=0.01, agent_id=agent_id)
     with torch.no_grad():
         net.biases[-1][..., 0] = init_local_logit
     return net
@@ -157,7 +174,8 @@ class Actor(nn.Module, ABC):
 
 
 class GaussianActor(Actor):
-    """Per-agent Gaussian policy over pre-actions: state-dependent mean, learned state-independent log-std."""
+    """Per-agent Gaussian policy over pre-actions: state-dependent mean, learned state-independent log-std
+    (one per agent; one for all when the actor is shared without agent ids)."""
 
     def __init__(
         self,
@@ -169,11 +187,13 @@ class GaussianActor(Actor):
         init_log_std: float,
         norm_max_count: float = math.inf,
         init_local_logit: float = 0.0,
+        agent_id: bool = True,
     ):
         super().__init__()
         self.obs_norm = RunningNorm(obs_dim, max_count=norm_max_count)
-        self.mean_net = policy_mlp(n, obs_dim, action_dim, hidden, shared, init_local_logit)
-        self.log_std = nn.Parameter(torch.full((n, action_dim), float(init_log_std)))
+        self.mean_net = policy_mlp(n, obs_dim, action_dim, hidden, shared, init_local_logit, agent_id)
+        rows = 1 if shared and not agent_id else n
+        self.log_std = nn.Parameter(torch.full((rows, action_dim), float(init_log_std)))
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mean = self.mean_net(self.obs_norm(obs))
@@ -203,10 +223,11 @@ class DeterministicActor(Actor):
         shared: bool,
         norm_max_count: float = math.inf,
         init_local_logit: float = 0.0,
+        agent_id: bool = True,
     ):
         super().__init__()
         self.obs_norm = RunningNorm(obs_dim, max_count=norm_max_count)
-        self.net = policy_mlp(n, obs_dim, action_dim, hidden, shared, init_local_logit)
+        self.net = policy_mlp(n, obs_dim, action_dim, hidden, shared, init_local_logit, agent_id)
 
     def pre_action(self, obs: torch.Tensor) -> torch.Tensor:
         return self.net(self.obs_norm(obs))
@@ -236,11 +257,12 @@ class SquashedGaussianActor(Actor):
         shared: bool,
         norm_max_count: float = math.inf,
         init_local_logit: float = 0.0,
+        agent_id: bool = True,
     ):
         super().__init__()
         self.action_dim = action_dim
         self.obs_norm = RunningNorm(obs_dim, max_count=norm_max_count)
-        self.net = policy_mlp(n, obs_dim, 2 * action_dim, hidden, shared, init_local_logit)
+        self.net = policy_mlp(n, obs_dim, 2 * action_dim, hidden, shared, init_local_logit, agent_id)
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """A reparameterised sample: ``(action in [0,1], log-density of the action)``."""
@@ -258,17 +280,27 @@ class SquashedGaussianActor(Actor):
 
 
 class QEnsemble(nn.Module):
-    """``copies`` independent critics per agent on ``x (..., I, in)`` -> ``(..., copies, I)``, one batched call."""
+    """``copies`` independent critics on ``x (..., I, in)`` -> ``(..., copies, I)``, one batched call.
 
-    def __init__(self, n: int, in_dim: int, hidden: int, copies: int):
+    By default each agent has its own ``copies`` critics; ``shared=True`` gives ``copies`` critics that
+    every agent shares, told apart by a one-hot id when ``agent_id`` (else of a size independent of ``I``).
+    """
+
+    def __init__(self, n: int, in_dim: int, hidden: int, copies: int, shared: bool = False, agent_id: bool = True):
         super().__init__()
-        self.copies = copies
-        self.net = AgentMLP(n * copies, in_dim, 1, hidden)
+        self.n, self.copies, self.shared = n, copies, shared
+        self.ids = n if shared and agent_id else 0
+        self.net = AgentMLP(copies if shared else n * copies, in_dim + self.ids, 1, hidden)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        reps = [1] * (x.dim() - 2) + [self.copies, 1]
-        q = self.net(x.repeat(*reps)).squeeze(-1)
-        return q.reshape(*x.shape[:-2], self.copies, x.shape[-2])
+        if not self.shared:
+            reps = [1] * (x.dim() - 2) + [self.copies, 1]
+            q = self.net(x.repeat(*reps)).squeeze(-1)
+            return q.reshape(*x.shape[:-2], self.copies, x.shape[-2])
+        if self.ids:
+            x = torch.cat([x, torch.eye(self.n, dtype=x.dtype).expand(*x.shape[:-1], self.n)], dim=-1)
+        q = self.net(x.unsqueeze(-2).expand(*x.shape[:-1], self.copies, x.shape[-1])).squeeze(-1)
+        return q.transpose(-1, -2)
 
 
 def polyak_update(target: nn.Module, source: nn.Module, tau: float) -> None:

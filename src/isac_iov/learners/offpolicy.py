@@ -15,6 +15,19 @@ standardise their inputs with running statistics updated when an iteration's
 episodes are stored.  The last slot of an episode is a time
 limit, so targets always bootstrap.
 
+**At city scale** (``critic_actions = summary``, ``auto`` above 16 CVs) ``I``
+critics on ``I (1 + 3K)`` joint-action inputs do not fit (50 CVs x 16 RSUs:
+50 critics of about 5,600 inputs).  One shared critic (copies for TD3/SAC)
+then sees agent ``i``'s critic state (pooled over CVs with ``critic_state =
+pooled``), its own action and a fixed-size summary of the others' actions
+(:meth:`OffPolicyLearner.action_summary`): the sums over the other CVs of the
+task shares they send to each RSU (C5, coverage-masked and normalised, before
+the small-part drop) and of the bandwidth weights and CPU requests on the
+links they reach - the per-RSU quantities through which C4 and C6 couple the
+CVs.  With ``agent_id = none`` its size does not depend on ``I``
+(:mod:`.common`).  Everything else - per-CV rewards, actors ascending the sum
+of the critics - is unchanged.
+
 **Per-CV critics, team actors** (``reward = "per_cv"``, the default).  Critic
 ``i`` learns CV ``i``'s exact share of eq. (44) (``Outcome.reward_per_cv``),
 a target with far less of the other CVs' noise than the team reward; since the
@@ -76,9 +89,22 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..actions import layout
 from ..env.core import Step
 from .buffers import EpisodeReplay, RunningMeanStd, memory_count
-from .common import AlgoConfig, EnvSpec, as_tensor, step_rewards, to_actions
+from .common import (
+    AlgoConfig,
+    EnvSpec,
+    as_tensor,
+    critic_extra,
+    critic_extra_dim,
+    critic_state,
+    pooled_critic,
+    scaled,
+    step_rewards,
+    to_actions,
+    uses_agent_id,
+)
 from .networks import Actor, QEnsemble, RunningNorm
 
 
@@ -98,12 +124,7 @@ class OffPolicyConfig(AlgoConfig):
     reward_memory: float = 10.0  # iterations of rewards the reward scale remembers (0: all)
     reward_clip: float = 10.0  # scaled rewards are clipped to +-this (> 0), so a rare blow-up cannot dominate
     reward: str = "per_cv"  # "per_cv": critic i learns CV i's share, actors ascend their sum; "team"
-
-
-def critic_state(obs: torch.Tensor, glob: torch.Tensor) -> torch.Tensor:
-    """Per-agent critic states ``(B, I, O + G)`` from obs ``(B, I, O)`` and the global state ``(B, G)``."""
-    b, i = obs.shape[:2]
-    return torch.cat([obs, glob[:, None].expand(b, i, glob.shape[-1])], dim=-1)
+    critic_actions: str = "auto"  # "joint" (a critic per CV), "summary" (one shared critic), "auto" (docstring)
 
 
 def joint_with_own(replayed: torch.Tensor, own: torch.Tensor) -> torch.Tensor:
@@ -123,15 +144,22 @@ class OffPolicyLearner(ABC):
     def __init__(self, spec: EnvSpec, cfg: OffPolicyConfig):
         self.spec, self.cfg, self.num_envs = spec, cfg, cfg.num_envs
         t, e, i = spec.slots, cfg.num_envs, spec.num_cvs
-        self.replay = EpisodeReplay(cfg.buffer_episodes, t, i, spec.obs_dim, spec.global_state_dim, spec.action_dim)
+        self.agent_id = uses_agent_id(cfg, i)
+        self.pooled = pooled_critic(cfg, i)
+        self.summary = scaled(cfg.critic_actions, i, "joint", "summary")
+        extra = critic_extra_dim(spec, self.pooled)  # what the replay keeps per env-slot beside the observations
+        self.critic_state_dim = spec.obs_dim + extra
+        self.replay = EpisodeReplay(
+            cfg.buffer_episodes, t, i, spec.obs_dim, extra, spec.action_dim, common_from=spec.twin_part.start
+        )
         self.stage = {
             "obs": torch.zeros(e, t + 1, i, spec.obs_dim),
-            "glob": torch.zeros(e, t + 1, spec.global_state_dim),
+            "glob": torch.zeros(e, t + 1, extra),
             "act": torch.zeros(e, t, i, spec.action_dim),
             "rew": torch.zeros(e, t, i),
         }
         self.reward_stats = RunningMeanStd(max_count=memory_count(cfg.reward_memory, cfg.num_envs * spec.slots))
-        self.state_norm = RunningNorm(spec.critic_state_dim, max_count=self.norm_max_count)
+        self.state_norm = RunningNorm(self.critic_state_dim, max_count=self.norm_max_count)
         self.episodes_seen = 0
         self.updates = 0
         self.random_warmup = True  # false after a warm start (:mod:`.warmstart`): explore around the clone
@@ -155,10 +183,10 @@ class OffPolicyLearner(ABC):
         """Networks, optimisers and other state (``state_dict``-able) by name; includes ``actor``."""
 
     # -- collection --------------------------------------------------------------------------
-    def explore(self, obs: np.ndarray, critic_state: np.ndarray, t: int) -> np.ndarray:
+    def explore(self, obs: np.ndarray, global_state: np.ndarray, t: int) -> np.ndarray:
         o = as_tensor(obs)
         self.stage["obs"][:, t] = o
-        self.stage["glob"][:, t] = as_tensor(critic_state[:, 0, self.spec.obs_dim :])
+        self.stage["glob"][:, t] = critic_extra(as_tensor(global_state), self.spec, self.pooled)
         if self.random_warmup and self.episodes_seen < self.cfg.warmup_episodes:
             a = torch.rand(o.shape[0], self.spec.num_cvs, self.spec.action_dim)
         else:
@@ -178,7 +206,7 @@ class OffPolicyLearner(ABC):
         )
         if step.done:
             self.stage["obs"][:, t + 1] = as_tensor(step.obs)
-            self.stage["glob"][:, t + 1] = as_tensor(step.critic_state[:, 0, self.spec.obs_dim :])
+            self.stage["glob"][:, t + 1] = critic_extra(as_tensor(step.global_state), self.spec, self.pooled)
         if self.episodes_seen >= self.cfg.warmup_episodes and self.replay.transitions >= self.cfg.batch_size:
             for _ in range(self.cfg.updates_per_step):
                 batch = self.replay.sample(self.cfg.batch_size)
@@ -193,8 +221,16 @@ class OffPolicyLearner(ABC):
 
     @property
     def critic_in_dim(self) -> int:
-        """Input width of each critic: critic state plus the joint action."""
-        return self.spec.critic_state_dim + self.spec.num_cvs * self.spec.action_dim
+        """Input width of each critic: critic state plus the joint action, or plus the agent's own action and the
+        summary of the others' (``critic_actions = summary``)."""
+        acts = 2 if self.summary else self.spec.num_cvs
+        return self.critic_state_dim + acts * self.spec.action_dim
+
+    def make_critic(self, copies: int) -> QEnsemble:
+        """The critics: ``copies`` per CV on the joint action, or ``copies`` shared by all CVs (summary)."""
+        return QEnsemble(
+            self.spec.num_cvs, self.critic_in_dim, self.cfg.hidden, copies, shared=self.summary, agent_id=self.agent_id
+        )
 
     def policy_value(
         self, obs: torch.Tensor, glob: torch.Tensor, replayed: torch.Tensor, own: torch.Tensor
@@ -223,13 +259,32 @@ class OffPolicyLearner(ABC):
     ) -> torch.Tensor:
         """Per-agent critic input ``(B, I, O + G + I*A)``: the standardised critic state and the joint action
         ``actions (B, I, A)``, with agent ``i``'s own action replaced by ``own[:, i]`` for critic ``i`` when
-        given (:func:`joint_with_own`)."""
+        given (:func:`joint_with_own`).  With ``critic_actions = summary``, ``(B, I, O + X + 2A)``: the critic
+        state, agent ``i``'s action (``own[:, i]`` if given, else ``actions[:, i]``) and the summary of the
+        others' ``actions`` (:meth:`action_summary`)."""
         state = self.state_norm(critic_state(obs, glob))
+        if self.summary:
+            mine = actions if own is None else own
+            return torch.cat([state, mine, self.action_summary(obs, actions)], dim=-1)
         if own is not None:
             acts = joint_with_own(actions, own)
         else:
             acts = actions.flatten(1)[:, None].expand(*state.shape[:2], -1)
         return torch.cat([state, acts], dim=-1)
+
+    def action_summary(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """For each agent ``i``, the sum over the other agents of their effective actions ``(B, I, A)``: the local
+        and per-RSU task shares (C5: weights of RSUs out of coverage zeroed, normalised per CV) and the bandwidth
+        weights and CPU requests on links in coverage, in the action's layout (see the module docstring).
+        Without an RSU layout (``spec.coverage`` None) the raw actions are summed."""
+        eff = actions
+        if self.spec.coverage is not None:
+            cover = obs[..., self.spec.coverage]
+            parts = layout(cover.shape[-1])
+            split = torch.cat([actions[..., : parts.local + 1], actions[..., parts.task] * cover], dim=-1)
+            shares = split / split.sum(-1, keepdim=True).clamp(min=1e-6)
+            eff = torch.cat([shares, actions[..., parts.bandwidth] * cover, actions[..., parts.cpu] * cover], dim=-1)
+        return eff.sum(-2, keepdim=True) - eff
 
     def end_iteration(self, keep: int) -> dict[str, float]:
         obs, glob = self.stage["obs"][:keep], self.stage["glob"][:keep]

@@ -28,9 +28,9 @@ actions ``-(A + coupling / I) (1 + w^2) / 12`` for targets of width
 (``-0.231``, a gap of ``0.39`` below).
 
 **Interface.**  :class:`ToyEnv` mimics what the learners consume from
-:class:`~isac_iov.env.core.BatchedEnv`: ``reset() -> (obs, critic_state)`` and
-``step(actions) -> ToyStep`` with ``obs (E, I, O)``, ``critic_state (E, I, O +
-G)``, ``reward (E,)``, ``done`` (after ``slots`` slots) and ``outcome``.  An
+:class:`~isac_iov.env.core.BatchedEnv`: ``reset() -> (obs, global_state)`` and
+``step(actions) -> ToyStep`` with ``obs (E, I, O)``, ``global_state (E, G)``,
+``reward (E,)``, ``done`` (after ``slots`` slots) and ``outcome``.  An
 agent observes its target (``O = A``), the global state is all agents' targets
 (``G = I * A``) and agent ``i``'s critic state is its observation followed by
 the global state; :meth:`ToyEnv.spec` gives the matching
@@ -68,7 +68,7 @@ class ToyOutcome:
 @dataclass(frozen=True)
 class ToyStep:
     obs: np.ndarray  # (E, I, A) next observation: the next slot's targets
-    critic_state: np.ndarray  # (E, I, A + I*A)
+    global_state: np.ndarray  # (E, I*A) every agent's target
     reward: np.ndarray  # (E,) team reward of the slot just played
     done: bool  # the episode ended with this slot
     outcome: ToyOutcome
@@ -98,17 +98,17 @@ class ToyEnv:
         return EnvSpec(self.num_cvs, obs, self.action_dim, glob, obs + glob, slice(obs, obs), self.slots)
 
     def reset(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(obs (E, I, A), critic_state (E, I, A + I*A))`` of the first slot."""
+        """``(obs (E, I, A), global_state (E, I*A))`` of the first slot."""
         self.t = 0
         self.targets = self._draw()
-        return self.targets, self._critic_state()
+        return self.targets, self._global_state()
 
     def step(self, actions: np.ndarray) -> ToyStep:
         """Play ``actions (E, I, A)`` in [0, 1] against the current targets; draw the next ones."""
         per_cv = self.reward_per_cv(actions, self.targets)
         self.t += 1
         self.targets = self._draw()
-        return ToyStep(self.targets, self._critic_state(), per_cv.sum(-1), self.t >= self.slots, ToyOutcome(per_cv))
+        return ToyStep(self.targets, self._global_state(), per_cv.sum(-1), self.t >= self.slots, ToyOutcome(per_cv))
 
     def reward_per_cv(self, actions: np.ndarray, targets: np.ndarray) -> np.ndarray:
         """The team reward of ``actions`` against ``targets`` (both ``(E, I, A)``) split over agents,
@@ -125,9 +125,8 @@ class ToyEnv:
     def _draw(self) -> np.ndarray:
         return self.rng.uniform(TARGET_LOW, TARGET_HIGH, (self.num_envs, self.num_cvs, self.action_dim))
 
-    def _critic_state(self) -> np.ndarray:
-        glob = self.targets.reshape(self.num_envs, 1, -1).repeat(self.num_cvs, axis=1)
-        return np.concatenate([self.targets, glob], axis=-1)
+    def _global_state(self) -> np.ndarray:
+        return self.targets.reshape(self.num_envs, -1)
 
 
 def evaluate(actor: Actor, env: ToyEnv) -> float:
@@ -191,9 +190,9 @@ def train_on_toy(
 
 def _play_iteration(env: ToyEnv, learner: Learner) -> None:
     """One iteration as :mod:`.train` plays it: ``num_envs`` lockstep episodes, then ``end_iteration``."""
-    obs, critic = env.reset()
+    obs, glob = env.reset()
     for t in range(env.slots):
-        step = env.step(learner.explore(obs, critic, t))
+        step = env.step(learner.explore(obs, glob, t))
         learner.record(step, t)  # type: ignore[arg-type]  # a ToyStep has every Step field learners read
-        obs, critic = step.obs, step.critic_state
+        obs, glob = step.obs, step.global_state
     learner.end_iteration(env.num_envs)

@@ -59,7 +59,7 @@ import yaml
 from tqdm import tqdm
 
 from ..config import Config, ConfigError, add_config_arguments, check_seed, load_config, parse_override
-from ..env.core import BatchedEnv, check_memory, dims, estimate_memory_bytes
+from ..env.core import BatchedEnv, check_memory, estimate_memory_bytes
 from ..env.rollout import SlotRecord, rollout
 from ..rundir import (
     ALGO_FILE,
@@ -75,7 +75,16 @@ from ..rundir import (
     write_atomic,
 )
 from . import algo_spec, effective_config, read_checkpoint, read_run
-from .common import EnvSpec, Learner, NonFiniteTraining, make_algo_config
+from .common import (
+    EnvSpec,
+    Learner,
+    NonFiniteTraining,
+    critic_extra_dim,
+    make_algo_config,
+    pooled_critic,
+    scaled,
+    uses_agent_id,
+)
 from .metrics import EpisodeMetrics, columns
 
 FLOAT32_BYTES = 4
@@ -185,14 +194,38 @@ def train_run(
 
 
 def learner_bytes(cfg: Config, algo_cfg: Any) -> int:
-    """A generous estimate of a learner's memory (float32): a rollout of ``num_envs`` episodes or a
-    replay of ``buffer_episodes`` (observations, critic states and their successors, actions), and
-    per-agent networks on the critic state with Adam's two moments."""
-    d = dims(cfg)
-    episodes = algo_cfg.num_envs + getattr(algo_cfg, "buffer_episodes", 0)
-    transitions = episodes * cfg.episode_slots * d.num_cvs * (2 * (d.obs_dim + d.critic_state_dim) + d.action_dim + 8)
-    weights = 3 * 3 * d.num_cvs * algo_cfg.hidden * (d.critic_state_dim + algo_cfg.hidden + d.action_dim + 1)
-    return FLOAT32_BYTES * (transitions + weights)
+    """An estimate of a learner's memory (float32), generous by the copy a checkpoint makes: PPO's rollout of
+    ``num_envs`` episodes (observations, critic states, pre-actions, rewards), or the off-policy replay of
+    ``buffer_episodes`` and the staged ``num_envs`` (each CV's own features, action and reward; per env-slot the
+    twin's part and the global state or its pooled form), and the networks (actor, critics, target copies)
+    with Adam's two moments.  Linear in the CVs with the scalable options (:mod:`.common`), quadratic with the
+    global critic state or the joint-action critics."""
+    spec = EnvSpec.from_config(cfg)
+    i, a = spec.num_cvs, spec.action_dim
+    extra = critic_extra_dim(spec, pooled_critic(algo_cfg, i))
+    state = spec.obs_dim + extra
+    replay = getattr(algo_cfg, "buffer_episodes", None)
+    if replay is None:
+        per_agent, per_env_slot, episodes = spec.obs_dim + state + a + 3, 0, algo_cfg.num_envs
+    else:
+        per_agent, per_env_slot = spec.cv_feature_dim + a + 1, spec.obs_dim - spec.cv_feature_dim + extra
+        episodes = replay + algo_cfg.num_envs
+    transitions = 2 * episodes * (cfg.episode_slots + 1) * (i * per_agent + per_env_slot)
+    ids = i if uses_agent_id(algo_cfg, i) else 0
+    actors = (1 if algo_cfg.shared_actor else i) * _mlp_size(spec.obs_dim + ids, algo_cfg.hidden, 2 * a)
+    joint = getattr(algo_cfg, "critic_actions", None)  # None: MAPPO's one shared critic on the critic state
+    if joint is None:
+        critics = _mlp_size(state + ids, algo_cfg.hidden, 1)
+    elif scaled(joint, i, "joint", "summary"):
+        critics = 2 * _mlp_size(state + ids + 2 * a, algo_cfg.hidden, 1)
+    else:
+        critics = 2 * i * _mlp_size(state + i * a, algo_cfg.hidden, 1)
+    return FLOAT32_BYTES * (transitions + 3 * 2 * (actors + critics))
+
+
+def _mlp_size(in_dim: int, hidden: int, out_dim: int) -> int:
+    """Parameters of a two-hidden-layer MLP."""
+    return (in_dim + 1) * hidden + (hidden + 1) * hidden + (hidden + 1) * out_dim
 
 
 def _check_out(out_dir: Path, resume: bool) -> None:
@@ -383,7 +416,7 @@ class _Run:
         }
         buffer = io.BytesIO()
         torch.save(state, buffer)
-        save_checked(self.out_dir / CHECKPOINT_FILE, buffer.getvalue())
+        save_checked(self.out_dir / CHECKPOINT_FILE, buffer.getbuffer())  # no copy: a replay can be large
         self.saved_episode = self.episode
 
     def _load_checkpoint(self) -> None:

@@ -39,7 +39,7 @@ def collect(cfg: Config, policy_name: str, episodes: int, seed: int) -> tuple[to
     env = BatchedEnv(cfg, episodes, seed=seed)
     xs, ys = [], []
 
-    def act(obs: np.ndarray, critic_state: np.ndarray, t: int) -> np.ndarray:
+    def act(obs: np.ndarray, global_state: np.ndarray, t: int) -> np.ndarray:
         xs.append(obs)
         ys.append(policy.act(env, obs))
         return ys[-1]

@@ -1,0 +1,209 @@
+"""Learners and env at city scale: training time, memory and cost next to the default scenario; env throughput.
+
+For the default scenario (Table II, 5 CVs x 3 RSUs) and a large one, trains Ly-DTMPO and one off-policy
+learner (``--offpolicy``, default Ly-MASAC) for ``--episodes`` episodes with their default options (above 16
+CVs ``auto`` picks the scalable ones: no agent id, pooled critic state, a shared critic on the own action and a
+summary of the others'), each run in a fresh subprocess so its peak RSS (``resource.getrusage``) is its own.
+The off-policy learner's ``algo.batch_size`` (joint transitions per update) is scaled to keep an update near
+the default scenario's 256 x 5 agent-transitions (:func:`offpolicy_batch`; 26 at 50 CVs), so an update costs
+about the same at any scale.  Prints per scenario:
+
+* training wall time per episode and in total, and peak RSS (target <= 2 GiB);
+* the cost (eq. 24), energy, deadline misses and reward of the trained policies (deterministic, ``--eval-episodes``
+  episodes, evaluation seed 0) next to ``greedy``, and ``ly-opt`` where it is affordable (up to ``--lyopt-cvs``
+  CVs: its per-slot solver grows fast with the CVs);
+* env throughput of the batched core (``--envs`` envs, random actions drawn up front) in CV-slots/s at the
+  scenario's CV count and at ``--cvs`` more, and the ratio of the default scenario's per-CV rate to each
+  (target: within 2x); each case is measured ``--repeats`` times, interleaved with the others, and its best
+  rate counts, so a load change on a shared machine does not decide the ratio.
+
+The large scenario is a shipped one (``--scenario city``) or, by default, ``standin``: a builtin straight road
+standing in for the city (50 CVs, a 3200 m road with 16 RSUs of 37.5 GHz 200 m apart, vehicles spread over the
+whole road).
+Runs and evaluations are kept under ``--out`` and reused when the command is run again.
+
+    python benchmarks/bench_scale.py [--scenario standin|NAME] [--episodes 300] [--offpolicy ly-masac]
+                                     [--cvs 100,200] [--envs 64] [--seconds 2] [--repeats 3] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from isac_iov import BatchedEnv
+from isac_iov.config import load_config, scenario_overrides
+from isac_iov.evaluate import evaluate_policy
+
+TARGET_RSS_GIB = 2.0
+TARGET_RATIO = 2.0
+DEFAULT_CVS, DEFAULT_BATCH = 5, 256  # Table II's CVs; the off-policy learners' batch_size
+DEFAULT_AGENT_BATCH = DEFAULT_CVS * DEFAULT_BATCH
+STANDIN_RSUS_M = [100.0 + 200.0 * k for k in range(16)]
+STANDIN = [
+    "num_cvs=50",
+    "road.length_m=3200",
+    f"rsu.x_m={json.dumps(STANDIN_RSUS_M)}",
+    "vehicle.initial_x_m=[0, 3200]",
+    "rsu.cpu_max_hz=37.5e9",  # as the city scenario: Table II's RSU CPU per CV (16 x 37.5 GHz / 50 = 12 GHz)
+]
+
+CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+from isac_iov.config import load_config, parse_override
+from isac_iov.learners.train import train_run
+algo, episodes, out, sets = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]), sys.argv[4:]
+algo_sets = dict((parse_override(s)[0][1], parse_override(s)[1]) for s in sets if s.startswith("algo."))
+cfg = load_config(None, [s for s in sets if not s.startswith("algo.")])
+start = time.perf_counter()
+train_run(algo, cfg, episodes, 0, out, algo_overrides=algo_sets, progress=False)
+wall = time.perf_counter() - start
+print(json.dumps({"wall_s": wall, "rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+"""
+
+
+def scenario_sets(name: str) -> list[str]:
+    """``key=value`` overrides of scenario ``name``: ``default``, ``standin`` or a shipped scenario."""
+    if name == "default":
+        return []
+    return list(STANDIN) if name == "standin" else scenario_overrides(name)
+
+
+def offpolicy_batch(num_cvs: int) -> int:
+    """Joint transitions per off-policy update that keep its agent-transitions near the default scenario's
+    (256 joint transitions x 5 CVs): an update then costs about as much at any scale."""
+    return max(16, round(DEFAULT_AGENT_BATCH / num_cvs)) if num_cvs > DEFAULT_CVS else DEFAULT_BATCH
+
+
+def _train(algo: str, episodes: int, sets: list[str], run_dir: Path) -> dict[str, float]:
+    """Train one run (seed 0) in a subprocess, or reuse a finished one; its wall time and peak RSS."""
+    record = run_dir / "bench.json"
+    if record.is_file() and json.loads(record.read_text()).get("sets") == sets:
+        stats = json.loads(record.read_text())
+        if stats.get("episodes") == episodes:
+            return stats
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    res = subprocess.run(
+        [sys.executable, "-c", CHILD, algo, str(episodes), str(run_dir), *sets],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if res.returncode != 0:
+        raise SystemExit(f"training {algo} failed:\n{res.stderr[-2000:]}")
+    stats = {**json.loads(res.stdout.strip().splitlines()[-1]), "episodes": episodes, "sets": sets}
+    record.write_text(json.dumps(stats))
+    return stats
+
+
+def _evaluate(policy: str, sets: list[str], episodes: int, path: Path) -> dict[str, float]:
+    """Deterministic evaluation (seed 0) of a reference policy or a run directory, cached in ``path``."""
+    if path.is_file():
+        return json.loads(path.read_text())
+    result = evaluate_policy(policy, load_config(None, sets), episodes, 0, record_slots=False, progress=False)
+    out = {**result["summary"], "wall_s": result["timing"]["wall_s"]}
+    path.write_text(json.dumps(out))
+    return out
+
+
+def env_rate(sets: list[str], num_envs: int, seconds: float) -> float:
+    """CV-slots per second of the batched core with ``num_envs`` envs under random actions."""
+    cfg = load_config(None, sets)
+    env = BatchedEnv(cfg, num_envs, seed=0)
+    env.reset()
+    actions = np.random.default_rng(0).uniform(size=(cfg.episode_slots, num_envs, cfg.num_cvs, env.action_dim))
+    slots, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for a in actions:
+            env.step(a)
+        env.reset()
+        slots += cfg.episode_slots
+    return slots * num_envs * cfg.num_cvs / (time.perf_counter() - start)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--scenario", default="standin", help="'standin' (builtin 50 x 16 road) or a shipped scenario")
+    p.add_argument("--episodes", type=int, default=300, help="training episodes per run")
+    p.add_argument("--eval-episodes", type=int, default=10)
+    p.add_argument("--offpolicy", default="ly-masac", help="the off-policy learner to train")
+    p.add_argument("--lyopt-cvs", type=int, default=10, help="evaluate ly-opt on scenarios up to this many CVs")
+    p.add_argument("--cvs", default="100,200", help="further CV counts for the env throughput of the large scenario")
+    p.add_argument("--envs", type=int, default=64, help="batched envs for the throughput")
+    p.add_argument("--seconds", type=float, default=2.0, help="time per throughput measurement")
+    p.add_argument("--repeats", type=int, default=3, help="throughput measurements per case (the best counts)")
+    p.add_argument("--skip-training", action="store_true", help="env throughput only")
+    p.add_argument("--out", type=Path, default=Path("bench_runs/scale"))
+    args = p.parse_args()
+    scenarios = {"default": [], args.scenario: scenario_sets(args.scenario)}
+
+    print(f"env throughput: batched core, {args.envs} envs, random actions, best of {args.repeats} interleaved runs")
+    print(f"{'scenario':<12}{'CVs':>6}{'RSUs':>6}{'CV-slots/s':>14}{'default/this':>14}  target <= {TARGET_RATIO:g}x")
+    large = scenarios[args.scenario]
+    counts = [load_config(None, large).num_cvs, *(int(c) for c in args.cvs.split(",") if c)]
+    cases = [("default", [])] + [(args.scenario, [*large, f"num_cvs={n}"]) for n in counts]
+    rates = [0.0] * len(cases)
+    for _ in range(args.repeats):  # interleaved, so a load change on a shared machine hits every case alike
+        rates = [max(r, env_rate(sets, args.envs, args.seconds)) for r, (_, sets) in zip(rates, cases, strict=True)]
+    for (name, sets), rate in zip(cases, rates, strict=True):
+        cfg = load_config(None, sets)
+        ratio = rates[0] / rate
+        verdict = "" if name == "default" else ("met" if ratio <= TARGET_RATIO else "MISSED")
+        print(f"{name:<12}{cfg.num_cvs:>6}{cfg.num_rsus:>6}{rate:>14,.0f}{ratio:>14.2f}  {verdict}", flush=True)
+    if args.skip_training:
+        return
+
+    header = (
+        f"{'scenario':<12}{'policy':<10}{'cost':>8}{'/greedy':>9}{'energy J':>10}{'miss':>7}{'reward':>10}"
+        f"{'s/episode':>11}{'train s':>9}{'RSS GiB':>9}"
+    )
+    lines, rss = [], []
+    for name, sets in scenarios.items():
+        cfg = load_config(None, sets)
+        out = args.out / name
+        out.mkdir(parents=True, exist_ok=True)
+        print(
+            f"{name}: {cfg.num_cvs} CVs, {cfg.num_rsus} RSUs; training {args.episodes} episodes "
+            f"({args.offpolicy}: algo.batch_size={offpolicy_batch(cfg.num_cvs)}) ...",
+            flush=True,
+        )
+        refs = ["greedy"] + (["ly-opt"] if cfg.num_cvs <= args.lyopt_cvs else [])
+        evals = {r: _evaluate(r, sets, args.eval_episodes, out / f"eval-{r}.json") for r in refs}
+        train = {}
+        batch = offpolicy_batch(cfg.num_cvs)
+        for algo, algo_sets in (("ly-dtmpo", []), (args.offpolicy, [f"algo.batch_size={batch}"])):
+            train[algo] = _train(algo, args.episodes, [*sets, *algo_sets], out / algo)
+            rss.append(train[algo]["rss_gib"])
+            evals[algo] = _evaluate(str(out / algo), sets, args.eval_episodes, out / algo / "eval.json")
+        greedy = evals["greedy"]["cost"]
+        for policy, e in evals.items():
+            t = train.get(policy)
+            timing = (
+                f"{t['wall_s'] / args.episodes:>11.3f}{t['wall_s']:>9.0f}{t['rss_gib']:>9.2f}"
+                if t
+                else f"{'':>11}{'':>9}{'':>9}"
+            )
+            lines.append(
+                f"{name:<12}{policy:<10}{e['cost']:>8.4f}{e['cost'] / greedy:>9.3f}{e['energy_j']:>10.1f}"
+                f"{e['deadline_miss_rate']:>7.3f}{e['reward']:>10.2f}{timing}"
+            )
+    print(header)
+    print("\n".join(lines))
+    worst = max(rss)
+    print(
+        f"(seed 0, {args.episodes} training episodes, {args.eval_episodes} evaluation episodes; "
+        f"peak RSS {worst:.2f} GiB -> {'met' if worst <= TARGET_RSS_GIB else 'MISSED'} <= {TARGET_RSS_GIB:g} GiB)"
+    )
+
+
+if __name__ == "__main__":
+    main()

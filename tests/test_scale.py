@@ -1,0 +1,160 @@
+"""Learners at city scale: network sizes independent of the number of CVs, linear memory, the pooled critic
+state and the others' action summary computed by hand, short runs at 40 CVs, and the toy task solved with the
+scalable options."""
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from isac_iov.config import ConfigError, load_config
+from isac_iov.env.core import BatchedEnv
+from isac_iov.learners import REGISTRY
+from isac_iov.learners.buffers import EpisodeReplay
+from isac_iov.learners.common import SCALE_CVS, EnvSpec, critic_extra, make_algo_config
+from isac_iov.learners.maddpg import MADDPG, MaddpgConfig
+from isac_iov.learners.mappo import MappoConfig
+from isac_iov.learners.toy import train_on_toy
+from isac_iov.learners.train import learner_bytes
+
+torch.set_num_threads(1)
+
+SCALABLE = {"agent_id": "none", "critic_state": "pooled", "critic_actions": "summary"}
+SMALL = {"agent_id": "onehot", "critic_state": "global", "critic_actions": "joint"}
+TINY_ALGO = {"num_envs": 2, "hidden": 16, "batch_size": 16, "warmup_episodes": 2, "buffer_episodes": 8}
+
+
+def _config(algo, extra):
+    known = make_algo_config(REGISTRY[algo].config, {}).to_dict()
+    return make_algo_config(REGISTRY[algo].config, {k: v for k, v in extra.items() if k in known})
+
+
+def _learner(algo, num_cvs, options, slots=5):
+    cfg = load_config(None, [f"num_cvs={num_cvs}", f"episode_slots={slots}"])
+    return REGISTRY[algo].learner(EnvSpec.from_config(cfg), _config(algo, {**TINY_ALGO, **options})), cfg
+
+
+def _parameters(learner):
+    return sum(p.numel() for m in vars(learner).values() if isinstance(m, torch.nn.Module) for p in m.parameters())
+
+
+@pytest.mark.parametrize("algo", list(REGISTRY))
+def test_network_sizes_do_not_depend_on_the_number_of_cvs(algo):
+    assert _parameters(_learner(algo, 10, SCALABLE)[0]) == _parameters(_learner(algo, 40, SCALABLE)[0])
+    # "auto" keeps the small form up to SCALE_CVS CVs (the default scenario is unchanged) and scales above
+    auto_small, auto_large = _learner(algo, SCALE_CVS, {})[0], _learner(algo, SCALE_CVS + 1, {})[0]
+    assert _parameters(auto_small) == _parameters(_learner(algo, SCALE_CVS, SMALL)[0])
+    assert _parameters(auto_large) == _parameters(_learner(algo, 40, SCALABLE)[0]) < _parameters(auto_small)
+
+
+def test_learner_memory_grows_at_most_linearly_in_the_cvs():
+    for algo in REGISTRY:
+        cfg_for = {n: load_config(None, [f"num_cvs={n}"]) for n in (20, 40, 80, 160)}
+        algo_cfg = _config(algo, {})  # auto: the scalable form at these sizes
+        sizes = [learner_bytes(cfg_for[n], algo_cfg) for n in (20, 40, 80, 160)]
+        assert all(b <= 2 * a for a, b in itertools.pairwise(sizes)), (algo, sizes)
+        global_cfg = _config(algo, SMALL)  # the global critic state grows as N^2: the check can fail
+        quadratic = [learner_bytes(cfg_for[n], global_cfg) for n in (80, 160)]
+        assert quadratic[1] > 3 * quadratic[0], (algo, quadratic)
+
+
+def test_pooled_critic_state_is_the_mean_and_spread_over_cvs():
+    spec = EnvSpec(3, 4, 2, 3 * 2 + 2, 4 + 8, slice(2, 4), 5)  # 3 CVs of 2 features, a twin part of 2
+    glob = torch.tensor([[1.0, 10.0, 2.0, 20.0, 6.0, 30.0, 7.0, 8.0]])
+    extra = critic_extra(glob, spec, pooled=True)
+    spread = [float(np.std([1.0, 2.0, 6.0])), float(np.std([10.0, 20.0, 30.0]))]
+    assert torch.allclose(extra, torch.tensor([[3.0, 20.0, *spread]]))
+    assert torch.equal(critic_extra(glob, spec, pooled=False), glob)
+
+
+def test_action_summary_sums_the_others_shares_per_rsu():
+    cfg = load_config(None, ["num_cvs=3", "rsu.x_m=[200, 500]"])  # K = 2: action (local, task 2, bw 2, cpu 2)
+    learner = MADDPG(EnvSpec.from_config(cfg), make_algo_config(MaddpgConfig, {**SCALABLE, "hidden": 8}))
+    spec = learner.spec
+    obs = torch.zeros(1, 3, spec.obs_dim)
+    obs[..., spec.coverage] = torch.tensor([[[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]])
+    acts = torch.tensor(
+        [
+            [
+                [0.2, 0.6, 0.9, 0.5, 0.5, 0.4, 0.7],
+                [0.0, 0.5, 0.5, 0.1, 0.3, 0.2, 0.8],
+                [0.5, 0.5, 0.5, 0.9, 0.9, 0.6, 0.6],
+            ]
+        ]
+    )
+    # effective actions: shares (local, RSU 1, RSU 2) over reachable RSUs, bandwidth and CPU on reachable links
+    eff = torch.tensor(
+        [
+            [0.25, 0.75, 0.0, 0.5, 0.0, 0.4, 0.0],
+            [0.0, 0.5, 0.5, 0.1, 0.3, 0.2, 0.8],
+            [0.5, 0.0, 0.5, 0.0, 0.9, 0.0, 0.6],
+        ]
+    )
+    summary = learner.action_summary(obs, acts)
+    for i in range(3):
+        assert torch.allclose(summary[0, i], eff.sum(0) - eff[i]), i
+    x = learner.critic_input(obs, torch.zeros(1, learner.critic_state_dim - spec.obs_dim), acts)
+    assert x.shape == (1, 3, learner.critic_in_dim) and torch.equal(x[..., -14:-7], acts)
+
+
+@pytest.mark.parametrize("algo", list(REGISTRY))
+def test_every_learner_trains_at_40_cvs_with_the_scalable_options(algo):
+    learner, cfg = _learner(algo, 40, {})  # auto at 40 CVs
+    assert learner_bytes(cfg, learner.cfg) < 2**30
+    env = BatchedEnv(cfg, 2, seed=0)
+    for _ in range(3):
+        obs, glob = env.reset()
+        for t in range(cfg.episode_slots):
+            step = env.step(learner.explore(obs, glob, t))
+            learner.record(step, t)
+            obs, glob = step.obs, step.global_state
+        losses = learner.end_iteration(2)
+    assert losses and all(np.isfinite(v) for v in losses.values()), losses
+    assert getattr(learner, "updates", 1) > 0
+
+
+@pytest.mark.parametrize("algo", ["ly-dtmpo", "ly-maddpg"])
+def test_scalable_options_solve_the_toy_task(algo):
+    # the budgets of tests/test_learner_sanity.py, with one network (no agent id), a pooled critic state and,
+    # off-policy, one shared critic on the own action and the sum of the others' actions
+    common = {"hidden": 32, "torch_threads": 1, "init_local_logit": 0.0, **SCALABLE}
+    off_policy = {**common, "actor_lr": 1e-3, "batch_size": 128}
+    overrides, iterations = (common, 150) if algo == "ly-dtmpo" else (off_policy, 200)
+    run = train_on_toy(algo, iterations, seed=0, overrides=_config(algo, overrides).to_dict(), eval_every=50)
+    assert run["optimality_gap"] <= 0.05, run["curve"]
+
+
+def test_scale_options_are_validated():
+    with pytest.raises(ConfigError, match=r"algo.agent_id: must be one of \('auto', 'onehot', 'none'\), got 'id'"):
+        make_algo_config(MappoConfig, {"agent_id": "id"})
+    with pytest.raises(ConfigError, match=r"algo.critic_state: must be one of .*got 'full'"):
+        make_algo_config(MaddpgConfig, {"critic_state": "full"})
+    with pytest.raises(ConfigError, match=r"algo.critic_actions: must be one of .*got 'shared'"):
+        make_algo_config(MaddpgConfig, {"critic_actions": "shared"})
+    with pytest.raises(ConfigError, match="unknown algorithm key algo.critic_actions"):
+        make_algo_config(MappoConfig, {"critic_actions": "summary"})
+
+
+def test_replay_keeps_the_twin_part_once_per_env_slot():
+    replay = EpisodeReplay(4, 3, 5, obs_dim=6, global_state_dim=2, action_dim=1, common_from=4)
+    obs = torch.rand(2, 4, 5, 6)
+    obs[..., 4:] = torch.rand(2, 4, 1, 2)  # the twin's part: the same for every agent
+    replay.add_episodes(obs, torch.rand(2, 4, 2), torch.rand(2, 3, 5, 1), torch.rand(2, 3, 5))
+    assert replay.obs.shape == (4, 4, 5, 4) and replay.common.shape == (4, 4, 2)
+    torch.manual_seed(0)
+    batch = replay.sample(64)
+    torch.manual_seed(0)
+    row, t = torch.randint(2, (64,)), torch.randint(3, (64,))
+    assert torch.equal(batch["obs"], obs[row, t]) and torch.equal(batch["next_obs"], obs[row, t + 1])
+    obs[0, 0, 3, 5] += 1.0
+    with pytest.raises(ValueError, match="observation entries 4.. differ between agents"):
+        replay.add_episodes(obs, torch.rand(2, 4, 2), torch.rand(2, 3, 5, 1), torch.rand(2, 3, 5))
+
+
+def test_ppo_learns_from_each_cvs_share_above_16_cvs():
+    assert _learner("ly-dtmpo", SCALE_CVS, {})[0].reward == "team"
+    assert _learner("ly-dtmpo", SCALE_CVS + 1, {})[0].reward == "per_cv"
+    assert _learner("ly-dtmpo", 40, {"reward": "team"})[0].reward == "team"
+    with pytest.raises(ConfigError, match=r"algo.reward: must be one of \('team', 'per_cv'\), got 'auto'"):
+        make_algo_config(MaddpgConfig, {"reward": "auto"})  # the off-policy learners have no 'auto' reward
