@@ -30,6 +30,7 @@ from .offpolicy import OffPolicyConfig, OffPolicyLearner
 @dataclass(frozen=True)
 class MaddpgConfig(OffPolicyConfig):
     actor_lr: float = 3e-5  # 1e-4 peaked after ~400 episodes and drifted down (offpolicy docstring)
+    actor_lr_floor: float = 0.1  # the actor lr falls to 3e-6 over 1800 episodes (offpolicy docstring)
     exploration_noise: float = 0.1
     preact_reg: float = 0.0  # weight of mean(u^2) in the actor loss (off: it fought the critic)
 

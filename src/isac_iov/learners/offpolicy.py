@@ -98,6 +98,8 @@ class OffPolicyConfig(AlgoConfig):
     reward_memory: float = 10.0  # iterations of rewards the reward scale remembers (0: all)
     reward_clip: float = 10.0  # scaled rewards are clipped to +-this (> 0), so a rare blow-up cannot dominate
     reward: str = "per_cv"  # "per_cv": critic i learns CV i's share, actors ascend their sum; "team"
+    actor_lr_floor: float = 1.0  # the actor lr falls linearly to actor_lr * this over anneal_episodes
+    anneal_episodes: int = 1800  # episodes of the actor lr's fall (the paper's protocol)
 
 
 def critic_state(obs: torch.Tensor, glob: torch.Tensor) -> torch.Tensor:
@@ -119,6 +121,7 @@ class OffPolicyLearner(ABC):
 
     actor: Actor
     critic: QEnsemble
+    actor_opt: torch.optim.Optimizer
 
     def __init__(self, spec: EnvSpec, cfg: OffPolicyConfig):
         self.spec, self.cfg, self.num_envs = spec, cfg, cfg.num_envs
@@ -237,12 +240,22 @@ class OffPolicyLearner(ABC):
         self.state_norm.update(critic_state(obs.flatten(0, 1), glob.flatten(0, 1)))
         self.replay.add_episodes(*(self.stage[k][:keep] for k in ("obs", "glob", "act", "rew")))
         self.episodes_seen += keep
+        for group in self.actor_opt.param_groups:
+            group["lr"] = self.actor_lr
         losses = {
             k: float(np.mean([d[k] for d in self._losses if k in d]))
             for k in dict.fromkeys(k for d in self._losses for k in d)
         }
         self._losses = []
         return losses
+
+    @property
+    def actor_lr(self) -> float:
+        """The actor's learning rate after ``episodes_seen`` episodes: ``actor_lr`` falling linearly to
+        ``actor_lr * actor_lr_floor`` at ``anneal_episodes``, then constant."""
+        cfg = self.cfg
+        progress = min(1.0, self.episodes_seen / cfg.anneal_episodes)
+        return cfg.actor_lr * (1.0 - (1.0 - cfg.actor_lr_floor) * progress)
 
     # -- checkpoints -------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
