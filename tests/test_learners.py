@@ -340,6 +340,7 @@ def test_actor_lr_falls_linearly_to_its_floor_and_stays(algo):
     # 1e-3 * (1 - 0.9 * episodes / 8), then the floor 1e-4 from episode 8 on
     assert seen == pytest.approx([7.75e-4, 5.5e-4, 3.25e-4, 1e-4, 1e-4, 1e-4])
     assert learner.updates > 0
-    for bad, match in (({"actor_lr_floor": 1.5}, "algo.actor_lr_floor: must be in"), ({"anneal_episodes": 0}, "algo.anneal")):
-        with pytest.raises(ConfigError, match=match):
-            make_algo_config(spec.config, bad)
+    with pytest.raises(ConfigError, match=r"algo.actor_lr_floor: must be in \[0, 1\], got 1.5"):
+        make_algo_config(spec.config, {"actor_lr_floor": 1.5})
+    with pytest.raises(ConfigError, match="algo.anneal_episodes: must be >= 1, got 0"):
+        make_algo_config(spec.config, {"anneal_episodes": 0})

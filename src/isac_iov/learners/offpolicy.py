@@ -54,6 +54,46 @@ cost, ``ly-opt`` 0.276; Ly-MADDPG unless stated):
   0.416, batch 1024 0.394, 3 updates per step 0.378 (2.6 times slower), critics
   that see only their own CV's action 0.384.
 
+**Actor learning-rate schedule** (``actor_lr_floor``, ``anneal_episodes``): the actor's
+lr falls linearly from ``actor_lr`` to ``actor_lr * actor_lr_floor`` over the first
+``anneal_episodes`` episodes (counted from the start of training, so a run longer than
+the paper's 1800 episodes keeps the floor) and is set between iterations.  Ly-MADDPG
+anneals to 0.1; Ly-MATD3 and Ly-MASAC keep a constant lr (``actor_lr_floor = 1``).
+
+**Second round, measured** (1800 episodes, one change at a time against the defaults
+before it: Ly-MADDPG 0.379 on seed 0 and 0.416 on seed 1, Ly-MATD3 0.347, Ly-MASAC 0.341;
+``drift`` is the last 100 episodes' training reward against the best earlier
+100-episode window):
+
+===========================================================  =====  ======  =====  ======
+change                                                       algo   seed    cost   drift
+===========================================================  =====  ======  =====  ======
+critics learn ``r - b(s)``, ``b`` a learned state baseline   DDPG   0       0.439  -36 %
+critics learn ``r - b(s)``                                   SAC    0       0.357  -2 %
+actor lr 1e-4 annealed to 1e-5                               DDPG   0       0.377  -17 %
+actor lr 1e-4 annealed to 1e-5                               TD3    0       0.375  -13 %
+actor lr 3e-5 annealed to 3e-6 (Ly-MADDPG's default now)     DDPG   1       0.378  -13 %
+actor lr 3e-5 annealed to 3e-6                               TD3    0       0.382  -9 %
+exploration noise 0.2                                        DDPG   0       0.384  -11 %
+actor lr 3e-4                                                SAC    0       0.348  -2 %
+===========================================================  =====  ======  =====  ======
+
+The state baseline (the "advantage-centred" critic, not kept) takes the state
+dependence out of the critics' targets, but the residual left by an imperfect
+``b(s)`` still dwarfs the action's effect, and the critics' action gradients
+stayed uncorrelated with the true ones (``critic_diagnosis.py``: per-dimension
+correlations from -0.16 to +0.20).  A fit alone does not fix that: the plain critics
+of the annealed Ly-MADDPG run fit fresh data with R^2 0.87, and their per-dimension
+gradient correlations still lie between -0.29 and +0.30.  The training
+reward's 100-episode windows move by up to 25 % with the episodes drawn (the same
+seed gives the same pattern under every setting), so one seed's drift figure is
+noisy; the training *cost* tells more: with a constant lr Ly-MADDPG's rose from
+0.34 to 0.40-0.47 after episode 1000 on seeds 0, 1 and 4, with the lr annealed
+from 1e-4 it stayed at 0.35 (seed 0), and from 3e-5 it still rose late (seed 1,
+0.34 to 0.44).  Training energy stays near 18-20 J per CV-slot while the delay
+grows (0.52 to 0.70 s): the actors follow the critics where the delay part of
+the reward, a max over parts, is modelled worst.
+
 **Known limit.**  Over 5 seeds (``benchmarks/bench_train.py``) Ly-MADDPG, Ly-MATD3
 and Ly-MASAC end at a cost of 0.385, 0.352 and 0.337 (1.40, 1.28 and 1.22 times
 ``ly-opt``), far from Ly-DTMPO (0.285).  With the DDPG/TD3 actor at lr 1e-4 their
