@@ -12,6 +12,8 @@ other off-policy learners (:mod:`.offpolicy`).  Per update:
 3. targets move by Polyak averaging (``tau``).
 
 Exploration adds ``N(0, exploration_noise)`` to the actions and clips to [0, 1].
+The actor's learning rate falls linearly to a tenth of ``actor_lr`` over the
+paper's 1800 episodes (``actor_lr_floor``; measured in :mod:`.offpolicy`).
 """
 
 from __future__ import annotations

@@ -73,6 +73,7 @@ critics learn ``r - b(s)``                                   SAC    0       0.35
 actor lr 1e-4 annealed to 1e-5                               DDPG   0       0.377  -17 %
 actor lr 1e-4 annealed to 1e-5                               TD3    0       0.375  -13 %
 actor lr 3e-5 annealed to 3e-6 (Ly-MADDPG's default now)     DDPG   1       0.378  -13 %
+the same, mean of 5 (constant lr: 0.385, worst drift -31 %)  DDPG   0-4     0.368  -16 %
 actor lr 3e-5 annealed to 3e-6                               TD3    0       0.382  -9 %
 exploration noise 0.2                                        DDPG   0       0.384  -11 %
 actor lr 3e-4                                                SAC    0       0.348  -2 %
@@ -95,8 +96,10 @@ grows (0.52 to 0.70 s): the actors follow the critics where the delay part of
 the reward, a max over parts, is modelled worst.
 
 **Known limit.**  Over 5 seeds (``benchmarks/bench_train.py``) Ly-MADDPG, Ly-MATD3
-and Ly-MASAC end at a cost of 0.385, 0.352 and 0.337 (1.40, 1.28 and 1.22 times
-``ly-opt``), far from Ly-DTMPO (0.285).  With the DDPG/TD3 actor at lr 1e-4 their
+and Ly-MASAC end at a cost of 0.368, 0.352 and 0.337 (1.34, 1.28 and 1.22 times
+``ly-opt``; Ly-MADDPG 0.385 with a constant actor lr, lower with the schedule on
+4 of 5 seeds, worst drift -15.9 % instead of -30.5 %), far from Ly-DTMPO (0.285).
+With the DDPG/TD3 actor at lr 1e-4 their
 training reward peaked after about 400 episodes and drifted down (0.389 and 0.383);
 ``actor_lr = 3e-5`` (:mod:`.maddpg`) slowed that, but on some seeds it remains.  The critics fit the
 scaled reward only in part (R^2 0.57-0.78 on fresh behaviour data) and their
