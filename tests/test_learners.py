@@ -318,3 +318,29 @@ def test_warm_start_clones_greedy_and_is_recorded(tmp_path):
     with pytest.raises(ValueError, match="--init: unknown reference policy 'oracle'"):
         train_run("ly-dtmpo", load_config(None, TINY), 2, 0, tmp_path / "x", init="oracle")
     assert not (tmp_path / "x").exists()
+
+
+# -- off-policy actor learning-rate schedule ----------------------------------------------------------
+@pytest.mark.parametrize("algo", ["ly-maddpg", "ly-masac"])
+def test_actor_lr_falls_linearly_to_its_floor_and_stays(algo):
+    spec = REGISTRY[algo]
+    cfg = load_config(None, TINY)
+    overrides = _algo_overrides(algo, {"actor_lr": 1e-3, "actor_lr_floor": 0.1, "anneal_episodes": 8})
+    learner = spec.learner(EnvSpec.from_config(cfg), make_algo_config(spec.config, overrides))
+    env = BatchedEnv(cfg, learner.num_envs, seed=0)
+    seen = []
+    for _ in range(6):  # 2 episodes per iteration: 2, 4, ..., 12 episodes
+        obs, glob = env.reset()
+        for t in range(cfg.episode_slots):
+            step = env.step(learner.explore(obs, glob, t))
+            learner.record(step, t)
+            obs, glob = step.obs, step.global_state
+        learner.end_iteration(learner.num_envs)
+        seen.append(learner.actor_opt.param_groups[0]["lr"])
+    # 1e-3 * (1 - 0.9 * episodes / 8), then the floor 1e-4 from episode 8 on
+    assert seen == pytest.approx([7.75e-4, 5.5e-4, 3.25e-4, 1e-4, 1e-4, 1e-4])
+    assert learner.updates > 0
+    with pytest.raises(ConfigError, match=r"algo.actor_lr_floor: must be in \[0, 1\], got 1.5"):
+        make_algo_config(spec.config, {"actor_lr_floor": 1.5})
+    with pytest.raises(ConfigError, match="algo.anneal_episodes: must be >= 1, got 0"):
+        make_algo_config(spec.config, {"anneal_episodes": 0})

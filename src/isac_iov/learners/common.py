@@ -120,7 +120,17 @@ _CHOICES = {
     "critic_actions": ("auto", "joint", "summary"),
 }
 SCALE_CVS = 16  # "auto" options take their scalable form above this many CVs
-_POSITIVE_INT = {"num_envs", "hidden", "torch_threads", "epochs", "batch_size", "buffer_episodes", "policy_delay"}
+_POSITIVE_INT = {
+    "num_envs",
+    "hidden",
+    "torch_threads",
+    "epochs",
+    "batch_size",
+    "buffer_episodes",
+    "policy_delay",
+    "anneal_episodes",
+}
+_UNIT_INTERVAL = {"actor_lr_floor"}  # fractions of another value, in [0, 1]
 
 
 def make_algo_config(cls: type[AlgoConfig], overrides: dict[str, Any] | None) -> AlgoConfig:
@@ -142,6 +152,8 @@ def _check(key: str, value: Any, choices: dict[str, tuple[str, ...]]) -> Any:
         raise ConfigError(f"algo.{key}: must be one of {choices[key]}, got {value!r}")
     if key in _POSITIVE_INT and value < 1:
         raise ConfigError(f"algo.{key}: must be >= 1, got {value!r}")
+    if key in _UNIT_INTERVAL and not 0.0 <= value <= 1.0:
+        raise ConfigError(f"algo.{key}: must be in [0, 1], got {value!r}")
     return value
 
 

@@ -12,6 +12,8 @@ other off-policy learners (:mod:`.offpolicy`).  Per update:
 3. targets move by Polyak averaging (``tau``).
 
 Exploration adds ``N(0, exploration_noise)`` to the actions and clips to [0, 1].
+The actor's learning rate falls linearly to a tenth of ``actor_lr`` over the
+paper's 1800 episodes (``actor_lr_floor``; measured in :mod:`.offpolicy`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from .offpolicy import OffPolicyConfig, OffPolicyLearner
 @dataclass(frozen=True)
 class MaddpgConfig(OffPolicyConfig):
     actor_lr: float = 3e-5  # 1e-4 peaked after ~400 episodes and drifted down (offpolicy docstring)
+    actor_lr_floor: float = 0.1  # the actor lr falls to 3e-6 over 1800 episodes (offpolicy docstring)
     exploration_noise: float = 0.1
     preact_reg: float = 0.0  # weight of mean(u^2) in the actor loss (off: it fought the critic)
 
