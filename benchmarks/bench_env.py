@@ -18,7 +18,8 @@ import numpy as np
 from isac_iov import BatchedEnv, load_config, parallel_env
 
 
-def _rate_batched(cfg, num_envs: int, seconds: float) -> float:
+def batched_rate(cfg, num_envs: int, seconds: float) -> float:
+    """CV-slots per second of the batched core with ``num_envs`` envs under random actions."""
     env = BatchedEnv(cfg, num_envs, seed=0)
     env.reset()
     actions = np.random.default_rng(0).uniform(size=(cfg.episode_slots, num_envs, cfg.num_cvs, env.action_dim))
@@ -69,7 +70,7 @@ def main() -> None:
     pz = _rate_pettingzoo(cfg, args.seconds)
     rows = [("pettingzoo view, 1 env at a time", pz)]
     for n in (1, 64, 1024):
-        rows.append((f"batched core, {n} envs", _rate_batched(cfg, n, args.seconds)))
+        rows.append((f"batched core, {n} envs", batched_rate(cfg, n, args.seconds)))
     print(f"{'configuration':<36}{'CV-slots/s':>14}{'x pettingzoo':>14}")
     for name, rate in rows:
         print(f"{name:<36}{rate:>14,.0f}{rate / pz:>14.1f}")

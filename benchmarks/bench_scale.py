@@ -33,12 +33,9 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
-
-from isac_iov import BatchedEnv
+from bench_env import batched_rate  # this script's folder is on sys.path when it runs
 from isac_iov.config import load_config, scenario_overrides
 from isac_iov.evaluate import evaluate_policy
 
@@ -117,17 +114,7 @@ def _evaluate(policy: str, sets: list[str], episodes: int, path: Path) -> dict[s
 
 def env_rate(sets: list[str], num_envs: int, seconds: float) -> float:
     """CV-slots per second of the batched core with ``num_envs`` envs under random actions."""
-    cfg = load_config(None, sets)
-    env = BatchedEnv(cfg, num_envs, seed=0)
-    env.reset()
-    actions = np.random.default_rng(0).uniform(size=(cfg.episode_slots, num_envs, cfg.num_cvs, env.action_dim))
-    slots, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        for a in actions:
-            env.step(a)
-        env.reset()
-        slots += cfg.episode_slots
-    return slots * num_envs * cfg.num_cvs / (time.perf_counter() - start)
+    return batched_rate(load_config(None, sets), num_envs, seconds)
 
 
 def main() -> None:
