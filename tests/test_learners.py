@@ -16,6 +16,7 @@ import yaml
 from isac_iov.cli import main as cli_main
 from isac_iov.config import ConfigError, load_config
 from isac_iov.env.core import BatchedEnv, dims
+from isac_iov.env.rollout import rollout
 from isac_iov.learners import REGISTRY, TrainedPolicy, effective_config, load_policy
 from isac_iov.learners.common import EnvSpec, make_algo_config
 from isac_iov.learners.mappo import MAPPO, MappoConfig
@@ -87,11 +88,8 @@ def test_every_algorithm_trains_with_finite_losses_and_checkpoints(algo, tmp_pat
     env = BatchedEnv(cfg, 2, seed=0)
     losses = {}
     for _ in range(3):
-        obs, glob = env.reset()
-        for t in range(cfg.episode_slots):
-            step = env.step(learner.explore(obs, glob, t))
+        for t, step in enumerate(rollout(env, learner.explore)):
             learner.record(step, t)
-            obs, glob = step.obs, step.global_state
         losses = learner.end_iteration(2)
     assert losses and all(np.isfinite(v) for v in losses.values())
 
@@ -330,11 +328,8 @@ def test_actor_lr_falls_linearly_to_its_floor_and_stays(algo):
     env = BatchedEnv(cfg, learner.num_envs, seed=0)
     seen = []
     for _ in range(6):  # 2 episodes per iteration: 2, 4, ..., 12 episodes
-        obs, glob = env.reset()
-        for t in range(cfg.episode_slots):
-            step = env.step(learner.explore(obs, glob, t))
+        for t, step in enumerate(rollout(env, learner.explore)):
             learner.record(step, t)
-            obs, glob = step.obs, step.global_state
         learner.end_iteration(learner.num_envs)
         seen.append(learner.actor_opt.param_groups[0]["lr"])
     # 1e-3 * (1 - 0.9 * episodes / 8), then the floor 1e-4 from episode 8 on

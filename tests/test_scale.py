@@ -10,6 +10,7 @@ import torch
 
 from isac_iov.config import ConfigError, load_config
 from isac_iov.env.core import BatchedEnv
+from isac_iov.env.rollout import rollout
 from isac_iov.learners import REGISTRY
 from isac_iov.learners.buffers import EpisodeReplay
 from isac_iov.learners.common import SCALE_CVS, EnvSpec, critic_extra, make_algo_config
@@ -104,11 +105,8 @@ def test_every_learner_trains_at_40_cvs_with_the_scalable_options(algo):
     assert learner_bytes(cfg, learner.cfg) < 2**30
     env = BatchedEnv(cfg, 2, seed=0)
     for _ in range(3):
-        obs, glob = env.reset()
-        for t in range(cfg.episode_slots):
-            step = env.step(learner.explore(obs, glob, t))
+        for t, step in enumerate(rollout(env, learner.explore)):
             learner.record(step, t)
-            obs, glob = step.obs, step.global_state
         losses = learner.end_iteration(2)
     assert losses and all(np.isfinite(v) for v in losses.values()), losses
     assert getattr(learner, "updates", 1) > 0
