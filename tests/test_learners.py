@@ -339,3 +339,26 @@ def test_actor_lr_falls_linearly_to_its_floor_and_stays(algo):
         make_algo_config(spec.config, {"actor_lr_floor": 1.5})
     with pytest.raises(ConfigError, match="algo.anneal_episodes: must be >= 1, got 0"):
         make_algo_config(spec.config, {"anneal_episodes": 0})
+
+
+@pytest.mark.parametrize("algo", ["ly-maddpg", "ly-matd3"])
+def test_exploration_noise_is_added_before_the_sigmoid_by_default(algo):
+    spec = REGISTRY[algo]
+    cfg = load_config(None, TINY)
+    obs = torch.as_tensor(BatchedEnv(cfg, 1, seed=0).reset()[0], dtype=torch.float32).expand(4000, -1, -1)
+    torch.manual_seed(0)
+    learner = spec.learner(EnvSpec.from_config(cfg), make_algo_config(spec.config, _algo_overrides(algo)))
+    assert (learner.cfg.noise_space, learner.cfg.exploration_noise) == ("pre_action", 0.5)
+    with torch.no_grad():
+        a = learner.behaviour(obs)
+        noise = torch.logit(a.double()) - learner.actor.pre_action(obs).double()
+    assert ((a > 0) & (a < 1)).all()  # a weight explored near 0 is never exactly 0
+    assert abs(noise.mean()) < 0.01 and noise.std() == pytest.approx(0.5, abs=0.01)
+    clipped = spec.learner(
+        EnvSpec.from_config(cfg), make_algo_config(spec.config, _algo_overrides(algo, {"noise_space": "action"}))
+    )
+    with torch.no_grad():
+        b = clipped.behaviour(obs)
+    assert ((b == 0) | (b == 1)).float().mean() > 0.1  # noise of std 0.5 on [0, 1] clips often
+    with pytest.raises(ConfigError, match=r"algo.noise_space: must be one of \('action', 'pre_action'\), got 'u'"):
+        make_algo_config(spec.config, {"noise_space": "u"})

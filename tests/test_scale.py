@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from isac_iov.actions import bandwidth_shares, rsu_cpu_hz, task_shares
 from isac_iov.config import ConfigError, load_config
 from isac_iov.env.core import BatchedEnv
 from isac_iov.env.rollout import rollout
@@ -16,6 +17,7 @@ from isac_iov.learners.buffers import EpisodeReplay
 from isac_iov.learners.common import SCALE_CVS, EnvSpec, critic_extra, make_algo_config
 from isac_iov.learners.maddpg import MADDPG, MaddpgConfig
 from isac_iov.learners.mappo import MappoConfig
+from isac_iov.learners.offpolicy import mapped_actions
 from isac_iov.learners.toy import train_on_toy
 from isac_iov.learners.train import learner_bytes
 
@@ -84,12 +86,13 @@ def test_action_summary_sums_the_others_shares_per_rsu():
             ]
         ]
     )
-    # effective actions: shares (local, RSU 1, RSU 2) over reachable RSUs, bandwidth and CPU on reachable links
+    # effective actions (isac_iov.actions): task shares (local, RSU 1, RSU 2) over reachable RSUs, bandwidth shares
+    # of the used links, and CPU fractions (RSU 2 is asked for 0.8 + 0.6 = 1.4 of its CPU: both scaled by 1 / 1.4)
     eff = torch.tensor(
         [
-            [0.25, 0.75, 0.0, 0.5, 0.0, 0.4, 0.0],
-            [0.0, 0.5, 0.5, 0.1, 0.3, 0.2, 0.8],
-            [0.5, 0.0, 0.5, 0.0, 0.9, 0.0, 0.6],
+            [0.25, 0.75, 0.0, 1.0, 0.0, 0.4, 0.0],
+            [0.0, 0.5, 0.5, 0.25, 0.75, 0.2, 0.8 / 1.4],
+            [0.5, 0.0, 0.5, 0.0, 1.0, 0.0, 0.6 / 1.4],
         ]
     )
     summary = learner.action_summary(obs, acts)
@@ -97,6 +100,42 @@ def test_action_summary_sums_the_others_shares_per_rsu():
         assert torch.allclose(summary[0, i], eff.sum(0) - eff[i]), i
     x = learner.critic_input(obs, torch.zeros(1, learner.critic_state_dim - spec.obs_dim), acts)
     assert x.shape == (1, 3, learner.critic_in_dim) and torch.equal(x[..., -14:-7], acts)
+    assert torch.allclose(learner.effective_actions(obs, acts), eff)
+    # a joint critic on effective actions sees every CV's effective action, its own replaced by ``own``
+    joint = MADDPG(
+        EnvSpec.from_config(cfg),
+        make_algo_config(MaddpgConfig, {**SMALL, "hidden": 8, "critic_action_input": "effective"}),
+    )
+    glob = torch.zeros(1, joint.critic_state_dim - spec.obs_dim)
+    x = joint.critic_input(obs, glob, acts)
+    assert x.shape == (1, 3, joint.critic_in_dim) and torch.allclose(x[0, :, -21:], eff.flatten().expand(3, 21))
+    own = torch.full((1, 3, 7), 0.5)
+    own[..., 0] = 0.0  # no local part: the task goes to the only reachable RSU, or half to each
+    x = joint.critic_input(obs, glob, acts, own=own)
+    # critic 0: its own action mapped as above, and RSU 1's CPU asked by CVs 0 and 1 is 0.5 + 0.2 <= 1
+    assert torch.allclose(x[0, 0, -21:-14], torch.tensor([0.0, 1.0, 0.0, 1.0, 0.0, 0.5, 0.0]))
+    assert torch.allclose(x[0, 0, -14:], eff[1:].flatten())
+    # critic 2: RSU 2 is asked for 0.8 (CV 1) + 0.5 (CV 2's own) = 1.3 of its CPU
+    mine = torch.tensor([0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.5 / 1.3])
+    assert torch.allclose(x[0, 2, -7:], mine)
+    assert torch.allclose(x[0, 2, -14:-7], torch.tensor([0.0, 0.5, 0.5, 0.25, 0.75, 0.2, 0.8 / 1.3]))
+
+
+def test_mapped_actions_match_the_env_mapping():
+    rng = np.random.default_rng(0)
+    for sharing in ("per_cv", "per_rsu"):
+        cfg = load_config(None, [f"channel.bandwidth_sharing={sharing}", "action.min_task_share=0.1"])
+        spec = EnvSpec.from_config(cfg)
+        acts = rng.random((64, cfg.num_cvs, spec.action_dim)) ** 3  # many small weights: parts dropped, floors hit
+        acts[0, 0, :4] = 0.0  # no weight anywhere: all local
+        reach = rng.random((64, cfg.num_cvs, cfg.num_rsus)) < 0.7
+        got = mapped_actions(torch.tensor(acts), torch.tensor(reach, dtype=torch.float64), spec).numpy()
+        local, rsu = task_shares(acts, reach, cfg.action.min_task_share)
+        used = rsu > 0
+        floor = cfg.action.min_resource_share
+        want = [local[..., None], rsu, bandwidth_shares(acts, used, sharing, floor), rsu_cpu_hz(acts, used, 1.0, floor)]
+        np.testing.assert_allclose(got, np.concatenate(want, axis=-1), atol=1e-12, err_msg=sharing)
+        assert (used.sum(-1) < reach.sum(-1)).any() and (acts[..., 7:] < floor).any()  # the drop and floor ran
 
 
 @pytest.mark.parametrize("algo", list(REGISTRY))
@@ -130,6 +169,8 @@ def test_scale_options_are_validated():
         make_algo_config(MaddpgConfig, {"critic_state": "full"})
     with pytest.raises(ConfigError, match=r"algo.critic_actions: must be one of .*got 'shared'"):
         make_algo_config(MaddpgConfig, {"critic_actions": "shared"})
+    with pytest.raises(ConfigError, match=r"algo.critic_action_input: must be one of \('raw', 'effective'\)"):
+        make_algo_config(MaddpgConfig, {"critic_action_input": "shares"})
     with pytest.raises(ConfigError, match="unknown algorithm key algo.critic_actions"):
         make_algo_config(MappoConfig, {"critic_actions": "summary"})
 

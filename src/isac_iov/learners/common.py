@@ -73,6 +73,9 @@ class EnvSpec:
     twin_part: slice  # the observation entries the twin provides
     slots: int
     coverage: slice | None = None  # the observation entries of the K coverage flags (None: no RSU layout)
+    min_task_share: float = 0.0  # the action mapping's constants (isac_iov.actions), for :func:`mapped_actions`
+    min_resource_share: float = 0.0
+    bandwidth_per_rsu: bool = False
 
     @classmethod
     def from_config(cls, cfg: Config) -> EnvSpec:
@@ -86,6 +89,9 @@ class EnvSpec:
             d.twin,
             cfg.episode_slots,
             d.link("in_coverage"),
+            cfg.action.min_task_share,
+            cfg.action.min_resource_share,
+            cfg.channel.bandwidth_sharing == "per_rsu",
         )
 
     @property
@@ -118,6 +124,8 @@ _CHOICES = {
     "agent_id": ("auto", "onehot", "none"),
     "critic_state": ("auto", "global", "pooled"),
     "critic_actions": ("auto", "joint", "summary"),
+    "critic_action_input": ("raw", "effective"),
+    "noise_space": ("action", "pre_action"),
 }
 SCALE_CVS = 16  # "auto" options take their scalable form above this many CVs
 _POSITIVE_INT = {

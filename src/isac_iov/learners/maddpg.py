@@ -11,7 +11,10 @@ other off-policy learners (:mod:`.offpolicy`).  Per update:
    from the replay buffer;
 3. targets move by Polyak averaging (``tau``).
 
-Exploration adds ``N(0, exploration_noise)`` to the actions and clips to [0, 1].
+Exploration adds ``N(0, exploration_noise)`` to the pre-action before the sigmoid
+(``noise_space = "pre_action"``, std 0.5), which reaches weights near 0 and 1 as
+readily as those in the middle, or to the action, clipped to [0, 1] (``"action"``,
+the usual form; with std 0.1 it cost more, :mod:`.offpolicy`).
 The actor's learning rate falls linearly to a tenth of ``actor_lr`` over the
 paper's 1800 episodes (``actor_lr_floor``; measured in :mod:`.offpolicy`).
 """
@@ -33,7 +36,8 @@ from .offpolicy import OffPolicyConfig, OffPolicyLearner
 class MaddpgConfig(OffPolicyConfig):
     actor_lr: float = 3e-5  # 1e-4 peaked after ~400 episodes and drifted down (offpolicy docstring)
     actor_lr_floor: float = 0.1  # the actor lr falls to 3e-6 over 1800 episodes (offpolicy docstring)
-    exploration_noise: float = 0.1
+    exploration_noise: float = 0.5  # std of the exploration noise, in pre-action units by default
+    noise_space: str = "pre_action"  # add the noise before the sigmoid ("pre_action") or to the action ("action")
     preact_reg: float = 0.0  # weight of mean(u^2) in the actor loss (off: it fought the critic)
 
 
@@ -60,6 +64,9 @@ class MADDPG(OffPolicyLearner):
         self.critic_opt = adam(self.critic.parameters(), lr=cfg.critic_lr)
 
     def behaviour(self, obs: torch.Tensor) -> torch.Tensor:
+        if self.cfg.noise_space == "pre_action":
+            u = self.actor.pre_action(obs)
+            return squash(u + self.cfg.exploration_noise * torch.randn_like(u))
         a = self.actor(obs)
         return (a + self.cfg.exploration_noise * torch.randn_like(a)).clamp(0.0, 1.0)
 

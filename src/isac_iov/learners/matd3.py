@@ -8,7 +8,7 @@ Per update:
    value (:meth:`~.offpolicy.OffPolicyLearner.policy_value`) and all targets
    move by Polyak averaging.
 
-Everything else - actors, exploration (``N(0, exploration_noise)`` clipped to [0, 1]), the
+Everything else - actors, exploration (``N(0, exploration_noise)`` on the pre-action), the
 actor step and the targets - is :class:`~.maddpg.MADDPG`'s, which this class extends.
 """
 

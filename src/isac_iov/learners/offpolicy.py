@@ -10,7 +10,11 @@ joint transitions sampled from the episodes stored so far.
 
 **Critics** are centralised and per agent: critic ``i`` sees agent ``i``'s
 critic state (its observation + the twin's global state) and the joint action
-of all CVs (:meth:`OffPolicyLearner.critic_input`); actors and critics
+of all CVs (:meth:`OffPolicyLearner.critic_input`) as the env maps it
+(``critic_action_input = effective``, :func:`mapped_actions`): the task shares
+(C5), the bandwidth shares of the used links (C4) and each link's fraction of
+its RSU's CPU (C6), the quantities the reward depends on; ``raw`` gives the
+actions in [0, 1] instead.  Actors and critics
 standardise their inputs with running statistics updated when an iteration's
 episodes are stored.  The last slot of an episode is a time
 limit, so targets always bootstrap.
@@ -20,11 +24,10 @@ critics on ``I (1 + 3K)`` joint-action inputs do not fit (50 CVs x 16 RSUs:
 50 critics of about 5,600 inputs).  One shared critic (copies for TD3/SAC)
 then sees agent ``i``'s critic state (pooled over CVs with ``critic_state =
 pooled``), its own action and a fixed-size summary of the others' actions
-(:meth:`OffPolicyLearner.action_summary`): the sums over the other CVs of the
-task shares they send to each RSU (C5, coverage-masked and normalised, before
-the small-part drop) and of the bandwidth weights and CPU requests on the
-links they reach - the per-RSU quantities through which C4 and C6 couple the
-CVs.  With ``agent_id = none`` its size does not depend on ``I``
+(:meth:`OffPolicyLearner.action_summary`): the sums over the other CVs of
+their mapped actions (:func:`mapped_actions`: task shares per RSU, bandwidth
+shares and CPU fractions of the links they use) - the per-RSU quantities
+through which C4 and C6 couple the CVs.  With ``agent_id = none`` its size does not depend on ``I``
 (:mod:`.common`).  Everything else - per-CV rewards, actors ascending the sum
 of the critics - is unchanged.
 
@@ -108,19 +111,51 @@ from 1e-4 it stayed at 0.35 (seed 0), and from 3e-5 it still rose late (seed 1,
 grows (0.52 to 0.70 s): the actors follow the critics where the delay part of
 the reward, a max over parts, is modelled worst.
 
-**Known limit.**  Over 5 seeds (``benchmarks/bench_train.py``) Ly-MADDPG, Ly-MATD3
-and Ly-MASAC end at a cost of 0.368, 0.352 and 0.337 (1.34, 1.28 and 1.22 times
-``ly-opt``; Ly-MADDPG 0.385 with a constant actor lr, lower with the schedule on
-4 of 5 seeds, worst drift -15.9 % instead of -30.5 %), far from Ly-DTMPO (0.285).
-With the DDPG/TD3 actor at lr 1e-4 their
-training reward peaked after about 400 episodes and drifted down (0.389 and 0.383);
-``actor_lr = 3e-5`` (:mod:`.maddpg`) slowed that, but on some seeds it remains.  The critics fit the
-scaled reward only in part (R^2 0.57-0.78 on fresh behaviour data) and their
-action gradients do not agree with the true gradient of the reward (per-dimension
-correlation within +-0.3, by finite differences of ``slot.evaluate`` on the
-policy's own states; ``python benchmarks/critic_diagnosis.py RUN_DIR``): the reward of a slot is a max over
-parts with thresholds, and its dependence on the action is small next to its
-dependence on the state.
+**Third round: what the critics see of the actions** (seed 0 unless stated; cost,
+times ``ly-opt``'s 0.2756, deadline misses, drift).  The reward depends on the raw
+weights only through the action mapping (:mod:`isac_iov.actions`): ratios of task
+weights within a CV, ratios of its bandwidth weights over the links it uses, CPU
+requests scaled per RSU, parts below ``min_task_share`` dropped, weights floored at
+``min_resource_share``.  A critic on the raw weights has to learn those divisions
+and thresholds; its action gradients were wrong where it mattered.  The trained
+Ly-MATD3 left RSU backlogs (2.4e8 cycles on average, ``ly-opt-dual`` none) and put
+its bandwidth weights near the floor (mean 0.08, many below 0.01, where the floor
+and the normalisation bend the split): low energy (13 J), 6.7 % deadline misses.
+:func:`mapped_actions` is the mapping in torch, exact against the env (test:
+``tests/test_scale.py``), so the critics see the shares themselves and the actors
+get the mapping's true derivative.
+
+================================================================  =====  ======  ======  =====  ======
+change                                                            algo   cost    ratio   miss   drift
+================================================================  =====  ======  ======  =====  ======
+before (raw actions, exploration noise 0.1 added to the action)   DDPG   0.379   1.375
+before                                                            TD3    0.347   1.259
+before                                                            SAC    0.341   1.237
+task shares and coverage only (no drop, raw bandwidth and CPU)    TD3    0.351   1.272   6.7 %  -12 %
+the same                                                          SAC    0.308   1.117   1.6 %  -0.4 %
+the same, seed 1                                                  SAC    0.306   1.109   2.0 %  -1.7 %
+the same + noise N(0, 0.5) on the pre-action                      TD3    0.335   1.216   4.2 %  -7.7 %
+the same + actor lr 1e-4                                          TD3    0.454   1.647   11 %   -22 %
+the same + the actor ascends the critic at u + N(0, 0.5)          TD3    0.341   1.236   5.6 %  -6.0 %
+the full mapping + pre-action noise 0.5 (the defaults now)        DDPG   0.302   1.096   1.4 %  -0.5 %
+the same                                                          TD3    0.302   1.097   1.5 %  +2.3 %
+the full mapping (SAC explores with its own noise)                SAC    0.285   1.034   1.0 %  +0.5 %
+================================================================  =====  ======  ======  =====  ======
+
+Noise on the pre-action (:mod:`.maddpg`, ``noise_space``) explores a weight near 0
+or 1 as readily as one in the middle, as SAC's squashed Gaussian does; noise of 0.1
+added to the action and clipped could barely move a weight out of the sigmoid's
+flat ends.  The critics' action gradients now agree with the true gradient of the
+reward where it matters (``critic_diagnosis.py`` on the Ly-MATD3 run above:
+per-dimension correlation 0.53-0.68 on the task weights, 0.33-0.73 on the CPU
+requests; within +-0.3 before).
+
+Over 5 seeds (``benchmarks/bench_train.py``; cost, times ``ly-opt``, energy, misses,
+worst seed's drift): Ly-MADDPG 0.307, 1.117, 13.0 J, 1.3 %, -3.6 %; Ly-MATD3 0.301,
+1.093, 12.6 J, 1.4 %, +0.8 %; Ly-MASAC 0.288, 1.047, 17.6 J, 0.9 %, -5.6 % (before:
+1.336, 1.276 and 1.223 with 5.6-8.3 % misses and drifts to -15.9 %).  Ly-MADDPG with
+its actor lr at 1e-4 instead of 3e-5 diverged (seed 3: 2.03 times ``ly-opt``, drift
+-31 %): its single critic is still exploited by a fast deterministic actor.
 """
 
 from __future__ import annotations
@@ -170,6 +205,7 @@ class OffPolicyConfig(AlgoConfig):
     critic_actions: str = "auto"  # "joint" (a critic per CV), "summary" (one shared critic), "auto" (docstring)
     actor_lr_floor: float = 1.0  # the actor lr falls linearly to actor_lr * this over anneal_episodes
     anneal_episodes: int = 1800  # episodes of the actor lr's fall (the paper's protocol)
+    critic_action_input: str = "effective"  # or "raw": what the joint critics see of the actions (docstring)
 
 
 def joint_with_own(replayed: torch.Tensor, own: torch.Tensor) -> torch.Tensor:
@@ -177,6 +213,32 @@ def joint_with_own(replayed: torch.Tensor, own: torch.Tensor) -> torch.Tensor:
     b, i, a = replayed.shape
     eye = torch.eye(i, dtype=torch.bool)[None, :, :, None]
     return torch.where(eye, own[:, None], replayed[:, None]).reshape(b, i, i * a)
+
+
+def mapped_actions(actions: torch.Tensor, cover: torch.Tensor, spec: EnvSpec) -> torch.Tensor:
+    """The action mapping of :mod:`isac_iov.actions` in torch, differentiable in ``actions (B, I, 1+3K)``.
+
+    Returns, in the action's layout, the task shares (C5: local and per-RSU, parts below
+    ``min_task_share`` dropped), the bandwidth shares of the used links (C4) and the fraction of
+    each RSU's available CPU each used link gets (C6), for coverage flags ``cover (B, I, K)``.  Which
+    parts are dropped and which links are used are held fixed under differentiation.
+    """
+    parts = layout(cover.shape[-1])
+    split = torch.cat([actions[..., : parts.local + 1], actions[..., parts.task] * cover], dim=-1)
+    total = split.sum(-1, keepdim=True)
+    run_local = torch.zeros_like(split)
+    run_local[..., 0] = 1.0  # all-zero weights: the whole task runs locally
+    shares = torch.where(total > 0, split / total.clamp(min=1e-12), run_local)
+    if spec.min_task_share > 0:
+        shares = shares * (shares >= spec.min_task_share).detach()
+        shares = shares / shares.sum(-1, keepdim=True).clamp(min=1e-12)
+    used = shares[..., 1:] > 0
+    floor = spec.min_resource_share
+    bw = torch.where(used, actions[..., parts.bandwidth].clamp(min=floor), 0.0)
+    bw = bw / bw.sum(-2 if spec.bandwidth_per_rsu else -1, keepdim=True).clamp(min=1e-12)
+    req = torch.where(used, actions[..., parts.cpu].clamp(min=floor), 0.0)
+    cpu = req / req.sum(-2, keepdim=True).clamp(min=1.0)
+    return torch.cat([shares, bw, cpu], dim=-1)
 
 
 class OffPolicyLearner(ABC):
@@ -312,25 +374,30 @@ class OffPolicyLearner(ABC):
         if self.summary:
             mine = actions if own is None else own
             return torch.cat([state, mine, self.action_summary(obs, actions)], dim=-1)
-        if own is not None:
-            acts = joint_with_own(actions, own)
+        effective = self.cfg.critic_action_input == "effective"
+        if own is None:
+            joint = self.effective_actions(obs, actions) if effective else actions
+            acts = joint.flatten(1)[:, None].expand(*state.shape[:2], -1)
         else:
-            acts = actions.flatten(1)[:, None].expand(*state.shape[:2], -1)
+            acts = joint_with_own(actions, own)
+            if effective:  # each critic's joint action is mapped as a whole: C6 couples the CVs' CPU
+                b, i, _ = acts.shape
+                mixed = acts.reshape(b, i, i, -1)
+                acts = self.effective_actions(obs[:, None].expand(b, i, *obs.shape[1:]), mixed).reshape(b, i, -1)
         return torch.cat([state, acts], dim=-1)
 
     def action_summary(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """For each agent ``i``, the sum over the other agents of their effective actions ``(B, I, A)``: the local
-        and per-RSU task shares (C5: weights of RSUs out of coverage zeroed, normalised per CV) and the bandwidth
-        weights and CPU requests on links in coverage, in the action's layout (see the module docstring).
-        Without an RSU layout (``spec.coverage`` None) the raw actions are summed."""
-        eff = actions
-        if self.spec.coverage is not None:
-            cover = obs[..., self.spec.coverage]
-            parts = layout(cover.shape[-1])
-            split = torch.cat([actions[..., : parts.local + 1], actions[..., parts.task] * cover], dim=-1)
-            shares = split / split.sum(-1, keepdim=True).clamp(min=1e-6)
-            eff = torch.cat([shares, actions[..., parts.bandwidth] * cover, actions[..., parts.cpu] * cover], dim=-1)
+        """For each agent ``i``, the sum over the other agents of their mapped actions ``(B, I, A)``
+        (:meth:`effective_actions`), in the action's layout; the raw actions without an RSU layout."""
+        eff = self.effective_actions(obs, actions)
         return eff.sum(-2, keepdim=True) - eff
+
+    def effective_actions(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """``(B, I, A)``: what the env makes of the actions (:func:`mapped_actions`); the raw actions without an
+        RSU layout (``spec.coverage`` None)."""
+        if self.spec.coverage is None:
+            return actions
+        return mapped_actions(actions, obs[..., self.spec.coverage], self.spec)
 
     def end_iteration(self, keep: int) -> dict[str, float]:
         obs, glob = self.stage["obs"][:keep], self.stage["glob"][:keep]
