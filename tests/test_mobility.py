@@ -331,8 +331,10 @@ def test_the_shipped_city_trace_is_what_its_command_records(tmp_path):
     assert "--warmup-slots 300" in shipped.generator and "--seed 0" in shipped.generator
     head = rec.record(tmp_path / "c.npz", 40, grid=(4, 4), block_m=200.0, vehicles=50, warmup_slots=300, seed=0)
     c = head.num_columns
-    for name in ("x_m", "y_m", "speed_mps", "heading_rad", "vehicle", "lane"):
+    for name in ("x_m", "y_m", "speed_mps", "vehicle", "lane"):
         assert np.array_equal(getattr(head, name), getattr(shipped, name)[:40, :c], equal_nan=True), name
+    # the heading passes through numpy's sin, cos and arctan2, whose last bit depends on the CPU's SIMD code path
+    np.testing.assert_allclose(head.heading_rad, shipped.heading_rad[:40, :c], rtol=0, atol=1e-12)
     assert np.array_equal(head.junction_x_m, shipped.junction_x_m) and np.array_equal(
         head.lane_names, shipped.lane_names
     )
