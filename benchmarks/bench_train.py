@@ -22,7 +22,7 @@ decentralised mean actions) next to ``greedy`` and ``ly-opt``.  Prints:
 Runs, evaluations and their timings are kept under ``--out`` (default
 ``bench_runs/<scenario>``) and reused when the command is run again, so an
 interrupted benchmark resumes; a run whose files do not match its recorded
-result is redone.
+result, or that other code made (:func:`isac_iov.rundir.code_fingerprint`), is redone.
 
     python benchmarks/bench_train.py [--algos ly-dtmpo,ly-mappo] [--seeds 5] [--episodes 1800]
                                      [--scenario default|contention] [--out DIR]
@@ -43,6 +43,7 @@ import numpy as np
 from isac_iov.config import load_config, scenario_overrides
 from isac_iov.evaluate import evaluate_policy
 from isac_iov.experiments.stats import summarize
+from isac_iov.rundir import code_fingerprint
 
 TARGET_S = {"ly-dtmpo": 60.0, "ly-mappo": 60.0, "ly-maddpg": 180.0, "ly-matd3": 180.0, "ly-masac": 180.0}
 TARGET_RATIO = {"ly-dtmpo": 1.05}
@@ -70,9 +71,9 @@ def _train(algo: str, seed: int, episodes: int, sets: list[str], run_dir: Path) 
         stats = json.loads(record.read_text())
         metrics = run_dir / "metrics.csv"
         rows = len(metrics.read_text().splitlines()) - 1 if metrics.is_file() else 0
-        if stats.get("episodes") == episodes and rows == episodes:
+        if stats.get("episodes") == episodes and rows == episodes and stats.get("code") == code_fingerprint():
             return stats
-        print(f"  {run_dir}: recorded result does not match its files; training again", flush=True)
+        print(f"  {run_dir}: recorded result does not match its files or this code; training again", flush=True)
     if run_dir.exists():
         shutil.rmtree(run_dir)
     res = subprocess.run(
@@ -83,18 +84,25 @@ def _train(algo: str, seed: int, episodes: int, sets: list[str], run_dir: Path) 
     )
     if res.returncode != 0:
         raise SystemExit(f"training {algo} seed {seed} failed:\n{res.stderr[-2000:]}")
-    stats = {**json.loads(res.stdout.strip().splitlines()[-1]), "episodes": episodes}
+    stats = {**json.loads(res.stdout.strip().splitlines()[-1]), "episodes": episodes, "code": code_fingerprint()}
     record.write_text(json.dumps(stats))
     return stats
 
 
 def _evaluate(policy: str, sets: list[str], episodes: int, path: Path) -> dict[str, float]:
-    """Evaluate a reference policy or a run directory (cached in ``path``): summary plus decision time."""
+    """Evaluate a reference policy or a run directory (cached in ``path`` for this code and episode count): summary
+    plus decision time."""
     if path.is_file():
-        return json.loads(path.read_text())
+        cached = json.loads(path.read_text())
+        if cached.get("code") == code_fingerprint() and cached.get("episodes") == episodes:
+            return cached
     cfg = load_config(None, sets)
     result = evaluate_policy(policy, cfg, episodes, 0, record_slots=False, progress=False)
-    out = {**result["summary"], "decision_ms": 1e3 * result["timing"]["act_s_per_env_slot"]}
+    out = {
+        **result["summary"],
+        "decision_ms": 1e3 * result["timing"]["act_s_per_env_slot"],
+        "code": code_fingerprint(),
+    }
     path.write_text(json.dumps(out))
     return out
 

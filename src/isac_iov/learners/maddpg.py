@@ -15,8 +15,8 @@ Exploration adds ``N(0, exploration_noise)`` to the pre-action before the sigmoi
 (``noise_space = "pre_action"``, std 0.5), which reaches weights near 0 and 1 as
 readily as those in the middle, or to the action, clipped to [0, 1] (``"action"``,
 the usual form; with std 0.1 it cost more, :mod:`.offpolicy`).
-The actor's learning rate falls linearly to a tenth of ``actor_lr`` over the
-paper's 1800 episodes (``actor_lr_floor``; measured in :mod:`.offpolicy`).
+The actor's learning rate is constant (``actor_lr_floor`` below 1 anneals it;
+measured in :mod:`.offpolicy`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from .offpolicy import OffPolicyConfig, OffPolicyLearner
 @dataclass(frozen=True)
 class MaddpgConfig(OffPolicyConfig):
     actor_lr: float = 3e-5  # 1e-4 peaked after ~400 episodes and drifted down (offpolicy docstring)
-    actor_lr_floor: float = 0.1  # the actor lr falls to 3e-6 over 1800 episodes (offpolicy docstring)
     exploration_noise: float = 0.5  # std of the exploration noise, in pre-action units by default
     noise_space: str = "pre_action"  # add the noise before the sigmoid ("pre_action") or to the action ("action")
     preact_reg: float = 0.0  # weight of mean(u^2) in the actor loss (off: it fought the critic)

@@ -27,7 +27,6 @@ class Matd3Config(MaddpgConfig):
     policy_delay: int = 2
     target_noise: float = 0.1  # [0, 1] actions: half the usual 0.2 of [-1, 1]
     target_noise_clip: float = 0.25
-    actor_lr_floor: float = 1.0  # constant actor lr: annealing it as Ly-MADDPG does cost 0.382 vs 0.347 (seed 0)
 
 
 class MATD3(MADDPG):

@@ -73,8 +73,10 @@ cost, ``ly-opt`` 0.276; Ly-MADDPG unless stated):
 **Actor learning-rate schedule** (``actor_lr_floor``, ``anneal_episodes``): the actor's
 lr falls linearly from ``actor_lr`` to ``actor_lr * actor_lr_floor`` over the first
 ``anneal_episodes`` episodes (counted from the start of training, so a run longer than
-the paper's 1800 episodes keeps the floor) and is set between iterations.  Ly-MADDPG
-anneals to 0.1; Ly-MATD3 and Ly-MASAC keep a constant lr (``actor_lr_floor = 1``).
+the paper's 1800 episodes keeps the floor) and is set between iterations.  All three
+learners keep a constant lr by default (``actor_lr_floor = 1``): Ly-MADDPG annealed to
+0.1 while its critics saw raw actions, which then slowed its drift (second round), and
+no longer helps once they see mapped actions (third round).
 
 **Second round, measured** (1800 episodes, one change at a time against the defaults
 before it: Ly-MADDPG 0.379 on seed 0 and 0.416 on seed 1, Ly-MATD3 0.347, Ly-MASAC 0.341;
@@ -88,7 +90,7 @@ critics learn ``r - b(s)``, ``b`` a learned state baseline   DDPG   0       0.43
 critics learn ``r - b(s)``                                   SAC    0       0.357  -2 %
 actor lr 1e-4 annealed to 1e-5                               DDPG   0       0.377  -17 %
 actor lr 1e-4 annealed to 1e-5                               TD3    0       0.375  -13 %
-actor lr 3e-5 annealed to 3e-6 (Ly-MADDPG's default now)     DDPG   1       0.378  -13 %
+actor lr 3e-5 annealed to 3e-6 (Ly-MADDPG's default then)    DDPG   1       0.378  -13 %
 the same, mean of 5 (constant lr: 0.385, worst drift -31 %)  DDPG   0-4     0.368  -16 %
 actor lr 3e-5 annealed to 3e-6                               TD3    0       0.382  -9 %
 exploration noise 0.2                                        DDPG   0       0.384  -11 %
@@ -140,6 +142,7 @@ the same + the actor ascends the critic at u + N(0, 0.5)          TD3    0.341  
 the full mapping + pre-action noise 0.5 (the defaults now)        DDPG   0.302   1.096   1.4 %  -0.5 %
 the same                                                          TD3    0.302   1.097   1.5 %  +2.3 %
 the full mapping (SAC explores with its own noise)                SAC    0.285   1.034   1.0 %  +0.5 %
+the same as DDPG above with a constant actor lr 3e-5, seed 3      DDPG   0.284   1.030   0.5 %  +0.4 %
 ================================================================  =====  ======  ======  =====  ======
 
 Noise on the pre-action (:mod:`.maddpg`, ``noise_space``) explores a weight near 0
@@ -151,11 +154,14 @@ per-dimension correlation 0.53-0.68 on the task weights, 0.33-0.73 on the CPU
 requests; within +-0.3 before).
 
 Over 5 seeds (``benchmarks/bench_train.py``; cost, times ``ly-opt``, energy, misses,
-worst seed's drift): Ly-MADDPG 0.307, 1.117, 13.0 J, 1.3 %, -3.6 %; Ly-MATD3 0.301,
-1.093, 12.6 J, 1.4 %, +0.8 %; Ly-MASAC 0.288, 1.047, 17.6 J, 0.9 %, -5.6 % (before:
-1.336, 1.276 and 1.223 with 5.6-8.3 % misses and drifts to -15.9 %).  Ly-MADDPG with
-its actor lr at 1e-4 instead of 3e-5 diverged (seed 3: 2.03 times ``ly-opt``, drift
--31 %): its single critic is still exploited by a fast deterministic actor.
+worst seed's drift): Ly-MATD3 0.301, 1.093, 12.6 J, 1.4 %, +0.8 %; Ly-MASAC 0.288,
+1.047, 17.6 J, 0.9 %, -5.6 % (before: 1.276 and 1.223 with 5.6-7.0 % misses).
+Ly-MADDPG with the actor lr still annealed to a tenth: 0.307, 1.117, 13.0 J, 1.3 %,
+-3.6 % (before: 1.336, 8.3 % misses, -15.9 %); with a constant actor lr (the default
+now; seeds 0-4 with ``isac-iov train --set algo.actor_lr_floor=1`` and ``isac-iov
+evaluate --episodes 20 --seed 0``): 0.283, 1.028 (per seed 1.028, 1.028, 1.025,
+1.031, 1.027), 16.2 J, 0.5 %, -2.1 %.  With its actor lr at 1e-4 instead of 3e-5
+it diverged (seed 3, annealed: 2.03 times ``ly-opt``, drift -31 %).
 """
 
 from __future__ import annotations
