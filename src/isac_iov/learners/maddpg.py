@@ -14,7 +14,7 @@ other off-policy learners (:mod:`.offpolicy`).  Per update:
 Exploration adds ``N(0, exploration_noise)`` to the pre-action before the sigmoid
 (``noise_space = "pre_action"``, std 0.5), which reaches weights near 0 and 1 as
 readily as those in the middle, or to the action, clipped to [0, 1] (``"action"``,
-the usual form; with std 0.1 it cost more, :mod:`.offpolicy`).
+the usual form, with std 0.1 before; measured in :mod:`.offpolicy`).
 The actor's learning rate is constant (``actor_lr_floor`` below 1 anneals it;
 measured in :mod:`.offpolicy`).
 """

@@ -139,16 +139,16 @@ the same, seed 1                                                  SAC    0.306  
 the same + noise N(0, 0.5) on the pre-action                      TD3    0.335   1.216   4.2 %  -7.7 %
 the same + actor lr 1e-4                                          TD3    0.454   1.647   11 %   -22 %
 the same + the actor ascends the critic at u + N(0, 0.5)          TD3    0.341   1.236   5.6 %  -6.0 %
-the full mapping + pre-action noise 0.5 (the defaults now)        DDPG   0.302   1.096   1.4 %  -0.5 %
-the same                                                          TD3    0.302   1.097   1.5 %  +2.3 %
+the full mapping + pre-action noise 0.5 (lr annealed as before)   DDPG   0.302   1.096   1.4 %  -0.5 %
+the same (TD3's defaults now)                                     TD3    0.302   1.097   1.5 %  +2.3 %
 the full mapping (SAC explores with its own noise)                SAC    0.285   1.034   1.0 %  +0.5 %
-the same as DDPG above with a constant actor lr 3e-5, seed 3      DDPG   0.284   1.030   0.5 %  +0.4 %
+as above, constant actor lr 3e-5 (the default now), seed 3       DDPG   0.284   1.030   0.5 %  +0.4 %
 ================================================================  =====  ======  ======  =====  ======
 
 Noise on the pre-action (:mod:`.maddpg`, ``noise_space``) explores a weight near 0
-or 1 as readily as one in the middle, as SAC's squashed Gaussian does; noise of 0.1
-added to the action and clipped could barely move a weight out of the sigmoid's
-flat ends.  The critics' action gradients now agree with the true gradient of the
+or 1 as readily as one in the middle, as SAC's squashed Gaussian does; noise added
+to the action explores the same band around every weight and clips a weight near
+0 or 1 to exactly 0 or 1 about half the time.  The critics' action gradients now agree with the true gradient of the
 reward where it matters (``critic_diagnosis.py`` on the Ly-MATD3 run above:
 per-dimension correlation 0.53-0.68 on the task weights, 0.33-0.73 on the CPU
 requests; within +-0.3 before).
