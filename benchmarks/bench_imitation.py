@@ -56,27 +56,24 @@ def main() -> None:
         name: evaluate_policy(name, cfg, args.eval_episodes, 0, record_slots=False, progress=False)["summary"]
         for name in (args.reference, "greedy")
     }
-    ref_cost = refs[args.reference]["cost"]
+    ref_cost, greedy_cost = refs[args.reference]["cost"], refs["greedy"]["cost"]
+
+    def row(name: str, cost: float, energy: float, miss: float) -> str:
+        return f"{name:<12}{cost:8.4f}{cost / ref_cost:8.3f}{cost / greedy_cost:9.3f}{energy:10.2f}{miss:7.3f}"
+
     print(
         f"scenario {args.scenario}: clone {args.reference} ({args.clone_episodes} episodes), seeds 0..{args.seeds - 1}"
     )
     print(f"{'policy':<12}{'cost':>8}{'/ref':>8}{'/greedy':>9}{'energy J':>10}{'miss':>7}")
     for name, s in refs.items():
-        print(
-            f"{name:<12}{s['cost']:8.4f}{s['cost'] / ref_cost:8.3f}{s['cost'] / refs['greedy']['cost']:9.3f}"
-            f"{s['energy_j']:10.2f}{s['deadline_miss_rate']:7.3f}"
-        )
+        print(row(name, s["cost"], s["energy_j"], s["deadline_miss_rate"]))
     for algo in (a for a in args.algos.split(",") if a):
         runs = [
             clone_cost(algo, sets, args.reference, s, args.clone_episodes, args.eval_episodes)
             for s in range(args.seeds)
         ]
-        cost, energy, miss = (float(np.mean([r[k] for r in runs])) for k in ("cost", "energy_j", "deadline_miss_rate"))
-        print(
-            f"{algo + ' clone':<12}{cost:8.4f}{cost / ref_cost:8.3f}{cost / refs['greedy']['cost']:9.3f}"
-            f"{energy:10.2f}{miss:7.3f}",
-            flush=True,
-        )
+        means = (float(np.mean([r[k] for r in runs])) for k in ("cost", "energy_j", "deadline_miss_rate"))
+        print(row(f"{algo} clone", *means), flush=True)
 
 
 if __name__ == "__main__":
