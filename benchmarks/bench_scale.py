@@ -20,7 +20,8 @@ about the same at any scale.  Prints per scenario:
 The large scenario is a shipped one (``--scenario city``) or, by default, ``standin``: a builtin straight road
 standing in for the city (50 CVs, a 3200 m road with 16 RSUs of 37.5 GHz 200 m apart, vehicles spread over the
 whole road).
-Runs and evaluations are kept under ``--out`` and reused when the command is run again.
+Runs and evaluations are kept under ``--out`` and reused when the command is run again, if this code made them from
+the same inputs (:mod:`benchruns`).
 
     python benchmarks/bench_scale.py [--scenario standin|NAME] [--episodes 300] [--offpolicy ly-masac]
                                      [--cvs 100,200] [--envs 64] [--seconds 2] [--repeats 3] [--out DIR]
@@ -30,14 +31,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 from bench_env import batched_rate  # this script's folder is on sys.path when it runs
-from isac_iov.config import load_config, scenario_overrides
-from isac_iov.evaluate import evaluate_policy
+from benchruns import evaluate, train
+from isac_iov.config import ConfigError, load_config, scenario_overrides
 
 TARGET_RSS_GIB = 2.0
 TARGET_RATIO = 2.0
@@ -52,20 +50,6 @@ STANDIN = [
     "rsu.cpu_max_hz=37.5e9",  # as the city scenario: Table II's RSU CPU per CV (16 x 37.5 GHz / 50 = 12 GHz)
 ]
 
-CHILD = """
-import json, resource, sys, time
-from pathlib import Path
-from isac_iov.config import load_config, parse_override
-from isac_iov.learners.train import train_run
-algo, episodes, out, sets = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]), sys.argv[4:]
-algo_sets = dict((parse_override(s)[0][1], parse_override(s)[1]) for s in sets if s.startswith("algo."))
-cfg = load_config(None, [s for s in sets if not s.startswith("algo.")])
-start = time.perf_counter()
-train_run(algo, cfg, episodes, 0, out, algo_overrides=algo_sets, progress=False)
-wall = time.perf_counter() - start
-print(json.dumps({"wall_s": wall, "rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
-"""
-
 
 def scenario_sets(name: str) -> list[str]:
     """``key=value`` overrides of scenario ``name``: ``default``, ``standin`` or a shipped scenario."""
@@ -78,38 +62,6 @@ def offpolicy_batch(num_cvs: int) -> int:
     """Joint transitions per off-policy update that keep its agent-transitions near the default scenario's
     (256 joint transitions x 5 CVs): an update then costs about as much at any scale."""
     return max(16, round(DEFAULT_AGENT_BATCH / num_cvs)) if num_cvs > DEFAULT_CVS else DEFAULT_BATCH
-
-
-def _train(algo: str, episodes: int, sets: list[str], run_dir: Path) -> dict[str, float]:
-    """Train one run (seed 0) in a subprocess, or reuse a finished one; its wall time and peak RSS."""
-    record = run_dir / "bench.json"
-    if record.is_file() and json.loads(record.read_text()).get("sets") == sets:
-        stats = json.loads(record.read_text())
-        if stats.get("episodes") == episodes:
-            return stats
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    res = subprocess.run(
-        [sys.executable, "-c", CHILD, algo, str(episodes), str(run_dir), *sets],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if res.returncode != 0:
-        raise SystemExit(f"training {algo} failed:\n{res.stderr[-2000:]}")
-    stats = {**json.loads(res.stdout.strip().splitlines()[-1]), "episodes": episodes, "sets": sets}
-    record.write_text(json.dumps(stats))
-    return stats
-
-
-def _evaluate(policy: str, sets: list[str], episodes: int, path: Path) -> dict[str, float]:
-    """Deterministic evaluation (seed 0) of a reference policy or a run directory, cached in ``path``."""
-    if path.is_file():
-        return json.loads(path.read_text())
-    result = evaluate_policy(policy, load_config(None, sets), episodes, 0, record_slots=False, progress=False)
-    out = {**result["summary"], "wall_s": result["timing"]["wall_s"]}
-    path.write_text(json.dumps(out))
-    return out
 
 
 def env_rate(sets: list[str], num_envs: int, seconds: float) -> float:
@@ -137,7 +89,14 @@ def main() -> None:
     print(f"{'scenario':<12}{'CVs':>6}{'RSUs':>6}{'CV-slots/s':>14}{'default/this':>14}  target <= {TARGET_RATIO:g}x")
     large = scenarios[args.scenario]
     counts = [load_config(None, large).num_cvs, *(int(c) for c in args.cvs.split(",") if c)]
-    cases = [("default", [])] + [(args.scenario, [*large, f"num_cvs={n}"]) for n in counts]
+    cases: list[tuple[str, list[str]]] = [("default", [])]
+    for n in counts:
+        try:
+            load_config(None, [*large, f"num_cvs={n}"])
+        except ConfigError as err:  # e.g. a mobility trace holding fewer vehicles at once
+            print(f"{args.scenario} at {n} CVs skipped: {err}")
+            continue
+        cases.append((args.scenario, [*large, f"num_cvs={n}"]))
     rates = [0.0] * len(cases)
     for _ in range(args.repeats):  # interleaved, so a load change on a shared machine hits every case alike
         rates = [max(r, env_rate(sets, args.envs, args.seconds)) for r, (_, sets) in zip(rates, cases, strict=True)]
@@ -164,16 +123,16 @@ def main() -> None:
             flush=True,
         )
         refs = ["greedy"] + (["ly-opt"] if cfg.num_cvs <= args.lyopt_cvs else [])
-        evals = {r: _evaluate(r, sets, args.eval_episodes, out / f"eval-{r}.json") for r in refs}
-        train = {}
+        evals = {r: evaluate(r, sets, args.eval_episodes, out / f"eval-{r}.json") for r in refs}
+        trained = {}
         batch = offpolicy_batch(cfg.num_cvs)
         for algo, algo_sets in (("ly-dtmpo", []), (args.offpolicy, [f"algo.batch_size={batch}"])):
-            train[algo] = _train(algo, args.episodes, [*sets, *algo_sets], out / algo)
-            rss.append(train[algo]["rss_gib"])
-            evals[algo] = _evaluate(str(out / algo), sets, args.eval_episodes, out / algo / "eval.json")
+            trained[algo] = train(algo, args.episodes, 0, [*sets, *algo_sets], out / algo)
+            rss.append(trained[algo]["rss_gib"])
+            evals[algo] = evaluate(str(out / algo), sets, args.eval_episodes, out / algo / "eval.json")
         greedy = evals["greedy"]["cost"]
         for policy, e in evals.items():
-            t = train.get(policy)
+            t = trained.get(policy)
             timing = (
                 f"{t['wall_s'] / args.episodes:>11.3f}{t['wall_s']:>9.0f}{t['rss_gib']:>9.2f}"
                 if t

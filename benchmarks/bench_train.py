@@ -13,7 +13,9 @@ decentralised mean actions) next to ``greedy`` and ``ly-opt``.  Prints:
   ``greedy`` with the project's targets (Ly-DTMPO <= 1.05 x ``ly-opt``, the others
   <= 1.10 x; energy within the budget; misses <= 2 %);
 * stability: the mean training reward of the last 100 episodes against the best
-  earlier 100-episode window (target: at most 5 % worse);
+  earlier 100-episode window (target: at most 5 % worse), next to the same figure
+  with the last 400 episodes shuffled (:func:`benchruns.stability`), which is what
+  episode-to-episode noise alone gives;
 * training wall time and peak RSS against the targets (<= 60 s PPO learners,
   <= 180 s off-policy, <= 2 GiB), and the decision time of the trained actor per
   env-slot as a ratio to ``ly-opt``'s;
@@ -21,8 +23,8 @@ decentralised mean actions) next to ``greedy`` and ``ly-opt``.  Prints:
 
 Runs, evaluations and their timings are kept under ``--out`` (default
 ``bench_runs/<scenario>``) and reused when the command is run again, so an
-interrupted benchmark resumes; a run whose files do not match its recorded
-result, or that other code made (:func:`isac_iov.rundir.code_fingerprint`), is redone.
+interrupted benchmark resumes; a run that other code or other inputs made, or
+whose files are incomplete, is redone (:mod:`benchruns`).
 
     python benchmarks/bench_train.py [--algos ly-dtmpo,ly-mappo] [--seeds 5] [--episodes 1800]
                                      [--scenario default|contention] [--out DIR]
@@ -31,89 +33,19 @@ result, or that other code made (:func:`isac_iov.rundir.code_fingerprint`), is r
 from __future__ import annotations
 
 import argparse
-import csv
-import json
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from benchruns import evaluate, stability, train  # this script's folder is on sys.path when it runs
 from isac_iov.config import load_config, scenario_overrides
-from isac_iov.evaluate import evaluate_policy
 from isac_iov.experiments.stats import summarize
-from isac_iov.rundir import code_fingerprint
 
 TARGET_S = {"ly-dtmpo": 60.0, "ly-mappo": 60.0, "ly-maddpg": 180.0, "ly-matd3": 180.0, "ly-masac": 180.0}
 TARGET_RATIO = {"ly-dtmpo": 1.05}
 DEFAULT_RATIO = 1.10
 TARGET_RSS_GIB = 2.0
 TARGET_MISS = 0.02
-
-CHILD = """
-import json, resource, sys, time
-from pathlib import Path
-from isac_iov.config import load_config
-from isac_iov.learners.train import train_run
-algo, episodes, seed, out, sets = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]), sys.argv[5:]
-start = time.perf_counter()
-train_run(algo, load_config(None, sets), episodes, seed, out, progress=False)
-wall = time.perf_counter() - start
-print(json.dumps({"wall_s": wall, "rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
-"""
-
-
-def _train(algo: str, seed: int, episodes: int, sets: list[str], run_dir: Path) -> dict[str, float]:
-    """Train one run in a subprocess (or reuse a finished one); returns its wall time and peak RSS."""
-    record = run_dir / "bench.json"
-    if record.is_file():
-        stats = json.loads(record.read_text())
-        metrics = run_dir / "metrics.csv"
-        rows = len(metrics.read_text().splitlines()) - 1 if metrics.is_file() else 0
-        if stats.get("episodes") == episodes and rows == episodes and stats.get("code") == code_fingerprint():
-            return stats
-        print(f"  {run_dir}: recorded result does not match its files or this code; training again", flush=True)
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    res = subprocess.run(
-        [sys.executable, "-c", CHILD, algo, str(episodes), str(seed), str(run_dir), *sets],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if res.returncode != 0:
-        raise SystemExit(f"training {algo} seed {seed} failed:\n{res.stderr[-2000:]}")
-    stats = {**json.loads(res.stdout.strip().splitlines()[-1]), "episodes": episodes, "code": code_fingerprint()}
-    record.write_text(json.dumps(stats))
-    return stats
-
-
-def _evaluate(policy: str, sets: list[str], episodes: int, path: Path) -> dict[str, float]:
-    """Evaluate a reference policy or a run directory (cached in ``path`` for this code and episode count): summary
-    plus decision time."""
-    if path.is_file():
-        cached = json.loads(path.read_text())
-        if cached.get("code") == code_fingerprint() and cached.get("episodes") == episodes:
-            return cached
-    cfg = load_config(None, sets)
-    result = evaluate_policy(policy, cfg, episodes, 0, record_slots=False, progress=False)
-    out = {
-        **result["summary"],
-        "decision_ms": 1e3 * result["timing"]["act_s_per_env_slot"],
-        "code": code_fingerprint(),
-    }
-    path.write_text(json.dumps(out))
-    return out
-
-
-def _stability(metrics: Path) -> tuple[float, float]:
-    """``(last 100-episode mean reward, best earlier 100-episode window)`` of a training run."""
-    with open(metrics) as f:
-        reward = np.array([float(r["reward"]) for r in csv.DictReader(f)])
-    last = reward[-100:].mean()
-    windows = np.convolve(reward[:-100], np.ones(100) / 100, mode="valid") if len(reward) >= 200 else [last]
-    return float(last), float(np.max(windows))
 
 
 def main() -> None:
@@ -138,27 +70,27 @@ def main() -> None:
         f"seeds 0..{args.seeds - 1}, scenario {args.scenario}; runs in {out}",
         flush=True,
     )
-    refs = {name: _evaluate(name, sets, args.eval_episodes, out / f"eval-{name}.json") for name in ("ly-opt", "greedy")}
+    refs = {name: evaluate(name, sets, args.eval_episodes, out / f"eval-{name}.json") for name in ("ly-opt", "greedy")}
     costs: dict[str, list[float]] = {}
     header = (
         f"{'algo':<10}{'cost':>8}{'/ly-opt':>9}{'/greedy':>9}{'energy J':>10}{'miss':>7}{'reward':>9}"
-        f"{'last/best':>11}{'wall s':>8}{'RSS GiB':>9}{'decide/ly-opt':>15}  targets"
+        f"{'last/best':>11}{'(noise)':>9}{'wall s':>8}{'RSS GiB':>9}{'decide/ly-opt':>15}  targets"
     )
     rows = []
     for algo in algos:
-        evals, stab, train = [], [], []
+        evals, stab, runs = [], [], []
         for seed in range(args.seeds):
             run_dir = out / f"{algo}-s{seed}"
-            train.append(_train(algo, seed, args.episodes, sets, run_dir))
-            evals.append(_evaluate(str(run_dir), sets, args.eval_episodes, run_dir / "eval.json"))
-            stab.append(_stability(run_dir / "metrics.csv"))
-            print(f"  {algo} seed {seed}: cost {evals[-1]['cost']:.4f}, wall {train[-1]['wall_s']:.0f} s", flush=True)
+            runs.append(train(algo, args.episodes, seed, sets, run_dir))
+            evals.append(evaluate(str(run_dir), sets, args.eval_episodes, run_dir / "eval.json"))
+            stab.append(stability(run_dir / "metrics.csv"))
+            print(f"  {algo} seed {seed}: cost {evals[-1]['cost']:.4f}, wall {runs[-1]['wall_s']:.0f} s", flush=True)
         costs[algo] = [e["cost"] for e in evals]
         mean = {k: float(np.mean([e[k] for e in evals])) for k in ("cost", "energy_j", "deadline_miss_rate", "reward")}
         ratio = mean["cost"] / refs["ly-opt"]["cost"]
-        worst_drop = max((best - last) / abs(best) for last, best in stab)
-        wall = max(t["wall_s"] for t in train)
-        rss = max(t["rss_gib"] for t in train)
+        worst_drop, noise = max(stab)
+        wall = max(t["wall_s"] for t in runs)
+        rss = max(t["rss_gib"] for t in runs)
         decide = np.mean([e["decision_ms"] for e in evals]) / refs["ly-opt"]["decision_ms"]
         met = {
             "cost": ratio <= TARGET_RATIO.get(algo, DEFAULT_RATIO),
@@ -171,7 +103,7 @@ def main() -> None:
         rows.append(
             f"{algo:<10}{mean['cost']:>8.4f}{ratio:>9.3f}{mean['cost'] / refs['greedy']['cost']:>9.3f}"
             f"{mean['energy_j']:>10.1f}{mean['deadline_miss_rate']:>7.3f}{mean['reward']:>9.2f}"
-            f"{-worst_drop * 100:>10.1f}%{wall:>8.0f}{rss:>9.2f}{decide:>15.4f}  {verdict}"
+            f"{-worst_drop * 100:>10.1f}%{-noise * 100:>8.1f}%{wall:>8.0f}{rss:>9.2f}{decide:>15.4f}  {verdict}"
         )
     print(header)
     for name, ref in refs.items():
@@ -182,7 +114,8 @@ def main() -> None:
     print("\n".join(rows))
     print(
         "(cost, energy, miss, reward: means over seeds of deterministic evaluations; last/best: the worst seed's "
-        "last-100-episode training reward relative to its best earlier 100-episode window; wall, RSS: worst seed)"
+        "last-100-episode training reward relative to its best earlier 100-episode window, and under (noise) what its "
+        "last 400 episodes give in random order; wall, RSS: worst seed)"
     )
     if "ly-dtmpo" in costs and "ly-mappo" in costs:
         diff = summarize(np.array(costs["ly-dtmpo"]) - np.array(costs["ly-mappo"]))

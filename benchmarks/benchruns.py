@@ -1,0 +1,106 @@
+"""Training runs and evaluations of the benchmark scripts, kept on disk and reused only when still valid.
+
+:func:`train` trains a learner in a fresh subprocess (so ``resource.getrusage`` gives that run's own peak RSS) and
+records its wall time; :func:`evaluate` evaluates a reference policy or a run directory deterministically.  Each
+result is stored with the inputs that made it and the code's fingerprint
+(:func:`isac_iov.rundir.code_fingerprint`): a rerun of a benchmark reuses it only if both match, and a training
+run only if its ``metrics.csv`` also holds every episode, so an interrupted benchmark resumes and a changed
+default or learner is never measured from stale runs.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from isac_iov.config import load_config
+from isac_iov.evaluate import evaluate_policy
+from isac_iov.rundir import code_fingerprint
+
+CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+from isac_iov.config import load_config, parse_override
+from isac_iov.learners.train import train_run
+algo, episodes, seed, out, sets = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]), sys.argv[5:]
+algo_sets = dict((parse_override(s)[0][1], parse_override(s)[1]) for s in sets if s.startswith("algo."))
+cfg = load_config(None, [s for s in sets if not s.startswith("algo.")])
+start = time.perf_counter()
+train_run(algo, cfg, episodes, seed, out, algo_overrides=algo_sets, progress=False)
+wall = time.perf_counter() - start
+print(json.dumps({"wall_s": wall, "rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+"""
+
+
+def _cached(path: Path, inputs: dict[str, Any]) -> dict[str, Any] | None:
+    """The result stored in ``path`` if this code made it from ``inputs``, else None."""
+    if not path.is_file():
+        return None
+    stored: dict[str, Any] = json.loads(path.read_text())
+    return stored if stored.get("inputs") == {**inputs, "code": code_fingerprint()} else None
+
+
+def _store(path: Path, result: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+    stored = {**result, "inputs": {**inputs, "code": code_fingerprint()}}
+    path.write_text(json.dumps(stored))
+    return stored
+
+
+def train(algo: str, episodes: int, seed: int, sets: list[str], run_dir: Path) -> dict[str, Any]:
+    """Train ``algo`` with the ``sets`` overrides (``algo.*`` ones go to the learner) into ``run_dir``, or reuse a
+    valid earlier run there; its ``wall_s`` and peak ``rss_gib``."""
+    inputs = {"algo": algo, "episodes": episodes, "seed": seed, "sets": sets}
+    record, metrics = run_dir / "bench.json", run_dir / "metrics.csv"
+    stats = _cached(record, inputs)
+    if stats is not None and metrics.is_file() and len(metrics.read_text().splitlines()) - 1 == episodes:
+        return stats
+    if run_dir.exists():
+        print(f"  {run_dir}: no valid result of this code and these inputs; training again", flush=True)
+        shutil.rmtree(run_dir)
+    res = subprocess.run(
+        [sys.executable, "-c", CHILD, algo, str(episodes), str(seed), str(run_dir), *sets],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if res.returncode != 0:
+        raise SystemExit(f"training {algo} seed {seed} failed:\n{res.stderr[-2000:]}")
+    return _store(record, json.loads(res.stdout.strip().splitlines()[-1]), inputs)
+
+
+def evaluate(policy: str, sets: list[str], episodes: int, path: Path) -> dict[str, Any]:
+    """Deterministic evaluation (seed 0) of a reference policy or a run directory, cached in ``path``: its
+    summary plus ``wall_s`` and ``decision_ms`` (actor time per env-slot)."""
+    inputs = {"policy": policy, "sets": sets, "episodes": episodes}
+    stored = _cached(path, inputs)
+    if stored is not None:
+        return stored
+    result = evaluate_policy(policy, load_config(None, sets), episodes, 0, record_slots=False, progress=False)
+    timing = {"wall_s": result["timing"]["wall_s"], "decision_ms": 1e3 * result["timing"]["act_s_per_env_slot"]}
+    return _store(path, {**result["summary"], **timing}, inputs)
+
+
+def stability(metrics: Path, tail: int = 400, draws: int = 1000) -> tuple[float, float]:
+    """How much worse a run's last 100 training episodes are than its best earlier 100-episode window, as a
+    fraction of that window's |reward| (> 0: worse), and the same figure with the last ``tail`` episodes in
+    random order (median over ``draws`` shuffles): what episode-to-episode noise alone gives a policy that no
+    longer changes, since the best of some 1,600 overlapping windows is biased upward."""
+    with open(metrics) as f:
+        reward = np.array([float(r["reward"]) for r in csv.DictReader(f)])
+
+    def drop(r: np.ndarray) -> float:
+        last = r[-100:].mean()
+        best = np.convolve(r[:-100], np.ones(100) / 100, mode="valid").max() if len(r) >= 200 else last
+        return float((best - last) / abs(best))
+
+    rng = np.random.default_rng(0)
+    head, end = reward[:-tail], reward[-tail:]
+    noise = np.median([drop(np.concatenate([head, rng.permutation(end)])) for _ in range(draws)])
+    return drop(reward), float(noise)
