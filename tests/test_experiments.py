@@ -140,12 +140,17 @@ def test_training_scalars_by_hand():
 def test_spec_expansion_counts_and_sharing():
     tiny = specs.make_scale("tiny", 2)
     exps = {e.name: e for e in specs.build("all", tiny)}
-    assert [c.series for c in exps["table3"].cells] == list(specs.LEARNERS)
+    assert [c.series for c in exps["table3"].cells] == [*specs.LEARNERS, *specs.LEARNERS, "ly-opt", "greedy"]
+    assert [c.series for c in exps["fig5"].cells] == list(specs.LEARNERS)
+    evaluated = [c.runs[0] for c in exps["table3"].cells[5:]]
+    assert all(r.kind == "evaluate" and r.overrides == () for r in evaluated)
+    assert [r.source.key for r in evaluated[:5]] == [c.runs[0].key for c in exps["table3"].cells[:5]]
     assert len(exps["fig6"].cells) == 2 * (5 + 3)
     learned = [r for r in exps["fig6"].runs() if r.source is not None]
     assert len(learned) == 2 * 5 * 2 and all(r.source.config.num_cvs == r.config.num_cvs for r in learned)
-    # table3 10 + fig6 train 20 + fig6 eval 32 + fig7 V=50 2 + twin lag/noise 4 + twin contention 4 + bandwidth 16
-    assert len(specs.unique_runs(list(exps.values()))) == 88
+    # table3 10 + its evaluations 10 (ly-opt and greedy are bandwidth's 20 MHz per-CV runs at this scale)
+    # + fig6 train 20 + fig6 eval 32 + fig7 V=50 2 + twin lag/noise 4 + twin contention 4 + bandwidth 16
+    assert len(specs.unique_runs(list(exps.values()))) == 98
     contention = [c for c in exps["twin"].cells if c.series.startswith("contention")]
     assert [c.runs[0].config.num_cvs for c in contention] == [8, 8]
     assert [c.runs[0].config.twin.enabled for c in contention] == [True, True]  # Ly-MAPPO switches it off itself
@@ -155,6 +160,9 @@ def test_spec_expansion_counts_and_sharing():
     f6_sources = {r.source.key for r in specs.fig6(full).runs() if r.source and r.config.num_cvs == 5}
     f7 = {r.key for r in specs.fig7(full).runs() if r.config.lyapunov.v_control == 5}
     assert f6_sources <= t3 and f7 <= t3 and len(f6_sources) == 5
+    # Table III's scenario is Fig. 6's at N = 5: its evaluations are Fig. 6's runs there, nothing more to run
+    t3_evals = {r.key for r in specs.convergence(full).runs() if r.kind == "evaluate"}
+    assert len(t3_evals) == 7 and t3_evals <= {r.key for r in specs.fig6(full).runs()}
 
 
 def test_keys_follow_the_effective_config():
@@ -193,13 +201,13 @@ def test_runner_caches_resumes_and_isolates_failures(tmp_path):
     first = runner.execute(runs, tmp_path, workers=1, run_fn=fake_run, progress=False)
     failed_train = [k for k in first.failed if k.startswith("train-ly-matd3")]
     orphans = [k for k in first.failed if k.startswith("evaluate-ly-matd3")]
-    assert len(failed_train) == 3 and len(orphans) == 2  # N = 5, 2, 3; evaluations at N = 2, 3
+    assert len(failed_train) == 3 and len(orphans) == 3  # N = 5, 2, 3, and the evaluation of each
     assert "injected failure" in (tmp_path / "runs" / failed_train[0] / runner.ERROR_FILE).read_text()
-    assert len(first.executed) == len(runs) - 5
+    assert len(first.executed) == len(runs) - 6
     (tmp_path / "FAIL").unlink()
     second = runner.execute(runs, tmp_path, workers=1, run_fn=fake_run, progress=False)
     assert sorted(second.executed) == sorted(failed_train + orphans)
-    assert len(second.skipped) == len(runs) - 5
+    assert len(second.skipped) == len(runs) - 6
     third = runner.execute(runs, tmp_path, workers=1, run_fn=fake_run, progress=False)
     assert third.executed == [] and len(third.skipped) == len(runs)
     assert not list((tmp_path / "runs").glob("*/" + runner.ERROR_FILE))
@@ -313,7 +321,7 @@ def test_results_are_saved_and_reloadable(tiny_reproduction):
     evaluation = json.loads((tiny_reproduction / "results" / "marl_eval_eval.json").read_text())["isac-iov-evaluate"]
     assert set(evaluation["2cv"]["ly-masac"]["run_1"]["absolute_metrics"]) >= {"return", "cost"}
     timing = json.loads((tiny_reproduction / "results" / "timing.json").read_text())
-    assert timing["executed"] == 88 and timing["full_runs"] > 88
+    assert timing["executed"] == 98 and timing["full_runs"] > 98
 
 
 @pytest.mark.parametrize("name", list(results.MARL_EVAL_FILES.values()))
@@ -352,6 +360,17 @@ def test_report_has_every_item_and_redraws_from_results(tiny_reproduction):
     assert cli.main(["report", str(tiny_reproduction)]) == 0
     assert (tiny_reproduction / "report.md").read_text() == report
     assert len(list((tiny_reproduction / "figures").glob("*.png"))) == 6
+
+
+def test_table3_shows_the_trained_policies_next_to_the_references(tiny_reproduction):
+    text = report.readme_table3(tiny_reproduction)
+    table = text.split("evaluated on the same scenario")[1].split("\n\n")[1]
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in table.splitlines() if line.startswith("| ")}
+    # the fake's evaluated cost is its level (ALGO_LEVEL) times one factor common to every policy
+    assert rows["ly-opt"][2:4] == ["1.000", f"{0.8 / 1.1:.3f}"]
+    assert rows["ly-mappo"][2:4] == [f"{1.3 / 0.8:.3f}", f"{1.3 / 1.1:.3f}"]
+    assert rows["ly-dtmpo"][5] == "10 [10, 10] %"  # deadline misses in percent
+    assert all(rows[a][1] != "not run" for a in specs.LEARNERS)
 
 
 def test_results_keep_the_curves_the_specs_declare(tiny_reproduction):

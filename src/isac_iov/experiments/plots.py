@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from . import paper
-from .specs import LEARNERS, NO_TWIN, curves_of
+from .specs import COMPARED_WITH, LEARNERS, NO_TWIN, curves_of
 
 GIGA = 1e9
 
@@ -57,16 +57,34 @@ def _save(fig: Any, path: Path) -> Path:
 
 
 def fig4(res: dict[str, Any], path: Path) -> Path:
-    fig, ax = plt.subplots(figsize=(6.4, 4))
+    """(a) the training reward over all episodes; (b) the same after the first tenth of the episodes, on a scale
+    the warm-up's rewards do not set, with the evaluated reward of the references (dashed and dotted, CI shaded)."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
     (reward,) = curves_of("fig4").drawn
-    for row in reward.rows(res):
-        _curve(ax, row, row["series"])
-    ax.set(
-        xlabel="episode",
-        ylabel=f"episode reward (moving avg. {res['scale']['smooth_window']})",
-        title="Fig. 4: training reward",
-    )
-    ax.legend(fontsize=8)
+    rows = reward.rows(res)
+    low, high = [], []
+    for row in rows:
+        _curve(a, row, row["series"])
+        _curve(b, row, row["series"])
+        later = slice(len(row["episode"]) // 10, None)
+        low.append(min(row["ci_low"][later]))
+        high.append(max(row["ci_high"][later]))
+    for name, colour, style in zip(COMPARED_WITH, ("k", "tab:brown"), ("--", ":"), strict=True):
+        ref = scalar_rows(res, "reward", name)
+        if ref:
+            r = ref[0]
+            b.axhline(r["mean"], color=colour, ls=style, lw=1.2, label=f"{name} (evaluated)")
+            b.axhspan(r["ci_low"], r["ci_high"], color=colour, alpha=0.15)
+            low.append(r["ci_low"])
+            high.append(r["ci_high"])
+    ylabel = f"reward per slot (moving avg. {res['scale']['smooth_window']} episodes)"
+    a.set(xlabel="episode", ylabel=ylabel, title="Fig. 4a: training reward")
+    b.set(xlabel="episode", ylabel=ylabel, title="Fig. 4b: after warm-up, with the references")
+    if rows:
+        pad = 0.05 * (max(high) - min(low) or 1.0)
+        b.set_ylim(min(low) - pad, max(high) + pad)
+    for ax in (a, b):
+        ax.legend(fontsize=8)
     return _save(fig, path)
 
 

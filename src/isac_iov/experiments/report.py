@@ -27,7 +27,7 @@ from typing import Any
 from ..rundir import write_atomic
 from . import paper, plots
 from .results import PROVENANCE, RESULTS, load
-from .specs import EXPERIMENTS, LEARNERS, NO_TWIN, curves_of
+from .specs import COMPARED_WITH, EXPERIMENTS, LEARNERS, NO_TWIN, curves_of
 
 REPORT_FILE = "report.md"
 FIGURES = "figures"
@@ -308,6 +308,7 @@ def _table3(res: dict[str, Any]) -> Section:
     text = (
         table
         + _twin_input_note(res)
+        + _evaluated(res)
         + "\n\nReward gain of Ly-DTMPO over each baseline, (R_dt - R_b) / |R_b| on mean steady rewards:\n\n"
         + _table(["baseline", "paper", "ours"], gain_rows)
         + "\n\nConv. ep.: "
@@ -316,6 +317,37 @@ def _table3(res: dict[str, Any]) -> Section:
         "with the paper's column; the paper does not state its window."
     )
     return Section(text, _table3_claims(res, gains))
+
+
+def _evaluated(res: dict[str, Any]) -> str:
+    """The trained policies evaluated on Table III's scenario next to ``ly-opt`` and ``greedy`` (empty for a
+    result collected without those evaluations)."""
+    ref = {p: _mean(res, "cost", p) for p in COMPARED_WITH}
+    series = [s for s in (*COMPARED_WITH, *LEARNERS) if _row(res, "cost", s) is not None]
+    if not series:
+        return ""
+    rows = [
+        [
+            s,
+            _ci(_row(res, "cost", s)),
+            *(f"{_mean(res, 'cost', s) / ref[p]:.3f}" for p in COMPARED_WITH),
+            _ci(_row(res, "energy_j", s)),
+            _ci(_percent(_row(res, "deadline_miss_rate", s)), 2) + " %",
+            _ci(_row(res, "reward", s)),
+        ]
+        for s in series
+    ]
+    header = ["policy", "cost", *(f"× {p}" for p in COMPARED_WITH), "energy (J per CV-slot)", "deadline misses"]
+    return (
+        "\n\nThe trained policies (deterministic, each CV on its own observation) evaluated on the same scenario "
+        f"next to {' and '.join(COMPARED_WITH)}, {res['scale']['eval_episodes']} fresh episodes per seed; cost per "
+        "CV (eq. 24), reward per slot (eq. 44):\n\n" + _table([*header, "reward"], rows)
+    )
+
+
+def _percent(r: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A scalar row of a fraction with its mean and interval in percent."""
+    return None if r is None else {**r, **{k: 100 * r[k] for k in ("mean", "ci_low", "ci_high")}}
 
 
 def _table3_claims(res: dict[str, Any], gains: dict[str, float]) -> tuple[Claim, ...]:

@@ -41,6 +41,7 @@ from . import paper
 
 LEARNERS = tuple(LEARNER_REGISTRY)
 REFERENCES = ("ly-opt", "greedy", "local")  # the reference policies the figures compare with
+COMPARED_WITH = ("ly-opt", "greedy")  # the references every learned policy is shown next to
 KINDS = ("train", "evaluate")
 EXPERIMENTS = ("table3", "fig4", "fig5", "fig6", "fig7", "twin", "bandwidth")
 EVAL_SEED_OFFSET = 10_000  # evaluation scenarios never replay a training seed's stream
@@ -283,9 +284,21 @@ def _eval_cell(
     return Cell(series, x, tuple(runs))
 
 
+EVALUATED = ("table3", "fig4")  # experiments that also evaluate the trained policies next to the references
+
+
 def convergence(scale: Scale, name: str = "table3") -> Experiment:
-    """Table III, Fig. 4 and Fig. 5: the five learners on the default scenario (5 CVs, 3 RSUs)."""
-    return Experiment(name, tuple(_train_cell(scale, a, (), a) for a in LEARNERS))
+    """Table III, Fig. 4 and Fig. 5: the five learners trained on the default scenario (5 CVs, 3 RSUs).
+
+    Table III and Fig. 4 (:data:`EVALUATED`) also evaluate each trained policy and the references ``ly-opt``
+    and ``greedy`` on that scenario, ``eval_episodes`` per seed, so a learned policy is always seen next to
+    them; the cells share their series name with the training cells (evaluation metrics are ``cost``,
+    ``reward``, ..., training ones ``steady_*``, so they do not mix)."""
+    cells = [_train_cell(scale, a, (), a) for a in LEARNERS]
+    if name in EVALUATED:
+        cells += [_eval_cell(scale, a, (), a, learned=True) for a in LEARNERS]
+        cells += [_eval_cell(scale, p, (), p) for p in COMPARED_WITH]
+    return Experiment(name, tuple(cells))
 
 
 def fig6(scale: Scale) -> Experiment:
