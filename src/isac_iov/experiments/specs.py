@@ -15,7 +15,8 @@ table or figure (a ``series`` such as an algorithm, an optional ``x`` such as
 the number of CVs) and holds one run per seed; results are aggregated over
 those runs.  Experiments share runs freely (Table III, Fig. 4 and Fig. 5 use
 the same five training runs per seed; Fig. 6 at 5 CVs and Fig. 7 at V = 5
-reuse them too); the runner executes every distinct key once.
+reuse them too, and the evaluations of Table III and Fig. 4 are Fig. 6's at
+5 CVs); the runner executes every distinct key once.
 
 An experiment also declares its training curves (:data:`CURVES`, a
 :class:`Curves` per experiment name): the :class:`Curve` s its results keep and
@@ -44,6 +45,7 @@ REFERENCES = ("ly-opt", "greedy", "local")  # the reference policies the figures
 COMPARED_WITH = ("ly-opt", "greedy")  # the references every learned policy is shown next to
 KINDS = ("train", "evaluate")
 EXPERIMENTS = ("table3", "fig4", "fig5", "fig6", "fig7", "twin", "bandwidth")
+EVALUATED = ("table3", "fig4")  # experiments that also evaluate the trained policies next to COMPARED_WITH
 EVAL_SEED_OFFSET = 10_000  # evaluation scenarios never replay a training seed's stream
 NO_TWIN = "ly-mappo (no twin)"  # Ly-MAPPO's series in the twin-fidelity experiment
 
@@ -282,9 +284,6 @@ def _eval_cell(
         source = RunSpec("train", algo, overrides, s, scale.episodes) if learned else None
         runs.append(RunSpec("evaluate", algo, overrides, s, episodes or scale.eval_episodes, source))
     return Cell(series, x, tuple(runs))
-
-
-EVALUATED = ("table3", "fig4")  # experiments that also evaluate the trained policies next to the references
 
 
 def convergence(scale: Scale, name: str = "table3") -> Experiment:
