@@ -13,7 +13,7 @@ import pytest
 
 from isac_iov import cli
 from isac_iov.config import ConfigError
-from isac_iov.experiments import paper, report, results, runner, specs, stats
+from isac_iov.experiments import paper, report, reproduce, results, runner, specs, stats
 from isac_iov.experiments.report import write_report
 from isac_iov.learners.metrics import BASE_COLUMNS
 
@@ -277,6 +277,18 @@ def test_process_pool_and_ray_match_inline(tmp_path):
             assert value == remote[key], key
 
 
+def test_working_wall_time_is_the_union_of_the_run_intervals():
+    def record(end: str, wall: float) -> dict:
+        return {"finished_at": f"2026-12-01T{end}+0000", "wall_time_s": wall}
+
+    # [10:00:00, 10:00:10] and [10:00:05, 10:00:12] overlap (12 s); [10:00:20, 10:00:25] stands alone (5 s);
+    # a resumed invocation a day later adds its 60 s without the pause; an instant run inside a stretch adds 0
+    records = [record("10:00:10", 10), record("10:00:12", 7), record("10:00:25", 5), record("10:00:11", 0)]
+    records.append({"finished_at": "2026-12-02T10:01:00+0000", "wall_time_s": 60})
+    assert reproduce.working_wall_s(records) == pytest.approx(12 + 5 + 60)
+    assert reproduce.working_wall_s([]) == 0.0
+
+
 def test_real_tiny_reproduction_end_to_end(tmp_path):
     assert cli.main(["reproduce", "all", "--tiny", "--seeds", "1", "--out", str(tmp_path), "--workers", "1"]) == 0
     report = (tmp_path / "report.md").read_text()
@@ -286,6 +298,7 @@ def test_real_tiny_reproduction_end_to_end(tmp_path):
         specs.unique_runs(specs.build("all", specs.make_scale("tiny", 1)))
     )
     assert np.isfinite(timing["full_estimate_h"]) and timing["full_estimate_h"] > 0
+    assert 0 < timing["working_wall_time_s"] <= timing["wall_time_s"] and "were executing during" in report
 
 
 # ----------------------------------------------------------------------------- results and report

@@ -247,13 +247,28 @@ def _timing(t: dict[str, Any]) -> str:
         f"Wall time of the last `reproduce`: {t['wall_time_s']:.0f} s for {t['executed']} runs "
         f"executed, {t['skipped']} reused, {t['failed']} failed (backend {t['backend']}, "
         f"{t['workers']} workers); the runs in this directory took {t['run_seconds_total']:.0f} s "
-        f"of worker time in all. Estimated time of the full `all --seeds 5` reproduction "
+        f"of worker time in all{_working(t)}. Estimated time of the full `all --seeds 5` reproduction "
         f"({t['full_runs']} runs) on {t['workers']} workers from the measured seconds per episode: "
         f"{_hours(t['full_estimate_h'])} from wall time, {_hours(t['full_estimate_cpu_h'])} from the "
         "runs' own CPU time (the two differ when other work shares the machine). Rates measured "
         "on short runs understate the off-policy learners, whose per-episode cost grows after "
         "their warm-up."
     )
+
+
+def _working(t: dict[str, Any]) -> str:
+    """The wall time during which this directory's finished runs were executing, over every invocation."""
+    if "working_wall_time_s" not in t:  # timing written before it was recorded
+        return ""
+    return (
+        f", and were executing during {_hms(t['working_wall_time_s'])} (h:mm:ss) of wall time over every "
+        "`reproduce` that worked here (pauses between invocations excluded)"
+    )
+
+
+def _hms(seconds: float) -> str:
+    minutes, s = divmod(round(seconds), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{s:02d}"
 
 
 def _hours(h: float) -> str:

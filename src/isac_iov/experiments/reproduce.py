@@ -10,7 +10,8 @@
    Finished runs are verified before reuse and redone if they fail; runs made
    by another version of the code stop the command unless ``--redo-stale``.
 3. Aggregates the results over seeds into ``DIR/results`` (:mod:`.results`),
-   with ``timing.json`` holding the wall time, the measured seconds per
+   with ``timing.json`` holding the wall time of this invocation and of all
+   the finished runs together (:func:`working_wall_s`), the measured seconds per
    episode of every kind of run finished in ``DIR`` and the estimate of the
    full-scale ``all --seeds 5`` time derived from them (sum over its runs of
    rate x episodes, divided by the workers).  Two estimates: from wall time
@@ -28,6 +29,7 @@ import json
 import math
 import os
 import time
+from datetime import datetime
 from pathlib import Path
 
 from ..rundir import write_atomic
@@ -114,6 +116,25 @@ def seconds_per_episode(out_dir: Path, clock: str = "wall_time_s") -> dict[str, 
     return {k: sum(v) / len(v) for k, v in rates.items()}
 
 
+def working_wall_s(records: list[dict]) -> float:
+    """Wall time during which at least one of the finished runs ``records`` was executing: the length of the
+    union of their intervals ``[finished_at - wall_time_s, finished_at]``.  Unlike one invocation's wall time it
+    adds up a reproduction interrupted and resumed over several invocations (without the pauses between them);
+    a run killed and resumed counts from its resume."""
+    spans = sorted(
+        (end - r["wall_time_s"], end)
+        for r in records
+        for end in (datetime.strptime(r["finished_at"], "%Y-%m-%dT%H:%M:%S%z").timestamp(),)
+    )
+    total, start, stop = 0.0, -math.inf, -math.inf
+    for lo, hi in spans:
+        if lo > stop:  # a gap: close the current stretch, open a new one
+            total += stop - start if math.isfinite(start) else 0.0
+            start = lo
+        stop = max(stop, hi)
+    return total + (stop - start if math.isfinite(start) else 0.0)
+
+
 def _done_records(out_dir: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(Path(out_dir).glob(f"runs/*/{runner.DONE_FILE}"))]
 
@@ -132,6 +153,7 @@ def estimate_hours(rates: dict[str, float], runs: list[specs.RunSpec], workers: 
 def write_timing(out_dir: Path, outcome: runner.RunReport, wall_s: float, backend: str, workers: int) -> dict:
     """Save ``results/timing.json`` (wall time, per-episode rates, full-scale estimate) and return it."""
     rates, cpu_rates = seconds_per_episode(out_dir), seconds_per_episode(out_dir, "cpu_time_s")
+    records = _done_records(out_dir)
     full_runs = specs.unique_runs(specs.build("all", specs.make_scale("full", FULL_SEEDS)))
     timing = {
         "wall_time_s": wall_s,
@@ -140,7 +162,8 @@ def write_timing(out_dir: Path, outcome: runner.RunReport, wall_s: float, backen
         "failed": len(outcome.failed),
         "backend": backend,
         "workers": workers,
-        "run_seconds_total": sum(r["wall_time_s"] for r in _done_records(out_dir)),
+        "run_seconds_total": sum(r["wall_time_s"] for r in records),
+        "working_wall_time_s": working_wall_s(records),
         "seconds_per_episode": rates,
         "cpu_seconds_per_episode": cpu_rates,
         "full_runs": len(full_runs),
