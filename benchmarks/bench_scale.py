@@ -35,7 +35,7 @@ from pathlib import Path
 
 from bench_env import batched_rate  # this script's folder is on sys.path when it runs
 from benchruns import evaluate, train
-from isac_iov.config import ConfigError, load_config, scenario_overrides
+from isac_iov.config import Config, ConfigError, load_config, scenario_overrides
 
 TARGET_RSS_GIB = 2.0
 TARGET_RATIO = 2.0
@@ -64,11 +64,6 @@ def offpolicy_batch(num_cvs: int) -> int:
     return max(16, round(DEFAULT_AGENT_BATCH / num_cvs)) if num_cvs > DEFAULT_CVS else DEFAULT_BATCH
 
 
-def env_rate(sets: list[str], num_envs: int, seconds: float) -> float:
-    """CV-slots per second of the batched core with ``num_envs`` envs under random actions."""
-    return batched_rate(load_config(None, sets), num_envs, seconds)
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scenario", default="standin", help="'standin' (builtin 50 x 16 road) or a shipped scenario")
@@ -89,19 +84,16 @@ def main() -> None:
     print(f"{'scenario':<12}{'CVs':>6}{'RSUs':>6}{'CV-slots/s':>14}{'default/this':>14}  target <= {TARGET_RATIO:g}x")
     large = scenarios[args.scenario]
     counts = [load_config(None, large).num_cvs, *(int(c) for c in args.cvs.split(",") if c)]
-    cases: list[tuple[str, list[str]]] = [("default", [])]
+    cases: list[tuple[str, Config]] = [("default", load_config())]
     for n in counts:
         try:
-            load_config(None, [*large, f"num_cvs={n}"])
+            cases.append((args.scenario, load_config(None, [*large, f"num_cvs={n}"])))
         except ConfigError as err:  # e.g. a mobility trace holding fewer vehicles at once
             print(f"{args.scenario} at {n} CVs skipped: {err}")
-            continue
-        cases.append((args.scenario, [*large, f"num_cvs={n}"]))
     rates = [0.0] * len(cases)
     for _ in range(args.repeats):  # interleaved, so a load change on a shared machine hits every case alike
-        rates = [max(r, env_rate(sets, args.envs, args.seconds)) for r, (_, sets) in zip(rates, cases, strict=True)]
-    for (name, sets), rate in zip(cases, rates, strict=True):
-        cfg = load_config(None, sets)
+        rates = [max(r, batched_rate(cfg, args.envs, args.seconds)) for r, (_, cfg) in zip(rates, cases, strict=True)]
+    for (name, cfg), rate in zip(cases, rates, strict=True):
         ratio = rates[0] / rate
         verdict = "" if name == "default" else ("met" if ratio <= TARGET_RATIO else "MISSED")
         print(f"{name:<12}{cfg.num_cvs:>6}{cfg.num_rsus:>6}{rate:>14,.0f}{ratio:>14.2f}  {verdict}", flush=True)

@@ -289,6 +289,17 @@ def test_working_wall_time_is_the_union_of_the_run_intervals():
     assert reproduce.working_wall_s([]) == 0.0
 
 
+def test_seconds_per_episode_averages_each_kind_of_run():
+    def record(kind, algo, episodes, wall_s, cpu_s):
+        return {"spec": {"kind": kind, "algo": algo, "episodes": episodes}, "wall_time_s": wall_s, "cpu_time_s": cpu_s}
+
+    records = [record("train", "ly-dtmpo", 10, 20.0, 10.0), record("train", "ly-dtmpo", 20, 20.0, 30.0)]
+    records.append(record("eval", "ly-opt", 4, 2.0, 1.0))
+    # per-run rates 2.0 and 1.0 s/episode average to 1.5, not total time / total episodes
+    assert reproduce.seconds_per_episode(records) == {"train/ly-dtmpo": 1.5, "eval/ly-opt": 0.5}
+    assert reproduce.seconds_per_episode(records, "cpu_time_s") == {"train/ly-dtmpo": 1.25, "eval/ly-opt": 0.25}
+
+
 def test_real_tiny_reproduction_end_to_end(tmp_path):
     assert cli.main(["reproduce", "all", "--tiny", "--seeds", "1", "--out", str(tmp_path), "--workers", "1"]) == 0
     report = (tmp_path / "report.md").read_text()

@@ -106,11 +106,11 @@ def _estimate(timing: dict) -> str:
     return f"{wall_h:.2f} h from wall-time rates, {cpu_h:.2f} h from CPU-time rates"
 
 
-def seconds_per_episode(out_dir: Path, clock: str = "wall_time_s") -> dict[str, float]:
+def seconds_per_episode(records: list[dict], clock: str = "wall_time_s") -> dict[str, float]:
     """Measured mean seconds per episode (``clock``: ``wall_time_s`` or ``cpu_time_s`` of the
-    run's process) by ``kind/algo`` over every finished run in ``out_dir``."""
+    run's process) by ``kind/algo`` over the finished runs' ``records``."""
     rates: dict[str, list[float]] = {}
-    for record in _done_records(out_dir):
+    for record in records:
         spec = record["spec"]
         rates.setdefault(f"{spec['kind']}/{spec['algo']}", []).append(record[clock] / spec["episodes"])
     return {k: sum(v) / len(v) for k, v in rates.items()}
@@ -152,8 +152,8 @@ def estimate_hours(rates: dict[str, float], runs: list[specs.RunSpec], workers: 
 
 def write_timing(out_dir: Path, outcome: runner.RunReport, wall_s: float, backend: str, workers: int) -> dict:
     """Save ``results/timing.json`` (wall time, per-episode rates, full-scale estimate) and return it."""
-    rates, cpu_rates = seconds_per_episode(out_dir), seconds_per_episode(out_dir, "cpu_time_s")
     records = _done_records(out_dir)
+    rates, cpu_rates = seconds_per_episode(records), seconds_per_episode(records, "cpu_time_s")
     full_runs = specs.unique_runs(specs.build("all", specs.make_scale("full", FULL_SEEDS)))
     timing = {
         "wall_time_s": wall_s,
