@@ -124,7 +124,7 @@ def working_wall_s(records: list[dict]) -> float:
     spans = sorted(
         (end - r["wall_time_s"], end)
         for r in records
-        for end in (datetime.strptime(r["finished_at"], "%Y-%m-%dT%H:%M:%S%z").timestamp(),)
+        for end in (datetime.strptime(r["finished_at"], runner.FINISHED_AT_FORMAT).timestamp(),)
     )
     total, start, stop = 0.0, -math.inf, -math.inf
     for lo, hi in spans:

@@ -82,6 +82,7 @@ from .specs import RunSpec
 LOCK_WAIT_S = 10.0
 BACKENDS = ("local", "ray")
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+FINISHED_AT_FORMAT = "%Y-%m-%dT%H:%M:%S%z"  # a done.json's ``finished_at`` (strftime / strptime)
 RunFn = Callable[[RunSpec, Path, "Path | None"], None]
 
 
@@ -230,7 +231,7 @@ def _finish(out_dir: Path, spec: RunSpec, timing: dict[str, Any]) -> dict[str, A
     record = {
         "spec": spec.to_dict(),
         **timing,
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "finished_at": time.strftime(FINISHED_AT_FORMAT),
         "code": rundir.code_fingerprint(),
         "outputs": rundir.output_digests(directory),
     }
