@@ -1,16 +1,17 @@
-"""Cost of one off-policy gradient update, with the critics on raw or on mapped actions, as a ratio in one run.
+"""Cost of one off-policy gradient update under two values of one hyper-parameter, as a ratio in one run.
 
 For each off-policy learner, fills a replay with ``--iterations`` iterations of
 random episodes of the default scenario, then times ``--updates`` calls of
-``learner.update`` on fresh minibatches (one thread, after a warm-up), once with
-``algo.critic_action_input=raw`` and once with ``effective`` (the default,
-:func:`isac_iov.learners.offpolicy.mapped_actions`), interleaved in rounds so
-that a change in the machine's speed hits both alike.  Prints milliseconds per
-update and the ratio.  A training episode of the paper's protocol runs
-``episode_slots * updates_per_step / num_envs`` updates (3.75 by default), which
-is most of its time.
+``learner.update`` on fresh minibatches (one thread, after a warm-up), once per
+value of ``--key`` (default ``critic_action_input``: the critics on the raw
+actions against the mapped ones, :func:`isac_iov.learners.offpolicy.mapped_actions`),
+interleaved in rounds so that a change in the machine's speed hits both alike.  Prints milliseconds per update and the
+ratio of the second value to the first.  A training episode of the paper's
+protocol runs ``episode_slots * updates_per_step / num_envs`` updates (3.75 by
+default), which is most of its time.
 
-    python benchmarks/bench_update.py [--algos ly-maddpg,ly-matd3,ly-masac] [--updates 100] [--rounds 3]
+    python benchmarks/bench_update.py [--algos ly-maddpg,ly-matd3,ly-masac] [--key critic_action_input]
+        [--values raw,effective] [--updates 100] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ from isac_iov.learners.common import EnvSpec, make_algo_config
 from isac_iov.learners.offpolicy import OffPolicyLearner
 
 
-def filled_learner(algo: str, critic_input: str, iterations: int) -> OffPolicyLearner:
-    """``algo``'s learner with a replay of ``iterations`` iterations of its (random warm-up) episodes."""
+def filled_learner(algo: str, overrides: dict[str, str], iterations: int) -> OffPolicyLearner:
+    """``algo``'s learner under ``overrides`` with a replay of ``iterations`` iterations of its (random warm-up)
+    episodes."""
     cfg = load_config(None, [])
     spec = algo_spec(algo)
-    algo_cfg = make_algo_config(spec.config, {"critic_action_input": critic_input, "warmup_episodes": 10**6})
+    algo_cfg = make_algo_config(spec.config, {**overrides, "warmup_episodes": 10**6})
     torch.manual_seed(0)
     learner = spec.learner(EnvSpec.from_config(cfg), algo_cfg)
     assert isinstance(learner, OffPolicyLearner)
@@ -63,19 +65,25 @@ def main() -> None:
     p.add_argument("--updates", type=int, default=100)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--iterations", type=int, default=4, help="iterations of random episodes in the replay")
+    p.add_argument("--key", default="critic_action_input", help="the algo key whose values are compared")
+    p.add_argument("--values", default="raw,effective", help="two values of --key")
     args = p.parse_args()
+    values = args.values.split(",")
+    if len(values) != 2:
+        p.error(f"--values: give two values separated by a comma, got {args.values!r}")
     torch.set_num_threads(1)
-    print(f"{'algo':<10}{'raw ms':>9}{'mapped ms':>11}{'ratio':>8}")
+    print(f"ms per update, {args.key} = {values[0]} / {values[1]}")
+    print(f"{'algo':<10}{values[0]:>12}{values[1]:>12}{'ratio':>8}")
     for algo in (a for a in args.algos.split(",") if a):
-        learners = {k: filled_learner(algo, k, args.iterations) for k in ("raw", "effective")}
+        learners = {v: filled_learner(algo, {args.key: v}, args.iterations) for v in values}
         for learner in learners.values():
             ms_per_update(learner, 10)  # warm-up
-        times: dict[str, list[float]] = {k: [] for k in learners}
+        times: dict[str, list[float]] = {v: [] for v in learners}
         for _ in range(args.rounds):
-            for key, learner in learners.items():
-                times[key].append(ms_per_update(learner, args.updates))
-        raw, mapped = (float(np.median(times[k])) for k in ("raw", "effective"))
-        print(f"{algo:<10}{raw:9.1f}{mapped:11.1f}{mapped / raw:8.2f}", flush=True)
+            for value, learner in learners.items():
+                times[value].append(ms_per_update(learner, args.updates))
+        first, second = (float(np.median(times[v])) for v in values)
+        print(f"{algo:<10}{first:12.1f}{second:12.1f}{second / first:8.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -362,3 +362,29 @@ def test_exploration_noise_is_added_before_the_sigmoid_by_default(algo):
     assert ((b == 0) | (b == 1)).float().mean() > 0.1  # noise of std 0.5 on [0, 1] clips often
     with pytest.raises(ConfigError, match=r"algo.noise_space: must be one of \('action', 'pre_action'\), got 'u'"):
         make_algo_config(spec.config, {"noise_space": "u"})
+
+
+@pytest.mark.parametrize("algo", ["ly-maddpg", "ly-masac"])
+def test_warmup_plays_uniform_or_initial_policy_actions_and_learns_only_after_it(algo):
+    spec = REGISTRY[algo]
+    cfg = load_config(None, TINY)
+    local_weight = {}
+    for mode in ("random", "policy"):
+        torch.manual_seed(0)
+        overrides = _algo_overrides(algo, {"warmup_episodes": 4, "warmup_actions": mode})
+        learner = spec.learner(EnvSpec.from_config(cfg), make_algo_config(spec.config, overrides))
+        env = BatchedEnv(cfg, learner.num_envs, seed=0)
+        played = []
+        for _ in range(3):  # 2 episodes per iteration: the first two iterations are the warm-up
+            updates_before = learner.updates
+            for t, step in enumerate(rollout(env, learner.explore)):
+                learner.record(step, t)
+            played.append(learner.stage["act"][..., 0].clone())
+            learner.end_iteration(learner.num_envs)
+        assert updates_before == 0 and learner.updates > 0  # no update before the fourth episode ends
+        local_weight[mode] = torch.cat(played[:2]).mean().item()
+    # uniform actions: mean 0.5; the initial policy: sigmoid(init_local_logit = -3) = 0.05 under its noise
+    assert local_weight["random"] == pytest.approx(0.5, abs=0.1)
+    assert local_weight["policy"] < 0.15
+    with pytest.raises(ConfigError, match=r"algo.warmup_actions: must be one of \('random', 'policy'\), got 'zero'"):
+        make_algo_config(spec.config, {"warmup_actions": "zero"})

@@ -126,6 +126,7 @@ _CHOICES = {
     "critic_actions": ("auto", "joint", "summary"),
     "critic_action_input": ("raw", "effective"),
     "noise_space": ("action", "pre_action"),
+    "warmup_actions": ("random", "policy"),
 }
 SCALE_CVS = 16  # "auto" options take their scalable form above this many CVs
 _POSITIVE_INT = {

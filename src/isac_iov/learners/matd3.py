@@ -10,6 +10,14 @@ Per update:
 
 Everything else - actors, exploration (``N(0, exploration_noise)`` on the pre-action), the
 actor step and the targets - is :class:`~.maddpg.MADDPG`'s, which this class extends.
+
+**Actor learning rate 6e-5, twice Ly-MADDPG's.**  With ``gamma = 0`` (:mod:`.offpolicy`) the
+targets are the scaled rewards alone, so the minimum over twin critics and the target
+smoothing of step 1 change nothing, and what is left of TD3 is the policy delay: half as many
+actor steps as Ly-MADDPG.  At Ly-MADDPG's 3e-5 the actor was still short of it after 1800
+episodes (seed 0, ``isac-iov evaluate --episodes 20 --seed 0``: 1.099 times ``ly-opt``, 12.5 J
+per CV-slot, 1.5 % deadline misses, against Ly-MADDPG's 1.028); at 6e-5 it made the same
+progress per episode (1.042, 16.3 J, 0.5 %).
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from .maddpg import MADDPG, MaddpgConfig
 
 @dataclass(frozen=True)
 class Matd3Config(MaddpgConfig):
+    actor_lr: float = 6e-5  # twice Ly-MADDPG's: the actor steps every policy_delay = 2 updates (docstring)
     policy_delay: int = 2
     target_noise: float = 0.1  # [0, 1] actions: half the usual 0.2 of [-1, 1]
     target_noise_clip: float = 0.25

@@ -1,8 +1,9 @@
 """The part Ly-MADDPG, Ly-MATD3 and Ly-MASAC share: collection, replay, reward scaling, critic inputs.
 
 :class:`OffPolicyLearner` plays the ``num_envs`` envs of an iteration with the
-subclass's ``behaviour`` policy (uniform random actions during the first
-``warmup_episodes``, unless the actor was warm-started), stages the episodes
+subclass's ``behaviour`` policy (also during the first ``warmup_episodes``, which
+precede any update; ``warmup_actions = random`` plays uniform random actions
+there instead, unless the actor was warm-started), stages the episodes
 and stores the first ``keep`` of them in an :class:`~.buffers.EpisodeReplay` when the iteration ends.  After
 every vector step (``num_envs`` env-slots) it runs ``updates_per_step``
 gradient updates (the subclass's ``update``) on minibatches of ``batch_size``
@@ -64,11 +65,35 @@ cost, ``ly-opt`` 0.276; Ly-MADDPG unless stated):
 * One shared actor (one-hot agent id): five times the data per network.  The
   critics stay one per CV: a shared critic learned the toy task of :mod:`.toy`
   far worse under the per-CV reward (gap 0.22 vs 0.006 after 200 iterations).
+  Nor did one critic network with an output per CV, on every CV's observation,
+  the global state and the joint action, learn the real task as well, although
+  it halved the time of an update (a prototype timed by ``bench_update.py``):
+  seed 0, Ly-MADDPG 0.372 against 0.283; seed 3, Ly-MASAC 0.484 against 0.296
+  (1800 episodes, the defaults of then).  Half the updates (``num_envs = 16``):
+  Ly-MADDPG 0.324 (seed 0).
 * Tried without a clear gain, and not kept as options (cost after 900-1800
   episodes): Huber critic loss 0.424, team reward 0.399, hidden 256 0.404,
   critic lr 3e-4 with batch 512 0.506, exploration noise 0.05 0.441, no warm-up
   0.416, batch 1024 0.394, 3 updates per step 0.378 (2.6 times slower), critics
   that see only their own CV's action 0.384.
+
+**Warm-up around the initial policy** (``warmup_actions = policy``; the usual uniform
+random actions before).  Uniform random weights run a large share of each task locally, at
+80-130 J per CV-slot against the 22 J budget, so the virtual energy queues of eq. (27)
+reached 1,000-1,600 J during the 16 warm-up episodes and the first replay held mostly
+states with a huge energy price.  Every learner then cut its energy far below the budget
+once the queues had drained, and paid in delay: the reproduction's 5-seed training curves
+dip to about -40 per slot near episode 140 (Ly-MASAC), -30 near 180 (Ly-MADDPG) and -20
+near 300 (Ly-MATD3) before they recover.  The initial policy (``init_local_logit``,
+mostly offloading) with its exploration noise keeps the queues near 100-170 J.  Seed 3,
+Ly-MASAC (``isac-iov evaluate --episodes 20 --seed 0``): 1.075 times ``ly-opt``, last 100
+episodes 5.6 % below the best earlier window, dip to -39 at episode 140, before; 1.040,
+-0.2 %, -20, after; seed 0, Ly-MADDPG: 1.028 before, 1.027 after.  Ly-MADDPG's and
+Ly-MATD3's dip is not from the warm-up and stays: the queues build again to about 100 J
+while the first policies spend 24-26 J, and once they have drained (about episode 120)
+the actors keep cutting energy for 40-80 more episodes (to 4-5 J per CV-slot) until the
+replay holds enough low-queue states (half the buffer, 100 episodes: the same dip, 40
+episodes shorter).
 
 **Actor learning-rate schedule** (``actor_lr_floor``, ``anneal_episodes``): the actor's
 lr falls linearly from ``actor_lr`` to ``actor_lr * actor_lr_floor`` over the first
@@ -162,6 +187,11 @@ now; seeds 0-4 with ``isac-iov train --set algo.actor_lr_floor=1`` and ``isac-io
 evaluate --episodes 20 --seed 0``): 0.283, 1.028 (per seed 1.028, 1.028, 1.025,
 1.031, 1.027), 16.2 J, 0.5 %, -2.1 %.  With its actor lr at 1e-4 instead of 3e-5
 it diverged (seed 3, annealed: 2.03 times ``ly-opt``, drift -31 %).
+
+With the warm-up around the initial policy and Ly-MATD3's actor lr at 6e-5 (:mod:`.matd3`;
+both the defaults now), over 5 seeds (``benchmarks/bench_train.py``, same columns): Ly-MADDPG
+0.283, 1.028, 16.3 J, 0.5 %, -1.8 %; Ly-MATD3 0.284, 1.031, 16.0 J, 0.5 %, -1.4 %; Ly-MASAC
+0.285, 1.034, 17.5 J, 0.8 %, -2.1 %.
 """
 
 from __future__ import annotations
@@ -202,7 +232,8 @@ class OffPolicyConfig(AlgoConfig):
     tau: float = 0.01  # Polyak factor of the target networks
     batch_size: int = 256  # joint transitions per update
     buffer_episodes: int = 200  # replay capacity in episodes (x episode_slots transitions)
-    warmup_episodes: int = 16  # episodes of uniform random actions before learning
+    warmup_episodes: int = 16  # episodes played before learning starts
+    warmup_actions: str = "policy"  # what they play: the initial "policy" exploring, or uniform "random" actions
     updates_per_step: int = 1  # gradient updates per vector step of num_envs env-slots
     max_grad_norm: float = 10.0
     reward_memory: float = 10.0  # iterations of rewards the reward scale remembers (0: all)
@@ -301,7 +332,7 @@ class OffPolicyLearner(ABC):
         o = as_tensor(obs)
         self.stage["obs"][:, t] = o
         self.stage["glob"][:, t] = critic_extra(as_tensor(global_state), self.spec, self.pooled)
-        if self.random_warmup and self.episodes_seen < self.cfg.warmup_episodes:
+        if self.random_warmup and self.cfg.warmup_actions == "random" and self.episodes_seen < self.cfg.warmup_episodes:
             a = torch.rand(o.shape[0], self.spec.num_cvs, self.spec.action_dim)
         else:
             with torch.no_grad():

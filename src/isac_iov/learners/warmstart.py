@@ -80,7 +80,8 @@ def behaviour_clone(
 def warm_start(learner: Learner, cfg: Config, policy_name: str, seed: int, episodes: int = 64) -> float:
     """Clone ``policy_name`` into ``learner.actor`` (and its target actor, if any); returns the fit's MSE.
 
-    An off-policy learner then skips its uniformly random warm-up and explores around the clone.
+    An off-policy learner then explores around the clone from its first episode, also when its warm-up would
+    otherwise play uniform random actions (``warmup_actions = random``).
     """
     obs, actions = collect(cfg, policy_name, episodes, seed)
     actor = learner.actor
