@@ -5,7 +5,7 @@ learner (``--offpolicy``, default Ly-MASAC) for ``--episodes`` episodes with the
 CVs ``auto`` picks the scalable ones: no agent id, pooled critic state, a shared critic on the own action and a
 summary of the others'), each run in a fresh subprocess so its peak RSS (``resource.getrusage``) is its own.
 The off-policy learner's ``algo.batch_size`` (joint transitions per update) is scaled to keep an update near
-the default scenario's 256 x 5 agent-transitions (:func:`offpolicy_batch`; 26 at 50 CVs), so an update costs
+the default scenario's 128 x 5 agent-transitions (:func:`offpolicy_batch`; 16, its floor, at 50 CVs), so an update costs
 about the same at any scale.  Prints per scenario:
 
 * training wall time per episode and in total, and peak RSS (target <= 2 GiB);
@@ -36,10 +36,11 @@ from pathlib import Path
 from bench_env import batched_rate  # this script's folder is on sys.path when it runs
 from benchruns import evaluate, train
 from isac_iov.config import Config, ConfigError, load_config, scenario_overrides
+from isac_iov.learners.offpolicy import OffPolicyConfig
 
 TARGET_RSS_GIB = 2.0
 TARGET_RATIO = 2.0
-DEFAULT_CVS, DEFAULT_BATCH = 5, 256  # Table II's CVs; the off-policy learners' batch_size
+DEFAULT_CVS, DEFAULT_BATCH = 5, OffPolicyConfig().batch_size  # Table II's CVs; the off-policy learners' batch_size
 DEFAULT_AGENT_BATCH = DEFAULT_CVS * DEFAULT_BATCH
 STANDIN_RSUS_M = [100.0 + 200.0 * k for k in range(16)]
 STANDIN = [
@@ -60,7 +61,7 @@ def scenario_sets(name: str) -> list[str]:
 
 def offpolicy_batch(num_cvs: int) -> int:
     """Joint transitions per off-policy update that keep its agent-transitions near the default scenario's
-    (256 joint transitions x 5 CVs): an update then costs about as much at any scale."""
+    (``DEFAULT_BATCH`` joint transitions x 5 CVs, at least 16): an update then costs about as much at any scale."""
     return max(16, round(DEFAULT_AGENT_BATCH / num_cvs)) if num_cvs > DEFAULT_CVS else DEFAULT_BATCH
 
 

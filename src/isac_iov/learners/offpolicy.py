@@ -62,6 +62,11 @@ cost, ``ly-opt`` 0.276; Ly-MADDPG unless stated):
   ``u = -2`` and kept the local share at 0.12 (27 of 36 J per CV-slot).
 * ``buffer_episodes = 200`` (was 2000): 0.392 vs 0.419 after 900 episodes; the
   warm-up's random actions leave the buffer sooner.
+* ``batch_size = 128`` (was 256): an update takes 0.51-0.57 of the time
+  (``benchmarks/bench_update.py --key batch_size --values 256,128``), training
+  about two thirds, and 5 seeds learned almost as well (``bench_train.py``, times
+  ``ly-opt``): Ly-MADDPG 1.035 against 1.028, Ly-MATD3
+  1.035 against 1.031, Ly-MASAC 1.040 against 1.034.
 * One shared actor (one-hot agent id): five times the data per network.  The
   critics stay one per CV: a shared critic learned the toy task of :mod:`.toy`
   far worse under the per-CV reward (gap 0.22 vs 0.006 after 200 iterations).
@@ -191,7 +196,9 @@ it diverged (seed 3, annealed: 2.03 times ``ly-opt``, drift -31 %).
 With the warm-up around the initial policy and Ly-MATD3's actor lr at 6e-5 (:mod:`.matd3`;
 both the defaults now), over 5 seeds (``benchmarks/bench_train.py``, same columns): Ly-MADDPG
 0.283, 1.028, 16.3 J, 0.5 %, -1.8 %; Ly-MATD3 0.284, 1.031, 16.0 J, 0.5 %, -1.4 %; Ly-MASAC
-0.285, 1.034, 17.5 J, 0.8 %, -2.1 %.
+0.285, 1.034, 17.5 J, 0.8 %, -2.1 %.  With minibatches of 128 as well (the defaults now):
+Ly-MADDPG 0.285, 1.035, 16.1 J, 0.4 %, -1.8 %; Ly-MATD3 0.285, 1.035, 15.7 J, 0.5 %, -0.6 %;
+Ly-MASAC 0.286, 1.040, 17.5 J, 0.8 %, -1.7 %.
 """
 
 from __future__ import annotations
@@ -230,7 +237,7 @@ class OffPolicyConfig(AlgoConfig):
     critic_lr: float = 1e-3
     gamma: float = 0.0  # eq. (39) is minimised slot by slot (module docstring)
     tau: float = 0.01  # Polyak factor of the target networks
-    batch_size: int = 256  # joint transitions per update
+    batch_size: int = 128  # joint transitions per update (256 before: twice the update time, no better; docstring)
     buffer_episodes: int = 200  # replay capacity in episodes (x episode_slots transitions)
     warmup_episodes: int = 16  # episodes played before learning starts
     warmup_actions: str = "policy"  # what they play: the initial "policy" exploring, or uniform "random" actions
