@@ -237,7 +237,7 @@ class OffPolicyConfig(AlgoConfig):
     critic_lr: float = 1e-3
     gamma: float = 0.0  # eq. (39) is minimised slot by slot (module docstring)
     tau: float = 0.01  # Polyak factor of the target networks
-    batch_size: int = 128  # joint transitions per update (256 before: twice the update time, no better; docstring)
+    batch_size: int = 128  # joint transitions per update (256: twice the update time for 0.4-0.7 % less cost)
     buffer_episodes: int = 200  # replay capacity in episodes (x episode_slots transitions)
     warmup_episodes: int = 16  # episodes played before learning starts
     warmup_actions: str = "policy"  # what they play: the initial "policy" exploring, or uniform "random" actions
