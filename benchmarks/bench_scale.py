@@ -4,9 +4,9 @@ For the default scenario (Table II, 5 CVs x 3 RSUs) and a large one, trains Ly-D
 learner (``--offpolicy``, default Ly-MASAC) for ``--episodes`` episodes with their default options (above 16
 CVs ``auto`` picks the scalable ones: no agent id, pooled critic state, a shared critic on the own action and a
 summary of the others'), each run in a fresh subprocess so its peak RSS (``resource.getrusage``) is its own.
-The off-policy learner's ``algo.batch_size`` (joint transitions per update) is scaled to keep an update near
-the default scenario's 128 x 5 agent-transitions (:func:`offpolicy_batch`; 16, its floor, at 50 CVs), so an update costs
-about the same at any scale.  Prints per scenario:
+The off-policy learner's ``algo.batch_size`` (joint transitions per update) is scaled to keep the agent-transitions
+of an update near the default scenario's (the default ``batch_size`` x 5 CVs; :func:`offpolicy_batch`, at least 16),
+so an update costs about the same at any scale.  Prints per scenario:
 
 * training wall time per episode and in total, and peak RSS (target <= 2 GiB);
 * the cost (eq. 24), energy, deadline misses and reward of the trained policies (deterministic, ``--eval-episodes``

@@ -1,14 +1,16 @@
 """Cost of one off-policy gradient update under two values of one hyper-parameter, as a ratio in one run.
 
 For each off-policy learner, fills a replay with ``--iterations`` iterations of
-random episodes of the default scenario, then times ``--updates`` calls of
+warm-up episodes of the default scenario (played as ``algo.warmup_actions``
+says: by default the initial policy), then times ``--updates`` calls of
 ``learner.update`` on fresh minibatches (one thread, after a warm-up), once per
 value of ``--key`` (default ``critic_action_input``: the critics on the raw
 actions against the mapped ones, :func:`isac_iov.learners.offpolicy.mapped_actions`),
-interleaved in rounds so that a change in the machine's speed hits both alike.  Prints milliseconds per update and the
-ratio of the second value to the first.  A training episode of the paper's
-protocol runs ``episode_slots * updates_per_step / num_envs`` updates (3.75 by
-default), which is most of its time.
+interleaved in rounds so that a change in the machine's speed hits both alike.
+Prints milliseconds per update and the ratio of the second value to the first.
+A training episode of the paper's protocol runs ``episode_slots *
+updates_per_step / num_envs`` updates (3.75 by default), which is most of its
+time.
 
     python benchmarks/bench_update.py [--algos ly-maddpg,ly-matd3,ly-masac] [--key critic_action_input]
         [--values raw,effective] [--updates 100] [--rounds 3]
@@ -31,8 +33,8 @@ from isac_iov.learners.offpolicy import OffPolicyLearner
 
 
 def filled_learner(algo: str, overrides: dict[str, str], iterations: int) -> OffPolicyLearner:
-    """``algo``'s learner under ``overrides`` with a replay of ``iterations`` iterations of its (random warm-up)
-    episodes."""
+    """``algo``'s learner under ``overrides`` with a replay of ``iterations`` iterations of its warm-up episodes
+    (no update while they are played)."""
     cfg = load_config(None, [])
     spec = algo_spec(algo)
     algo_cfg = make_algo_config(spec.config, {**overrides, "warmup_episodes": 10**6})
