@@ -289,15 +289,63 @@ def test_working_wall_time_is_the_union_of_the_run_intervals():
     assert reproduce.working_wall_s([]) == 0.0
 
 
-def test_seconds_per_episode_averages_each_kind_of_run():
-    def record(kind, algo, episodes, wall_s, cpu_s):
-        return {"spec": {"kind": kind, "algo": algo, "episodes": episodes}, "wall_time_s": wall_s, "cpu_time_s": cpu_s}
+def _timed_record(key, kind, algo, episodes, wall_s, cpu_s, overrides=()):
+    spec = {"key": key, "kind": kind, "algo": algo, "episodes": episodes, "overrides": list(overrides)}
+    return {"spec": spec, "wall_time_s": wall_s, "cpu_time_s": cpu_s}
 
-    records = [record("train", "ly-dtmpo", 10, 20.0, 10.0), record("train", "ly-dtmpo", 20, 20.0, 30.0)]
-    records.append(record("eval", "ly-opt", 4, 2.0, 1.0))
+
+def _metrics_clock(out: Path, key: str, seconds: list[float]) -> None:
+    path = out / "runs" / key / "metrics.csv"
+    path.parent.mkdir(parents=True)
+    rows = "".join(f"{i},-1.0,{s}\n" for i, s in enumerate(seconds))
+    path.write_text("episode,reward,wall_time_s\n" + rows)
+
+
+def test_seconds_per_episode_averages_each_kind_of_run(tmp_path):
+    records = [
+        _timed_record("a", "train", "ly-dtmpo", 10, 20.0, 10.0),
+        _timed_record("b", "train", "ly-dtmpo", 20, 20.0, 30.0),
+        _timed_record("c", "evaluate", "ly-opt", 4, 2.0, 1.0),
+    ]
+    times = reproduce.run_times(tmp_path, records)  # no metrics.csv: the done-markers' clocks
     # per-run rates 2.0 and 1.0 s/episode average to 1.5, not total time / total episodes
-    assert reproduce.seconds_per_episode(records) == {"train/ly-dtmpo": 1.5, "eval/ly-opt": 0.5}
-    assert reproduce.seconds_per_episode(records, "cpu_time_s") == {"train/ly-dtmpo": 1.25, "eval/ly-opt": 0.25}
+    assert reproduce.seconds_per_episode(times) == {"train/ly-dtmpo": 1.5, "evaluate/ly-opt": 0.5}
+    assert reproduce.seconds_per_episode(times, "cpu_s") == {"train/ly-dtmpo": 1.25, "evaluate/ly-opt": 0.25}
+
+
+def test_a_resumed_training_run_counts_its_earlier_attempts(tmp_path):
+    # run "r" was killed and resumed: its last attempt took 30 s, but its metrics clock (carried over the
+    # checkpoint) ends at 100 s; run "f" ran once (45 s, of which 40 s in the training loop)
+    _metrics_clock(tmp_path, "r", [10.0, 55.0, 100.0])
+    _metrics_clock(tmp_path, "f", [20.0, 40.0])
+    records = [
+        _timed_record("r", "train", "ly-maddpg", 10, 30.0, 25.0),
+        _timed_record("f", "train", "ly-maddpg", 10, 45.0, 44.0),
+        _timed_record("o", "train", "ly-maddpg", 10, 7.0, 7.0, overrides=["num_cvs=2"]),
+    ]
+    times = reproduce.run_times(tmp_path, records)
+    assert [(t["wall_s"], t["resumed"], t["cpu_s"]) for t in times] == [
+        (100.0, True, None),
+        (45.0, False, 44.0),
+        (7.0, False, 7.0),
+    ]
+    assert reproduce.seconds_per_episode(times) == {"train/ly-maddpg": pytest.approx((10.0 + 4.5 + 0.7) / 3)}
+    # the resumed run's CPU time covers one attempt only: left out of the CPU rates
+    assert reproduce.seconds_per_episode(times, "cpu_s") == {"train/ly-maddpg": pytest.approx((4.4 + 0.7) / 2)}
+    # the default scenario's runs only (no overrides): "r" and "f"
+    assert reproduce.training_seconds(times) == {
+        "ly-maddpg": {"runs": 2, "resumed": 1, "min": 45.0, "median": 72.5, "max": 100.0}
+    }
+
+
+def test_logged_training_reads_the_last_complete_row(tmp_path):
+    assert runner.logged_training(tmp_path / "none") == (0, 0.0)
+    _metrics_clock(tmp_path, "empty", [])
+    assert runner.logged_training(tmp_path / "runs" / "empty") == (0, 0.0)
+    _metrics_clock(tmp_path, "cut", [3.0])
+    with open(tmp_path / "runs" / "cut" / "metrics.csv", "a") as fh:
+        fh.write("1,-2.0")  # a row cut short by a kill: the clock of the row before counts
+    assert runner.logged_training(tmp_path / "runs" / "cut") == (2, 3.0)
 
 
 def test_real_tiny_reproduction_end_to_end(tmp_path):
@@ -310,6 +358,9 @@ def test_real_tiny_reproduction_end_to_end(tmp_path):
     )
     assert np.isfinite(timing["full_estimate_h"]) and timing["full_estimate_h"] > 0
     assert 0 < timing["working_wall_time_s"] <= timing["wall_time_s"] and "were executing during" in report
+    trained = timing["training_seconds"]  # every learner trains on the default scenario (Table III)
+    assert sorted(trained) == sorted(specs.LEARNERS) and all(v["runs"] == 1 and v["max"] > 0 for v in trained.values())
+    assert "Wall time per training run on the default scenario" in report
 
 
 # ----------------------------------------------------------------------------- results and report

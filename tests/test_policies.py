@@ -1,17 +1,20 @@
 """Reference policies and the per-slot optimiser ly-opt: validity, hand-computed rules, optimality vs references."""
 
+import importlib.util
 import sys
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from isac_iov import BatchedEnv, load_config
 from isac_iov.actions import check_actions, layout
-from isac_iov.policies import REGISTRY, LyOptConfig, LyOptPolicy, make_policy
+from isac_iov.policies import REGISTRY, GreedyPolicy, LyOptConfig, LyOptPolicy, make_policy, reference
 from isac_iov.policies.lyopt import solve
 from isac_iov.policies.reference import water_fill
 from isac_iov.slot import evaluate
+from isac_iov.twin import coverage_claims
 
 SCENARIOS = {
     "default": [],
@@ -159,3 +162,31 @@ def test_make_policy_names_and_run_directories(tmp_path, monkeypatch):
     fake.load_policy = lambda path: loaded.append(path) or "trained"
     monkeypatch.setitem(sys.modules, "isac_iov.learners", fake)
     assert make_policy(str(tmp_path), load_config(), 0) == "trained" and loaded == [str(tmp_path)]
+
+
+def _benchmark(name: str) -> types.ModuleType:
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_blind_greedy_is_greedy_given_the_true_claims_and_no_backlog():
+    blind_greedy = _benchmark("bench_local_greedy").BlindGreedy
+
+    def others_claims(env: BatchedEnv) -> np.ndarray:
+        claims = coverage_claims(reference.link_view(env.scn, env.snapshot()[0]).reachable)
+        return claims.sum(axis=-2, keepdims=True) - claims
+
+    env = BatchedEnv(load_config(None, []), 4, seed=3)
+    obs, _ = env.reset()  # every queue empty: only the claims can differ
+    assert not env.snapshot()[1].rsu_cycles.any()
+    greedy = GreedyPolicy().act(env, obs)
+    np.testing.assert_allclose(blind_greedy(others_claims(env)).act(env, obs), greedy)
+    mean_others = others_claims(env).mean(axis=(0, 1))  # a constant prior in place of the true claims
+    assert not np.allclose(blind_greedy(mean_others).act(env, obs), greedy)
+    env, obs = _played_env(["rsu.service=allocated"], seed=1)  # RSU backlogs, which the blind rule ignores
+    assert env.snapshot()[1].rsu_cycles.max() > 0
+    assert not np.allclose(blind_greedy(others_claims(env)).act(env, obs), GreedyPolicy().act(env, obs))

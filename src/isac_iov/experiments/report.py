@@ -222,7 +222,8 @@ def _header(out_dir: Path, res: dict[str, Any]) -> str:
         )
     timing = out_dir / RESULTS / "timing.json"
     if timing.is_file():
-        lines.append(_timing(json.loads(timing.read_text())))
+        t = json.loads(timing.read_text())
+        lines += [_timing(t), *filter(None, [_training_time(t)])]
     prov = out_dir / RESULTS / PROVENANCE
     if prov.is_file():
         codes = json.loads(prov.read_text())["code"]
@@ -253,6 +254,25 @@ def _timing(t: dict[str, Any]) -> str:
         "runs' own CPU time (the two differ when other work shares the machine). Rates measured "
         "on short runs understate the off-policy learners, whose per-episode cost grows after "
         "their warm-up."
+    )
+
+
+def _training_time(t: dict[str, Any]) -> str:
+    """Wall seconds per training run on the default scenario, by learner (timing written before
+    they were recorded: nothing)."""
+    per_algo = t.get("training_seconds")
+    if not per_algo:
+        return ""
+    rows = [
+        [algo, str(v["runs"]), f"{v['min']:.0f}", f"{v['median']:.0f}", f"{v['max']:.0f}", str(v["resumed"])]
+        for algo, v in per_algo.items()
+    ]
+    return (
+        "\nWall time per training run on the default scenario, as this machine delivered it while "
+        f"{t['workers']} runs shared it (a run resumed after a kill counts its earlier attempts up to the "
+        "checkpoint it resumed from):\n\n"
+        + _table(["learner", "runs", "min s", "median s", "max s", "resumed"], rows)
+        + "\n"
     )
 
 

@@ -12,11 +12,14 @@
 3. Aggregates the results over seeds into ``DIR/results`` (:mod:`.results`),
    with ``timing.json`` holding the wall time of this invocation and of all
    the finished runs together (:func:`working_wall_s`), the measured seconds per
-   episode of every kind of run finished in ``DIR`` and the estimate of the
-   full-scale ``all --seeds 5`` time derived from them (sum over its runs of
-   rate x episodes, divided by the workers).  Two estimates: from wall time
-   (what this machine delivered, sharing included) and from each run's own CPU
-   time (what ``workers`` free cores would take).
+   episode of every kind of run finished in ``DIR``, the wall seconds of each
+   learner's training runs on the default scenario (:func:`training_seconds`)
+   and the estimate of the full-scale ``all --seeds 5`` time derived from them
+   (sum over its runs of rate x episodes, divided by the workers).  Two
+   estimates: from wall time (what this machine delivered, sharing included)
+   and from each run's own CPU time (what ``workers`` free cores would take).
+   A training run resumed after a kill counts the time of its earlier attempts
+   too (:func:`.runner.run_wall_s`).
 4. Writes ``DIR/report.md`` and ``DIR/figures/*.png`` (:mod:`.report`).
 
 ``--quick`` is the reduced smoke-test scale (see :func:`.specs.make_scale`).
@@ -28,6 +31,7 @@ import argparse
 import json
 import math
 import os
+import statistics
 import time
 from datetime import datetime
 from pathlib import Path
@@ -106,14 +110,53 @@ def _estimate(timing: dict) -> str:
     return f"{wall_h:.2f} h from wall-time rates, {cpu_h:.2f} h from CPU-time rates"
 
 
-def seconds_per_episode(records: list[dict], clock: str = "wall_time_s") -> dict[str, float]:
-    """Measured mean seconds per episode (``clock``: ``wall_time_s`` or ``cpu_time_s`` of the
-    run's process) by ``kind/algo`` over the finished runs' ``records``."""
-    rates: dict[str, list[float]] = {}
+def run_times(out_dir: Path, records: list[dict]) -> list[dict]:
+    """Per finished run of ``records`` (its ``done.json`` files): ``kind``, ``algo``, ``overrides``,
+    ``episodes``, ``wall_s`` over all its attempts (:func:`.runner.run_wall_s`), ``resumed`` (earlier
+    attempts counted) and ``cpu_s``, the CPU time of the attempt that finished (``None`` if resumed: the
+    earlier attempts' CPU time is not recorded)."""
+    times = []
     for record in records:
-        spec = record["spec"]
-        rates.setdefault(f"{spec['kind']}/{spec['algo']}", []).append(record[clock] / spec["episodes"])
+        spec, wall = record["spec"], runner.run_wall_s(out_dir, record)
+        resumed = wall > record["wall_time_s"]
+        times.append(
+            {
+                **{k: spec[k] for k in ("kind", "algo", "overrides", "episodes")},
+                "wall_s": wall,
+                "resumed": resumed,
+                "cpu_s": None if resumed else record["cpu_time_s"],
+            }
+        )
+    return times
+
+
+def seconds_per_episode(times: list[dict], clock: str = "wall_s") -> dict[str, float]:
+    """Measured mean seconds per episode (``clock``: ``wall_s`` or ``cpu_s`` of :func:`run_times`) by
+    ``kind/algo``, each run weighted alike; runs without that clock are left out."""
+    rates: dict[str, list[float]] = {}
+    for t in times:
+        if t[clock] is not None:
+            rates.setdefault(f"{t['kind']}/{t['algo']}", []).append(t[clock] / t["episodes"])
     return {k: sum(v) / len(v) for k, v in rates.items()}
+
+
+def training_seconds(times: list[dict]) -> dict[str, dict[str, float]]:
+    """Wall seconds per training run on the default scenario (no overrides), by learner: ``runs``,
+    ``resumed`` (how many of them), ``min``, ``median`` and ``max``."""
+    by_algo: dict[str, list[dict]] = {}
+    for t in times:
+        if t["kind"] == "train" and not t["overrides"]:
+            by_algo.setdefault(t["algo"], []).append(t)
+    return {
+        algo: {
+            "runs": len(ts),
+            "resumed": sum(t["resumed"] for t in ts),
+            "min": min(t["wall_s"] for t in ts),
+            "median": statistics.median(t["wall_s"] for t in ts),
+            "max": max(t["wall_s"] for t in ts),
+        }
+        for algo, ts in sorted(by_algo.items())
+    }
 
 
 def working_wall_s(records: list[dict]) -> float:
@@ -153,7 +196,8 @@ def estimate_hours(rates: dict[str, float], runs: list[specs.RunSpec], workers: 
 def write_timing(out_dir: Path, outcome: runner.RunReport, wall_s: float, backend: str, workers: int) -> dict:
     """Save ``results/timing.json`` (wall time, per-episode rates, full-scale estimate) and return it."""
     records = _done_records(out_dir)
-    rates, cpu_rates = seconds_per_episode(records), seconds_per_episode(records, "cpu_time_s")
+    times = run_times(out_dir, records)
+    rates, cpu_rates = seconds_per_episode(times), seconds_per_episode(times, "cpu_s")
     full_runs = specs.unique_runs(specs.build("all", specs.make_scale("full", FULL_SEEDS)))
     timing = {
         "wall_time_s": wall_s,
@@ -162,10 +206,11 @@ def write_timing(out_dir: Path, outcome: runner.RunReport, wall_s: float, backen
         "failed": len(outcome.failed),
         "backend": backend,
         "workers": workers,
-        "run_seconds_total": sum(r["wall_time_s"] for r in records),
+        "run_seconds_total": sum(t["wall_s"] for t in times),
         "working_wall_time_s": working_wall_s(records),
         "seconds_per_episode": rates,
         "cpu_seconds_per_episode": cpu_rates,
+        "training_seconds": training_seconds(times),
         "full_runs": len(full_runs),
         "full_estimate_h": estimate_hours(rates, full_runs, workers),
         "full_estimate_cpu_h": estimate_hours(cpu_rates, full_runs, workers),

@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import csv
 import ctypes
 import json
 import multiprocessing
@@ -440,8 +441,9 @@ class RunReport:
 
 
 class _Eta:
-    """Seconds-per-episode estimates by (kind, algo): from finished runs, and from the episodes a
-    running training run has logged so far (its ``metrics.csv`` rows)."""
+    """Seconds-per-episode estimates by (kind, algo): from finished runs (:func:`run_wall_s`), and from
+    the episodes a running training run has logged so far and the training time they took
+    (:func:`logged_training`, which counts a resumed run's earlier attempts too)."""
 
     def __init__(self, out_dir: Path) -> None:
         self.out_dir = out_dir
@@ -450,7 +452,7 @@ class _Eta:
 
     def add(self, record: dict[str, Any]) -> None:
         spec = record["spec"]
-        rate = record["wall_time_s"] / max(spec["episodes"], 1)
+        rate = run_wall_s(self.out_dir, record) / max(spec["episodes"], 1)
         self.rates.setdefault((spec["kind"], spec["algo"]), []).append(rate)
 
     def seconds(self, spec: RunSpec) -> float | None:
@@ -459,30 +461,55 @@ class _Eta:
         rates = rates or [r for v in self.rates.values() for r in v] or list(self.live.values())
         return sum(rates) / len(rates) * spec.episodes if rates else None
 
-    def _logged_episodes(self, spec: RunSpec) -> int:
-        path = run_dir(self.out_dir, spec) / METRICS_FILE
-        if spec.kind != "train" or not path.is_file():
-            return 0
-        with open(path, "rb") as fh:
-            return max(sum(1 for _ in fh) - 1, 0)
-
     def left_s(self, todo: list[RunSpec], running: dict[Any, tuple[RunSpec, float]], capacity: int) -> float | None:
-        now, total = time.perf_counter(), 0.0
-        for spec, started in running.values():
-            logged = self._logged_episodes(spec)
+        now, total, done_share = time.perf_counter(), 0.0, {}
+        for key, (spec, started) in running.items():
+            logged, logged_s = logged_training(run_dir(self.out_dir, spec)) if spec.kind == "train" else (0, 0.0)
             if logged:
-                self.live[(spec.kind, spec.algo)] = (now - started) / logged
-        for spec, started in running.values():
+                self.live[(spec.kind, spec.algo)] = max(logged_s, now - started) / logged
+            done_share[key] = min(logged / max(spec.episodes, 1), 1.0)
+        for key, (spec, started) in running.items():
             est = self.seconds(spec)
             if est is None:
                 return None
-            total += max(est - (now - started), 0.0)
+            left = est * (1.0 - done_share[key]) if done_share[key] else est - (now - started)
+            total += max(left, 0.0)
         for spec in todo:
             est = self.seconds(spec)
             if est is None:
                 return None
             total += est
         return total / max(capacity, 1)
+
+
+def logged_training(directory: Path) -> tuple[int, float]:
+    """``(episodes, seconds)`` a training run's ``metrics.csv`` has logged: its data rows and the
+    ``wall_time_s`` of the last complete one (``(0, 0.0)`` without rows).  The learner carries that clock
+    over a resume from its checkpoint, so the seconds cover every attempt up to the checkpoint the last
+    one resumed from."""
+    path = directory / METRICS_FILE
+    if not path.is_file():
+        return 0, 0.0
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    episodes = max(len(rows) - 1, 0)
+    if not rows or "wall_time_s" not in rows[0]:
+        return episodes, 0.0
+    column = rows[0].index("wall_time_s")
+    for row in reversed(rows[1:]):
+        with contextlib.suppress(ValueError, IndexError):  # a row cut short by a kill: the one before
+            return episodes, float(row[column])
+    return episodes, 0.0
+
+
+def run_wall_s(out_dir: Path, record: dict[str, Any]) -> float:
+    """A finished run's wall time over all its attempts.  ``done.json`` times only the attempt that finished;
+    a training run resumed from its checkpoint spent earlier attempts too, which its ``metrics.csv`` clock
+    carries (:func:`logged_training`), so for training runs the larger of the two counts."""
+    wall = float(record["wall_time_s"])
+    if record["spec"]["kind"] != "train":
+        return wall
+    return max(wall, logged_training(Path(out_dir) / "runs" / record["spec"]["key"])[1])
 
 
 def _fmt_s(seconds: float | None) -> str:
