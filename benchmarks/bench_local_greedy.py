@@ -10,9 +10,10 @@ with both replaced by what a lone CV can know:
   the scenario (mobility does not depend on actions; ``(I - 1) / I`` of the mean total claim);
 * every RSU backlog by zero.
 
-It prints the cost of this ``greedy-blind`` next to ``greedy`` and ``ly-opt`` (and of trained
-policies given with ``--policy RUN``), all on the evaluation protocol of ``bench_train.py``
-(``--episodes`` deterministic episodes, seed 0).
+It prints the cost of this ``greedy-blind`` next to ``greedy`` and ``ly-opt``, and of ``greedy``
+blind to the backlogs only (the true claims), which splits what the twin's view is worth between
+the two; and of trained policies given with ``--policy RUN``.  All on the evaluation protocol of
+``bench_train.py`` (``--episodes`` deterministic episodes, seed 0).
 
     python benchmarks/bench_local_greedy.py [--episodes 20] [--scenario default] [--policy RUN ...]
 """
@@ -50,11 +51,12 @@ class ClaimRecorder(reference.GreedyPolicy):
 
 
 class BlindGreedy:
-    """``greedy`` with the others' claims on each RSU at their mean ``others_claim (K,)`` and no RSU backlog."""
+    """``greedy`` with no RSU backlog and the others' claims on each RSU at ``others_claim``: their mean
+    ``(K,)``, or (``None``) their true values."""
 
     name = "greedy-blind"
 
-    def __init__(self, others_claim: np.ndarray) -> None:
+    def __init__(self, others_claim: np.ndarray | None) -> None:
         self.others_claim = others_claim
 
     def reset(self, env: BatchedEnv) -> None:
@@ -69,7 +71,8 @@ class BlindGreedy:
     def _rsu_hz(self, scn, phys, q, reachable: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
         """Step 1 of ``greedy`` with the fair share ``F claim / (claim + mean others' claims)``."""
         claim = coverage_claims(reachable)
-        fair = scn.rsu_available_hz * claim / np.maximum(claim + self.others_claim, TINY)
+        others = claim.sum(axis=-2, keepdims=True) - claim if self.others_claim is None else self.others_claim
+        fair = scn.rsu_available_hz * claim / np.maximum(claim + others, TINY)
         w_t, w_e = reference._prices(scn, q)
         cycles = phys.data_bits * phys.intensity_cycles_per_bit
         links = np.maximum(reachable.sum(-1), 1)
@@ -102,10 +105,12 @@ def main() -> None:
     total = np.concatenate(recorder.claims).mean(axis=0)  # (K,) mean total claim per RSU
     others = total * (cfg.num_cvs - 1) / cfg.num_cvs
     blind = evaluate(BlindGreedy(others), cfg, args.episodes)
+    no_backlog = evaluate(BlindGreedy(None), cfg, args.episodes)
     lyopt = evaluate("ly-opt", cfg, args.episodes)
     ref, g = lyopt["cost"], greedy["cost"]
     print(f"scenario {args.scenario}, {args.episodes} episodes, seed 0; mean total claim per RSU {np.round(total, 3)}")
-    for name, summary in [("ly-opt", lyopt), ("greedy", greedy), ("greedy-blind (no twin)", blind)]:
+    rows = [("ly-opt", lyopt), ("greedy", greedy), ("greedy, no RSU backlogs", no_backlog)]
+    for name, summary in [*rows, ("greedy-blind (no twin)", blind)]:
         print(row(name, summary, ref, g))
     for run in args.policy:  # each on its own run's scenario, which should be the one above
         run_cfg = resolve_config(str(run), None, [])

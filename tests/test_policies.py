@@ -185,8 +185,11 @@ def test_blind_greedy_is_greedy_given_the_true_claims_and_no_backlog():
     assert not env.snapshot()[1].rsu_cycles.any()
     greedy = GreedyPolicy().act(env, obs)
     np.testing.assert_allclose(blind_greedy(others_claims(env)).act(env, obs), greedy)
+    np.testing.assert_allclose(blind_greedy(None).act(env, obs), greedy)  # None: the true claims
     mean_others = others_claims(env).mean(axis=(0, 1))  # a constant prior in place of the true claims
     assert not np.allclose(blind_greedy(mean_others).act(env, obs), greedy)
     env, obs = _played_env(["rsu.service=allocated"], seed=1)  # RSU backlogs, which the blind rule ignores
     assert env.snapshot()[1].rsu_cycles.max() > 0
-    assert not np.allclose(blind_greedy(others_claims(env)).act(env, obs), GreedyPolicy().act(env, obs))
+    greedy = GreedyPolicy().act(env, obs)
+    np.testing.assert_allclose(blind_greedy(None).act(env, obs), blind_greedy(others_claims(env)).act(env, obs))
+    assert not np.allclose(blind_greedy(None).act(env, obs), greedy)
