@@ -1,7 +1,8 @@
 """Training runs and evaluations of the benchmark scripts, kept on disk and reused only when still valid.
 
 :func:`train` trains a learner in a fresh subprocess (so ``resource.getrusage`` gives that run's own peak RSS) and
-records its wall time; :func:`evaluate` evaluates a reference policy or a run directory deterministically.  Each
+records its wall and CPU time; :func:`evaluate` evaluates a reference policy or a run directory deterministically.
+CPU time is what a run costs whatever else shares the machine; wall time is what it took.  Each
 result is stored with the inputs that made it and the code's fingerprint
 (:func:`isac_iov.rundir.code_fingerprint`): a rerun of a benchmark reuses it only if both match, and a training
 run only if its ``metrics.csv`` also holds every episode, so an interrupted benchmark resumes and a changed
@@ -15,6 +16,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +34,10 @@ from isac_iov.learners.train import train_run
 algo, episodes, seed, out, sets = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]), sys.argv[5:]
 algo_sets = dict((parse_override(s)[0][1], parse_override(s)[1]) for s in sets if s.startswith("algo."))
 cfg = load_config(None, [s for s in sets if not s.startswith("algo.")])
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 train_run(algo, cfg, episodes, seed, out, algo_overrides=algo_sets, progress=False)
-wall = time.perf_counter() - start
-print(json.dumps({"wall_s": wall, "rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+print(json.dumps({"wall_s": wall, "cpu_s": cpu, "rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
 """
 
 
@@ -55,7 +57,8 @@ def _store(path: Path, result: dict[str, Any], inputs: dict[str, Any]) -> dict[s
 
 def train(algo: str, episodes: int, seed: int, sets: list[str], run_dir: Path) -> dict[str, Any]:
     """Train ``algo`` with the ``sets`` overrides (``algo.*`` ones go to the learner) into ``run_dir``, or reuse a
-    valid earlier run there; its ``wall_s`` and peak ``rss_gib``."""
+    valid earlier run there; its ``wall_s``, ``cpu_s`` (absent from runs stored before it was recorded) and peak
+    ``rss_gib``."""
     inputs = {"algo": algo, "episodes": episodes, "seed": seed, "sets": sets}
     record, metrics = run_dir / "bench.json", run_dir / "metrics.csv"
     stats = _cached(record, inputs)
@@ -77,13 +80,19 @@ def train(algo: str, episodes: int, seed: int, sets: list[str], run_dir: Path) -
 
 def evaluate(policy: str, sets: list[str], episodes: int, path: Path) -> dict[str, Any]:
     """Deterministic evaluation (seed 0) of a reference policy or a run directory, cached in ``path``: its
-    summary plus ``wall_s`` and ``decision_ms`` (actor time per env-slot)."""
+    summary plus ``wall_s``, ``cpu_s`` (absent from evaluations stored before it was recorded) and ``decision_ms``
+    (actor time per env-slot)."""
     inputs = {"policy": policy, "sets": sets, "episodes": episodes}
     stored = _cached(path, inputs)
     if stored is not None:
         return stored
+    cpu = time.process_time()
     result = evaluate_policy(policy, load_config(None, sets), episodes, 0, record_slots=False, progress=False)
-    timing = {"wall_s": result["timing"]["wall_s"], "decision_ms": 1e3 * result["timing"]["act_s_per_env_slot"]}
+    timing = {
+        "wall_s": result["timing"]["wall_s"],
+        "cpu_s": time.process_time() - cpu,
+        "decision_ms": 1e3 * result["timing"]["act_s_per_env_slot"],
+    }
     return _store(path, {**result["summary"], **timing}, inputs)
 
 
