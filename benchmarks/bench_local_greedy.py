@@ -30,7 +30,9 @@ import numpy as np
 from isac_iov.config import Config, load_config, scenario_overrides
 from isac_iov.env.core import BatchedEnv
 from isac_iov.evaluate import evaluate_policy, resolve_config
-from isac_iov.policies import make_policy, reference
+from isac_iov.policies import Policy, make_policy, reference
+from isac_iov.scenario import Physical, Scenario
+from isac_iov.slot import QueueState
 from isac_iov.twin import coverage_claims
 
 TINY = reference.TINY
@@ -68,8 +70,9 @@ class BlindGreedy:
         with mock.patch.object(reference, "greedy_rsu_hz", self._rsu_hz):
             return reference.greedy_actions(env.scn, phys, blind, reference.link_view(env.scn, phys))
 
-    def _rsu_hz(self, scn, phys, q, reachable: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
-        """Step 1 of ``greedy`` with the fair share ``F claim / (claim + mean others' claims)``."""
+    def _rsu_hz(self, scn: Scenario, phys: Physical, q: QueueState, reachable: np.ndarray) -> np.ndarray:
+        """Step 1 of ``greedy`` with the fair share ``F claim / (claim + others' claims)``, the others' claims
+        being ``others_claim`` (or the true ones), and no backlog term."""
         claim = coverage_claims(reachable)
         others = claim.sum(axis=-2, keepdims=True) - claim if self.others_claim is None else self.others_claim
         fair = scn.rsu_available_hz * claim / np.maximum(claim + others, TINY)
@@ -89,8 +92,8 @@ def row(name: str, summary: dict, ref: float, greedy: float) -> str:
     )
 
 
-def evaluate(policy: object, cfg: Config, episodes: int) -> dict:
-    return evaluate_policy(policy, cfg, episodes, 0, record_slots=False, progress=False)["summary"]  # type: ignore[arg-type]
+def evaluate(policy: Policy | str, cfg: Config, episodes: int) -> dict:
+    return evaluate_policy(policy, cfg, episodes, 0, record_slots=False, progress=False)["summary"]
 
 
 def main() -> None:
@@ -100,6 +103,11 @@ def main() -> None:
     p.add_argument("--policy", type=Path, action="append", default=[], help="a trained run directory (repeatable)")
     args = p.parse_args()
     cfg = load_config(None, [] if args.scenario == "default" else scenario_overrides(args.scenario))
+    for run in args.policy:  # checked before any work
+        if not (run / "config.yaml").is_file():
+            raise SystemExit(f"--policy {run}: not a training run directory (no config.yaml)")
+        if resolve_config(str(run), None, []).digest() != cfg.digest():
+            raise SystemExit(f"--policy {run}: trained on another scenario than --scenario {args.scenario}")
     recorder = ClaimRecorder()
     greedy = evaluate(recorder, cfg, args.episodes)
     total = np.concatenate(recorder.claims).mean(axis=0)  # (K,) mean total claim per RSU
@@ -112,9 +120,8 @@ def main() -> None:
     rows = [("ly-opt", lyopt), ("greedy", greedy), ("greedy, no RSU backlogs", no_backlog)]
     for name, summary in [*rows, ("greedy-blind (no twin)", blind)]:
         print(row(name, summary, ref, g))
-    for run in args.policy:  # each on its own run's scenario, which should be the one above
-        run_cfg = resolve_config(str(run), None, [])
-        print(row(run.name, evaluate(make_policy(str(run), run_cfg, 0), run_cfg, args.episodes), ref, g))
+    for run in args.policy:
+        print(row(run.name, evaluate(make_policy(str(run), cfg, 0), cfg, args.episodes), ref, g))
 
 
 if __name__ == "__main__":
