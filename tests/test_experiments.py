@@ -543,3 +543,18 @@ def test_ray_cluster_of_two_nodes_matches_the_local_backend(tmp_path, monkeypatc
     worked = [p.read_text() for p in (tmp_path / "cluster" / "runs").glob("*/where.txt")]
     assert len(worked) == len(runs) and not any(str(tmp_path / "cluster") in w for w in worked)
     assert all(runner.verify(tmp_path / "cluster", r).status == "done" for r in runs)
+
+
+def test_eta_stands_in_only_rates_of_the_same_kind_of_run(tmp_path):
+    eta = runner._Eta(tmp_path)
+    train = specs.RunSpec("train", "ly-dtmpo", (), 0, 100)
+    lyopt = specs.RunSpec("evaluate", "ly-opt", (), 0, 10)
+    greedy = specs.RunSpec("evaluate", "greedy", (), 0, 10)
+    eta.add(_timed_record("t", "train", "ly-maddpg", 100, 20.0, 20.0))  # 0.2 s per training episode
+    assert eta.seconds(train) == pytest.approx(20.0)  # another learner's training stands in
+    assert eta.seconds(lyopt) is None  # no evaluation measured yet: unknown, not a training rate
+    assert eta.left_s([train, lyopt], {}, 1) is None
+    eta.add(_timed_record("e", "evaluate", "greedy", 10, 1.0, 1.0))
+    assert eta.seconds(lyopt) == pytest.approx(1.0) and eta.seconds(greedy) == pytest.approx(1.0)
+    eta.add(_timed_record("o", "evaluate", "ly-opt", 10, 60.0, 60.0))
+    assert eta.seconds(lyopt) == pytest.approx(60.0) and eta.left_s([train, lyopt], {}, 2) == pytest.approx(40.0)

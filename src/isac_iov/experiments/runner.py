@@ -47,8 +47,9 @@ Backends:
 Ready runs start longest first (by the estimate below).  The progress bar
 shows runs done, running and left and an estimate of the time left, from the
 measured seconds per episode of finished runs of the same kind and algorithm
-(earlier sessions' ``done.json`` files count too; the mean over all finished
-runs stands in until one of that kind has finished).
+(earlier sessions' ``done.json`` files count too; the mean over finished runs of
+the same kind, training or evaluation, stands in until one of that algorithm has
+finished, and the estimate is unknown until one of that kind has).
 """
 
 from __future__ import annotations
@@ -456,9 +457,12 @@ class _Eta:
         self.rates.setdefault((spec["kind"], spec["algo"]), []).append(rate)
 
     def seconds(self, spec: RunSpec) -> float | None:
+        """Estimated seconds of ``spec``: its (kind, algo)'s mean rate, else the mean over runs of its kind
+        (training or evaluation: their rates per episode differ a hundredfold), else unknown."""
         kind = (spec.kind, spec.algo)
         rates = self.rates.get(kind) or ([self.live[kind]] if kind in self.live else [])
-        rates = rates or [r for v in self.rates.values() for r in v] or list(self.live.values())
+        rates = rates or [r for k, v in self.rates.items() if k[0] == spec.kind for r in v]
+        rates = rates or [r for k, r in self.live.items() if k[0] == spec.kind]
         return sum(rates) / len(rates) * spec.episodes if rates else None
 
     def left_s(self, todo: list[RunSpec], running: dict[Any, tuple[RunSpec, float]], capacity: int) -> float | None:
