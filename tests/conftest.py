@@ -1,5 +1,5 @@
 """Shared test configuration: Hypothesis profiles, the config variants every environment test runs over,
-and the one-line CLI error reader.
+the one-line CLI error reader, and an environment played a few slots into an episode.
 
 Hypothesis profiles: ``default`` (bounded and derandomised, so the fuzz tests are reproducible and take well
 under a minute) and ``long`` (2000 random examples per test) for deep runs:
@@ -14,8 +14,12 @@ noisy, the per-RSU band, the system-wide energy queue, RSUs serving at full capa
 
 from collections.abc import Callable
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
+
+from isac_iov import BatchedEnv, load_config
+from isac_iov.actions import layout
 
 _SUPPRESSED = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 
@@ -57,3 +61,21 @@ def error_line(capsys: pytest.CaptureFixture[str]) -> Callable[..., str]:
         return err
 
     return read
+
+
+@pytest.fixture
+def played_env() -> Callable[..., tuple[BatchedEnv, np.ndarray]]:
+    """``played_env(overrides, seed, slots=4, num_envs=2)``: an env and its observations ``slots`` slots into an
+    episode of random play that asks for little RSU CPU, so RSU backlogs build."""
+
+    def play(overrides: list[str], seed: int, slots: int = 4, num_envs: int = 2) -> tuple[BatchedEnv, np.ndarray]:
+        env = BatchedEnv(load_config(None, overrides), num_envs, seed=seed)
+        obs, _ = env.reset()
+        rng = np.random.default_rng(seed)
+        for _ in range(slots):
+            a = rng.uniform(size=(num_envs, env.num_cvs, env.action_dim))
+            a[..., layout(env.num_rsus).cpu] *= 0.1
+            obs = env.step(a).obs
+        return env, obs
+
+    return play

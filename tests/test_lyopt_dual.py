@@ -26,18 +26,6 @@ SCENARIOS = {
 }
 
 
-def _played_env(overrides, seed, slots=4, num_envs=3):
-    """An env ``slots`` slots into an episode of random play with little RSU CPU (queues non-zero)."""
-    env = BatchedEnv(load_config(None, overrides), num_envs, seed=seed)
-    obs, _ = env.reset()
-    rng = np.random.default_rng(seed)
-    for _ in range(slots):
-        a = rng.uniform(size=(num_envs, env.num_cvs, env.action_dim))
-        a[..., layout(env.num_rsus).cpu] *= 0.1
-        obs = env.step(a).obs
-    return env, obs
-
-
 def test_fill_time_hand_computed():
     order = np.arange(3)
     # rate 1 /s from t = 0 and 2 /s from t = 0.5: T + 2 (T - 0.5) = 1 -> T = 2/3; the third never starts in time
@@ -103,8 +91,8 @@ def test_one_cv_one_rsu_matches_a_grid_search():
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
-def test_c6_holds_and_never_worse_than_the_references(scenario):
-    env, obs = _played_env(SCENARIOS[scenario], seed=5)
+def test_c6_holds_and_never_worse_than_the_references(scenario, played_env):
+    env, obs = played_env(SCENARIOS[scenario], seed=5, num_envs=3)
     phys, q = env.snapshot()
     res = solve_slot(env.scn, phys, q, LyOptDualConfig())
     check_actions(res.actions, (3, env.num_cvs, env.action_dim))
@@ -133,8 +121,8 @@ def test_beats_the_reference_solver_on_sampled_states():
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
-def test_lower_bound_is_below_every_policy(scenario):
-    env, obs = _played_env(SCENARIOS[scenario], seed=6, slots=5)
+def test_lower_bound_is_below_every_policy(scenario, played_env):
+    env, obs = played_env(SCENARIOS[scenario], seed=6, slots=5, num_envs=3)
     phys, q = env.snapshot()
     res = solve_slot(env.scn, phys, q, LyOptDualConfig(bound=True))
     assert np.isfinite(res.bound).all()
@@ -169,20 +157,20 @@ def test_scales_to_many_rsus():
     assert (pol.last.prices >= 0).all() and (pol.last.prices > 0).any()  # some RSU is fully booked
 
 
-def test_config_errors_name_the_key():
+def test_config_errors_name_the_key(played_env):
     with pytest.raises(ValueError, match="ly-opt-dual iterations"):
         LyOptDualConfig(iterations=0)
     with pytest.raises(ValueError, match="ly-opt-dual step"):
         LyOptDualConfig(step=2.0)
     with pytest.raises(ValueError, match="ly-opt-dual bound_price_scales"):
         LyOptDualConfig(bound_price_scales=())
-    env, obs = _played_env([], seed=1, slots=2, num_envs=1)
+    env, obs = played_env([], seed=1, slots=2, num_envs=1)
     a1 = LyOptDualPolicy().act(env, obs)
     assert np.array_equal(a1, LyOptDualPolicy().act(env, obs))  # deterministic
 
 
-def test_source_names_cover_every_candidate():
-    env, _ = _played_env([], seed=2, slots=3, num_envs=4)
+def test_source_names_cover_every_candidate(played_env):
+    env, _ = played_env([], seed=2, slots=3, num_envs=4)
     phys, q = env.snapshot()
     cfg = LyOptDualConfig(random_starts=1, flip_cvs=2)
     res = solve_slot(env.scn, phys, q, cfg)

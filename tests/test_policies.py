@@ -23,21 +23,9 @@ SCENARIOS = {
 }
 
 
-def _played_env(overrides, seed, slots=4, num_envs=2):
-    """An env ``slots`` slots into an episode under random play (queues non-zero)."""
-    env = BatchedEnv(load_config(None, overrides), num_envs, seed=seed)
-    obs, _ = env.reset()
-    rng = np.random.default_rng(seed)
-    for _ in range(slots):
-        a = rng.uniform(size=(num_envs, env.num_cvs, env.action_dim))
-        a[..., layout(env.num_rsus).cpu] *= 0.1  # little RSU CPU: RSU backlog builds
-        obs = env.step(a).obs
-    return env, obs
-
-
 @pytest.mark.parametrize("name", list(REGISTRY))
-def test_reference_actions_are_valid(name, variant):
-    env, obs = _played_env(variant, seed=1, num_envs=3)
+def test_reference_actions_are_valid(name, variant, played_env):
+    env, obs = played_env(variant, seed=1, num_envs=3)
     pol = make_policy(name, env.cfg, seed=0)
     pol.reset(env)
     a = pol.act(env, obs)
@@ -67,8 +55,8 @@ def test_local_and_offload_shares():
     )
 
 
-def test_random_policy_is_seeded():
-    env, obs = _played_env([], seed=0, slots=0)
+def test_random_policy_is_seeded(played_env):
+    env, obs = played_env([], seed=0, slots=0)
     a1 = make_policy("random", env.cfg, 5).act(env, obs)
     a2 = make_policy("random", env.cfg, 5).act(env, obs)
     a3 = make_policy("random", env.cfg, 6).act(env, obs)
@@ -115,11 +103,11 @@ def test_water_fill_hand_computed():
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
-def test_lyopt_never_worse_than_references(scenario):
+def test_lyopt_never_worse_than_references(scenario, played_env):
     """On sampled states with non-zero queues, ly-opt's P2 objective <= every reference's."""
     gains = []
     for seed in (0, 1, 2):
-        env, obs = _played_env(SCENARIOS[scenario], seed=seed, slots=3 + 2 * seed)
+        env, obs = played_env(SCENARIOS[scenario], seed=seed, slots=3 + 2 * seed)
         phys, q = env.snapshot()
         assert (q.local_cycles > 0).any() and (q.energy_j > 0).any()
         # a work-conserving RSU serves its backlog with its idle CPU: only the allocated rule keeps one here
@@ -145,8 +133,8 @@ def test_lyopt_finds_known_optimum_of_a_box_problem():
     assert fx < 1e-5 and np.allclose(x, target, atol=3e-3)
 
 
-def test_lyopt_is_deterministic_for_a_seed():
-    env, obs = _played_env([], seed=3, slots=2, num_envs=1)
+def test_lyopt_is_deterministic_for_a_seed(played_env):
+    env, obs = played_env([], seed=3, slots=2, num_envs=1)
     small = LyOptConfig(random_starts=4, population=4, iterations=5, seed=7)
     a1, a2 = LyOptPolicy(small).act(env, obs), LyOptPolicy(small).act(env, obs)
     assert np.array_equal(a1, a2)
@@ -173,7 +161,7 @@ def _benchmark(name: str) -> types.ModuleType:
     return module
 
 
-def test_blind_greedy_is_greedy_given_the_true_claims_and_no_backlog():
+def test_blind_greedy_is_greedy_given_the_true_claims_and_no_backlog(played_env):
     blind_greedy = _benchmark("bench_local_greedy").BlindGreedy
 
     def others_claims(env: BatchedEnv) -> np.ndarray:
@@ -188,7 +176,7 @@ def test_blind_greedy_is_greedy_given_the_true_claims_and_no_backlog():
     np.testing.assert_allclose(blind_greedy(None).act(env, obs), greedy)  # None: the true claims
     mean_others = others_claims(env).mean(axis=(0, 1))  # a constant prior in place of the true claims
     assert not np.allclose(blind_greedy(mean_others).act(env, obs), greedy)
-    env, obs = _played_env(["rsu.service=allocated"], seed=1)  # RSU backlogs, which the blind rule ignores
+    env, obs = played_env(["rsu.service=allocated"], seed=1)  # RSU backlogs, which the blind rule ignores
     assert env.snapshot()[1].rsu_cycles.max() > 0
     greedy = GreedyPolicy().act(env, obs)
     np.testing.assert_allclose(blind_greedy(None).act(env, obs), blind_greedy(others_claims(env)).act(env, obs))

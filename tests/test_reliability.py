@@ -107,40 +107,11 @@ def test_lock_names_its_holder_is_reentrant_and_dies_with_it(tmp_path):
 
 def test_two_train_processes_never_share_a_run_directory(tmp_path, error_line):
     out = tmp_path / "run"
-    cmd = [
-        sys.executable,
-        "-m",
-        "isac_iov.cli",
-        "train",
-        "--algo",
-        "ly-dtmpo",
-        "--episodes",
-        "60",
-        "--seed",
-        "1",
-        "--no-progress",
-        "--out",
-        str(out),
-        *TINY_SETS,
-    ]
+    args = ["train", "--algo", "ly-dtmpo", "--episodes", "60", "--seed", "1", "--no-progress", "--out", str(out)]
+    cmd = [sys.executable, "-m", "isac_iov.cli", *args, *TINY_SETS]
     first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     _wait_for(lambda: (out / rundir.ALGO_FILE).is_file())
-    code = cli_main(
-        [
-            "train",
-            "--algo",
-            "ly-dtmpo",
-            "--episodes",
-            "60",
-            "--seed",
-            "1",
-            "--no-progress",
-            "--out",
-            str(out),
-            "--resume",
-            *TINY_SETS,
-        ]
-    )
+    code = cli_main([*args, "--resume", *TINY_SETS])
     assert code == 2
     assert f"in use by pid {first.pid}" in error_line("train")
     assert first.wait(timeout=300) == 0, first.stderr.read()
