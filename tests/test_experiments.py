@@ -484,6 +484,25 @@ def test_report_lists_missing_experiments_as_not_run(tiny_reproduction, tmp_path
     assert sorted(p.stem for p in (tmp_path / "figures").glob("*.png")) == ["bandwidth", "fig4", "fig5", "fig6", "twin"]
 
 
+def _scalar(series: str, metric: str, values: list[float], x: float | None = None) -> dict:
+    return {"series": series, "x": x, "metric": metric, "values": values, **stats.summarize(values)}
+
+
+def test_learners_sharing_the_best_value_are_a_tie_never_a_win():
+    metric = "steady_local_queue_cycles"
+    same = [2.0e6, 0.0, 1.0e6]
+    res = {"scalars": [_scalar(a, metric, same) for a in specs.LEARNERS]}
+    assert report._best_verdict(res, metric, "ly-dtmpo", lowest=True) == (" = ".join(specs.LEARNERS), "tie")
+    section = report._fig5(res)
+    assert "Every learner's local queue is the same, seed by seed" in section.text
+    assert section.claims[0][3] == "tie"
+    res["scalars"][1] = _scalar("ly-mappo", metric, [1.0e6, 0.0, 1.0e6])  # one learner strictly lower
+    assert report._best_verdict(res, metric, "ly-dtmpo", lowest=True)[1] == "differs (CIs overlap)"
+    assert "is the same" not in report._fig5(res).text
+    res["scalars"][0] = _scalar("ly-dtmpo", metric, [0.0, 0.0, 1.0e6])
+    assert report._best_verdict(res, metric, "ly-dtmpo", lowest=True) == ("ly-dtmpo", "agrees")
+
+
 def test_report_takes_every_paper_number_from_the_paper_module(tiny_reproduction, tmp_path, monkeypatch):
     monkeypatch.setitem(paper.TABLE_III, "ly-dtmpo", {"steady_reward": -1.234, "cv": 0.123, "conv_episode": 999})
     monkeypatch.setattr(paper, "V_COST", {5.0: 0.25, 50.0: 0.25, 100.0: 0.75})
