@@ -43,6 +43,19 @@ def test_observation_parts_tile_the_observation_and_hold_what_they_name(override
     assert scn.num_rsus == d.num_rsus
 
 
+def test_energy_queue_feature_is_the_log_of_one_plus_the_queue_in_budgets():
+    cfg = load_config()
+    env = BatchedEnv(cfg, 2, seed=1)
+    env.reset()
+    local_only = np.zeros((2, cfg.num_cvs, env.action_dim))
+    local_only[..., layout(env.num_rsus).local] = 1.0  # every task on the CV: far over the 22 J budget
+    for _ in range(3):
+        obs = env.step(local_only).obs
+    v_j = env.snapshot()[1].energy_j
+    assert (v_j > 44.0).all()  # two budgets or more after three slots
+    assert np.allclose(obs[..., dims(cfg).own("energy_queue")], np.log1p(v_j / 22.0))
+
+
 def test_name_lists_come_from_the_registries():
     assert specs.LEARNERS == tuple(LEARNERS) and REFERENCE_POLICIES == tuple(POLICIES)
     assert set(specs.REFERENCES) <= set(POLICIES)

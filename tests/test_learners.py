@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from isac_iov.cli import main as cli_main
 from isac_iov.config import ConfigError, load_config
 from isac_iov.env.core import BatchedEnv, dims
 from isac_iov.env.rollout import rollout
-from isac_iov.learners import REGISTRY, TrainedPolicy, effective_config, load_policy
+from isac_iov.learners import REGISTRY, OtherCodeWarning, TrainedPolicy, effective_config, load_policy
 from isac_iov.learners.common import EnvSpec, make_algo_config
 from isac_iov.learners.mappo import MAPPO, MappoConfig
 from isac_iov.learners.networks import AgentMLP
@@ -28,6 +29,13 @@ torch.set_num_threads(1)  # the direct learner drives below; train_run fixes its
 
 TINY = ["num_cvs=3", "episode_slots=5"]
 TINY_ALGO = {"num_envs": 2, "hidden": 16, "batch_size": 16, "warmup_episodes": 2, "buffer_episodes": 8}
+
+
+def _set_trained_by(run, fingerprint):
+    """Rewrite the code fingerprint that ``run``'s algo.yaml records."""
+    meta = yaml.safe_load((run / "algo.yaml").read_text())
+    meta["code"]["fingerprint"] = fingerprint
+    (run / "algo.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
 
 
 def _algo_overrides(algo, extra=None):
@@ -156,7 +164,7 @@ def test_resume_after_sigkill_reproduces_the_uninterrupted_run(algo, tmp_path):
 
 
 # -- trained policies -----------------------------------------------------------------------------
-def test_loaded_policy_is_valid_deterministic_and_decentralised(tmp_path):
+def test_loaded_policy_is_valid_deterministic_and_decentralised(tmp_path, capsys):
     run = train_run(
         "ly-dtmpo",
         load_config(None, TINY),
@@ -166,13 +174,22 @@ def test_loaded_policy_is_valid_deterministic_and_decentralised(tmp_path):
         algo_overrides=_algo_overrides("ly-dtmpo"),
         progress=False,
     )
-    policy = load_policy(run)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # this code trained it: no warning
+        policy = load_policy(run)
     env = BatchedEnv(load_config(None, TINY), 4, seed=9)
     obs, _ = env.reset()
     policy.reset(env)
     a = policy.act(env, obs)
     assert a.shape == (4, 3, env.action_dim) and (a >= 0).all() and (a <= 1).all()
     assert np.array_equal(a, policy.act(env, obs))
+    _set_trained_by(run, "0123456789abcdef")
+    with pytest.warns(OtherCodeWarning, match="trained by other code .fingerprint 0123456789abcdef, this code"):
+        assert np.array_equal(load_policy(run).act(env, obs), a)  # still loads: the same weights
+    capsys.readouterr()
+    assert cli_main(["evaluate", "--policy", str(run), "--episodes", "1", "--quiet"]) == 0
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"isac-iov evaluate: warning: {run} was trained by other code") and "\n" not in err
     other = obs.copy()
     other[:, 1:] = np.random.default_rng(0).uniform(size=other[:, 1:].shape)
     b = policy.act(env, other)
@@ -255,6 +272,10 @@ def test_bad_input_is_rejected_before_anything_is_written(tmp_path, capsys):
     with pytest.raises(ConfigError, match="algo.hidden"):
         train_run("ly-dtmpo", cfg, 2, 0, run, resume=True, algo_overrides={**_algo_overrides("ly-dtmpo"), "hidden": 8})
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+
+    _set_trained_by(run, "0123456789abcdef")  # as if an older version of the code had trained it
+    with pytest.raises(ConfigError, match="run of other code .fingerprint 0123456789abcdef, this code"):
+        train_run("ly-dtmpo", cfg, 2, 0, run, resume=True, algo_overrides=_algo_overrides("ly-dtmpo"))
 
     assert cli_main(["train", "--algo", "nope", "--episodes", "2", "--out", str(tmp_path / "b")]) == 2
     assert "unknown algorithm 'nope'" in capsys.readouterr().err

@@ -6,7 +6,8 @@ are printed as one line ``isac-iov COMMAND: error: ...`` on stderr and exit
 with 2, never as a traceback: wrong options (argparse), invalid config keys,
 values, files and YAML (:class:`~isac_iov.config.ConfigError`), bad actions,
 any ``ValueError`` a command raises for its inputs, YAML errors, operating
-system errors (named with their file) and memory exhaustion.
+system errors (named with their file) and memory exhaustion.  Warnings are
+one line too, ``isac-iov COMMAND: warning: ...``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 from typing import NoReturn
 
 import yaml
@@ -86,8 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(exc, file=sys.stderr)
         return 2
+
+    def one_line_warning(message: Warning | str, *_: object, **__: object) -> None:
+        print(f"isac-iov {args.command}: warning: {_one_line(str(message))}", file=sys.stderr)
+
     try:
-        return int(importlib.import_module(args._module).main(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = one_line_warning
+            return int(importlib.import_module(args._module).main(args) or 0)
     except USER_ERRORS as exc:
         print(f"isac-iov {args.command}: error: {describe_error(exc)}", file=sys.stderr)
         return 2

@@ -12,7 +12,7 @@ Observation of CV i (eq. 40), all entries normalised to O(1):
 * own features (``11 + 3K``, named in ``OWN_FEATURE_NAMES``): task size,
   instruction size, CPU speed, x, y, velocity, deadline, task intensity,
   co-transformation intensity, local queue (in mean-task cycles), virtual energy
-  queue (in slots of budget); with a mobility trace two more follow,
+  queue as ``log(1 + V_i / budget)`` (see :meth:`BatchedEnv._cv_features`); with a mobility trace two more follow,
   ``TRACE_FEATURE_NAMES``: the velocity's y component and the handover flag
   (docs/model.md#agents-and-vehicles); then ``LINK_FEATURE_NAMES`` per RSU, RSU-major:
   the distance over the coverage radius, the coverage flag and the full-band
@@ -285,7 +285,11 @@ class BatchedEnv:
         cfg, p = self.cfg, self.phys
         zeros = np.zeros(p.x_m.shape)
         q_loc = queues.local_cycles / self.scn.norm.queue_ref_cycles if queues is not None else zeros
-        v_e = queues.energy_j / self.scn.norm.energy_queue_ref_j if queues is not None else zeros
+        # The energy queue prices energy linearly (eq. 39), and the best CPU request and local share fall like a
+        # power of that price; in log units a linear layer and a sigmoid give such a power law, where the raw
+        # queue made trained actors cut the CPU request to its floor at the large V_i they rarely saw
+        # (docs/model.md, eq. 40).
+        v_e = np.log1p(queues.energy_j / self.scn.norm.energy_queue_ref_j) if queues is not None else zeros
         own = {
             "data_bits": p.data_bits / cfg.task.data_bits.high,
             "instruction_bits": p.instruction_bits / cfg.task.instruction_bits.high,

@@ -20,12 +20,15 @@ team reward ``Step.reward`` and the training loop of :mod:`.train`.
 acts decentrally - each CV's action depends only on its own observation row -
 and deterministically (the mean action ``sigmoid(mean)``).  A run trained
 without the twin zeroes the twin fields of the observations it is given, so it
-never sees information it was trained without.
+never sees information it was trained without.  A run trained by other code
+(another :func:`~isac_iov.rundir.code_fingerprint`, whose observations or
+model may differ) still loads, with an :class:`OtherCodeWarning` naming it.
 """
 
 from __future__ import annotations
 
 import io
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +39,7 @@ import yaml
 
 from ..config import Config, ConfigError, apply_overrides, from_dict
 from ..env.core import BatchedEnv
-from ..rundir import ALGO_FILE, CHECKPOINT_FILE, CONFIG_FILE, RunDirError, load_checked
+from ..rundir import ALGO_FILE, CHECKPOINT_FILE, CONFIG_FILE, RunDirError, code_fingerprint, load_checked
 from ..twin import hide_view
 from .common import AlgoConfig, EnvSpec, as_tensor, make_algo_config
 from .maddpg import MADDPG, MaddpgConfig
@@ -139,10 +142,22 @@ def read_checkpoint(run_dir: Path, cfg: Config) -> dict[str, Any]:
     return state
 
 
+class OtherCodeWarning(UserWarning):
+    """A trained run was made by another version of the model, policy or learner code than the running one."""
+
+
 def load_policy(run_dir: str | Path) -> TrainedPolicy:
     """The trained actors of ``run_dir`` (its last checkpoint) as a deterministic decentralised policy."""
     run_dir = Path(run_dir)
-    cfg, name, algo_cfg, _ = read_run(run_dir)
+    cfg, name, algo_cfg, meta = read_run(run_dir)
+    trained_by, code = (meta.get("code") or {}).get("fingerprint"), code_fingerprint()["fingerprint"]
+    if trained_by != code:
+        warnings.warn(
+            f"{run_dir} was trained by other code (fingerprint {trained_by}, this code {code}); its observations "
+            "or model may differ from this code's",
+            OtherCodeWarning,
+            stacklevel=2,
+        )
     state = read_checkpoint(run_dir, cfg)
     spec = EnvSpec.from_config(cfg)
     learner = algo_spec(name).learner(spec, algo_cfg)
@@ -159,6 +174,7 @@ def load_policy(run_dir: str | Path) -> TrainedPolicy:
 __all__ = [
     "REGISTRY",
     "AlgoSpec",
+    "OtherCodeWarning",
     "TrainedPolicy",
     "algo_spec",
     "effective_config",
