@@ -205,6 +205,12 @@ def _acquire(directory: Path, wait_s: float) -> IO[str]:
 _NOT_FINGERPRINTED = ("cli.py", "config_cmd.py", "mainjob.py", "experiments/")
 
 
+def recorded_fingerprint(meta: dict) -> str | None:
+    """The code fingerprint a run's ``algo.yaml`` or ``done.json`` records (None if it records none)."""
+    code = meta.get("code")
+    return code.get("fingerprint") if isinstance(code, dict) else None
+
+
 @functools.lru_cache(maxsize=1)
 def code_fingerprint() -> dict[str, str]:
     """``{"version", "fingerprint"}``: the package version and a SHA-256 (first 16 hex digits) over the

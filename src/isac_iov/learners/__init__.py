@@ -39,7 +39,15 @@ import yaml
 
 from ..config import Config, ConfigError, apply_overrides, from_dict
 from ..env.core import BatchedEnv
-from ..rundir import ALGO_FILE, CHECKPOINT_FILE, CONFIG_FILE, RunDirError, code_fingerprint, load_checked
+from ..rundir import (
+    ALGO_FILE,
+    CHECKPOINT_FILE,
+    CONFIG_FILE,
+    RunDirError,
+    code_fingerprint,
+    load_checked,
+    recorded_fingerprint,
+)
 from ..twin import hide_view
 from .common import AlgoConfig, EnvSpec, as_tensor, make_algo_config
 from .maddpg import MADDPG, MaddpgConfig
@@ -150,7 +158,7 @@ def load_policy(run_dir: str | Path) -> TrainedPolicy:
     """The trained actors of ``run_dir`` (its last checkpoint) as a deterministic decentralised policy."""
     run_dir = Path(run_dir)
     cfg, name, algo_cfg, meta = read_run(run_dir)
-    trained_by, code = (meta.get("code") or {}).get("fingerprint"), code_fingerprint()["fingerprint"]
+    trained_by, code = recorded_fingerprint(meta), code_fingerprint()["fingerprint"]
     if trained_by != code:
         warnings.warn(
             f"{run_dir} was trained by other code (fingerprint {trained_by}, this code {code}); its observations "

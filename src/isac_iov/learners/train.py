@@ -71,6 +71,7 @@ from ..rundir import (
     RunDirError,
     code_fingerprint,
     locked,
+    recorded_fingerprint,
     save_checked,
     write_atomic,
 )
@@ -261,7 +262,7 @@ def _prepare_dir(out_dir: Path, cfg: Config, meta: dict, resume: bool) -> bool:
         for key in ("algo", "episodes", "seed", "init"):
             if old_meta.get(key) != meta[key]:
                 raise ConfigError(f"{out_dir} holds a run with {key} = {old_meta.get(key)!r}, not {meta[key]!r}")
-        old_code, code = (old_meta.get("code") or {}).get("fingerprint"), meta["code"]["fingerprint"]
+        old_code, code = recorded_fingerprint(old_meta), meta["code"]["fingerprint"]
         if old_code != code:
             raise ConfigError(
                 f"{out_dir} holds a run of other code (fingerprint {old_code}, this code {code}); resuming would "
