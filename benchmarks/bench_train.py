@@ -29,10 +29,14 @@ decentralised mean actions) next to ``greedy`` and ``ly-opt``.  Prints:
 Runs, evaluations and their timings are kept under ``--out`` (default
 ``bench_runs/<scenario>``) and reused when the command is run again, so an
 interrupted benchmark resumes; a run that other code or other inputs made, or
-whose files are incomplete, is redone (:mod:`benchruns`).
+whose files are incomplete, is redone (:mod:`benchruns`).  ``--from-reproduction
+DIR`` takes the training runs that ``isac-iov reproduce`` finished in ``DIR`` with
+this code (the same learners, seeds, episodes and scenario) instead of training
+them again, so the table comes from the reproduction's own runs; their peak RSS
+is not recorded there (printed as nan, and the memory target is then not checked).
 
     python benchmarks/bench_train.py [--algos ly-dtmpo,ly-mappo] [--seeds 5] [--episodes 1800]
-                                     [--scenario default|contention] [--out DIR]
+                                     [--scenario default|contention] [--out DIR] [--from-reproduction DIR]
 """
 
 from __future__ import annotations
@@ -61,6 +65,9 @@ def main() -> None:
     p.add_argument("--eval-episodes", type=int, default=20)
     p.add_argument("--scenario", default="default", help="'default' (Table II) or a shipped scenario name")
     p.add_argument("--out", type=Path, default=None, help="where to keep runs and evaluations")
+    p.add_argument(
+        "--from-reproduction", type=Path, default=None, help="an 'isac-iov reproduce --out' folder whose runs to reuse"
+    )
     args = p.parse_args()
     algos = [a for a in args.algos.split(",") if a]
     unknown = [a for a in algos if a not in TARGET_S]
@@ -86,7 +93,7 @@ def main() -> None:
         evals, stab, runs = [], [], []
         for seed in range(args.seeds):
             run_dir = out / f"{algo}-s{seed}"
-            runs.append(train(algo, args.episodes, seed, sets, run_dir))
+            runs.append(train(algo, args.episodes, seed, sets, run_dir, args.from_reproduction))
             evals.append(evaluate(str(run_dir), sets, args.eval_episodes, run_dir / "eval.json"))
             stab.append(stability(run_dir / "metrics.csv"))
             print(f"  {algo} seed {seed}: cost {evals[-1]['cost']:.4f}, wall {runs[-1]['wall_s']:.0f} s", flush=True)
@@ -96,14 +103,14 @@ def main() -> None:
         worst_drop, noise = max(stab)
         wall = max(t["wall_s"] for t in runs)
         cpu = max(t.get("cpu_s", t["wall_s"]) for t in runs)
-        rss = max(t["rss_gib"] for t in runs)
+        rss = max((t["rss_gib"] for t in runs if t["rss_gib"] is not None), default=float("nan"))
         decide = np.mean([e["decision_ms"] for e in evals]) / refs["ly-opt"]["decision_ms"]
         met = {
             "cost": ratio <= TARGET_RATIO.get(algo, DEFAULT_RATIO),
             "energy": mean["energy_j"] <= cfg.lyapunov.energy_budget_j_per_cv,
             "miss": mean["deadline_miss_rate"] <= TARGET_MISS,
             "stable": worst_drop <= 0.05,
-            "time": cpu <= TARGET_S[algo] * args.episodes / 1800 and rss <= TARGET_RSS_GIB,
+            "time": cpu <= TARGET_S[algo] * args.episodes / 1800 and not rss > TARGET_RSS_GIB,
         }
         verdict = "all met" if all(met.values()) else "MISSED " + ",".join(k for k, ok in met.items() if not ok)
         rows.append(

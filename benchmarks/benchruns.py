@@ -7,6 +7,11 @@ result is stored with the inputs that made it and the code's fingerprint
 (:func:`isac_iov.rundir.code_fingerprint`): a rerun of a benchmark reuses it only if both match, and a training
 run only if its ``metrics.csv`` also holds every episode, so an interrupted benchmark resumes and a changed
 default or learner is never measured from stale runs.
+
+:func:`adopt` takes a finished training run of ``isac-iov reproduce`` instead of training again when the
+reproduction trained exactly that run (same learner, seed, episodes and config overrides) with this code and
+its files still match its ``done.json`` (:func:`isac_iov.experiments.runner.done_record`); the reproduction
+records the run's wall and CPU time but not its peak RSS.
 """
 
 from __future__ import annotations
@@ -24,7 +29,10 @@ import numpy as np
 
 from isac_iov.config import load_config
 from isac_iov.evaluate import evaluate_policy
-from isac_iov.rundir import code_fingerprint
+from isac_iov.experiments.runner import done_record
+from isac_iov.experiments.runner import run_dir as reproduction_run_dir
+from isac_iov.experiments.specs import RunSpec
+from isac_iov.rundir import LOCK_FILE, code_fingerprint
 
 CHILD = """
 import json, resource, sys, time
@@ -55,11 +63,33 @@ def _store(path: Path, result: dict[str, Any], inputs: dict[str, Any]) -> dict[s
     return stored
 
 
-def train(algo: str, episodes: int, seed: int, sets: list[str], run_dir: Path) -> dict[str, Any]:
+def adopt(reproduction: Path, algo: str, episodes: int, seed: int, sets: list[str], run_dir: Path) -> bool:
+    """Copy the reproduction's training run of ``algo`` (``seed``, ``episodes``, overrides ``sets``) into an
+    absent ``run_dir`` with its timing as ``bench.json``, if the reproduction in ``reproduction`` finished that
+    run with this code and its files are intact; False (nothing copied) otherwise."""
+    spec = RunSpec("train", algo, tuple(sets), seed, episodes)
+    record = done_record(reproduction, spec)
+    if record is None or run_dir.exists():
+        return False
+    shutil.copytree(reproduction_run_dir(reproduction, spec), run_dir, ignore=shutil.ignore_patterns(LOCK_FILE))
+    timing = {"wall_s": record["wall_time_s"], "cpu_s": record["cpu_time_s"], "rss_gib": None}
+    _store(
+        run_dir / "bench.json", {**timing, "adopted_from": str(reproduction)}, _train_inputs(algo, episodes, seed, sets)
+    )
+    return True
+
+
+def _train_inputs(algo: str, episodes: int, seed: int, sets: list[str]) -> dict[str, Any]:
+    return {"algo": algo, "episodes": episodes, "seed": seed, "sets": sets}
+
+
+def train(
+    algo: str, episodes: int, seed: int, sets: list[str], run_dir: Path, reproduction: Path | None = None
+) -> dict[str, Any]:
     """Train ``algo`` with the ``sets`` overrides (``algo.*`` ones go to the learner) into ``run_dir``, or reuse a
-    valid earlier run there; its ``wall_s``, ``cpu_s`` (absent from runs stored before it was recorded) and peak
-    ``rss_gib``."""
-    inputs = {"algo": algo, "episodes": episodes, "seed": seed, "sets": sets}
+    valid earlier run there, or :func:`adopt` one of ``reproduction``; its ``wall_s``, ``cpu_s`` (absent from runs
+    stored before it was recorded) and peak ``rss_gib`` (None for adopted runs)."""
+    inputs = _train_inputs(algo, episodes, seed, sets)
     record, metrics = run_dir / "bench.json", run_dir / "metrics.csv"
     stats = _cached(record, inputs)
     if stats is not None and metrics.is_file() and len(metrics.read_text().splitlines()) - 1 == episodes:
@@ -67,6 +97,9 @@ def train(algo: str, episodes: int, seed: int, sets: list[str], run_dir: Path) -
     if run_dir.exists():
         print(f"  {run_dir}: no valid result of this code and these inputs; training again", flush=True)
         shutil.rmtree(run_dir)
+    if reproduction is not None and adopt(reproduction, algo, episodes, seed, sets, run_dir):
+        print(f"  {run_dir}: adopted from the reproduction in {reproduction}", flush=True)
+        return json.loads(record.read_text())
     res = subprocess.run(
         [sys.executable, "-c", CHILD, algo, str(episodes), str(seed), str(run_dir), *sets],
         capture_output=True,

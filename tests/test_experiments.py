@@ -213,6 +213,27 @@ def test_runner_caches_resumes_and_isolates_failures(tmp_path):
     assert not list((tmp_path / "runs").glob("*/" + runner.ERROR_FILE))
 
 
+def test_bench_adopts_only_intact_runs_of_the_reproduction(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import benchruns
+
+    repro, bench = tmp_path / "repro", tmp_path / "bench"
+    spec = specs.RunSpec("train", "ly-dtmpo", (), 0, 6)
+    runner.execute([spec], repro, workers=1, run_fn=fake_run, progress=False)
+    source = runner.run_dir(repro, spec)
+    record = json.loads((source / runner.DONE_FILE).read_text())
+    stats = benchruns.train("ly-dtmpo", 6, 0, [], bench / "a", repro)
+    assert (stats["wall_s"], stats["cpu_s"], stats["rss_gib"]) == (record["wall_time_s"], record["cpu_time_s"], None)
+    assert (bench / "a" / "metrics.csv").read_text() == (source / "metrics.csv").read_text()
+    assert not (bench / "a" / runner.LOCK_FILE).exists()
+    assert benchruns.train("ly-dtmpo", 6, 0, [], bench / "a", None) == stats  # kept, not trained again
+    for seed, sets in ((1, []), (0, ["num_cvs=3"])):  # runs the reproduction does not hold
+        assert not benchruns.adopt(repro, "ly-dtmpo", 6, seed, sets, bench / "b")
+    with (source / "metrics.csv").open("a") as f:
+        f.write("tampered\n")
+    assert not benchruns.adopt(repro, "ly-dtmpo", 6, 0, [], bench / "c") and not (bench / "c").exists()
+
+
 def _real_runs() -> list[specs.RunSpec]:
     """A trained Ly-DTMPO and Ly-MASAC at 2 CVs, the evaluation of Ly-DTMPO, and greedy (tiny budget)."""
     scale = specs.make_scale("tiny", 1)
