@@ -14,6 +14,7 @@ import pytest
 import torch
 import yaml
 
+from isac_iov.actions import layout
 from isac_iov.cli import main as cli_main
 from isac_iov.config import ConfigError, load_config
 from isac_iov.env.core import BatchedEnv, dims
@@ -409,3 +410,23 @@ def test_warmup_plays_uniform_or_initial_policy_actions_and_learns_only_after_it
     assert local_weight["policy"] < 0.15
     with pytest.raises(ConfigError, match=r"algo.warmup_actions: must be one of \('random', 'policy'\), got 'zero'"):
         make_algo_config(spec.config, {"warmup_actions": "zero"})
+
+
+@pytest.mark.parametrize("algo", sorted(REGISTRY))
+def test_actors_start_at_their_initial_local_weight_and_cpu_requests(algo):
+    spec = REGISTRY[algo]
+    cfg = load_config(None, TINY)
+    lay = layout(cfg.num_rsus)
+    obs = torch.as_tensor(BatchedEnv(cfg, 2, seed=0).reset()[0], dtype=torch.float32)
+    torch.manual_seed(0)
+    overrides = _algo_overrides(algo, {"init_local_logit": -3.0, "init_cpu_logit": -1.5})
+    learner = spec.learner(EnvSpec.from_config(cfg), make_algo_config(spec.config, overrides))
+    with torch.no_grad():
+        a = learner.actor.mean_action(obs).numpy()
+    # the output layer starts near zero, so each weight starts at the sigmoid of its bias
+    np.testing.assert_allclose(a[..., lay.local], 1 / (1 + np.exp(3.0)), atol=0.01)
+    np.testing.assert_allclose(a[..., lay.cpu], 1 / (1 + np.exp(1.5)), atol=0.01)
+    np.testing.assert_allclose(a[..., lay.task], 0.5, atol=0.01)
+    np.testing.assert_allclose(a[..., lay.bandwidth], 0.5, atol=0.01)
+    # the PPO learners start their CPU requests low by default; the off-policy ones at 0.5
+    assert make_algo_config(spec.config, {}).init_cpu_logit == (-2.0 if algo in ("ly-dtmpo", "ly-mappo") else 0.0)

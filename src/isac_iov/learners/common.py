@@ -10,12 +10,13 @@ iteration of a run may need fewer than ``num_envs``).  On-policy learners
 update there; off-policy learners update inside ``record`` and store the
 episodes there.
 
-Two shared fields shape every actor (:mod:`.networks`): ``init_local_logit``
-starts the policy offloading about 97 % of each task (local cycles cost about
-six times the energy of RSU cycles, so an unbiased start spends its first
-~1000 episodes unlearning local execution), and ``norm_memory`` lets the input
-normalisers forget (the virtual energy queue falls 100-fold while a policy
-learns).  Measured effects are in the docstrings of :mod:`.mappo` and
+Three shared fields shape every actor (:mod:`.networks`, :func:`initial_pre_action`):
+``init_local_logit`` starts the policy offloading about 97 % of each task (local
+cycles cost about six times the energy of RSU cycles, so an unbiased start spends
+its first ~1000 episodes unlearning local execution); ``init_cpu_logit`` is where
+each RSU CPU request starts (:mod:`.mappo` says why the PPO learners start low);
+and ``norm_memory`` lets the input normalisers forget (the virtual energy queue
+falls 100-fold while a policy learns).  Measured effects are in the docstrings of :mod:`.mappo` and
 :mod:`.offpolicy`.
 
 **City scale.**  Three fields keep the networks and buffers from growing with
@@ -56,6 +57,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 import torch
 
+from ..actions import layout
 from ..config import Config, ConfigError, coerce, parse_yaml
 from ..env.core import Step, dims
 from .networks import Actor
@@ -109,6 +111,7 @@ class AlgoConfig:
     shared_actor: bool = False  # one actor for all CVs with a one-hot agent id (else one per CV)
     torch_threads: int = 1  # fixed for run-to-run determinism
     init_local_logit: float = -3.0  # initial mean pre-action of the local weight (action 0): offload first
+    init_cpu_logit: float = 0.0  # initial mean pre-action of every RSU CPU request (module docstring)
     norm_memory: float = 10.0  # iterations of inputs the input normalisers remember (0: all)
     agent_id: str = "auto"  # shared networks: "onehot" agent id, "none" (I-independent), "auto" (module docstring)
     critic_state: str = "auto"  # critic input: "global" state, "pooled" over CVs (I-independent), "auto"
@@ -174,6 +177,16 @@ def scaled(choice: str, num_cvs: int, small: str, large: str) -> bool:
     if choice not in (small, large):
         raise ConfigError(f"expected one of {('auto', small, large)}, got {choice!r}")
     return choice == large
+
+
+def initial_pre_action(cfg: AlgoConfig, spec: EnvSpec) -> torch.Tensor:
+    """The actors' initial mean pre-action ``(A,)``: ``init_local_logit`` on the local weight and, where the
+    action has the env's RSU layout, ``init_cpu_logit`` on every RSU CPU request; 0 elsewhere."""
+    bias = torch.zeros(spec.action_dim)
+    bias[0] = cfg.init_local_logit
+    if spec.coverage is not None:
+        bias[layout(spec.coverage.stop - spec.coverage.start).cpu] = cfg.init_cpu_logit
+    return bias
 
 
 def uses_agent_id(cfg: AlgoConfig, num_cvs: int) -> bool:

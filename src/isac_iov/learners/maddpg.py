@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from .common import EnvSpec, adam, optimise
+from .common import EnvSpec, adam, initial_pre_action, optimise
 from .networks import DeterministicActor, polyak_update, squash
 from .offpolicy import OffPolicyConfig, OffPolicyLearner
 
@@ -54,7 +54,7 @@ class MADDPG(OffPolicyLearner):
             cfg.hidden,
             cfg.shared_actor,
             self.norm_max_count,
-            cfg.init_local_logit,
+            initial_pre_action(cfg, spec),
             self.agent_id,
         )
         self.critic = self.make_critic(self.critic_copies)

@@ -82,6 +82,26 @@ gamma 0 (the defaults; seeds 1, 2, 3: 0.287, 0.285,    0.286   -6.87
 * ``init_local_logit = -3``: the initial policy runs about 3 % of each task
   locally (dropped by ``action.min_task_share``) instead of 25 %; local cycles
   cost about six times the energy of RSU cycles.
+* ``init_cpu_logit = -2``: each RSU CPU request starts at ``sigmoid(-2) = 0.12``
+  of the RSU instead of 0.5.  The env scales an RSU's requests down when they
+  sum to more than one (C6, :mod:`isac_iov.actions`); at 0.5 per link the
+  three to five CVs in an RSU's range oversubscribe it, where a CV that lowers
+  its request only hands CPU to the others, so the team reward hardly moves and
+  the requests stayed near where they began (trained Ly-DTMPO, default
+  scenario: 0.46 on average against ``ly-opt``'s 0.26 and ``greedy``'s 0.17;
+  contention scenario: 0.47 against ``greedy``'s 0.12).  From 0.12 the
+  requests are below the scaling and move both ways (they end near 0.25 on
+  the default scenario, 0.20 on the contention one).  Ly-DTMPO on the
+  contention scenario (seed 0): 1.16 before, 0.920 after (``greedy`` 0.965,
+  ``ly-opt`` 0.74); before, 3600 episodes reached only 1.059, and the same
+  learner warm-started from ``greedy`` (``--init greedy``) 0.920.  Five seeds
+  (``benchmarks/bench_train.py``, costs before -> after, paired by seed): on
+  the contention scenario Ly-DTMPO 1.185 -> 0.943 (``greedy`` 0.965); on the
+  default one Ly-DTMPO 0.2860 -> 0.2869 (per seed -0.0008 to +0.0039, within
+  seed noise) and Ly-MAPPO 0.3271 -> 0.3189 (every seed better; 1.188 -> 1.158
+  times ``ly-opt``, deadline misses 2.7 -> 1.7 %).  The off-policy learners keep
+  0 until measured over seeds: Ly-MADDPG on the contention scenario (seed 0)
+  went from 1.156 to 1.034 with -2, still above ``greedy``.
 
 Kept from the paper: lambda 0.95, clip 0.2, 10 epochs, 512-sample minibatches.
 
@@ -111,6 +131,7 @@ from .common import (
     critic_extra,
     critic_extra_dim,
     critic_state,
+    initial_pre_action,
     optimise,
     pooled_critic,
     scaled,
@@ -125,6 +146,7 @@ from .networks import AgentMLP, GaussianActor, RunningNorm, gaussian_entropy, ga
 class MappoConfig(AlgoConfig):
     num_envs: int = 8  # episodes per iteration (16 learns too slowly; module docstring)
     shared_actor: bool = True  # one actor for all CVs, five times the data per network (module docstring)
+    init_cpu_logit: float = -2.0  # RSU CPU requests start at sigmoid(-2) = 0.12, not oversubscribed (docstring)
     lr: float = 3e-4
     gamma: float = 0.0  # eq. (39) is minimised slot by slot (module docstring)
     gae_lambda: float = 0.95
@@ -161,7 +183,7 @@ class MAPPO:
             cfg.shared_actor,
             cfg.init_log_std,
             norm_count,
-            cfg.init_local_logit,
+            initial_pre_action(cfg, spec),
             agent_id,
         )
         self.pooled = pooled_critic(cfg, spec.num_cvs)

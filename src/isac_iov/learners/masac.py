@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .common import EnvSpec, adam, optimise
+from .common import EnvSpec, adam, initial_pre_action, optimise
 from .networks import SquashedGaussianActor, polyak_update
 from .offpolicy import OffPolicyConfig, OffPolicyLearner
 
@@ -59,7 +59,7 @@ class MASAC(OffPolicyLearner):
             cfg.hidden,
             cfg.shared_actor,
             self.norm_max_count,
-            cfg.init_local_logit,
+            initial_pre_action(cfg, spec),
             self.agent_id,
         )
         self.critic = self.make_critic(2)

@@ -149,12 +149,20 @@ class AgentMLP(nn.Module):
 
 
 def policy_mlp(
-    n: int, obs_dim: int, out_dim: int, hidden: int, shared: bool, init_local_logit: float, agent_id: bool = True
+    n: int,
+    obs_dim: int,
+    out_dim: int,
+    hidden: int,
+    shared: bool,
+    init_pre_action: torch.Tensor | None,
+    agent_id: bool = True,
 ) -> AgentMLP:
-    """An :class:`AgentMLP` whose first output (the local-weight pre-action) starts at ``init_local_logit``."""
+    """An :class:`AgentMLP` whose first outputs (the mean pre-action) start near ``init_pre_action (A,)``
+    (zeros when None)."""
     net = AgentMLP(n, obs_dim, out_dim, hidden, shared, out_gain=0.01, agent_id=agent_id)
-    with torch.no_grad():
-        net.biases[-1][..., 0] = init_local_logit
+    if init_pre_action is not None:
+        with torch.no_grad():
+            net.biases[-1][..., : len(init_pre_action)] = init_pre_action
     return net
 
 
@@ -186,12 +194,12 @@ class GaussianActor(Actor):
         shared: bool,
         init_log_std: float,
         norm_max_count: float = math.inf,
-        init_local_logit: float = 0.0,
+        init_pre_action: torch.Tensor | None = None,
         agent_id: bool = True,
     ):
         super().__init__()
         self.obs_norm = RunningNorm(obs_dim, max_count=norm_max_count)
-        self.mean_net = policy_mlp(n, obs_dim, action_dim, hidden, shared, init_local_logit, agent_id)
+        self.mean_net = policy_mlp(n, obs_dim, action_dim, hidden, shared, init_pre_action, agent_id)
         rows = 1 if shared and not agent_id else n
         self.log_std = nn.Parameter(torch.full((rows, action_dim), float(init_log_std)))
 
@@ -222,12 +230,12 @@ class DeterministicActor(Actor):
         hidden: int,
         shared: bool,
         norm_max_count: float = math.inf,
-        init_local_logit: float = 0.0,
+        init_pre_action: torch.Tensor | None = None,
         agent_id: bool = True,
     ):
         super().__init__()
         self.obs_norm = RunningNorm(obs_dim, max_count=norm_max_count)
-        self.net = policy_mlp(n, obs_dim, action_dim, hidden, shared, init_local_logit, agent_id)
+        self.net = policy_mlp(n, obs_dim, action_dim, hidden, shared, init_pre_action, agent_id)
 
     def pre_action(self, obs: torch.Tensor) -> torch.Tensor:
         return self.net(self.obs_norm(obs))
@@ -256,13 +264,13 @@ class SquashedGaussianActor(Actor):
         hidden: int,
         shared: bool,
         norm_max_count: float = math.inf,
-        init_local_logit: float = 0.0,
+        init_pre_action: torch.Tensor | None = None,
         agent_id: bool = True,
     ):
         super().__init__()
         self.action_dim = action_dim
         self.obs_norm = RunningNorm(obs_dim, max_count=norm_max_count)
-        self.net = policy_mlp(n, obs_dim, 2 * action_dim, hidden, shared, init_local_logit, agent_id)
+        self.net = policy_mlp(n, obs_dim, 2 * action_dim, hidden, shared, init_pre_action, agent_id)
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """A reparameterised sample: ``(action in [0,1], log-density of the action)``."""
