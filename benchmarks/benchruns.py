@@ -63,20 +63,20 @@ def _store(path: Path, result: dict[str, Any], inputs: dict[str, Any]) -> dict[s
     return stored
 
 
-def adopt(reproduction: Path, algo: str, episodes: int, seed: int, sets: list[str], run_dir: Path) -> bool:
+def adopt(
+    reproduction: Path, algo: str, episodes: int, seed: int, sets: list[str], run_dir: Path
+) -> dict[str, Any] | None:
     """Copy the reproduction's training run of ``algo`` (``seed``, ``episodes``, overrides ``sets``) into an
     absent ``run_dir`` with its timing as ``bench.json``, if the reproduction in ``reproduction`` finished that
-    run with this code and its files are intact; False (nothing copied) otherwise."""
+    run with this code and its files are intact: the stored timing, or None (nothing copied)."""
     spec = RunSpec("train", algo, tuple(sets), seed, episodes)
     record = done_record(reproduction, spec)
     if record is None or run_dir.exists():
-        return False
+        return None
     shutil.copytree(reproduction_run_dir(reproduction, spec), run_dir, ignore=shutil.ignore_patterns(LOCK_FILE))
     timing = {"wall_s": record["wall_time_s"], "cpu_s": record["cpu_time_s"], "rss_gib": None}
-    _store(
-        run_dir / "bench.json", {**timing, "adopted_from": str(reproduction)}, _train_inputs(algo, episodes, seed, sets)
-    )
-    return True
+    inputs = _train_inputs(algo, episodes, seed, sets)
+    return _store(run_dir / "bench.json", {**timing, "adopted_from": str(reproduction)}, inputs)
 
 
 def _train_inputs(algo: str, episodes: int, seed: int, sets: list[str]) -> dict[str, Any]:
@@ -97,9 +97,10 @@ def train(
     if run_dir.exists():
         print(f"  {run_dir}: no valid result of this code and these inputs; training again", flush=True)
         shutil.rmtree(run_dir)
-    if reproduction is not None and adopt(reproduction, algo, episodes, seed, sets, run_dir):
+    adopted = adopt(reproduction, algo, episodes, seed, sets, run_dir) if reproduction is not None else None
+    if adopted is not None:
         print(f"  {run_dir}: adopted from the reproduction in {reproduction}", flush=True)
-        return json.loads(record.read_text())
+        return adopted
     res = subprocess.run(
         [sys.executable, "-c", CHILD, algo, str(episodes), str(seed), str(run_dir), *sets],
         capture_output=True,
