@@ -181,3 +181,13 @@ def test_blind_greedy_is_greedy_given_the_true_claims_and_no_backlog(played_env)
     greedy = GreedyPolicy().act(env, obs)
     np.testing.assert_allclose(blind_greedy(None).act(env, obs), blind_greedy(others_claims(env)).act(env, obs))
     assert not np.allclose(blind_greedy(None).act(env, obs), greedy)
+
+
+def test_reward_terms_add_up_to_the_reward_of_eq_39():
+    row = _benchmark("bench_reward_terms").reward_terms("greedy", "default", episodes=1, seed=0)
+    cfg = load_config(None, [])
+    terms = row["penalty"] + row["drift_local"] + row["drift_rsu"] + row["drift_energy"]
+    assert row["reward"] == pytest.approx(-terms, rel=1e-9)
+    # the system cost is the sum of the CVs' costs, so the penalty is V * N * (mean cost per CV)
+    assert row["penalty"] == pytest.approx(cfg.lyapunov.v_control * cfg.num_cvs * row["cost"], rel=1e-9)
+    assert row["penalty"] > 0 and row["energy_queue_j"] >= 0
