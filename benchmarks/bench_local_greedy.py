@@ -13,9 +13,12 @@ with both replaced by what a lone CV can know:
 It prints the cost of this ``greedy-blind`` next to ``greedy`` and ``ly-opt``, and of ``greedy``
 blind to the backlogs only (the true claims), which splits what the twin's view is worth between
 the two; and of trained policies given with ``--policy RUN``.  All on the evaluation protocol of
-``bench_train.py`` (``--episodes`` deterministic episodes, seed 0).
+``bench_train.py`` (``--episodes`` deterministic episodes, seed 0).  ``--scales 0.5,1,1.5`` adds
+``greedy-blind`` with the others' claims at those multiples of their mean, to see whether a lone CV
+does better assuming more (or less) crowded RSUs than average.
 
     python benchmarks/bench_local_greedy.py [--episodes 20] [--scenario default] [--policy RUN ...]
+        [--scales 0.5,0.75,1.25,1.5]
 """
 
 from __future__ import annotations
@@ -101,7 +104,14 @@ def main() -> None:
     p.add_argument("--episodes", type=int, default=20, help="evaluation episodes (seed 0)")
     p.add_argument("--scenario", default="default", help="'default' (Table II) or a shipped scenario name")
     p.add_argument("--policy", type=Path, action="append", default=[], help="a trained run directory (repeatable)")
+    p.add_argument("--scales", default="", help="comma-separated multiples of the mean claims for greedy-blind")
     args = p.parse_args()
+    try:
+        scales = [float(x) for x in args.scales.split(",") if x.strip()]
+    except ValueError:
+        raise SystemExit(f"--scales {args.scales!r}: not a comma-separated list of numbers") from None
+    if any(not np.isfinite(x) or x < 0 for x in scales):
+        raise SystemExit(f"--scales {args.scales!r}: every multiple must be finite and >= 0")
     cfg = load_config(None, [] if args.scenario == "default" else scenario_overrides(args.scenario))
     for run in args.policy:  # checked before any work
         if not (run / "config.yaml").is_file():
@@ -120,6 +130,9 @@ def main() -> None:
     rows = [("ly-opt", lyopt), ("greedy", greedy), ("greedy, no RSU backlogs", no_backlog)]
     for name, summary in [*rows, ("greedy-blind (no twin)", blind)]:
         print(row(name, summary, ref, g))
+    for scale in scales:
+        scaled = evaluate(BlindGreedy(others * scale), cfg, args.episodes)
+        print(row(f"greedy-blind, claims x{scale:g}", scaled, ref, g))
     for run in args.policy:
         print(row(run.name, evaluate(make_policy(str(run), cfg, 0), cfg, args.episodes), ref, g))
 
