@@ -17,9 +17,10 @@ import argparse
 
 import numpy as np
 
+from benchruns import scenario_sets  # this script's folder is on sys.path when it runs
 from isac_iov import BatchedEnv
 from isac_iov.actions import layout
-from isac_iov.config import load_config, scenario_overrides
+from isac_iov.config import load_config
 from isac_iov.env.rollout import rollout
 from isac_iov.policies import make_policy
 
@@ -31,7 +32,7 @@ def main() -> None:
     p.add_argument("--episodes", type=int, default=8)
     p.add_argument("--seed", type=int, default=7)
     args = p.parse_args()
-    cfg = load_config(None, [] if args.scenario == "default" else scenario_overrides(args.scenario))
+    cfg = load_config(None, scenario_sets(args.scenario))
     policies = [make_policy(name, cfg, args.seed) for name in args.policy]
     env = BatchedEnv(cfg, args.episodes, seed=args.seed)
     actions: list[list[np.ndarray]] = [[] for _ in policies]

@@ -22,7 +22,8 @@ import argparse
 import numpy as np
 import torch
 
-from isac_iov.config import load_config, scenario_overrides
+from benchruns import scenario_sets  # this script's folder is on sys.path when it runs
+from isac_iov.config import load_config
 from isac_iov.evaluate import evaluate_policy
 from isac_iov.learners import TrainedPolicy, algo_spec, effective_config
 from isac_iov.learners.common import EnvSpec
@@ -50,7 +51,7 @@ def main() -> None:
     p.add_argument("--eval-episodes", type=int, default=20)
     p.add_argument("--scenario", default="default", help="'default' (Table II) or a shipped scenario name")
     args = p.parse_args()
-    sets = [] if args.scenario == "default" else scenario_overrides(args.scenario)
+    sets = scenario_sets(args.scenario)
     cfg = load_config(None, sets)
     refs = {
         name: evaluate_policy(name, cfg, args.eval_episodes, 0, record_slots=False, progress=False)["summary"]

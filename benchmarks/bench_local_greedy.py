@@ -30,7 +30,8 @@ from unittest import mock
 
 import numpy as np
 
-from isac_iov.config import Config, load_config, scenario_overrides
+from benchruns import scenario_sets  # this script's folder is on sys.path when it runs
+from isac_iov.config import Config, load_config
 from isac_iov.env.core import BatchedEnv
 from isac_iov.evaluate import evaluate_policy, resolve_config
 from isac_iov.policies import Policy, make_policy, reference
@@ -112,7 +113,7 @@ def main() -> None:
         raise SystemExit(f"--scales {args.scales!r}: not a comma-separated list of numbers") from None
     if any(not np.isfinite(x) or x < 0 for x in scales):
         raise SystemExit(f"--scales {args.scales!r}: every multiple must be finite and >= 0")
-    cfg = load_config(None, [] if args.scenario == "default" else scenario_overrides(args.scenario))
+    cfg = load_config(None, scenario_sets(args.scenario))
     for run in args.policy:  # checked before any work
         if not (run / "config.yaml").is_file():
             raise SystemExit(f"--policy {run}: not a training run directory (no config.yaml)")

@@ -1,9 +1,10 @@
 """What each policy's reward is made of: the penalty and the three drift terms of eq. (39), per slot.
 
 The reward of eq. (44) is minus ``V * system cost + local drift + RSU drift + energy drift``; the learners
-maximise it, while the tables rank policies by the cost of eq. (24) alone.  Where the two disagree (on an
-overloaded scenario a policy can pay in cost and collect it back as negative drift of a queue it built
-earlier) a learner that beats a heuristic on reward may lose to it on cost.  This prints, per policy, the mean
+maximise it, while the tables rank policies by the cost of eq. (24) alone.  The two can disagree: a policy
+that runs a large virtual energy queue and then spends under the budget collects a large negative energy
+drift, so on an overloaded scenario one policy can beat another on cost and lose to it on reward (or the
+reverse).  This prints, per policy, the mean
 per slot of each summand, the reward and the cost, and the mean virtual energy queue, on the episodes
 ``isac-iov evaluate --episodes N --seed S`` plays (its per-slot records, whose cost and reward it also prints).
 
@@ -17,7 +18,7 @@ import argparse
 
 import numpy as np
 
-from isac_iov.config import scenario_overrides
+from benchruns import scenario_sets  # this script's folder is on sys.path when it runs
 from isac_iov.evaluate import evaluate_policy, resolve_config
 
 TERMS = ("penalty", "drift_local", "drift_rsu", "drift_energy")
@@ -25,7 +26,7 @@ TERMS = ("penalty", "drift_local", "drift_rsu", "drift_energy")
 
 def reward_terms(policy_name: str, scenario: str, episodes: int, seed: int) -> dict[str, float]:
     """Mean per slot of each summand of eq. (39), the reward, the cost and the energy queue for one policy."""
-    cfg = resolve_config(policy_name, None, [] if scenario == "default" else scenario_overrides(scenario))
+    cfg = resolve_config(policy_name, None, scenario_sets(scenario))
     records = evaluate_policy(policy_name, cfg, episodes, seed, progress=False)["slots"]
     # one record per (episode, slot, CV): per-slot fields repeat once per CV, so plain means are per-slot means
     mean = {key: float(np.mean([r[key] for r in records])) for key in (*TERMS[1:], "reward", "cost", "energy_queue_j")}

@@ -35,7 +35,8 @@ from pathlib import Path
 
 from bench_env import batched_rate  # this script's folder is on sys.path when it runs
 from benchruns import evaluate, train
-from isac_iov.config import Config, ConfigError, load_config, scenario_overrides
+from benchruns import scenario_sets as shipped_sets
+from isac_iov.config import Config, ConfigError, load_config
 from isac_iov.learners.offpolicy import OffPolicyConfig
 
 TARGET_RSS_GIB = 2.0
@@ -54,9 +55,7 @@ STANDIN = [
 
 def scenario_sets(name: str) -> list[str]:
     """``key=value`` overrides of scenario ``name``: ``default``, ``standin`` or a shipped scenario."""
-    if name == "default":
-        return []
-    return list(STANDIN) if name == "standin" else scenario_overrides(name)
+    return list(STANDIN) if name == "standin" else shipped_sets(name)
 
 
 def offpolicy_batch(num_cvs: int) -> int:

@@ -46,8 +46,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchruns import evaluate, stability, train  # this script's folder is on sys.path when it runs
-from isac_iov.config import load_config, scenario_overrides
+from benchruns import evaluate, scenario_sets, stability, train  # this script's folder is on sys.path when it runs
+from isac_iov.config import load_config
 from isac_iov.experiments.stats import summarize
 
 TARGET_S = {"ly-dtmpo": 60.0, "ly-mappo": 60.0, "ly-maddpg": 180.0, "ly-matd3": 180.0, "ly-masac": 180.0}
@@ -73,7 +73,7 @@ def main() -> None:
     unknown = [a for a in algos if a not in TARGET_S]
     if unknown:
         p.error(f"unknown algorithm {unknown[0]!r} (known: {', '.join(TARGET_S)})")
-    sets = [] if args.scenario == "default" else scenario_overrides(args.scenario)
+    sets = scenario_sets(args.scenario)
     out = args.out or Path("bench_runs") / args.scenario
     out.mkdir(parents=True, exist_ok=True)
     cfg = load_config(None, sets)

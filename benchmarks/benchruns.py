@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from isac_iov.config import load_config
+from isac_iov.config import load_config, scenario_overrides
 from isac_iov.evaluate import evaluate_policy
 from isac_iov.experiments.runner import done_record
 from isac_iov.experiments.runner import run_dir as reproduction_run_dir
@@ -47,6 +47,11 @@ train_run(algo, cfg, episodes, seed, out, algo_overrides=algo_sets, progress=Fal
 wall, cpu = time.perf_counter() - start, time.process_time() - cpu
 print(json.dumps({"wall_s": wall, "cpu_s": cpu, "rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
 """
+
+
+def scenario_sets(name: str) -> list[str]:
+    """``key=value`` overrides of scenario ``name``: ``default`` (Table II, none) or a shipped scenario."""
+    return [] if name == "default" else scenario_overrides(name)
 
 
 def _cached(path: Path, inputs: dict[str, Any]) -> dict[str, Any] | None:

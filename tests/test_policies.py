@@ -153,7 +153,10 @@ def test_make_policy_names_and_run_directories(tmp_path, monkeypatch):
 
 
 def _benchmark(name: str) -> types.ModuleType:
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    folder = Path(__file__).resolve().parents[1] / "benchmarks"
+    if str(folder) not in sys.path:  # as when the script runs: its folder holds benchruns
+        sys.path.insert(0, str(folder))
+    path = folder / f"{name}.py"
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
