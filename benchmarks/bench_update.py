@@ -52,9 +52,7 @@ def filled_learner(algo: str, overrides: dict[str, str], iterations: int) -> Off
 def ms_per_update(learner: OffPolicyLearner, updates: int) -> float:
     batches = []
     for _ in range(updates):
-        batch = learner.replay.sample(learner.cfg.batch_size)
-        batch["rew"] = learner.scale_rewards(batch["rew"])
-        batches.append(batch)
+        batches.append(learner.sample_batch())
     start = time.perf_counter()
     for batch in batches:
         learner.update(batch)

@@ -430,3 +430,27 @@ def test_actors_start_at_their_initial_local_weight_and_cpu_requests(algo):
     np.testing.assert_allclose(a[..., lay.bandwidth], 0.5, atol=0.01)
     # the PPO learners start their CPU requests low by default; the off-policy ones at 0.5
     assert make_algo_config(spec.config, {}).init_cpu_logit == (-2.0 if algo in ("ly-dtmpo", "ly-mappo") else 0.0)
+
+
+@pytest.mark.parametrize("algo", ["ly-maddpg", "ly-matd3", "ly-masac"])
+def test_off_policy_targets_read_the_next_state_only_when_gamma_is_positive(algo):
+    spec, cfg = REGISTRY[algo], load_config(None, TINY)
+    targets = {}
+    for gamma in (0.0, 0.5):
+        torch.manual_seed(0)
+        overrides = _algo_overrides(algo, {"gamma": gamma, "warmup_episodes": 10**6})
+        learner = spec.learner(EnvSpec.from_config(cfg), make_algo_config(spec.config, overrides))
+        env = BatchedEnv(cfg, learner.num_envs, seed=0)
+        for t, step in enumerate(rollout(env, learner.explore)):
+            learner.record(step, t)
+        learner.end_iteration(learner.num_envs)
+        batch = learner.sample_batch()
+        assert ("next_obs" in batch) == ("next_glob" in batch) == (gamma > 0)
+        value = torch.full_like(batch["rew"], 2.0)
+        targets[gamma] = (batch["rew"], learner.td_target(batch, lambda v=value: v))
+        losses = learner.update(batch)  # without next_obs at gamma = 0: the next state is never evaluated
+        assert all(np.isfinite(v) for v in losses.values())
+    rew, target = targets[0.0]
+    assert torch.equal(target, rew)
+    rew, target = targets[0.5]
+    assert torch.allclose(target, rew + 0.5 * 2.0)

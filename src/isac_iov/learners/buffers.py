@@ -138,18 +138,19 @@ class EpisodeReplay:
         self.ptr = int((self.ptr + n) % self.capacity)
         self.size = min(self.size + n, self.capacity)
 
-    def sample(self, batch: int) -> dict[str, torch.Tensor]:
-        """``batch`` transitions: obs, glob, act, rew and next_obs, next_glob."""
+    def sample(self, batch: int, next_state: bool = True) -> dict[str, torch.Tensor]:
+        """``batch`` transitions: obs, glob, act, rew and, with ``next_state``, next_obs and next_glob."""
         row = torch.randint(self.size, (batch,))
         t = torch.randint(self.slots, (batch,))
-        return {
+        out = {
             "obs": self._observations(row, t),
             "glob": self.glob[row, t],
             "act": self.act[row, t],
             "rew": self.rew[row, t],
-            "next_obs": self._observations(row, t + 1),
-            "next_glob": self.glob[row, t + 1],
         }
+        if next_state:
+            out.update(next_obs=self._observations(row, t + 1), next_glob=self.glob[row, t + 1])
+        return out
 
     def _observations(self, row: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         own, common = self.obs[row, t], self.common[row, t]

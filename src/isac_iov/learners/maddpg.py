@@ -71,10 +71,12 @@ class MADDPG(OffPolicyLearner):
 
     def update(self, b: dict[str, torch.Tensor]) -> dict[str, float]:
         cfg = self.cfg
-        with torch.no_grad():
+
+        def next_value() -> torch.Tensor:
             next_act = self.actor_target(b["next_obs"])
-            q_next = self.critic_target(self.critic_input(b["next_obs"], b["next_glob"], next_act))[:, 0]
-            target = b["rew"] + cfg.gamma * q_next
+            return self.critic_target(self.critic_input(b["next_obs"], b["next_glob"], next_act))[:, 0]
+
+        target = self.td_target(b, next_value)
         q = self.critic(self.critic_input(b["obs"], b["glob"], b["act"]))[:, 0]
         critic_loss = self.critic_loss(q, target)
         optimise(self.critic_opt, self.critic, critic_loss, cfg.max_grad_norm)

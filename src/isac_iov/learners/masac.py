@@ -76,10 +76,13 @@ class MASAC(OffPolicyLearner):
     def update(self, b: dict[str, torch.Tensor]) -> dict[str, float]:
         cfg = self.cfg
         alpha = self.temperature().detach()
-        with torch.no_grad():
+
+        def next_value() -> torch.Tensor:
             next_act, next_logp = self.actor(b["next_obs"])
             q_next = self.critic_target(self.critic_input(b["next_obs"], b["next_glob"], next_act))
-            target = b["rew"] + cfg.gamma * (q_next.min(1).values - alpha * next_logp)
+            return q_next.min(1).values - alpha * next_logp
+
+        target = self.td_target(b, next_value)
         q = self.critic(self.critic_input(b["obs"], b["glob"], b["act"]))
         critic_loss = self.critic_loss(q, target[:, None])
         optimise(self.critic_opt, self.critic, critic_loss, cfg.max_grad_norm)

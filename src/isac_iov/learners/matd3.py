@@ -44,12 +44,14 @@ class MATD3(MADDPG):
 
     def update(self, b: dict[str, torch.Tensor]) -> dict[str, float]:
         cfg = self.cfg
-        with torch.no_grad():
+
+        def next_value() -> torch.Tensor:
             a = self.actor_target(b["next_obs"])
             noise = (cfg.target_noise * torch.randn_like(a)).clamp(-cfg.target_noise_clip, cfg.target_noise_clip)
             next_act = (a + noise).clamp(0.0, 1.0)
-            q_next = self.critic_target(self.critic_input(b["next_obs"], b["next_glob"], next_act)).min(1).values
-            target = b["rew"] + cfg.gamma * q_next
+            return self.critic_target(self.critic_input(b["next_obs"], b["next_glob"], next_act)).min(1).values
+
+        target = self.td_target(b, next_value)
         q = self.critic(self.critic_input(b["obs"], b["glob"], b["act"]))
         critic_loss = self.critic_loss(q, target[:, None])
         optimise(self.critic_opt, self.critic, critic_loss, cfg.max_grad_norm)
