@@ -14,7 +14,7 @@ from isac_iov.policies import REGISTRY, GreedyPolicy, LyOptConfig, LyOptPolicy, 
 from isac_iov.policies.lyopt import solve
 from isac_iov.policies.reference import water_fill
 from isac_iov.slot import evaluate
-from isac_iov.twin import coverage_claims
+from isac_iov.twin import DigitalTwin, coverage_claims
 
 SCENARIOS = {
     "default": [],
@@ -194,3 +194,35 @@ def test_reward_terms_add_up_to_the_reward_of_eq_39():
     # the system cost is the sum of the CVs' costs, so the penalty is V * N * (mean cost per CV)
     assert row["penalty"] == pytest.approx(cfg.lyapunov.v_control * cfg.num_cvs * row["cost"], rel=1e-9)
     assert row["penalty"] > 0 and row["energy_queue_j"] >= 0
+
+
+def test_imitation_views_show_only_the_information_they_name():
+    bench = _benchmark("bench_imitation")
+    originals = (BatchedEnv.step, DigitalTwin.view_features)
+    cfg = load_config(None, [])
+    k = cfg.num_rsus
+    env = BatchedEnv(cfg, 2, seed=0)
+    twin = slice(env.cv_feature_dim, env.obs_dim)
+    obs, _ = env.reset()
+    full = env.step(make_policy("greedy", cfg, 0).act(env, obs)).obs[..., twin]
+    contention = [k + 3 + r * 4 + 1 for r in range(k)]  # the second load feature of each RSU
+    with bench.restricted_view("twin=contention", k):
+        env = BatchedEnv(cfg, 2, seed=0)
+        obs, _ = env.reset()
+        kept = env.step(make_policy("greedy", cfg, 0).act(env, obs)).obs[..., twin]
+    np.testing.assert_array_equal(kept[..., contention], full[..., contention])
+    assert np.all(np.delete(kept, contention, axis=-1) == 0) and np.any(full[..., contention] > 0)
+    for view in ("feedback", "beacon"):
+        with bench.restricted_view(view, k):
+            env = BatchedEnv(cfg, 2, seed=0)
+            obs, _ = env.reset()
+            assert np.all(obs[..., twin] == 0)  # nothing to feed back before the first slot
+            step = env.step(make_policy("greedy", cfg, 0).act(env, obs))
+        links, seen = step.outcome.links, step.obs[..., twin]
+        # feedback: each CV's own CPU share per RSU; beacon: the fraction of CVs using each RSU, seen by all
+        expected = links.rsu_cpu_hz / env.scn.rsu_available_hz if view == "feedback" else links.used.mean(-2)[:, None]
+        np.testing.assert_allclose(seen[..., :k], np.broadcast_to(expected, seen[..., :k].shape))
+        assert np.all(seen[..., k:] == 0) and np.any(seen[..., :k] > 0)
+    assert (BatchedEnv.step, DigitalTwin.view_features) == originals  # the views patch only inside their block
+    with pytest.raises(SystemExit, match="unknown twin group 'load'"), bench.restricted_view("twin=load", k):
+        pass
