@@ -201,23 +201,25 @@ def test_imitation_views_show_only_the_information_they_name():
     originals = (BatchedEnv.step, DigitalTwin.view_features)
     cfg = load_config(None, [])
     k = cfg.num_rsus
-    env = BatchedEnv(cfg, 2, seed=0)
-    twin = slice(env.cv_feature_dim, env.obs_dim)
-    obs, _ = env.reset()
-    full = env.step(make_policy("greedy", cfg, 0).act(env, obs)).obs[..., twin]
-    contention = [k + 3 + r * 4 + 1 for r in range(k)]  # the second load feature of each RSU
-    with bench.restricted_view("twin=contention", k):
+
+    def greedy_slot():
+        """A fresh env's first observations, then its first slot played by ``greedy``."""
         env = BatchedEnv(cfg, 2, seed=0)
         obs, _ = env.reset()
-        kept = env.step(make_policy("greedy", cfg, 0).act(env, obs)).obs[..., twin]
+        return env, obs, env.step(make_policy("greedy", cfg, 0).act(env, obs))
+
+    env, _, step = greedy_slot()
+    twin = slice(env.cv_feature_dim, env.obs_dim)
+    full = step.obs[..., twin]
+    contention = [k + 3 + r * 4 + 1 for r in range(k)]  # the second load feature of each RSU
+    with bench.restricted_view("twin=contention", k):
+        kept = greedy_slot()[2].obs[..., twin]
     np.testing.assert_array_equal(kept[..., contention], full[..., contention])
     assert np.all(np.delete(kept, contention, axis=-1) == 0) and np.any(full[..., contention] > 0)
     for view in ("feedback", "beacon"):
         with bench.restricted_view(view, k):
-            env = BatchedEnv(cfg, 2, seed=0)
-            obs, _ = env.reset()
-            assert np.all(obs[..., twin] == 0)  # nothing to feed back before the first slot
-            step = env.step(make_policy("greedy", cfg, 0).act(env, obs))
+            env, obs, step = greedy_slot()
+        assert np.all(obs[..., twin] == 0)  # nothing to feed back before the first slot
         links, seen = step.outcome.links, step.obs[..., twin]
         # feedback: each CV's own CPU share per RSU; beacon: the fraction of CVs using each RSU, seen by all
         expected = links.rsu_cpu_hz / env.scn.rsu_available_hz if view == "feedback" else links.used.mean(-2)[:, None]
