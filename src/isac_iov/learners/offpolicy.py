@@ -85,7 +85,8 @@ cost, ``ly-opt`` 0.276; Ly-MADDPG unless stated):
 * Tried without a clear gain, and not kept as options (cost after 900-1800
   episodes): Huber critic loss 0.424, team reward 0.399, hidden 256 0.404,
   critic lr 3e-4 with batch 512 0.506, exploration noise 0.05 0.441, no warm-up
-  0.416, batch 1024 0.394, 3 updates per step 0.378 (2.6 times slower), critics
+  0.416, batch 1024 0.394, 3 updates per step 0.378 (2.6 times slower; with the
+  critics of now, two help Ly-MADDPG, :mod:`.maddpg`), critics
   that see only their own CV's action 0.384.
 
 **Warm-up around the initial policy** (``warmup_actions = policy``; the usual uniform
