@@ -454,3 +454,29 @@ def test_off_policy_targets_read_the_next_state_only_when_gamma_is_positive(algo
     assert torch.equal(target, rew)
     rew, target = targets[0.5]
     assert torch.allclose(target, rew + 0.5 * 2.0)
+
+
+@pytest.mark.parametrize("algo", ["ly-maddpg", "ly-matd3"])
+def test_critics_step_every_update_and_actors_every_policy_delay(algo):
+    spec, cfg = REGISTRY[algo], load_config(None, TINY)
+    torch.manual_seed(0)
+    overrides = _algo_overrides(algo, {"warmup_episodes": 10**6})
+    learner = spec.learner(EnvSpec.from_config(cfg), make_algo_config(spec.config, overrides))
+    assert learner.cfg.policy_delay == 2
+    assert learner.cfg.updates_per_step == (2 if algo == "ly-maddpg" else 1)
+    env = BatchedEnv(cfg, learner.num_envs, seed=0)
+    for t, step in enumerate(rollout(env, learner.explore)):
+        learner.record(step, t)
+    learner.end_iteration(learner.num_envs)
+
+    def snapshot(net):
+        return [p.detach().clone() for p in net.parameters()]
+
+    for k in range(4):
+        actor, critic = snapshot(learner.actor), snapshot(learner.critic)
+        losses = learner.update(learner.sample_batch())
+        learner.updates += 1
+        actor_moved = any(not torch.equal(a, b) for a, b in zip(actor, learner.actor.parameters(), strict=True))
+        critic_moved = any(not torch.equal(a, b) for a, b in zip(critic, learner.critic.parameters(), strict=True))
+        assert critic_moved and "critic_loss" in losses
+        assert actor_moved == ("actor_loss" in losses) == (k % 2 == 0)
