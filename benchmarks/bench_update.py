@@ -9,8 +9,9 @@ actions against the mapped ones, :func:`isac_iov.learners.offpolicy.mapped_actio
 interleaved in rounds so that a change in the machine's speed hits both alike.
 Prints milliseconds per update and the ratio of the second value to the first.
 A training episode of the paper's protocol runs ``episode_slots *
-updates_per_step / num_envs`` updates (3.75 by default), which is most of its
-time.
+updates_per_step / num_envs`` updates (7.5 for Ly-MADDPG, 3.75 for the others
+by default), which is most of its time.  Updates are timed as training runs
+them: Ly-MADDPG's and Ly-MATD3's actors step in every other one (``policy_delay``).
 
     python benchmarks/bench_update.py [--algos ly-maddpg,ly-matd3,ly-masac] [--key critic_action_input]
         [--values raw,effective] [--updates 100] [--rounds 3]
@@ -56,6 +57,7 @@ def ms_per_update(learner: OffPolicyLearner, updates: int) -> float:
     start = time.perf_counter()
     for batch in batches:
         learner.update(batch)
+        learner.updates += 1  # as training counts them: the policy delay sees each update
     return 1e3 * (time.perf_counter() - start) / updates
 
 
