@@ -3,6 +3,7 @@ real learning, the DT-absent mode and input errors."""
 
 import csv
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -282,6 +283,44 @@ def test_bad_input_is_rejected_before_anything_is_written(tmp_path, capsys):
     assert "unknown algorithm 'nope'" in capsys.readouterr().err
     assert cli_main(["train", "--algo", "ly-dtmpo", "--episodes", "0", "--out", str(tmp_path / "b")]) == 2
     assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize(
+    ("algo", "key", "value", "rule"),
+    [
+        ("ly-dtmpo", "lr", "-1", "must be > 0"),
+        ("ly-dtmpo", "gamma", "1.5", "must be in [0, 1]"),
+        ("ly-dtmpo", "gae_lambda", "2", "must be in [0, 1]"),
+        ("ly-dtmpo", "clip_eps", "0", "must be > 0"),
+        ("ly-dtmpo", "entropy_coef", "-0.1", "must be >= 0"),
+        ("ly-dtmpo", "torch_threads", "0", "must be >= 1"),
+        ("ly-maddpg", "tau", "2", "must be in [0, 1]"),
+        ("ly-maddpg", "critic_lr", "0", "must be > 0"),
+        ("ly-maddpg", "exploration_noise", "-0.5", "must be >= 0"),
+        ("ly-maddpg", "reward_clip", "-1", "must be > 0"),
+        ("ly-maddpg", "updates_per_step", "0", "must be >= 1"),
+        ("ly-maddpg", "warmup_episodes", "-1", "must be >= 0"),
+        ("ly-matd3", "target_noise", "-0.1", "must be >= 0"),
+        ("ly-masac", "init_alpha", "0", "must be > 0"),
+        ("ly-masac", "alpha_lr", "-1e-3", "must be > 0"),
+    ],
+)
+def test_out_of_range_hyper_parameters_are_rejected_naming_the_key(algo, key, value, rule, tmp_path, capsys):
+    with pytest.raises(ConfigError, match=re.escape(f"algo.{key}: {rule}, got")):
+        make_algo_config(REGISTRY[algo].config, {key: value})
+    out = tmp_path / "run"
+    args = ["train", "--algo", algo, "--episodes", "2", "--set", f"algo.{key}={value}", "--out", str(out)]
+    assert cli_main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"algo.{key}" in err[0] and not out.exists()
+
+
+def test_every_learners_defaults_pass_its_own_checks():
+    for spec in REGISTRY.values():
+        defaults = spec.config()
+        assert make_algo_config(spec.config, defaults.to_dict()) == defaults
+    # reward_clip <= 0 switches PPO's reward scaling off (mappo docstring); it stays allowed there
+    assert make_algo_config(MappoConfig, {"reward_clip": "0"}).reward_clip == 0
 
 
 # -- per-CV reward, warm start -----------------------------------------------------------------------

@@ -117,6 +117,7 @@ class AlgoConfig:
     critic_state: str = "auto"  # critic input: "global" state, "pooled" over CVs (I-independent), "auto"
 
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {}  # a learner's own choices for keys of _CHOICES
+    POSITIVE: ClassVar[frozenset[str]] = frozenset()  # a learner's own keys that must be > 0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -141,8 +142,22 @@ _POSITIVE_INT = {
     "buffer_episodes",
     "policy_delay",
     "anneal_episodes",
+    "updates_per_step",
 }
-_UNIT_INTERVAL = {"actor_lr_floor"}  # fractions of another value, in [0, 1]
+_POSITIVE = {"lr", "actor_lr", "critic_lr", "alpha_lr", "clip_eps", "max_grad_norm", "init_alpha"}
+_NON_NEGATIVE = {
+    "warmup_episodes",
+    "log_std_lr",
+    "entropy_coef",
+    "exploration_noise",
+    "preact_reg",
+    "target_noise",
+    "target_noise_clip",
+    "norm_memory",
+    "value_memory",
+    "reward_memory",
+}
+_UNIT_INTERVAL = {"actor_lr_floor", "gamma", "gae_lambda", "tau"}  # discounts and fractions, in [0, 1]
 
 
 def make_algo_config(cls: type[AlgoConfig], overrides: dict[str, Any] | None) -> AlgoConfig:
@@ -155,15 +170,19 @@ def make_algo_config(cls: type[AlgoConfig], overrides: dict[str, Any] | None) ->
         if key not in hints:
             raise ConfigError(f"unknown algorithm key algo.{key} (known: {', '.join(sorted(hints))})")
         value = parse_yaml(raw, f"algo.{key}: value {raw!r}") if isinstance(raw, str) else raw
-        values[key] = _check(key, coerce(f"algo.{key}", value, hints[key]), {**_CHOICES, **cls.CHOICES})
+        values[key] = _check(key, coerce(f"algo.{key}", value, hints[key]), {**_CHOICES, **cls.CHOICES}, cls.POSITIVE)
     return cls(**values)
 
 
-def _check(key: str, value: Any, choices: dict[str, tuple[str, ...]]) -> Any:
+def _check(key: str, value: Any, choices: dict[str, tuple[str, ...]], positive: frozenset[str]) -> Any:
     if key in choices and value not in choices[key]:
         raise ConfigError(f"algo.{key}: must be one of {choices[key]}, got {value!r}")
     if key in _POSITIVE_INT and value < 1:
         raise ConfigError(f"algo.{key}: must be >= 1, got {value!r}")
+    if (key in _POSITIVE or key in positive) and not value > 0:
+        raise ConfigError(f"algo.{key}: must be > 0, got {value!r}")
+    if key in _NON_NEGATIVE and value < 0:
+        raise ConfigError(f"algo.{key}: must be >= 0, got {value!r}")
     if key in _UNIT_INTERVAL and not 0.0 <= value <= 1.0:
         raise ConfigError(f"algo.{key}: must be in [0, 1], got {value!r}")
     return value

@@ -213,7 +213,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -258,6 +258,8 @@ class OffPolicyConfig(AlgoConfig):
     actor_lr_floor: float = 1.0  # the actor lr falls linearly to actor_lr * this over anneal_episodes
     anneal_episodes: int = 1800  # episodes of the actor lr's fall (the paper's protocol)
     critic_action_input: str = "effective"  # or "raw": what the joint critics see of the actions (docstring)
+
+    POSITIVE: ClassVar[frozenset[str]] = frozenset({"reward_clip"})
 
 
 def joint_with_own(replayed: torch.Tensor, own: torch.Tensor) -> torch.Tensor:
