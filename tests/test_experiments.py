@@ -593,8 +593,11 @@ def test_eta_stands_in_only_rates_of_the_same_kind_of_run(tmp_path):
     eta.add(_timed_record("t", "train", "ly-maddpg", 100, 20.0, 20.0))  # 0.2 s per training episode
     assert eta.seconds(train) == pytest.approx(20.0)  # another learner's training stands in
     assert eta.seconds(lyopt) is None  # no evaluation measured yet: unknown, not a training rate
-    assert eta.left_s([train, lyopt], {}, 1) is None
+    assert eta.left_s([train, lyopt], {}, 1) == (pytest.approx(20.0), 1)  # a lower bound, one run untimed
+    assert runner.eta_text(eta.left_s([train, lyopt], {}, 1)) == ">0m20s (+1 untimed)"
     eta.add(_timed_record("e", "evaluate", "greedy", 10, 1.0, 1.0))
     assert eta.seconds(lyopt) == pytest.approx(1.0) and eta.seconds(greedy) == pytest.approx(1.0)
     eta.add(_timed_record("o", "evaluate", "ly-opt", 10, 60.0, 60.0))
-    assert eta.seconds(lyopt) == pytest.approx(60.0) and eta.left_s([train, lyopt], {}, 2) == pytest.approx(40.0)
+    assert eta.seconds(lyopt) == pytest.approx(60.0) and eta.left_s([train, lyopt], {}, 2) == (pytest.approx(40.0), 0)
+    assert runner.eta_text(eta.left_s([train, lyopt], {}, 2)) == "0m40s"
+    assert runner.eta_text((3725.0, 0)) == "1h02m"

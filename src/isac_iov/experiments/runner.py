@@ -464,8 +464,12 @@ class _Eta:
         rates = rates or [r for k, r in self.live.items() if k[0] == spec.kind]
         return sum(rates) / len(rates) * spec.episodes if rates else None
 
-    def left_s(self, todo: list[RunSpec], running: dict[Any, tuple[RunSpec, float]], capacity: int) -> float | None:
-        now, total, done_share = time.perf_counter(), 0.0, {}
+    def left_s(
+        self, todo: list[RunSpec], running: dict[Any, tuple[RunSpec, float]], capacity: int
+    ) -> tuple[float, int]:
+        """``(seconds, untimed)``: the work left on ``capacity`` workers over the runs with an estimate, and
+        how many runs have none yet (evaluations before the first one ends), so the seconds are a lower bound."""
+        now, total, untimed, done_share = time.perf_counter(), 0.0, 0, {}
         for key, (spec, started) in running.items():
             logged, logged_s = logged_training(run_dir(self.out_dir, spec)) if spec.kind == "train" else (0, 0.0)
             if logged:
@@ -474,15 +478,15 @@ class _Eta:
         for key, (spec, started) in running.items():
             est = self.seconds(spec)
             if est is None:
-                return None
+                untimed += 1
+                continue
             left = est * (1.0 - done_share[key]) if done_share[key] else est - (now - started)
             total += max(left, 0.0)
         for spec in todo:
             est = self.seconds(spec)
-            if est is None:
-                return None
-            total += est
-        return total / max(capacity, 1)
+            untimed += est is None
+            total += est or 0.0
+        return total / max(capacity, 1), untimed
 
 
 def logged_training(directory: Path) -> tuple[int, float]:
@@ -515,12 +519,16 @@ def run_wall_s(out_dir: Path, record: dict[str, Any]) -> float:
     return max(wall, logged_training(Path(out_dir) / "runs" / record["spec"]["key"])[1])
 
 
-def _fmt_s(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
+def _fmt_s(seconds: float) -> str:
     m, s = divmod(round(seconds), 60)
     h, m = divmod(m, 60)
     return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
+
+
+def eta_text(left: tuple[float, int]) -> str:
+    """The progress bar's time left (:meth:`_Eta.left_s`): a lower bound while some runs are untimed."""
+    seconds, untimed = left
+    return _fmt_s(seconds) if not untimed else f">{_fmt_s(seconds)} (+{untimed} untimed)"
 
 
 def execute(
@@ -628,7 +636,7 @@ def _schedule(
             bar.update(1)
         bar.set_postfix_str(
             f"running {len(running)}, left {len(todo)}, failed {len(report.failed)}, "
-            f"eta {_fmt_s(eta.left_s(todo, running, capacity))}"
+            f"eta {eta_text(eta.left_s(todo, running, capacity))}"
         )
     bar.close()
 
