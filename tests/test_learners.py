@@ -45,6 +45,19 @@ def _algo_overrides(algo, extra=None):
     return {k: v for k, v in {**TINY_ALGO, **(extra or {})}.items() if k in known}
 
 
+def _stored_learner(algo, cfg, extra=None):
+    """An off-policy learner (tiny settings + ``extra``) that has stored one iteration of episodes and not
+    updated yet (its warm-up never ends)."""
+    torch.manual_seed(0)
+    overrides = _algo_overrides(algo, {**(extra or {}), "warmup_episodes": 10**6})
+    learner = REGISTRY[algo].learner(EnvSpec.from_config(cfg), make_algo_config(REGISTRY[algo].config, overrides))
+    env = BatchedEnv(cfg, learner.num_envs, seed=0)
+    for t, step in enumerate(rollout(env, learner.explore)):
+        learner.record(step, t)
+    learner.end_iteration(learner.num_envs)
+    return learner
+
+
 def _rows(path):
     with open(path) as f:
         return list(csv.DictReader(f))
@@ -473,16 +486,10 @@ def test_actors_start_at_their_initial_local_weight_and_cpu_requests(algo):
 
 @pytest.mark.parametrize("algo", ["ly-maddpg", "ly-matd3", "ly-masac"])
 def test_off_policy_targets_read_the_next_state_only_when_gamma_is_positive(algo):
-    spec, cfg = REGISTRY[algo], load_config(None, TINY)
+    cfg = load_config(None, TINY)
     targets = {}
     for gamma in (0.0, 0.5):
-        torch.manual_seed(0)
-        overrides = _algo_overrides(algo, {"gamma": gamma, "warmup_episodes": 10**6})
-        learner = spec.learner(EnvSpec.from_config(cfg), make_algo_config(spec.config, overrides))
-        env = BatchedEnv(cfg, learner.num_envs, seed=0)
-        for t, step in enumerate(rollout(env, learner.explore)):
-            learner.record(step, t)
-        learner.end_iteration(learner.num_envs)
+        learner = _stored_learner(algo, cfg, {"gamma": gamma})
         batch = learner.sample_batch()
         assert ("next_obs" in batch) == ("next_glob" in batch) == (gamma > 0)
         value = torch.full_like(batch["rew"], 2.0)
@@ -497,16 +504,9 @@ def test_off_policy_targets_read_the_next_state_only_when_gamma_is_positive(algo
 
 @pytest.mark.parametrize("algo", ["ly-maddpg", "ly-matd3"])
 def test_critics_step_every_update_and_actors_every_policy_delay(algo):
-    spec, cfg = REGISTRY[algo], load_config(None, TINY)
-    torch.manual_seed(0)
-    overrides = _algo_overrides(algo, {"warmup_episodes": 10**6})
-    learner = spec.learner(EnvSpec.from_config(cfg), make_algo_config(spec.config, overrides))
+    learner = _stored_learner(algo, load_config(None, TINY))
     assert learner.cfg.policy_delay == 2
     assert learner.cfg.updates_per_step == (2 if algo == "ly-maddpg" else 1)
-    env = BatchedEnv(cfg, learner.num_envs, seed=0)
-    for t, step in enumerate(rollout(env, learner.explore)):
-        learner.record(step, t)
-    learner.end_iteration(learner.num_envs)
 
     def snapshot(net):
         return [p.detach().clone() for p in net.parameters()]
