@@ -336,6 +336,30 @@ def test_every_learners_defaults_pass_its_own_checks():
     assert make_algo_config(MappoConfig, {"reward_clip": "0"}).reward_clip == 0
 
 
+def test_config_command_lists_an_algorithms_keys_with_their_rules(capsys):
+    assert cli_main(["config", "--algo", "ly-mappo", "--set", "algo.lr=0.001"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = {ln.split()[0]: ln.split()[1:] for ln in lines if ln.startswith(("algo.", "twin.enabled "))}
+    assert set(rows) == {f"algo.{k}" for k in MappoConfig().to_dict()} | {"twin.enabled"}
+    assert rows["twin.enabled"][0] == "false"  # the scenario Ly-MAPPO trains on
+    assert rows["algo.lr"] == ["0.001", ">", "0"] and rows["algo.gamma"] == ["0.0", "in", "[0,", "1]"]
+    assert rows["algo.reward"] == ['"auto"', "auto", "|", "team", "|", "per_cv"]
+    assert rows["algo.reward_clip"] == ["10.0", "float"]  # <= 0 is allowed: it switches the scaling off
+    assert rows["algo.shared_actor"][1:] == ["true", "|", "false"]
+    assert cli_main(["config", "--algo", "ly-matd3"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^algo\.reward_clip +10\.0 +> 0$", out, re.M) and re.search(r"^algo\.policy_delay +2 ", out, re.M)
+    for args, culprit in [
+        (["--set", "algo.lr=1"], "algo.lr: algorithm keys need --algo"),
+        (["--algo", "ly-maddpg", "--set", "algo.tau=2"], "algo.tau: must be in [0, 1], got 2.0"),
+        (["--algo", "ly-maddpg", "--set", "algo.nope=2"], "unknown algorithm key algo.nope"),
+        (["--algo", "nope"], "unknown algorithm 'nope'"),
+    ]:
+        assert cli_main(["config", *args]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and culprit in err[0]
+
+
 # -- per-CV reward, warm start -----------------------------------------------------------------------
 @pytest.mark.parametrize("algo", ["ly-dtmpo", "ly-maddpg"])
 def test_per_cv_reward_option_learns_from_each_cvs_share(algo):
@@ -519,3 +543,4 @@ def test_critics_step_every_update_and_actors_every_policy_delay(algo):
         critic_moved = any(not torch.equal(a, b) for a, b in zip(critic, learner.critic.parameters(), strict=True))
         assert critic_moved and "critic_loss" in losses
         assert actor_moved == ("actor_loss" in losses) == (k % 2 == 0)
+

@@ -505,6 +505,17 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.split("."), parse_yaml(raw, f"{key}: --set value {raw!r}")
 
 
+def split_algo_overrides(texts: list[str]) -> tuple[list[str], dict[str, Any]]:
+    """``--set`` texts split into the scenario's and the algorithm's (``algo.KEY=VALUE``, as ``{KEY: VALUE}``)."""
+    overrides = {}
+    for text in [t for t in texts if t.startswith("algo.")]:
+        path, value = parse_override(text)
+        if len(path) != 2:
+            raise ConfigError(f"override {text!r}: expected algo.KEY=VALUE")
+        overrides[path[1]] = value
+    return [t for t in texts if not t.startswith("algo.")], overrides
+
+
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Return a copy of the plain config ``data`` with ``key=value`` overrides applied.
 

@@ -44,13 +44,17 @@ reward too little for its advantage to stand out.
 
 Hyper-parameters are frozen dataclasses deriving from :class:`AlgoConfig`;
 :func:`make_algo_config` applies ``key=value`` overrides with the same
-type checks and error style as the scenario config.
+type checks and error style as the scenario config, and the range rules of
+:func:`algo_rules`; ``isac-iov config --algo NAME`` prints them
+(:func:`describe_algo`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -61,6 +65,8 @@ from ..actions import layout
 from ..config import Config, ConfigError, coerce, parse_yaml
 from ..env.core import Step, dims
 from .networks import Actor
+
+Rule = tuple[str, ...] | str  # the allowed choices of a key, or a bound, a key of _BOUNDS
 
 
 @dataclass(frozen=True)
@@ -116,8 +122,7 @@ class AlgoConfig:
     agent_id: str = "auto"  # shared networks: "onehot" agent id, "none" (I-independent), "auto" (module docstring)
     critic_state: str = "auto"  # critic input: "global" state, "pooled" over CVs (I-independent), "auto"
 
-    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {}  # a learner's own choices for keys of _CHOICES
-    POSITIVE: ClassVar[frozenset[str]] = frozenset()  # a learner's own keys that must be > 0
+    RULES: ClassVar[dict[str, Rule]] = {}  # a learner's own rules, over the common ones of _RULES
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -133,7 +138,7 @@ _CHOICES = {
     "warmup_actions": ("random", "policy"),
 }
 SCALE_CVS = 16  # "auto" options take their scalable form above this many CVs
-_POSITIVE_INT = {
+_POSITIVE_INT = (
     "num_envs",
     "hidden",
     "torch_threads",
@@ -143,9 +148,9 @@ _POSITIVE_INT = {
     "policy_delay",
     "anneal_episodes",
     "updates_per_step",
-}
-_POSITIVE = {"lr", "actor_lr", "critic_lr", "alpha_lr", "clip_eps", "max_grad_norm", "init_alpha"}
-_NON_NEGATIVE = {
+)
+_POSITIVE = ("lr", "actor_lr", "critic_lr", "alpha_lr", "clip_eps", "max_grad_norm", "init_alpha")
+_NON_NEGATIVE = (
     "warmup_episodes",
     "log_std_lr",
     "entropy_coef",
@@ -156,36 +161,71 @@ _NON_NEGATIVE = {
     "norm_memory",
     "value_memory",
     "reward_memory",
+)
+_UNIT_INTERVAL = ("actor_lr_floor", "gamma", "gae_lambda", "tau")  # discounts and fractions
+_BOUNDS: dict[str, Callable[[Any], bool]] = {
+    ">= 1": lambda v: v >= 1,
+    "> 0": lambda v: v > 0,
+    ">= 0": lambda v: v >= 0,
+    "in [0, 1]": lambda v: 0.0 <= v <= 1.0,
 }
-_UNIT_INTERVAL = {"actor_lr_floor", "gamma", "gae_lambda", "tau"}  # discounts and fractions, in [0, 1]
+_RULES: dict[str, Rule] = {
+    **_CHOICES,
+    **dict.fromkeys(_POSITIVE_INT, ">= 1"),
+    **dict.fromkeys(_POSITIVE, "> 0"),
+    **dict.fromkeys(_NON_NEGATIVE, ">= 0"),
+    **dict.fromkeys(_UNIT_INTERVAL, "in [0, 1]"),
+}
+
+
+def algo_rules(cls: type[AlgoConfig]) -> dict[str, Rule]:
+    """Every checked key of ``cls``: its allowed choices, or a bound of :data:`_BOUNDS`."""
+    fields = {f.name for f in dataclasses.fields(cls)}
+    return {k: r for k, r in {**_RULES, **cls.RULES}.items() if k in fields}
 
 
 def make_algo_config(cls: type[AlgoConfig], overrides: dict[str, Any] | None) -> AlgoConfig:
     """``cls()`` with ``overrides`` (values may be YAML text from the command line), each converted by the
-    scenario config's coercer and checked (choices, positive counts); ConfigError names ``algo.KEY``."""
-    fields = {f.name for f in dataclasses.fields(cls)}
-    hints = {k: v for k, v in typing.get_type_hints(cls).items() if k in fields}
+    scenario config's coercer and checked against :func:`algo_rules`; ConfigError names ``algo.KEY``."""
+    hints = algo_types(cls)
+    rules = algo_rules(cls)
     values: dict[str, Any] = {}
     for key, raw in (overrides or {}).items():
         if key not in hints:
             raise ConfigError(f"unknown algorithm key algo.{key} (known: {', '.join(sorted(hints))})")
         value = parse_yaml(raw, f"algo.{key}: value {raw!r}") if isinstance(raw, str) else raw
-        values[key] = _check(key, coerce(f"algo.{key}", value, hints[key]), {**_CHOICES, **cls.CHOICES}, cls.POSITIVE)
+        values[key] = _check(key, coerce(f"algo.{key}", value, hints[key]), rules.get(key))
     return cls(**values)
 
 
-def _check(key: str, value: Any, choices: dict[str, tuple[str, ...]], positive: frozenset[str]) -> Any:
-    if key in choices and value not in choices[key]:
-        raise ConfigError(f"algo.{key}: must be one of {choices[key]}, got {value!r}")
-    if key in _POSITIVE_INT and value < 1:
-        raise ConfigError(f"algo.{key}: must be >= 1, got {value!r}")
-    if (key in _POSITIVE or key in positive) and not value > 0:
-        raise ConfigError(f"algo.{key}: must be > 0, got {value!r}")
-    if key in _NON_NEGATIVE and value < 0:
-        raise ConfigError(f"algo.{key}: must be >= 0, got {value!r}")
-    if key in _UNIT_INTERVAL and not 0.0 <= value <= 1.0:
-        raise ConfigError(f"algo.{key}: must be in [0, 1], got {value!r}")
+def algo_types(cls: type[AlgoConfig]) -> dict[str, Any]:
+    """The type of each field of ``cls``."""
+    fields = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in typing.get_type_hints(cls).items() if k in fields}
+
+
+def _check(key: str, value: Any, rule: Rule | None) -> Any:
+    if isinstance(rule, tuple) and value not in rule:
+        raise ConfigError(f"algo.{key}: must be one of {rule}, got {value!r}")
+    if isinstance(rule, str) and not _BOUNDS[rule](value):
+        raise ConfigError(f"algo.{key}: must be {rule}, got {value!r}")
     return value
+
+
+def describe_algo(cfg: AlgoConfig) -> str:
+    """``cfg``, one ``algo.KEY`` per line with its value and what it admits (:func:`algo_rules`, else its type)."""
+    rules, types = algo_rules(type(cfg)), algo_types(type(cfg))
+    rows = []
+    for key, value in cfg.to_dict().items():
+        rule = rules.get(key)
+        allowed = " | ".join(rule) if isinstance(rule, tuple) else rule or _type_text(types[key])
+        rows.append((f"algo.{key}", json.dumps(value), allowed))
+    widths = [max(len(r[i]) for r in rows) for i in range(2)]
+    return "\n".join(f"{k:<{widths[0]}}  {v:<{widths[1]}}  {a}" for k, v, a in rows)
+
+
+def _type_text(hint: Any) -> str:
+    return "true | false" if hint is bool else hint.__name__
 
 
 def scaled(choice: str, num_cvs: int, small: str, large: str) -> bool:

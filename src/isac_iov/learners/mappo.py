@@ -127,6 +127,7 @@ from .buffers import RunningMeanStd, gae, memory_count
 from .common import (
     AlgoConfig,
     EnvSpec,
+    Rule,
     adam,
     as_tensor,
     critic_extra,
@@ -163,7 +164,7 @@ class MappoConfig(AlgoConfig):
     value_memory: float = 2.0  # iterations of returns the value and reward statistics remember (0: all)
     reward_clip: float = 10.0  # > 0: learn from reward / std(discounted return) clipped to +-this
 
-    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"reward": ("auto", "team", "per_cv")}
+    RULES: ClassVar[dict[str, Rule]] = {"reward": ("auto", "team", "per_cv")}
 
 
 class MAPPO:

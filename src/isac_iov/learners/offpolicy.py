@@ -224,6 +224,7 @@ from .buffers import EpisodeReplay, RunningMeanStd, memory_count
 from .common import (
     AlgoConfig,
     EnvSpec,
+    Rule,
     as_tensor,
     critic_extra,
     critic_extra_dim,
@@ -259,7 +260,7 @@ class OffPolicyConfig(AlgoConfig):
     anneal_episodes: int = 1800  # episodes of the actor lr's fall (the paper's protocol)
     critic_action_input: str = "effective"  # or "raw": what the joint critics see of the actions (docstring)
 
-    POSITIVE: ClassVar[frozenset[str]] = frozenset({"reward_clip"})
+    RULES: ClassVar[dict[str, Rule]] = {"reward_clip": "> 0"}
 
 
 def joint_with_own(replayed: torch.Tensor, own: torch.Tensor) -> torch.Tensor:

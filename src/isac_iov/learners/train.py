@@ -58,7 +58,7 @@ import torch
 import yaml
 from tqdm import tqdm
 
-from ..config import Config, ConfigError, add_config_arguments, check_seed, load_config, parse_override
+from ..config import Config, ConfigError, add_config_arguments, check_seed, load_config, split_algo_overrides
 from ..env.core import BatchedEnv, check_memory, estimate_memory_bytes
 from ..env.rollout import SlotRecord, rollout
 from ..rundir import (
@@ -115,14 +115,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    algo_sets = [s for s in args.overrides if s.startswith("algo.")]
-    cfg = load_config(args.config, [s for s in args.overrides if not s.startswith("algo.")])
-    overrides = {}
-    for text in algo_sets:
-        path, value = parse_override(text)
-        if len(path) != 2:
-            raise ConfigError(f"override {text!r}: expected algo.KEY=VALUE")
-        overrides[path[1]] = value
+    scenario_sets, overrides = split_algo_overrides(args.overrides)
+    cfg = load_config(args.config, scenario_sets)
     out = train_run(
         args.algo,
         cfg,
