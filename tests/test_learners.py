@@ -544,3 +544,17 @@ def test_critics_step_every_update_and_actors_every_policy_delay(algo):
         assert critic_moved and "critic_loss" in losses
         assert actor_moved == ("actor_loss" in losses) == (k % 2 == 0)
 
+
+@pytest.mark.parametrize(("algo", "choice"), [("ly-maddpg", None), ("ly-matd3", "first"), ("ly-matd3", "min")])
+def test_actors_ascend_the_chosen_critic_value(algo, choice):
+    learner = _stored_learner(algo, load_config(None, TINY), {"actor_critic": choice} if choice else None)
+    b = learner.sample_batch()
+    with torch.no_grad():
+        values = learner.policy_value(b["obs"], b["glob"], b["act"], learner.actor(b["obs"]))
+    assert values.shape[1] == (1 if algo == "ly-maddpg" else 2)
+    if choice == "min":
+        want = values.min(1).values
+        assert not torch.equal(want, values[:, 0])  # the first critic is not always the lower one
+    else:
+        want = values[:, 0]
+    assert learner.actor_step(b) == pytest.approx(-want.mean().item(), rel=1e-5)

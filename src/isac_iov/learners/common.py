@@ -136,6 +136,7 @@ _CHOICES = {
     "critic_action_input": ("raw", "effective"),
     "noise_space": ("action", "pre_action"),
     "warmup_actions": ("random", "policy"),
+    "actor_critic": ("first", "min"),
 }
 SCALE_CVS = 16  # "auto" options take their scalable form above this many CVs
 _POSITIVE_INT = (

@@ -117,15 +117,19 @@ class MADDPG(OffPolicyLearner):
         return critic_loss.item()
 
     def actor_step(self, b: dict[str, torch.Tensor]) -> float:
-        """Steps 2-3: ascend the (first) critics' policy value, then move the targets; returns the loss."""
+        """Steps 2-3: ascend the policy value (:meth:`actor_value`), then move the targets; returns the loss."""
         cfg = self.cfg
         u = self.actor.pre_action(b["obs"])
-        q = self.policy_value(b["obs"], b["glob"], b["act"], squash(u))[:, 0]
+        q = self.actor_value(self.policy_value(b["obs"], b["glob"], b["act"], squash(u)))
         actor_loss = -q.mean() + cfg.preact_reg * u.pow(2).mean()
         optimise(self.actor_opt, self.actor, actor_loss, cfg.max_grad_norm)
         polyak_update(self.critic_target, self.critic, cfg.tau)
         polyak_update(self.actor_target, self.actor, cfg.tau)
         return actor_loss.item()
+
+    def actor_value(self, values: torch.Tensor) -> torch.Tensor:
+        """What the actors ascend, from the ``(B, copies, I)`` policy values: the (first) critic's."""
+        return values[:, 0]
 
     def components(self) -> dict[str, Any]:
         return {
