@@ -20,8 +20,8 @@ from isac_iov.cli import main as cli_main
 from isac_iov.config import ConfigError, load_config
 from isac_iov.env.core import BatchedEnv, dims
 from isac_iov.env.rollout import rollout
-from isac_iov.learners import REGISTRY, OtherCodeWarning, TrainedPolicy, effective_config, load_policy
-from isac_iov.learners.common import EnvSpec, make_algo_config
+from isac_iov.learners import REGISTRY, OtherCodeWarning, TrainedPolicy, common, effective_config, load_policy
+from isac_iov.learners.common import EnvSpec, algo_rules, make_algo_config
 from isac_iov.learners.mappo import MAPPO, MappoConfig
 from isac_iov.learners.networks import AgentMLP
 from isac_iov.learners.offpolicy import joint_with_own
@@ -332,6 +332,8 @@ def test_every_learners_defaults_pass_its_own_checks():
     for spec in REGISTRY.values():
         defaults = spec.config()
         assert make_algo_config(spec.config, defaults.to_dict()) == defaults
+    # every common rule applies to some learner's field (none is left over from a renamed key)
+    assert set(common._RULES) <= set().union(*(algo_rules(spec.config) for spec in REGISTRY.values()))
     # reward_clip <= 0 switches PPO's reward scaling off (mappo docstring); it stays allowed there
     assert make_algo_config(MappoConfig, {"reward_clip": "0"}).reward_clip == 0
 
@@ -348,7 +350,9 @@ def test_config_command_lists_an_algorithms_keys_with_their_rules(capsys):
     assert rows["algo.shared_actor"][1:] == ["true", "|", "false"]
     assert cli_main(["config", "--algo", "ly-matd3"]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"^algo\.reward_clip +10\.0 +> 0$", out, re.M) and re.search(r"^algo\.policy_delay +2 ", out, re.M)
+    assert re.search(r"^algo\.reward_clip +10\.0 +> 0$", out, re.MULTILINE) and re.search(
+        r"^algo\.policy_delay +2 ", out, re.MULTILINE
+    )
     for args, culprit in [
         (["--set", "algo.lr=1"], "algo.lr: algorithm keys need --algo"),
         (["--algo", "ly-maddpg", "--set", "algo.tau=2"], "algo.tau: must be in [0, 1], got 2.0"),
