@@ -48,3 +48,19 @@ def test_report_readme_flag_names_a_readme_without_the_block(tmp_path, error_lin
     assert main(["report", str(tmp_path / "results-dir"), "--readme", str(readme)]) != 0
     assert str(readme) in error_line("report") and readme.read_text() == "# no block here\n"
     assert not (tmp_path / "results-dir").exists()
+
+
+def test_every_relative_link_of_the_documentation_resolves():
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    broken, checked = [], 0
+    for page in pages:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+            if re.match(r"[a-z]+:", target):  # http(s), mailto: outside the repository's files
+                continue
+            path, _, anchor = target.partition("#")
+            linked = (page.parent / path).resolve() if path else page
+            checked += 1
+            missing_anchor = anchor and linked.suffix == ".md" and anchor not in _anchors(linked.read_text())
+            if not linked.exists() or missing_anchor:
+                broken.append(f"{page.relative_to(ROOT)}: {target}")
+    assert checked >= 20 and broken == []
