@@ -20,7 +20,10 @@ decentralised mean actions) next to ``greedy`` and ``ly-opt``.  Prints:
 * training time and peak RSS against the targets (<= 60 s PPO learners,
   <= 180 s off-policy, <= 2 GiB): wall time, and the run's own CPU time, which
   the target is checked on, since other work sharing the cores stretches wall
-  time but not CPU time (runs stored before CPU time was recorded: wall time);
+  time far more than CPU time (runs stored before CPU time was recorded: wall
+  time); CPU time is not immune (Ly-MASAC, the same settings and seeds: 169 CPU s
+  two runs at a time on 2 cores, 183-185 s five at a time), so time the targets
+  with no more runs than cores;
   and the decision time of the trained actor per env-slot as a ratio to
   ``ly-opt``'s;
 * as the machine's yardstick, ``ly-opt``'s CPU seconds per evaluation episode
