@@ -28,7 +28,8 @@ decentralised mean actions) next to ``greedy`` and ``ly-opt``.  Prints:
   ``ly-opt``'s;
 * as the machine's yardstick, ``ly-opt``'s CPU seconds per evaluation episode
   (its code rarely changes, so the figure compares machines and sessions);
-* Ly-DTMPO minus Ly-MAPPO cost, paired by seed: mean and 95 % bootstrap interval.
+* Ly-DTMPO minus Ly-MAPPO cost, paired by seed: mean and 95 % bootstrap interval;
+* with ``--markdown``, the table again as the README shows it.
 
 Runs, evaluations and their timings are kept under ``--out`` (default
 ``bench_runs/<scenario>``) and reused when the command is run again, so an
@@ -41,6 +42,7 @@ is not recorded there (printed as nan, and the memory target is then not checked
 
     python benchmarks/bench_train.py [--algos ly-dtmpo,ly-mappo] [--seeds 5] [--episodes 1800]
                                      [--scenario default|contention] [--out DIR] [--from-reproduction DIR]
+                                     [--markdown]
 """
 
 from __future__ import annotations
@@ -59,6 +61,19 @@ TARGET_RATIO = {"ly-dtmpo": 1.05}
 DEFAULT_RATIO = 1.10
 TARGET_RSS_GIB = 2.0
 TARGET_MISS = 0.02
+NAMES = {
+    "ly-opt": "`ly-opt`",
+    "greedy": "`greedy`",
+    "ly-dtmpo": "Ly-DTMPO",
+    "ly-mappo": "Ly-MAPPO (no twin)",
+    "ly-maddpg": "Ly-MADDPG",
+    "ly-matd3": "Ly-MATD3",
+    "ly-masac": "Ly-MASAC",
+}
+MARKDOWN_HEADER = (
+    "| algorithm | cost | × `ly-opt` | × `greedy` | energy (J per CV-slot) | deadline misses | reward "
+    "| last vs best 100 episodes, worst seed (noise) |\n|---|---|---|---|---|---|---|---|"
+)
 
 
 def main() -> None:
@@ -72,6 +87,7 @@ def main() -> None:
     p.add_argument(
         "--from-reproduction", type=Path, default=None, help="an 'isac-iov reproduce --out' folder whose runs to reuse"
     )
+    p.add_argument("--markdown", action="store_true", help="also print the table as the README shows it")
     args = p.parse_args()
     algos = [a for a in args.algos.split(",") if a]
     unknown = [a for a in algos if a not in TARGET_S]
@@ -93,6 +109,7 @@ def main() -> None:
         f"{'last/best':>11}{'(noise)':>9}{'wall s':>8}{'CPU s':>7}{'RSS GiB':>9}{'decide/ly-opt':>15}  targets"
     )
     rows = []
+    markdown = [markdown_row(name, ref, refs) for name, ref in refs.items()]
     for algo in algos:
         evals, stab, runs = [], [], []
         for seed in range(args.seeds):
@@ -116,6 +133,7 @@ def main() -> None:
             "stable": worst_drop <= 0.05,
             "time": cpu <= TARGET_S[algo] * args.episodes / 1800 and not rss > TARGET_RSS_GIB,
         }
+        markdown.append(markdown_row(algo, mean, refs, (worst_drop, noise)))
         verdict = "all met" if all(met.values()) else "MISSED " + ",".join(k for k, ok in met.items() if not ok)
         rows.append(
             f"{algo:<10}{mean['cost']:>8.4f}{ratio:>9.3f}{mean['cost'] / refs['greedy']['cost']:>9.3f}"
@@ -149,6 +167,33 @@ def main() -> None:
             f"Ly-DTMPO - Ly-MAPPO cost, paired by seed: {diff['mean']:+.4f} "
             f"[{diff['ci_low']:+.4f}, {diff['ci_high']:+.4f}] (95 % bootstrap, n = {diff['n']})"
         )
+
+    if args.markdown:
+        print("\n".join([MARKDOWN_HEADER, *markdown]))
+
+
+def markdown_row(
+    name: str, mean: dict[str, float], refs: dict[str, dict], stab: tuple[float, float] | None = None
+) -> str:
+    """One row of the README's table of learned policies (means over seeds; references without stability)."""
+
+    def ratio(x: float) -> str:
+        return "1" if x == 1.0 else f"{x:.3f}"
+
+    def signed(x: float, fmt: str) -> str:
+        return format(x, fmt).replace("-", "\N{MINUS SIGN}")
+
+    cells = [
+        NAMES.get(name, name),
+        f"{mean['cost']:.3f}",
+        ratio(mean["cost"] / refs["ly-opt"]["cost"]),
+        ratio(mean["cost"] / refs["greedy"]["cost"]),
+        f"{mean['energy_j']:.1f}",
+        f"{mean['deadline_miss_rate'] * 100:.1f} %",
+        signed(mean["reward"], ".2f"),
+        "" if stab is None else f"{signed(-stab[0] * 100, '.1f')} % ({signed(-stab[1] * 100, '.1f')} %)",
+    ]
+    return ("| " + " | ".join(cells) + " |").replace("|  |", "| |")
 
 
 if __name__ == "__main__":
