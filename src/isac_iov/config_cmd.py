@@ -3,15 +3,20 @@
 With ``--algo NAME`` it prints the scenario that algorithm trains on (Ly-MAPPO:
 the twin off) and then its hyper-parameters, ``algo.KEY`` with the value, and
 the values each admits; ``--set algo.KEY=VALUE`` is checked as ``isac-iov
-train`` checks it.
+train`` checks it.  A last line says what each ``auto`` option becomes at the
+scenario's number of CVs.
 """
 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from .config import ConfigError, add_config_arguments, describe, load_config, split_algo_overrides
 from .scenario import Normalisers
+
+if TYPE_CHECKING:
+    from .learners.common import AlgoConfig
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -27,7 +32,7 @@ def main(args: argparse.Namespace) -> int:
     algo_cfg = None
     if args.algo:  # the learners import torch: only when asked for
         from .learners import algo_spec, effective_config
-        from .learners.common import describe_algo, make_algo_config
+        from .learners.common import SCALE_CVS, describe_algo, make_algo_config
 
         algo_cfg = make_algo_config(algo_spec(args.algo).config, algo_sets)
         cfg = effective_config(args.algo, cfg)
@@ -40,4 +45,21 @@ def main(args: argparse.Namespace) -> int:
     )
     if algo_cfg is not None:
         print(f"\n{args.algo} hyper-parameters (--set algo.KEY=VALUE on isac-iov train):\n{describe_algo(algo_cfg)}")
+        autos = resolved_autos(algo_cfg, cfg.num_cvs)
+        if autos:
+            print(f"'auto' at {cfg.num_cvs} CVs (the scalable form above {SCALE_CVS}): {autos}")
     return 0
+
+
+def resolved_autos(algo_cfg: AlgoConfig, num_cvs: int) -> str:
+    """What each ``auto`` option of ``algo_cfg`` becomes at ``num_cvs`` CVs: its choices are ``(auto, small form,
+    scalable form)`` (learners/common.py)."""
+    from .learners.common import algo_rules, scaled
+
+    rules = algo_rules(type(algo_cfg))
+    forms = []
+    for key, value in algo_cfg.to_dict().items():
+        rule = rules.get(key)
+        if value == "auto" and isinstance(rule, tuple) and len(rule) == 3:
+            forms.append(f"algo.{key}={rule[2] if scaled('auto', num_cvs, rule[1], rule[2]) else rule[1]}")
+    return ", ".join(forms)
