@@ -64,3 +64,22 @@ def test_every_relative_link_of_the_documentation_resolves():
             if not exists or (anchor and linked.suffix == ".md" and anchor not in _anchors(linked.read_text())):
                 broken.append(f"{page.relative_to(ROOT)}: {target}")
     assert checked >= 20 and broken == []
+
+
+def test_bench_train_markdown_matches_the_readme_table(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import bench_train
+
+    readme = (ROOT / "README.md").read_text()
+    assert bench_train.MARKDOWN_HEADER in readme
+    refs = {
+        "ly-opt": {"cost": 0.2754, "energy_j": 17.64, "deadline_miss_rate": 0.004, "reward": -6.321},
+        "greedy": {"cost": 0.2813, "energy_j": 16.0, "deadline_miss_rate": 0.0083, "reward": -6.44},
+    }
+    mean = {"cost": 0.28694, "energy_j": 14.52, "deadline_miss_rate": 0.0081, "reward": -6.918}
+    assert (
+        bench_train.markdown_row("ly-opt", refs["ly-opt"], refs)
+        == "| `ly-opt` | 0.275 | 1 | 0.979 | 17.6 | 0.4 % | −6.32 | |"
+    )
+    row = bench_train.markdown_row("ly-dtmpo", mean, refs, (0.0271, 0.0219))
+    assert row == "| Ly-DTMPO | 0.287 | 1.042 | 1.020 | 14.5 | 0.8 % | −6.92 | −2.7 % (−2.2 %) |"
