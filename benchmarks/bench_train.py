@@ -23,7 +23,8 @@ decentralised mean actions) next to ``greedy`` and ``ly-opt``.  Prints:
   time far more than CPU time (runs stored before CPU time was recorded: wall
   time); CPU time is not immune (Ly-MASAC, the same settings and seeds: 169 CPU s
   two runs at a time on 2 cores, 183-185 s five at a time), so time the targets
-  with no more runs than cores;
+  with no more runs than cores; the verdict names every run whose wall time
+  exceeds its CPU time by more than 15 % (it waited for a core);
   and the decision time of the trained actor per env-slot as a ratio to
   ``ly-opt``'s;
 * as the machine's yardstick, ``ly-opt``'s CPU seconds per evaluation episode
@@ -135,6 +136,12 @@ def main() -> None:
         }
         markdown.append(markdown_row(algo, mean, refs, (worst_drop, noise)))
         verdict = "all met" if all(met.values()) else "MISSED " + ",".join(k for k, ok in met.items() if not ok)
+        crowded = oversubscribed(runs)
+        if crowded:
+            verdict += " (CPU time stretched: " + ", ".join(
+                f"seed {s} {w:.0f} s wall / {c:.0f} s CPU" for s, w, c in crowded
+            )
+            verdict += "; time it with no other work on the cores)"
         rows.append(
             f"{algo:<10}{mean['cost']:>8.4f}{ratio:>9.3f}{mean['cost'] / refs['greedy']['cost']:>9.3f}"
             f"{mean['energy_j']:>10.1f}{mean['deadline_miss_rate']:>7.3f}{mean['reward']:>9.2f}"
@@ -170,6 +177,17 @@ def main() -> None:
 
     if args.markdown:
         print("\n".join([MARKDOWN_HEADER, *markdown]))
+
+
+def oversubscribed(runs: list[dict], slack: float = 1.15) -> list[tuple[int, float, float]]:
+    """``(seed, wall s, CPU s)`` of each run whose wall time exceeds its CPU time by more than ``slack``: it waited
+    for a core, so the cores were shared by more work than they hold, which stretches CPU time too (runs stored
+    without CPU time are not judged)."""
+    return [
+        (seed, t["wall_s"], t["cpu_s"])
+        for seed, t in enumerate(runs)
+        if "cpu_s" in t and t["wall_s"] > slack * t["cpu_s"]
+    ]
 
 
 def markdown_row(

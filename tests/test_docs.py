@@ -83,3 +83,13 @@ def test_bench_train_markdown_matches_the_readme_table(monkeypatch):
     )
     row = bench_train.markdown_row("ly-dtmpo", mean, refs, (0.0271, 0.0219))
     assert row == "| Ly-DTMPO | 0.287 | 1.042 | 1.020 | 14.5 | 0.8 % | −6.92 | −2.7 % (−2.2 %) |"
+
+
+def test_bench_train_flags_runs_that_waited_for_a_core(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import bench_train
+
+    runs = [{"wall_s": 95.0, "cpu_s": 65.0}, {"wall_s": 58.0, "cpu_s": 57.0}, {"wall_s": 120.0}]
+    # seed 0 waited 30 s for a core; seed 1 is within the slack; seed 2 has no CPU time to judge
+    assert bench_train.oversubscribed(runs) == [(0, 95.0, 65.0)]
+    assert bench_train.oversubscribed(runs, slack=1.5) == []
