@@ -424,25 +424,33 @@ def test_warm_start_clones_greedy_and_is_recorded(tmp_path):
     assert not (tmp_path / "x").exists()
 
 
-# -- off-policy actor learning-rate schedule ----------------------------------------------------------
-@pytest.mark.parametrize("algo", ["ly-maddpg", "ly-masac"])
-def test_actor_lr_falls_linearly_to_its_floor_and_stays(algo):
+# -- learning-rate schedules ----------------------------------------------------------------------
+@pytest.mark.parametrize("algo", ["ly-maddpg", "ly-masac", "ly-dtmpo"])
+def test_learning_rates_fall_linearly_to_their_floor_and_stay(algo):
+    ppo = algo == "ly-dtmpo"  # every step size of PPO falls (lr, log_std_lr); of the off-policy learners, the actor's
+    lr, floor = ("lr", "lr_floor") if ppo else ("actor_lr", "actor_lr_floor")
     spec = REGISTRY[algo]
     cfg = load_config(None, TINY)
-    overrides = _algo_overrides(algo, {"actor_lr": 1e-3, "actor_lr_floor": 0.1, "anneal_episodes": 8})
+    overrides = _algo_overrides(algo, {lr: 1e-3, floor: 0.1, "anneal_episodes": 8, "log_std_lr": 2e-3})
     learner = spec.learner(EnvSpec.from_config(cfg), make_algo_config(spec.config, overrides))
     env = BatchedEnv(cfg, learner.num_envs, seed=0)
     seen = []
-    for _ in range(6):  # 2 episodes per iteration: 2, 4, ..., 12 episodes
+    for _ in range(6):  # 2 episodes per iteration
         for t, step in enumerate(rollout(env, learner.explore)):
             learner.record(step, t)
         learner.end_iteration(learner.num_envs)
-        seen.append(learner.actor_opt.param_groups[0]["lr"])
-    # 1e-3 * (1 - 0.9 * episodes / 8), then the floor 1e-4 from episode 8 on
-    assert seen == pytest.approx([7.75e-4, 5.5e-4, 3.25e-4, 1e-4, 1e-4, 1e-4])
-    assert learner.updates > 0
-    with pytest.raises(ConfigError, match=r"algo.actor_lr_floor: must be in \[0, 1\], got 1.5"):
-        make_algo_config(spec.config, {"actor_lr_floor": 1.5})
+        groups = learner.actor_opt.param_groups + (learner.critic_opt.param_groups if ppo else [])
+        seen.append([group["lr"] for group in groups])
+    # the updates on episodes [e, e + 2) step at 1e-3 * (1 - 0.9 * e / 8), from e = 8 on at the floor 1e-4; PPO's
+    # were made in the iteration that played them, the off-policy learners' come in the next one
+    factors = [1.0, 0.775, 0.55, 0.325, 0.1, 0.1, 0.1]
+    if ppo:
+        assert seen == [pytest.approx([1e-3 * f, 2e-3 * f, 1e-3 * f]) for f in factors[:6]]
+    else:
+        assert seen == [pytest.approx([1e-3 * f]) for f in factors[1:]]
+        assert learner.updates > 0
+    with pytest.raises(ConfigError, match=rf"algo.{floor}: must be in \[0, 1\], got 1.5"):
+        make_algo_config(spec.config, {floor: 1.5})
     with pytest.raises(ConfigError, match="algo.anneal_episodes: must be >= 1, got 0"):
         make_algo_config(spec.config, {"anneal_episodes": 0})
 

@@ -2,6 +2,7 @@
 state and the others' action summary computed by hand, short runs at 40 CVs, and the toy task solved with the
 scalable options."""
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -14,7 +15,7 @@ from isac_iov.env.core import BatchedEnv
 from isac_iov.env.rollout import rollout
 from isac_iov.learners import REGISTRY
 from isac_iov.learners.buffers import EpisodeReplay
-from isac_iov.learners.common import SCALE_CVS, EnvSpec, critic_extra, make_algo_config
+from isac_iov.learners.common import AUTO_FORMS, SCALE_CVS, EnvSpec, critic_extra, form, make_algo_config
 from isac_iov.learners.maddpg import MADDPG, MaddpgConfig
 from isac_iov.learners.mappo import MappoConfig
 from isac_iov.learners.offpolicy import mapped_actions
@@ -49,6 +50,18 @@ def test_network_sizes_do_not_depend_on_the_number_of_cvs(algo):
     auto_small, auto_large = _learner(algo, SCALE_CVS, {})[0], _learner(algo, SCALE_CVS + 1, {})[0]
     assert _parameters(auto_small) == _parameters(_learner(algo, SCALE_CVS, SMALL)[0])
     assert _parameters(auto_large) == _parameters(_learner(algo, 40, SCALABLE)[0]) < _parameters(auto_small)
+
+
+def test_auto_options_take_their_small_form_up_to_scale_cvs_and_their_scalable_form_above():
+    for key, (small, large) in AUTO_FORMS.items():
+        algo = "ly-maddpg" if key == "critic_actions" else "ly-dtmpo"  # the PPO learner's reward admits auto
+        auto = _config(algo, {})
+        assert getattr(auto, key) == "auto"
+        assert (form(auto, key, SCALE_CVS), form(auto, key, SCALE_CVS + 1)) == (small, large)
+        assert form(_config(algo, {key: large}), key, 2) == large
+        choices = rf"\('auto', '{small}', '{large}'\)"
+        with pytest.raises(ConfigError, match=rf"algo.{key}: expected one of {choices}, got 'x'"):
+            form(dataclasses.replace(auto, **{key: "x"}), key, 2)
 
 
 def test_learner_memory_grows_at_most_linearly_in_the_cvs():

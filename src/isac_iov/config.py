@@ -29,6 +29,7 @@ import hashlib
 import json
 import math
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -596,9 +597,13 @@ def scenario_overrides(name: str) -> list[str]:
 
 def describe(cfg: Config) -> str:
     """The effective config, one key per line, with its declared source and allowed values (:data:`KEYS`)."""
-    rows = [(k, json.dumps(_to_plain(v)), _allowed(k), TABLE_II[k]) for k, v in _flat_items(cfg).items()]
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    return "\n".join(f"{k:<{widths[0]}}  {v:<{widths[1]}}  {a:<{widths[2]}}  {src}" for k, v, a, src in rows)
+    return aligned([(k, json.dumps(_to_plain(v)), _allowed(k), TABLE_II[k]) for k, v in _flat_items(cfg).items()])
+
+
+def aligned(rows: Sequence[Sequence[str]]) -> str:
+    """``rows`` as lines of columns two spaces apart, every column but the last padded to its widest cell."""
+    widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]) - 1)]
+    return "\n".join("  ".join([*(row[c].ljust(w) for c, w in enumerate(widths)), row[-1]]) for row in rows)
 
 
 def _allowed(key: str) -> str:

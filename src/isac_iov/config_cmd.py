@@ -52,14 +52,8 @@ def main(args: argparse.Namespace) -> int:
 
 
 def resolved_autos(algo_cfg: AlgoConfig, num_cvs: int) -> str:
-    """What each ``auto`` option of ``algo_cfg`` becomes at ``num_cvs`` CVs: its choices are ``(auto, small form,
-    scalable form)`` (learners/common.py)."""
-    from .learners.common import algo_rules, scaled
+    """What each ``auto`` option of ``algo_cfg`` becomes at ``num_cvs`` CVs (``AUTO_FORMS``, learners/common.py)."""
+    from .learners.common import AUTO_FORMS, form
 
-    rules = algo_rules(type(algo_cfg))
-    forms = []
-    for key, value in algo_cfg.to_dict().items():
-        rule = rules.get(key)
-        if value == "auto" and isinstance(rule, tuple) and len(rule) == 3:
-            forms.append(f"algo.{key}={rule[2] if scaled('auto', num_cvs, rule[1], rule[2]) else rule[1]}")
-    return ", ".join(forms)
+    autos = [key for key in AUTO_FORMS if getattr(algo_cfg, key, None) == "auto"]
+    return ", ".join(f"algo.{key}={form(algo_cfg, key, num_cvs)}" for key in autos)

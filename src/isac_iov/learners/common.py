@@ -62,7 +62,7 @@ import numpy as np
 import torch
 
 from ..actions import layout
-from ..config import Config, ConfigError, coerce, parse_yaml
+from ..config import Config, ConfigError, aligned, coerce, parse_yaml
 from ..env.core import Step, dims
 from .networks import Actor
 
@@ -128,17 +128,21 @@ class AlgoConfig:
         return dataclasses.asdict(self)
 
 
+SCALE_CVS = 16  # "auto" options take their scalable form above this many CVs
+AUTO_FORMS: dict[str, tuple[str, str]] = {  # key: (its form up to SCALE_CVS CVs, its scalable form above)
+    "agent_id": ("onehot", "none"),
+    "critic_state": ("global", "pooled"),
+    "critic_actions": ("joint", "summary"),
+    "reward": ("team", "per_cv"),  # "auto" only for MAPPO (MappoConfig.RULES)
+}
 _CHOICES = {
-    "reward": ("team", "per_cv"),
-    "agent_id": ("auto", "onehot", "none"),
-    "critic_state": ("auto", "global", "pooled"),
-    "critic_actions": ("auto", "joint", "summary"),
+    **{key: ("auto", *forms) for key, forms in AUTO_FORMS.items()},
+    "reward": AUTO_FORMS["reward"],
     "critic_action_input": ("raw", "effective"),
     "noise_space": ("action", "pre_action"),
     "warmup_actions": ("random", "policy"),
     "actor_critic": ("first", "min"),
 }
-SCALE_CVS = 16  # "auto" options take their scalable form above this many CVs
 _POSITIVE_INT = (
     "num_envs",
     "hidden",
@@ -163,7 +167,7 @@ _NON_NEGATIVE = (
     "value_memory",
     "reward_memory",
 )
-_UNIT_INTERVAL = ("actor_lr_floor", "gamma", "gae_lambda", "tau")  # discounts and fractions
+_UNIT_INTERVAL = ("actor_lr_floor", "lr_floor", "gamma", "gae_lambda", "tau")  # discounts and fractions
 _BOUNDS: dict[str, Callable[[Any], bool]] = {
     ">= 1": lambda v: v >= 1,
     "> 0": lambda v: v > 0,
@@ -221,22 +225,22 @@ def describe_algo(cfg: AlgoConfig) -> str:
         rule = rules.get(key)
         allowed = " | ".join(rule) if isinstance(rule, tuple) else rule or _type_text(types[key])
         rows.append((f"algo.{key}", json.dumps(value), allowed))
-    widths = [max(len(r[i]) for r in rows) for i in range(2)]
-    return "\n".join(f"{k:<{widths[0]}}  {v:<{widths[1]}}  {a}" for k, v, a in rows)
+    return aligned(rows)
 
 
 def _type_text(hint: Any) -> str:
     return "true | false" if hint is bool else hint.__name__
 
 
-def scaled(choice: str, num_cvs: int, small: str, large: str) -> bool:
-    """Whether an option set to ``choice`` takes its scalable form ``large`` (not ``small``) at ``num_cvs`` CVs:
-    ``auto`` does above :data:`SCALE_CVS`."""
-    if choice == "auto":
-        return num_cvs > SCALE_CVS
-    if choice not in (small, large):
-        raise ConfigError(f"expected one of {('auto', small, large)}, got {choice!r}")
-    return choice == large
+def form(cfg: AlgoConfig, key: str, num_cvs: int) -> str:
+    """The form option ``key`` of :data:`AUTO_FORMS` takes at ``num_cvs`` CVs: its value, or for ``auto`` the
+    scalable form above :data:`SCALE_CVS` CVs and the small one up to it."""
+    value, forms = getattr(cfg, key), AUTO_FORMS[key]
+    if value == "auto":
+        return forms[num_cvs > SCALE_CVS]
+    if value not in forms:
+        raise ConfigError(f"algo.{key}: expected one of {('auto', *forms)}, got {value!r}")
+    return value
 
 
 def initial_pre_action(cfg: AlgoConfig, spec: EnvSpec) -> torch.Tensor:
@@ -251,12 +255,12 @@ def initial_pre_action(cfg: AlgoConfig, spec: EnvSpec) -> torch.Tensor:
 
 def uses_agent_id(cfg: AlgoConfig, num_cvs: int) -> bool:
     """Whether shared networks get a one-hot agent id (``algo.agent_id``)."""
-    return not scaled(cfg.agent_id, num_cvs, "onehot", "none")
+    return form(cfg, "agent_id", num_cvs) == "onehot"
 
 
 def pooled_critic(cfg: AlgoConfig, num_cvs: int) -> bool:
     """Whether critics see the pooled global state (``algo.critic_state``)."""
-    return scaled(cfg.critic_state, num_cvs, "global", "pooled")
+    return form(cfg, "critic_state", num_cvs) == "pooled"
 
 
 def critic_extra_dim(spec: EnvSpec, pooled: bool) -> int:
@@ -299,6 +303,12 @@ class Learner(Protocol):
     def state_dict(self) -> dict[str, Any]: ...
 
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+def anneal_factor(floor: float, episodes_seen: int, anneal_episodes: int) -> float:
+    """A learning-rate schedule's factor after ``episodes_seen`` episodes: 1 falling linearly to ``floor`` at
+    ``anneal_episodes``, then constant."""
+    return 1.0 - (1.0 - floor) * min(1.0, episodes_seen / anneal_episodes)
 
 
 def adam(params: Any, lr: float, eps: float = 1e-8) -> torch.optim.Adam:

@@ -129,14 +129,15 @@ from .common import (
     EnvSpec,
     Rule,
     adam,
+    anneal_factor,
     as_tensor,
     critic_extra,
     critic_extra_dim,
     critic_state,
+    form,
     initial_pre_action,
     optimise,
     pooled_critic,
-    scaled,
     step_rewards,
     to_actions,
     uses_agent_id,
@@ -159,6 +160,8 @@ class MappoConfig(AlgoConfig):
     max_grad_norm: float = 0.5
     init_log_std: float = -0.5
     log_std_lr: float = 3e-3  # Adam step of the state-independent log-std (its own parameter group)
+    lr_floor: float = 1.0  # every step size falls linearly to this fraction of itself over anneal_episodes
+    anneal_episodes: int = 1800  # episodes of the step sizes' fall (the paper's protocol)
     reward: str = "auto"  # "team": eq. (44) for every agent; "per_cv": each CV's share; "auto": per_cv above 16 CVs
     critic_global: bool = True  # critic input: own obs + global state (false: own obs only)
     value_memory: float = 2.0  # iterations of returns the value and reward statistics remember (0: all)
@@ -173,7 +176,7 @@ class MAPPO:
     def __init__(self, spec: EnvSpec, cfg: MappoConfig):
         self.spec, self.cfg = spec, cfg
         self.num_envs = cfg.num_envs
-        self.reward = "per_cv" if scaled(cfg.reward, spec.num_cvs, "team", "per_cv") else "team"
+        self.reward = form(cfg, "reward", spec.num_cvs)
         samples = cfg.num_envs * spec.slots * spec.num_cvs
         norm_count = memory_count(cfg.norm_memory, samples)
         agent_id = uses_agent_id(cfg, spec.num_cvs)
@@ -210,6 +213,7 @@ class MAPPO:
         self.states = torch.zeros(t + 1, e, i, self.critic_dim)
         self.pre_actions = torch.zeros(t, e, i, spec.action_dim)
         self.log_probs = torch.zeros(t, e, i)
+        self.episodes_seen = 0
         self.rewards = torch.zeros(t, e, i)
 
     # -- collection --------------------------------------------------------------------------
@@ -239,6 +243,7 @@ class MAPPO:
     def end_iteration(self, keep: int) -> dict[str, float]:
         """GAE over the first ``keep`` episodes, then ``epochs`` of clipped-surrogate minibatch updates."""
         cfg = self.cfg
+        self._anneal()
         states = self.states[:, :keep]
         with torch.no_grad():
             values = self.value_norm.denormalize(self.critic(states).squeeze(-1))
@@ -264,7 +269,15 @@ class MAPPO:
                 stats.append(self._update({k: v[idx] for k, v in batch.items()}))
         self.actor.obs_norm.update(batch["obs"])
         self.critic_norm.update(batch["states"])
+        self.episodes_seen += keep
         return {name: torch.stack([s[name] for s in stats]).mean().item() for name in stats[0]}
+
+    def _anneal(self) -> None:
+        """Set every Adam step size to its configured value times the schedule's factor at ``episodes_seen``."""
+        cfg = self.cfg
+        factor = anneal_factor(cfg.lr_floor, self.episodes_seen, cfg.anneal_episodes)
+        actor, log_std, critic = *self.actor_opt.param_groups, *self.critic_opt.param_groups
+        actor["lr"], log_std["lr"], critic["lr"] = cfg.lr * factor, cfg.log_std_lr * factor, cfg.lr * factor
 
     def _learning_rewards(self, rewards: torch.Tensor) -> torch.Tensor:
         """Rewards ``(T, N)`` scaled by the running std of the discounted return and clipped (``reward_clip``).
@@ -330,6 +343,7 @@ class MAPPO:
             "critic_opt": self.critic_opt.state_dict(),
             "value_norm": self.value_norm.state_dict(),
             "return_rms": self.return_rms.state_dict(),
+            "episodes_seen": self.episodes_seen,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -339,3 +353,4 @@ class MAPPO:
         self.critic_opt.load_state_dict(state["critic_opt"])
         self.value_norm.load_state_dict(state["value_norm"])
         self.return_rms.load_state_dict(state["return_rms"])
+        self.episodes_seen = state["episodes_seen"]

@@ -225,12 +225,13 @@ from .common import (
     AlgoConfig,
     EnvSpec,
     Rule,
+    anneal_factor,
     as_tensor,
     critic_extra,
     critic_extra_dim,
     critic_state,
+    form,
     pooled_critic,
-    scaled,
     step_rewards,
     to_actions,
     uses_agent_id,
@@ -309,7 +310,7 @@ class OffPolicyLearner(ABC):
         t, e, i = spec.slots, cfg.num_envs, spec.num_cvs
         self.agent_id = uses_agent_id(cfg, i)
         self.pooled = pooled_critic(cfg, i)
-        self.summary = scaled(cfg.critic_actions, i, "joint", "summary")
+        self.summary = form(cfg, "critic_actions", i) == "summary"
         extra = critic_extra_dim(spec, self.pooled)  # what the replay keeps per env-slot beside the observations
         self.critic_state_dim = spec.obs_dim + extra
         self.replay = EpisodeReplay(
@@ -488,8 +489,7 @@ class OffPolicyLearner(ABC):
         """The actor's learning rate after ``episodes_seen`` episodes: ``actor_lr`` falling linearly to
         ``actor_lr * actor_lr_floor`` at ``anneal_episodes``, then constant."""
         cfg = self.cfg
-        progress = min(1.0, self.episodes_seen / cfg.anneal_episodes)
-        return cfg.actor_lr * (1.0 - (1.0 - cfg.actor_lr_floor) * progress)
+        return cfg.actor_lr * anneal_factor(cfg.actor_lr_floor, self.episodes_seen, cfg.anneal_episodes)
 
     # -- checkpoints -------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

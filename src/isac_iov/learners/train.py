@@ -81,9 +81,9 @@ from .common import (
     Learner,
     NonFiniteTraining,
     critic_extra_dim,
+    form,
     make_algo_config,
     pooled_critic,
-    scaled,
     uses_agent_id,
 )
 from .metrics import EpisodeMetrics, columns
@@ -211,7 +211,7 @@ def learner_bytes(cfg: Config, algo_cfg: Any) -> int:
     joint = getattr(algo_cfg, "critic_actions", None)  # None: MAPPO's one shared critic on the critic state
     if joint is None:
         critics = _mlp_size(state + ids, algo_cfg.hidden, 1)
-    elif scaled(joint, i, "joint", "summary"):
+    elif form(algo_cfg, "critic_actions", i) == "summary":
         critics = 2 * _mlp_size(state + ids + 2 * a, algo_cfg.hidden, 1)
     else:
         critics = 2 * i * _mlp_size(state + i * a, algo_cfg.hidden, 1)
