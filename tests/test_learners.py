@@ -455,6 +455,21 @@ def test_learning_rates_fall_linearly_to_their_floor_and_stay(algo):
         make_algo_config(spec.config, {"anneal_episodes": 0})
 
 
+def test_a_learning_rate_that_reaches_0_before_the_run_ends_is_warned_of(tmp_path):
+    cfg = load_config(None, TINY)
+    overrides = _algo_overrides("ly-dtmpo", {"lr_floor": 0.0, "anneal_episodes": 2})
+    expected = r"algo.lr_floor=0 with algo.anneal_episodes=2 < 4 episodes: .* \(set algo.anneal_episodes=4\)"
+    with pytest.warns(UserWarning, match=expected):
+        train_run("ly-dtmpo", cfg, 4, 0, tmp_path / "short", algo_overrides=overrides, progress=False)
+    # a schedule that ends with the run, or at a floor above 0, is not warned of
+    for episodes, floor in ((2, 0.0), (4, 0.1)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            quiet = {**overrides, "lr_floor": floor}
+            train_run("ly-dtmpo", cfg, episodes, 0, tmp_path / f"q{episodes}", algo_overrides=quiet, progress=False)
+        assert not [w for w in caught if "anneal_episodes" in str(w.message)]
+
+
 @pytest.mark.parametrize("algo", ["ly-maddpg", "ly-matd3"])
 def test_exploration_noise_is_added_before_the_sigmoid_by_default(algo):
     spec = REGISTRY[algo]

@@ -50,6 +50,7 @@ import csv
 import io
 import random
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +163,7 @@ def train_run(
     check_seed("--seed", seed)
     cfg = effective_config(algo, cfg)
     algo_cfg = make_algo_config(spec.config, algo_overrides)
+    _warn_if_schedule_ends_early(algo_cfg, episodes)
     check_memory(
         estimate_memory_bytes(cfg, algo_cfg.num_envs, learner_bytes(cfg, algo_cfg)),
         f"training {algo} on num_cvs={cfg.num_cvs} CVs with {algo_cfg.num_envs} env(s)",
@@ -186,6 +188,18 @@ def train_run(
         finally:
             torch.set_num_threads(threads)
     return out_dir
+
+
+def _warn_if_schedule_ends_early(algo_cfg: Any, episodes: int) -> None:
+    """Warn when a learning rate falls to 0 before the run ends, so that the episodes after it teach nothing."""
+    floor_key = next((k for k in ("lr_floor", "actor_lr_floor") if hasattr(algo_cfg, k)), None)
+    if floor_key is None or getattr(algo_cfg, floor_key) > 0 or algo_cfg.anneal_episodes >= episodes:
+        return
+    warnings.warn(
+        f"algo.{floor_key}=0 with algo.anneal_episodes={algo_cfg.anneal_episodes} < {episodes} episodes: the learning "
+        f"rate is 0 from episode {algo_cfg.anneal_episodes} on (set algo.anneal_episodes={episodes})",
+        stacklevel=3,
+    )
 
 
 def learner_bytes(cfg: Config, algo_cfg: Any) -> int:
