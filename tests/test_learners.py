@@ -92,6 +92,52 @@ def test_agent_mlp_matches_independent_per_agent_networks():
     assert not torch.allclose(out[:, 0], out[:, 1])  # the agent id tells identical inputs apart
 
 
+def test_shared_agent_mlp_is_one_network_applied_to_each_agents_input_and_id():
+    torch.manual_seed(1)
+    net = AgentMLP(3, 4, 2, hidden=5, shared=True)
+    x = torch.randn(2, 6, 3, 4)  # two leading axes
+    y = net(x)
+    assert y.shape == (2, 6, 3, 2)
+    for i in range(3):
+        h = torch.cat([x[:, :, i], torch.eye(3)[i].expand(2, 6, 3)], dim=-1)
+        for layer, (w, b) in enumerate(zip(net.weights, net.biases, strict=True)):
+            h = h @ w[0] + b[0, 0]
+            h = torch.relu(h) if layer < 2 else h
+        assert torch.allclose(y[:, :, i], h, atol=1e-6)
+    y.square().sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
+
+
+def test_optimise_each_steps_as_clip_grad_norm_and_adam_do_one_network_at_a_time():
+    """One backward pass for two networks, each clipped to its own norm: the weights equal, to the bit, those of
+    ``clip_grad_norm_`` and Adam on each network in turn (with the clip biting on one and not the other)."""
+
+    def nets() -> tuple[torch.nn.Module, torch.nn.Module]:
+        torch.manual_seed(2)
+        return AgentMLP(2, 3, 2, hidden=4, shared=True), AgentMLP(2, 5, 1, hidden=4)
+
+    x, s = torch.randn(8, 2, 3), torch.randn(8, 2, 5)
+
+    def losses(a: torch.nn.Module, c: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+        return 100.0 * a(x).square().mean(), 1e-3 * c(s).mean()  # a large gradient and a small one
+
+    ref = nets()
+    ref_opts = [torch.optim.Adam(n.parameters(), lr=1e-2) for n in ref]
+    new = nets()
+    new_opts = [torch.optim.Adam(n.parameters(), lr=1e-2) for n in new]
+    norms = []
+    for _ in range(3):
+        for opt, net, loss in zip(ref_opts, ref, losses(*ref), strict=True):
+            opt.zero_grad()
+            loss.backward()
+            norms.append(float(torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)))
+            opt.step()
+        common.optimise_each(list(zip(new_opts, new, losses(*new), strict=True)), 1.0)
+    assert max(norms[0::2]) > 1.0 > max(norms[1::2])  # the clip bites on the actor only
+    for r, n in zip(ref, new, strict=True):
+        assert all(torch.equal(a, b) for a, b in zip(r.parameters(), n.parameters(), strict=True))
+
+
 def test_joint_with_own_replaces_only_the_critics_own_agent():
     replayed = torch.arange(2 * 3 * 2, dtype=torch.float32).reshape(2, 3, 2)
     own = -replayed

@@ -54,7 +54,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -136,8 +136,8 @@ AUTO_FORMS: dict[str, tuple[str, str]] = {  # key: (its form up to SCALE_CVS CVs
     "reward": ("team", "per_cv"),  # "auto" only for MAPPO (MappoConfig.RULES)
 }
 _CHOICES = {
-    **{key: ("auto", *forms) for key, forms in AUTO_FORMS.items()},
-    "reward": AUTO_FORMS["reward"],
+    **{key: ("auto", *AUTO_FORMS[key]) for key in ("agent_id", "critic_state", "critic_actions")},
+    "reward": AUTO_FORMS["reward"],  # "auto" is added by the learners that allow it (MappoConfig.RULES)
     "critic_action_input": ("raw", "effective"),
     "noise_space": ("action", "pre_action"),
     "warmup_actions": ("random", "policy"),
@@ -325,12 +325,29 @@ def optimise(opt: torch.optim.Optimizer, net: torch.nn.Module, loss: torch.Tenso
 
     Raises :class:`NonFiniteTraining` (before the step, so the weights stay finite) when the
     gradient is not finite."""
-    opt.zero_grad(set_to_none=True)
-    loss.backward(inputs=list(net.parameters()))
-    norm = torch.nn.utils.clip_grad_norm_(net.parameters(), max_norm)
-    if not torch.isfinite(norm):
-        raise NonFiniteTraining(f"non-finite gradient of the {type(net).__name__} (loss {loss.item():.4g})")
-    opt.step()
+    optimise_each([(opt, net, loss)], max_norm)
+
+
+def optimise_each(
+    steps: Sequence[tuple[torch.optim.Optimizer, torch.nn.Module, torch.Tensor]], max_norm: float
+) -> None:
+    """:func:`optimise` for several ``(optimiser, network, loss)`` whose networks share no parameter, with
+    the gradients of all losses from one backward pass.  Each network's gradient is clipped as
+    ``torch.nn.utils.clip_grad_norm_`` does (its arithmetic written out: the same weights to the bit,
+    without its per-call overhead).  No step is taken when any gradient is not finite."""
+    params = [list(net.parameters()) for _, net, _ in steps]
+    for opt, _, _ in steps:
+        opt.zero_grad(set_to_none=True)
+    torch.autograd.backward([loss for _, _, loss in steps], inputs=[p for ps in params for p in ps])
+    with torch.no_grad():
+        for (_, net, loss), ps in zip(steps, params, strict=True):
+            grads = [p.grad for p in ps if p.grad is not None]
+            norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, 2.0)), 2.0)
+            if not torch.isfinite(norm):
+                raise NonFiniteTraining(f"non-finite gradient of the {type(net).__name__} (loss {loss.item():.4g})")
+            torch._foreach_mul_(grads, torch.clamp(max_norm / (norm + 1e-6), max=1.0))
+    for opt, _, _ in steps:
+        opt.step()
 
 
 def step_rewards(step: Step, reward: str) -> np.ndarray:

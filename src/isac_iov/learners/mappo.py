@@ -148,7 +148,7 @@ from .common import (
     critic_state,
     form,
     initial_pre_action,
-    optimise,
+    optimise_each,
     pooled_critic,
     step_rewards,
     to_actions,
@@ -332,9 +332,10 @@ class MAPPO:
         surrogate = torch.min(ratio * b["adv"], ratio.clamp(1 - cfg.clip_eps, 1 + cfg.clip_eps) * b["adv"])
         entropy = gaussian_entropy(log_std).mean()
         policy_loss = -surrogate.mean() - cfg.entropy_coef * entropy
-        optimise(self.actor_opt, self.actor, policy_loss, cfg.max_grad_norm)
         value_loss = (self.critic(b["states"]).squeeze(-1) - b["target"]).pow(2).mean()
-        optimise(self.critic_opt, self.critic, value_loss, cfg.max_grad_norm)
+        optimise_each(
+            [(self.actor_opt, self.actor, policy_loss), (self.critic_opt, self.critic, value_loss)], cfg.max_grad_norm
+        )
         with torch.no_grad():
             kl = ((ratio - 1) - log_ratio).mean()
             clip_frac = ((ratio - 1).abs() > cfg.clip_eps).float().mean()

@@ -10,7 +10,9 @@ the squash Jacobian, :class:`~.networks.SquashedGaussianActor`).  Per update:
    reparameterised and ``V`` the critics' policy value
    (:meth:`~.offpolicy.OffPolicyLearner.policy_value`);
 3. ``log alpha_i`` descends ``-log alpha_i (log pi_i + target_entropy)`` where
-   ``target_entropy = target_entropy_per_dim * action_dim``;
+   ``target_entropy = target_entropy_per_dim * action_dim``.  The default is -0.5 per dimension, not SAC's
+   usual -1: an action squashed into [0, 1] has entropy at most 0, and -1 holds each dimension to a
+   spread of about 0.09, -0.5 to about 0.15, which learns better policies (docs/learners.md);
 4. target critics move by Polyak averaging.
 
 Exploration samples from the actors.
@@ -35,7 +37,7 @@ from .offpolicy import OffPolicyConfig, OffPolicyLearner
 class MasacConfig(OffPolicyConfig):
     alpha_lr: float = 3e-4
     init_alpha: float = 0.05
-    target_entropy_per_dim: float = -1.0
+    target_entropy_per_dim: float = -0.5
 
 
 class Temperature(nn.Module):

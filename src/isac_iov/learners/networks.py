@@ -25,6 +25,7 @@ from __future__ import annotations
 import itertools
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -118,7 +119,7 @@ class AgentMLP(nn.Module):
         agent_id: bool = True,
     ):
         super().__init__()
-        self.n, self.shared = n, shared
+        self.n, self.shared, self.out_dim = n, shared, out_dim
         self.ids = n if shared and agent_id else 0  # width of the one-hot id appended to the input
         groups = 1 if shared else n
         dims = [in_dim + self.ids, hidden, hidden, out_dim]
@@ -133,19 +134,22 @@ class AgentMLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         lead = x.shape[:-2]
         h = x.reshape(-1, self.n, x.shape[-1])
-        if self.shared:
+        if self.shared:  # one network: 2-D products over every agent's rows
             if self.ids:
                 h = torch.cat([h, torch.eye(self.n, dtype=x.dtype).expand(h.shape[0], -1, -1)], dim=-1)
-            h = h.reshape(1, -1, h.shape[-1])
-        else:
-            h = h.transpose(0, 1)
+            h = self._layers(h.reshape(-1, h.shape[-1]), torch.addmm, 0)
+        else:  # a network per agent: products batched over the agent axis
+            h = self._layers(h.transpose(0, 1), torch.baddbmm, slice(None)).transpose(0, 1)
+        return h.reshape(*lead, self.n, self.out_dim)
+
+    def _layers(self, h: torch.Tensor, affine: Callable[..., torch.Tensor], group: int | slice) -> torch.Tensor:
+        """The three layers on ``h``, each ``affine(bias, h, weight)`` of the weights' ``group``."""
         last = len(self.weights) - 1
         for layer, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-            h = torch.baddbmm(b, h, w)
+            h = affine(b[group], h, w[group])
             if layer < last:
                 h = torch.relu(h)
-        h = h.reshape(-1, self.n, h.shape[-1]) if self.shared else h.transpose(0, 1)
-        return h.reshape(*lead, self.n, h.shape[-1])
+        return h
 
 
 def policy_mlp(

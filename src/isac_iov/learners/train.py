@@ -222,8 +222,7 @@ def learner_bytes(cfg: Config, algo_cfg: Any) -> int:
     transitions = 2 * episodes * (cfg.episode_slots + 1) * (i * per_agent + per_env_slot)
     ids = i if uses_agent_id(algo_cfg, i) else 0
     actors = (1 if algo_cfg.shared_actor else i) * _mlp_size(spec.obs_dim + ids, algo_cfg.hidden, 2 * a)
-    joint = getattr(algo_cfg, "critic_actions", None)  # None: MAPPO's one shared critic on the critic state
-    if joint is None:
+    if not hasattr(algo_cfg, "critic_actions"):  # MAPPO: one shared critic on the critic state
         critics = _mlp_size(state + ids, algo_cfg.hidden, 1)
     elif form(algo_cfg, "critic_actions", i) == "summary":
         critics = 2 * _mlp_size(state + ids + 2 * a, algo_cfg.hidden, 1)
