@@ -539,6 +539,22 @@ def test_exploration_noise_is_added_before_the_sigmoid_by_default(algo):
         make_algo_config(spec.config, {"noise_space": "u"})
 
 
+def test_exploration_noise_falls_linearly_to_its_floor_and_stays():
+    spec = REGISTRY["ly-maddpg"]
+    cfg = load_config(None, TINY)
+    obs = torch.as_tensor(BatchedEnv(cfg, 1, seed=0).reset()[0], dtype=torch.float32).expand(4000, -1, -1)
+    overrides = _algo_overrides("ly-maddpg", {"noise_floor": 0.4, "anneal_episodes": 10})
+    learner = spec.learner(EnvSpec.from_config(cfg), make_algo_config(spec.config, overrides))
+    torch.manual_seed(0)
+    for seen, std in ((0, 0.5), (5, 0.5 * (1 - 0.6 * 0.5)), (10, 0.2), (40, 0.2)):
+        learner.episodes_seen = seen
+        with torch.no_grad():
+            noise = torch.logit(learner.behaviour(obs).double()) - learner.actor.pre_action(obs).double()
+        assert noise.std() == pytest.approx(std, rel=0.03)
+    with pytest.raises(ConfigError, match=r"algo.noise_floor: must be in \[0, 1\], got 1.5"):
+        make_algo_config(spec.config, {"noise_floor": 1.5})
+
+
 @pytest.mark.parametrize("algo", ["ly-maddpg", "ly-masac"])
 def test_warmup_plays_uniform_or_initial_policy_actions_and_learns_only_after_it(algo):
     spec = REGISTRY[algo]

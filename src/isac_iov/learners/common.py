@@ -167,7 +167,7 @@ _NON_NEGATIVE = (
     "value_memory",
     "reward_memory",
 )
-_UNIT_INTERVAL = ("actor_lr_floor", "lr_floor", "gamma", "gae_lambda", "tau")  # discounts and fractions
+_UNIT_INTERVAL = ("actor_lr_floor", "lr_floor", "noise_floor", "gamma", "gae_lambda", "tau")  # discounts and fractions
 _BOUNDS: dict[str, Callable[[Any], bool]] = {
     ">= 1": lambda v: v >= 1,
     "> 0": lambda v: v > 0,

@@ -45,6 +45,7 @@ from .maddpg import MADDPG, MaddpgConfig
 class Matd3Config(MaddpgConfig):
     actor_lr: float = 6e-5  # twice Ly-MADDPG's: the actor steps every other vector step (docstring)
     updates_per_step: int = 1  # Ly-MADDPG's 2 take its twin critics past the 3-minute budget (maddpg docstring)
+    noise_floor: float = 1.0  # the exploration noise is held: Ly-MADDPG's fall is for actors that step often (maddpg)
     target_noise: float = 0.1  # [0, 1] actions: half the usual 0.2 of [-1, 1]
     target_noise_clip: float = 0.25
     actor_critic: str = "min"  # the actors ascend the "min" of the twin critics (docstring), or the "first"
