@@ -32,6 +32,14 @@ decentralised mean actions) next to ``greedy`` and ``ly-opt``.  Prints:
 * Ly-DTMPO minus Ly-MAPPO cost, paired by seed: mean and 95 % bootstrap interval;
 * with ``--markdown``, the table again as the README shows it.
 
+``--set KEY=VALUE`` (repeatable) measures a change: a scenario key applies to training and to every evaluation,
+``algo.KEY`` to every learner benchmarked (``isac-iov config --algo NAME`` lists them).  Each is checked before
+anything runs, and the runs go to their own folder (default ``bench_runs/<scenario>+<overrides>``), so a change
+never replaces the default runs.  For example, the learners on the reward form they do not use by default:
+
+    python benchmarks/bench_train.py --algos ly-dtmpo,ly-mappo --set algo.reward=per_cv
+    python benchmarks/bench_train.py --algos ly-maddpg,ly-matd3,ly-masac --set algo.reward=team
+
 Runs, evaluations and their timings are kept under ``--out`` (default
 ``bench_runs/<scenario>``) and reused when the command is run again, so an
 interrupted benchmark resumes; a run that other code or other inputs made, or
@@ -43,19 +51,22 @@ is not recorded there (printed as nan, and the memory target is then not checked
 
     python benchmarks/bench_train.py [--algos ly-dtmpo,ly-mappo] [--seeds 5] [--episodes 1800]
                                      [--scenario default|contention] [--out DIR] [--from-reproduction DIR]
-                                     [--markdown]
+                                     [--set KEY=VALUE ...] [--markdown]
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import numpy as np
 
 from benchruns import evaluate, scenario_sets, stability, train  # this script's folder is on sys.path when it runs
-from isac_iov.config import load_config
+from isac_iov.config import ConfigError, load_config, split_algo_overrides
 from isac_iov.experiments.stats import summarize
+from isac_iov.learners import algo_spec
+from isac_iov.learners.common import make_algo_config
 
 TARGET_S = {"ly-dtmpo": 60.0, "ly-mappo": 60.0, "ly-maddpg": 180.0, "ly-matd3": 180.0, "ly-masac": 180.0}
 TARGET_RATIO = {"ly-dtmpo": 1.05}
@@ -88,19 +99,38 @@ def main() -> None:
     p.add_argument(
         "--from-reproduction", type=Path, default=None, help="an 'isac-iov reproduce --out' folder whose runs to reuse"
     )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a scenario key, or algo.KEY for every learner benchmarked (repeatable)",
+    )
     p.add_argument("--markdown", action="store_true", help="also print the table as the README shows it")
     args = p.parse_args()
     algos = [a for a in args.algos.split(",") if a]
     unknown = [a for a in algos if a not in TARGET_S]
     if unknown:
         p.error(f"unknown algorithm {unknown[0]!r} (known: {', '.join(TARGET_S)})")
-    sets = scenario_sets(args.scenario)
-    out = args.out or Path("bench_runs") / args.scenario
+    try:
+        env_sets, algo_sets = split_algo_overrides(args.overrides)
+        sets = scenario_sets(args.scenario) + env_sets  # what the scenario and every evaluation see
+        cfg = load_config(None, sets)
+    except ConfigError as e:
+        p.error(str(e))
+    for algo in algos:
+        try:
+            make_algo_config(algo_spec(algo).config, algo_sets)
+        except ConfigError as e:
+            p.error(f"{algo}: {e}")
+    train_sets = sets + [o for o in args.overrides if o.startswith("algo.")]
+    out = args.out or default_out(args.scenario, args.overrides)
     out.mkdir(parents=True, exist_ok=True)
-    cfg = load_config(None, sets)
     print(
         f"{args.episodes} episodes x {cfg.episode_slots} slots, {cfg.num_cvs} CVs, {cfg.num_rsus} RSUs, "
-        f"seeds 0..{args.seeds - 1}, scenario {args.scenario}; runs in {out}",
+        f"seeds 0..{args.seeds - 1}, scenario {args.scenario}{''.join(' --set ' + o for o in args.overrides)}; "
+        f"runs in {out}",
         flush=True,
     )
     refs = {name: evaluate(name, sets, args.eval_episodes, out / f"eval-{name}.json") for name in ("ly-opt", "greedy")}
@@ -115,7 +145,7 @@ def main() -> None:
         evals, stab, runs = [], [], []
         for seed in range(args.seeds):
             run_dir = out / f"{algo}-s{seed}"
-            runs.append(train(algo, args.episodes, seed, sets, run_dir, args.from_reproduction))
+            runs.append(train(algo, args.episodes, seed, train_sets, run_dir, args.from_reproduction))
             evals.append(evaluate(str(run_dir), sets, args.eval_episodes, run_dir / "eval.json"))
             stab.append(stability(run_dir / "metrics.csv"))
             print(f"  {algo} seed {seed}: cost {evals[-1]['cost']:.4f}, wall {runs[-1]['wall_s']:.0f} s", flush=True)
@@ -177,6 +207,12 @@ def main() -> None:
 
     if args.markdown:
         print("\n".join([MARKDOWN_HEADER, *markdown]))
+
+
+def default_out(scenario: str, overrides: list[str]) -> Path:
+    """``bench_runs/<scenario>``, or ``bench_runs/<scenario>+<overrides>`` (one safe name) when there are any."""
+    name = "+".join([scenario, *overrides])
+    return Path("bench_runs") / re.sub(r"[^A-Za-z0-9._+-]", "-", name)
 
 
 def oversubscribed(runs: list[dict], slack: float = 1.15) -> list[tuple[int, float, float]]:

@@ -234,6 +234,44 @@ def test_bench_adopts_only_intact_runs_of_the_reproduction(tmp_path, monkeypatch
     assert not benchruns.adopt(repro, "ly-dtmpo", 6, 0, [], bench / "c") and not (bench / "c").exists()
 
 
+def test_bench_train_checks_every_override_before_any_work(tmp_path, monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_train
+
+    out = tmp_path / "bench"
+    for args, culprit in (
+        (["--set", "algo.nope=1"], "ly-dtmpo: unknown algorithm key algo.nope"),
+        (["--algos", "ly-dtmpo,ly-maddpg", "--set", "algo.clip_eps=0.1"], "ly-maddpg: unknown algorithm key"),
+        (["--set", "algo.lr=-1"], "algo.lr: must be > 0"),
+        (["--set", "rsu.nope=1"], "unknown config key rsu.nope"),
+    ):
+        monkeypatch.setattr("sys.argv", ["bench_train.py", "--out", str(out), *args])
+        with pytest.raises(SystemExit) as stop:
+            bench_train.main()
+        assert stop.value.code == 2 and culprit in capsys.readouterr().err
+    assert not out.exists()  # nothing was evaluated or trained
+    assert bench_train.default_out("default", []) == Path("bench_runs/default")
+    named = bench_train.default_out("contention", ["algo.reward=team", "twin.enabled=false"])
+    assert named == Path("bench_runs/contention+algo.reward-team+twin.enabled-false")
+
+
+def test_bench_train_trains_and_evaluates_with_the_overrides(tmp_path, monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_train
+
+    out = tmp_path / "bench"
+    args = ["--algos", "ly-dtmpo", "--seeds", "1", "--episodes", "2", "--eval-episodes", "1", "--out", str(out)]
+    sets = ["--set", "algo.reward=per_cv", "--set", "num_cvs=2"]
+    monkeypatch.setattr("sys.argv", ["bench_train.py", *args, *sets])
+    bench_train.main()
+    printed = capsys.readouterr().out
+    assert "--set algo.reward=per_cv --set num_cvs=2" in printed and "ly-dtmpo seed 0: cost" in printed
+    assert "reward: per_cv" in (out / "ly-dtmpo-s0" / "algo.yaml").read_text()
+    assert "num_cvs: 2" in (out / "ly-dtmpo-s0" / "config.yaml").read_text()
+    for name in ("eval-greedy.json", "eval-ly-opt.json", "ly-dtmpo-s0/eval.json"):
+        assert json.loads((out / name).read_text())["inputs"]["sets"] == ["num_cvs=2"]  # evaluated on 2 CVs
+
+
 def _real_runs() -> list[specs.RunSpec]:
     """A trained Ly-DTMPO and Ly-MASAC at 2 CVs, the evaluation of Ly-DTMPO, and greedy (tiny budget)."""
     scale = specs.make_scale("tiny", 1)
