@@ -12,16 +12,26 @@ default or learner is never measured from stale runs.
 reproduction trained exactly that run (same learner, seed, episodes and config overrides) with this code and
 its files still match its ``done.json`` (:func:`isac_iov.experiments.runner.done_record`); the reproduction
 records the run's wall and CPU time but not its peak RSS.
+
+Two benchmarks may share a folder (say, one per learner): each run directory and each evaluation is made under a
+lock of its own (:func:`claim`), so a second benchmark waits for the first to finish that item, then reuses it,
+and never trains into or deletes a run another one is making.  Results are written atomically, and a stored
+result that cannot be read counts as absent.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +42,9 @@ from isac_iov.evaluate import evaluate_policy
 from isac_iov.experiments.runner import done_record
 from isac_iov.experiments.runner import run_dir as reproduction_run_dir
 from isac_iov.experiments.specs import RunSpec
-from isac_iov.rundir import LOCK_FILE, code_fingerprint
+from isac_iov.rundir import LOCK_FILE, RunDirBusy, code_fingerprint, locked, write_atomic
+
+WAIT_S = 3600.0  # how long a benchmark waits for another one's run or evaluation before it gives up, naming it
 
 CHILD = """
 import json, resource, sys, time
@@ -56,16 +68,33 @@ def scenario_sets(name: str) -> list[str]:
 
 def _cached(path: Path, inputs: dict[str, Any]) -> dict[str, Any] | None:
     """The result stored in ``path`` if this code made it from ``inputs``, else None."""
-    if not path.is_file():
+    try:
+        stored: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):  # absent, or cut short by a kill before writes were atomic
         return None
-    stored: dict[str, Any] = json.loads(path.read_text())
     return stored if stored.get("inputs") == {**inputs, "code": code_fingerprint()} else None
 
 
 def _store(path: Path, result: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
     stored = {**result, "inputs": {**inputs, "code": code_fingerprint()}}
-    path.write_text(json.dumps(stored))
+    write_atomic(path, json.dumps(stored))
     return stored
+
+
+@contextlib.contextmanager
+def claim(path: Path) -> Iterator[None]:
+    """Hold the benchmarks' lock on ``path`` (a run directory or a result file) while it is checked and made.
+
+    The lock lives outside the output folders (the training child takes the run directory's own lock), in the
+    temporary directory under a digest of ``path``'s real path.  Waits up to :data:`WAIT_S` for another holder,
+    then stops the benchmark with one line naming ``path`` and the holder."""
+    key = hashlib.sha256(os.path.realpath(path).encode()).hexdigest()[:32]
+    lock_dir = Path(tempfile.gettempdir()) / "isac-iov-bench-locks" / key
+    try:
+        with locked(lock_dir, wait_s=WAIT_S):
+            yield
+    except RunDirBusy as exc:
+        raise SystemExit(str(exc).replace(f"run directory {lock_dir}", f"benchmark output {path}")) from None
 
 
 def adopt(
@@ -94,6 +123,13 @@ def train(
     """Train ``algo`` with the ``sets`` overrides (``algo.*`` ones go to the learner) into ``run_dir``, or reuse a
     valid earlier run there, or :func:`adopt` one of ``reproduction``; its ``wall_s``, ``cpu_s`` (absent from runs
     stored before it was recorded) and peak ``rss_gib`` (None for adopted runs)."""
+    with claim(run_dir):
+        return _train(algo, episodes, seed, sets, run_dir, reproduction)
+
+
+def _train(
+    algo: str, episodes: int, seed: int, sets: list[str], run_dir: Path, reproduction: Path | None
+) -> dict[str, Any]:
     inputs = _train_inputs(algo, episodes, seed, sets)
     record, metrics = run_dir / "bench.json", run_dir / "metrics.csv"
     stats = _cached(record, inputs)
@@ -121,6 +157,11 @@ def evaluate(policy: str, sets: list[str], episodes: int, path: Path) -> dict[st
     """Deterministic evaluation (seed 0) of a reference policy or a run directory, cached in ``path``: its
     summary plus ``wall_s``, ``cpu_s`` (absent from evaluations stored before it was recorded) and ``decision_ms``
     (actor time per env-slot)."""
+    with claim(path):
+        return _evaluate(policy, sets, episodes, path)
+
+
+def _evaluate(policy: str, sets: list[str], episodes: int, path: Path) -> dict[str, Any]:
     inputs = {"policy": policy, "sets": sets, "episodes": episodes}
     stored = _cached(path, inputs)
     if stored is not None:

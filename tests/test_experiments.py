@@ -6,6 +6,9 @@ import csv
 import hashlib
 import json
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -232,6 +235,56 @@ def test_bench_adopts_only_intact_runs_of_the_reproduction(tmp_path, monkeypatch
     with (source / "metrics.csv").open("a") as f:
         f.write("tampered\n")
     assert not benchruns.adopt(repro, "ly-dtmpo", 6, 0, [], bench / "c") and not (bench / "c").exists()
+
+
+BENCH_HOLDER = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+import benchruns
+from pathlib import Path
+with benchruns.claim(Path(sys.argv[2])):
+    print("held", flush=True)
+    time.sleep(float(sys.argv[3]))
+"""
+
+
+def _bench_hold(path: Path, seconds: float) -> subprocess.Popen:
+    benchmarks = str(Path(__file__).resolve().parents[1] / "benchmarks")
+    args = [sys.executable, "-c", BENCH_HOLDER, benchmarks, str(path), str(seconds)]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_benchmarks_never_make_one_item_twice_at_once(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import benchruns
+
+    run = tmp_path / "ly-dtmpo-s0"
+    run.mkdir()
+    (run / "metrics.csv").write_text("episode\n")  # another benchmark's run in the making
+    monkeypatch.setattr(benchruns, "WAIT_S", 0.3)
+    proc = _bench_hold(run, 60)
+    try:
+        with pytest.raises(SystemExit, match=f"benchmark output {run} is in use by pid {proc.pid} "):
+            benchruns.train("ly-dtmpo", 6, 0, [], run)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert (run / "metrics.csv").read_text() == "episode\n"  # neither deleted nor trained into
+
+    # a second benchmark waits for the first's evaluation, then reuses it
+    path, inputs = tmp_path / "eval-greedy.json", {"policy": "greedy", "sets": [], "episodes": 1}
+    proc = _bench_hold(path, 1.0)
+    benchruns._store(path, {"cost": 0.5}, inputs)
+    monkeypatch.setattr(benchruns, "WAIT_S", 30.0)
+    start = time.monotonic()
+    assert benchruns.evaluate("greedy", [], 1, path)["cost"] == 0.5
+    assert time.monotonic() - start > 0.3
+    proc.wait()
+
+    path.write_text(path.read_text()[:20])  # cut short: counts as absent, never as a crash
+    assert benchruns._cached(path, inputs) is None
 
 
 def test_bench_train_checks_every_override_before_any_work(tmp_path, monkeypatch, capsys):
