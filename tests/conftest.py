@@ -63,6 +63,36 @@ def error_line(capsys: pytest.CaptureFixture[str]) -> Callable[..., str]:
     return read
 
 
+def _small_trace(slots: int = 8, columns: int = 3, slot_s: float = 1.0) -> dict[str, np.ndarray]:
+    """A small hand-made trace: column c drives north at x = 10 c, 1 m per slot, one vehicle per column."""
+    t = np.arange(slots, dtype=float)[:, None]
+    c = np.arange(columns)
+    return {
+        "x_m": np.broadcast_to(10.0 * c, (slots, columns)).copy(),
+        "y_m": np.broadcast_to(t, (slots, columns)).copy(),
+        "speed_mps": np.ones((slots, columns)),
+        "heading_rad": np.full((slots, columns), np.pi / 2),
+        "lane": np.zeros((slots, columns), dtype=np.int64),
+        "vehicle": np.broadcast_to(c, (slots, columns)).copy(),
+        "lane_names": np.array(["n_0"]),
+        "lane_shape_xy": np.array([[0.0, 0.0], [0.0, 100.0]]),
+        "lane_shape_start": np.array([0, 2]),
+        "junction_x_m": np.array([0.0, 20.0]),
+        "junction_y_m": np.array([0.0, 5.0]),
+        "boundary_m": np.array([0.0, 0.0, 20.0, 100.0]),
+        "slot_s": np.array(slot_s),
+        "net_file": np.array("hand.net.xml"),
+        "generator": np.array("test"),
+        "sumo_version": np.array("none"),
+    }
+
+
+@pytest.fixture
+def trace_arrays() -> Callable[..., dict[str, np.ndarray]]:
+    """``trace_arrays(slots=8, columns=3, slot_s=1.0)``: the arrays of a small valid hand-made trace."""
+    return _small_trace
+
+
 @pytest.fixture
 def played_env() -> Callable[..., tuple[BatchedEnv, np.ndarray]]:
     """``played_env(overrides, seed, slots=4, num_envs=2)``: an env and its observations ``slots`` slots into an

@@ -15,6 +15,7 @@ import pytest
 import torch
 import yaml
 
+from isac_iov import checkpoint
 from isac_iov.actions import layout
 from isac_iov.cli import main as cli_main
 from isac_iov.config import ConfigError, load_config
@@ -175,7 +176,7 @@ def test_every_algorithm_trains_with_finite_losses_and_checkpoints(algo, tmp_pat
     rows = _rows(run / "metrics.csv")
     assert [int(r["episode"]) for r in rows] == [0, 1, 2, 3, 4]  # 5 = 2 + 2 + 1 (last iteration cut)
     assert all(np.isfinite(float(v)) for r in rows for v in r.values())
-    assert torch.load(run / "checkpoint.pt", weights_only=False)["episode"] == 5
+    assert checkpoint.loads((run / "checkpoint.safetensors").read_bytes(), "run")["episode"] == 5
     assert yaml.safe_load((run / "algo.yaml").read_text())["algo"] == algo
     assert any((run / "tb").iterdir())
     for r in rows:
@@ -208,11 +209,11 @@ def test_resume_after_sigkill_reproduces_the_uninterrupted_run(algo, tmp_path):
     killed = tmp_path / "killed"
     proc = subprocess.Popen([*cmd, "--out", str(killed)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while not (killed / "checkpoint.pt").exists() and proc.poll() is None and time.monotonic() < deadline:
+    while not (killed / "checkpoint.safetensors").exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.002)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    reached = torch.load(killed / "checkpoint.pt", weights_only=False)["episode"]
+    reached = checkpoint.loads((killed / "checkpoint.safetensors").read_bytes(), "killed")["episode"]
     assert 1 <= reached < 8  # really interrupted mid-run
     assert subprocess.run([*cmd, "--out", str(killed), "--resume"], capture_output=True, check=False).returncode == 0
 

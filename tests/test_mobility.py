@@ -80,32 +80,8 @@ def test_default_scenario_observations_and_positions_are_unchanged():
 # --------------------------------------------------------------------------------------- trace files
 
 
-def _arrays(slots: int = 8, columns: int = 3, slot_s: float = 1.0) -> dict[str, np.ndarray]:
-    """A small hand-made trace: column c drives north at x = 10 c, 1 m per slot, one vehicle per column."""
-    t = np.arange(slots, dtype=float)[:, None]
-    c = np.arange(columns)
-    return {
-        "x_m": np.broadcast_to(10.0 * c, (slots, columns)).copy(),
-        "y_m": np.broadcast_to(t, (slots, columns)).copy(),
-        "speed_mps": np.ones((slots, columns)),
-        "heading_rad": np.full((slots, columns), np.pi / 2),
-        "lane": np.zeros((slots, columns), dtype=np.int64),
-        "vehicle": np.broadcast_to(c, (slots, columns)).copy(),
-        "lane_names": np.array(["n_0"]),
-        "lane_shape_xy": np.array([[0.0, 0.0], [0.0, 100.0]]),
-        "lane_shape_start": np.array([0, 2]),
-        "junction_x_m": np.array([0.0, 20.0]),
-        "junction_y_m": np.array([0.0, 5.0]),
-        "boundary_m": np.array([0.0, 0.0, 20.0, 100.0]),
-        "slot_s": np.array(slot_s),
-        "net_file": np.array("hand.net.xml"),
-        "generator": np.array("test"),
-        "sumo_version": np.array("none"),
-    }
-
-
-def test_trace_round_trip_and_replay(tmp_path):
-    arrays = _arrays()
+def test_trace_round_trip_and_replay(tmp_path, trace_arrays):
+    arrays = trace_arrays()
     arrays["vehicle"][5:, 1] = 7  # column 1 changes vehicle at row 5 ...
     arrays["x_m"][5:, 1] = 50.0  # ... which drives elsewhere
     path = tmp_path / "t.npz"
@@ -123,8 +99,8 @@ def test_trace_round_trip_and_replay(tmp_path):
     assert np.array_equal(trace.replay(np.array([5]), np.array([[0, 1, 2]]))["handover"], [[False, True, False]])
 
 
-def test_start_rows_avoid_empty_columns():
-    arrays = _arrays(slots=10)
+def test_start_rows_avoid_empty_columns(trace_arrays):
+    arrays = trace_arrays(slots=10)
     arrays["vehicle"][4, 2] = -1  # column 2 empty at row 4
     for name in tr.FLOAT_ARRAYS:
         arrays[name][4, 2] = np.nan
@@ -153,8 +129,8 @@ def test_start_rows_avoid_empty_columns():
         (lambda a: a.update(boundary_m=np.array([5.0, 0.0, 1.0, 1.0])), "array 'boundary_m' must be finite"),
     ],
 )
-def test_invalid_traces_are_refused_naming_file_and_array(tmp_path, change, message):
-    arrays = _arrays()
+def test_invalid_traces_are_refused_naming_file_and_array(tmp_path, change, message, trace_arrays):
+    arrays = trace_arrays()
     change(arrays)
     path = tmp_path / "bad.npz"
     np.savez(path, **arrays)
@@ -171,9 +147,9 @@ def test_files_that_are_no_trace_are_refused_in_one_line(tmp_path, content):
         tr.load(path)
 
 
-def test_trace_config_errors_name_the_key(tmp_path):
+def test_trace_config_errors_name_the_key(tmp_path, trace_arrays):
     path = tmp_path / "t.npz"
-    tr.save(path, _arrays(slots=8, slot_s=0.5))
+    tr.save(path, trace_arrays(slots=8, slot_s=0.5))
     cases = [
         ([f"mobility.source={path}"], "was sampled every 0.5 s but slot_s is 1 s"),
         ([f"mobility.source={path}", "slot_s=0.5", "num_cvs=4"], "num_cvs = 4 columns all hold a vehicle"),
@@ -189,8 +165,8 @@ def test_trace_config_errors_name_the_key(tmp_path):
     assert rc == 2
 
 
-def test_env_replays_the_trace_from_its_own_row_with_handover_in_the_observation(tmp_path):
-    arrays = _arrays(slots=12)
+def test_env_replays_the_trace_from_its_own_row_with_handover_in_the_observation(tmp_path, trace_arrays):
+    arrays = trace_arrays(slots=12)
     arrays["vehicle"][6:, 0] = 9  # CV 0 takes over another vehicle at row 6
     arrays["x_m"][6:, 0] = 20.0
     path = tmp_path / "t.npz"

@@ -16,7 +16,7 @@ import pytest
 import torch
 import yaml
 
-from isac_iov import rundir
+from isac_iov import checkpoint, rundir
 from isac_iov.cli import main as cli_main
 from isac_iov.config import load_config
 from isac_iov.env.core import BatchedEnv
@@ -297,13 +297,13 @@ def _edit_cvs(run: Path) -> None:
 
 
 DAMAGES = {
-    "bit flip": (_flip_a_weight_bit, "do not match checkpoint.pt.sha256"),
+    "bit flip": (_flip_a_weight_bit, "do not match checkpoint.safetensors.sha256"),
     "truncated": (
         lambda r: (r / rundir.CHECKPOINT_FILE).write_bytes((r / rundir.CHECKPOINT_FILE).read_bytes()[:99]),
         "do not match",
     ),
     "zero bytes": (lambda r: (r / rundir.CHECKPOINT_FILE).write_bytes(b""), "do not match"),
-    "no checksum": (lambda r: (r / "checkpoint.pt.sha256").unlink(), "no checksum file"),
+    "no checksum": (lambda r: (r / "checkpoint.safetensors.sha256").unlink(), "no checksum file"),
     "garbage yaml": (lambda r: (r / rundir.CONFIG_FILE).write_text("num_cvs: [1,\n"), "config.yaml"),
     "yaml scalar": (lambda r: (r / rundir.ALGO_FILE).write_text("7\n"), "algo.yaml: expected a mapping"),
     "cv count edited": (_edit_cvs, "trained on another scenario"),
@@ -401,7 +401,7 @@ def test_non_finite_reward_stops_training_keeping_the_last_good_checkpoint(algo,
     )
     err = error_line("train")
     assert "non-finite reward in slot 0 in episodes 3..3" in err and "last good checkpoint (episode 2) is kept" in err
-    state = torch.load(out / rundir.CHECKPOINT_FILE, weights_only=False)
+    state = checkpoint.loads((out / rundir.CHECKPOINT_FILE).read_bytes(), "out")
     assert state["episode"] == 2
     assert all(torch.isfinite(v).all() for v in state["learner"]["actor"].values())
     assert len((out / rundir.METRICS_FILE).read_text().splitlines()) == 1 + 3

@@ -45,13 +45,13 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from .config import Config, add_config_arguments, check_seed, load_config
+from .config import Config, ConfigError, add_config_arguments, check_seed, load_config
 from .env.core import BatchedEnv, check_memory, estimate_memory_bytes, slot_bytes
 from .env.rollout import SlotRecord, rollout
 from .physics.computing import MODE_INSTRT, MODE_NAMES, MODE_UNUSED
 from .policies import REGISTRY, LyOptDualPolicy, LyOptPolicy, Policy, make_policy
 from .policies.lyopt_dual import decision_bytes
-from .rundir import CONFIG_FILE, write_atomic
+from .rundir import CONFIG_FILE, RunDirError, write_atomic
 
 DEFAULT_NUM_ENVS = 10
 KEPT_ARRAYS_PER_CV = 7  # per-CV float arrays kept of every played slot (see env.rollout.SlotRecord)
@@ -282,9 +282,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def resolve_config(policy: str, config: str | None, overrides: list[str]) -> Config:
     """The scenario: ``RUN_DIR/config.yaml`` for a run directory (if present), then ``config``, then overrides."""
     run_cfg = Path(policy) / CONFIG_FILE
-    if policy in REGISTRY or not run_cfg.is_file():
+    if policy in REGISTRY or not (run_cfg.is_file() or run_cfg.is_symlink()):
         return load_config(config, overrides)
-    return load_config(config, overrides, base=load_config(run_cfg))
+    if run_cfg.is_symlink():
+        raise RunDirError(f"{run_cfg}: a symbolic link; a run directory's files must be its own (not following it)")
+    try:
+        base = load_config(run_cfg)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}" if str(run_cfg) in str(exc) else f"{run_cfg}: {exc}") from None
+    return load_config(config, overrides, base=base)
 
 
 def _non_finite_field(obj: Any, path: str) -> str | None:

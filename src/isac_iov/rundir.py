@@ -10,11 +10,16 @@ file system shared by several machines it must support ``flock``; NFSv4 does.)
 
 Every file is written atomically (:func:`write_atomic`: temporary file, fsync,
 ``os.replace``), so a reader sees the old or the new version, never a mix.
-Checkpoints carry a SHA-256 sidecar (``checkpoint.pt.sha256``, see
-:func:`save_checked`) that :func:`load_checked` verifies, and a finished run's
+Checkpoints (:mod:`isac_iov.checkpoint`: safetensors, no code) carry a SHA-256 sidecar
+(``checkpoint.safetensors.sha256``, see :func:`save_checked`) that :func:`load_checked` verifies,
+and a finished run's
 ``done.json`` records the size and SHA-256 of every output
 (:func:`output_digests`) and :func:`code_fingerprint`, the version of the code
 that produced it, so nothing is reused that was changed or made by other code.
+
+A run directory may come from someone else (a shared artefact), so its files are read as data and
+never followed out of it: :func:`read_member` refuses a symbolic link, the lock file is opened without
+following one, and :func:`write_atomic` never writes through one.
 """
 
 from __future__ import annotations
@@ -33,7 +38,8 @@ from typing import IO, Any
 
 CONFIG_FILE = "config.yaml"
 ALGO_FILE = "algo.yaml"
-CHECKPOINT_FILE = "checkpoint.pt"
+CHECKPOINT_FILE = "checkpoint.safetensors"
+LEGACY_CHECKPOINT_FILE = "checkpoint.pt"  # isac-iov 0.1's torch.save pickle, read by checkpoint.loads_legacy
 METRICS_FILE = "metrics.csv"
 TB_DIR = "tb"
 SPEC_FILE = "spec.json"
@@ -58,14 +64,43 @@ class RunDirBusy(RunDirError):
 
 
 def write_atomic(path: Path, data: str | bytes | memoryview) -> None:
-    """Write ``data`` to ``path`` through a temporary file, fsync it, then rename it over ``path``."""
+    """Write ``data`` to ``path`` through a temporary file, fsync it, then rename it over ``path``.
+
+    A leftover temporary file (or a symbolic link in its place) is removed first and the new one is
+    created exclusively, so the write never lands anywhere but in ``path``'s directory; a symbolic link
+    at ``path`` is replaced, not followed."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    with open(fd, "wb") as f:
         f.write(data.encode() if isinstance(data, str) else data)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def read_member(path: Path) -> bytes:
+    """The bytes of the run-directory file ``path``; :class:`RunDirError` naming it if it is a symbolic link
+    (a shared run directory must not make this process read files outside it) or cannot be read."""
+    path = Path(path)
+    if path.is_symlink():
+        raise RunDirError(f"{path}: a symbolic link; a run directory's files must be its own (not following it)")
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        raise RunDirError(f"{path}: cannot read ({exc.strerror})") from None
+    with open(fd, "rb") as f:
+        return f.read()
+
+
+def read_text_member(path: Path) -> str:
+    """:func:`read_member` as UTF-8 text; :class:`RunDirError` naming the file if it is not."""
+    try:
+        return read_member(path).decode()
+    except UnicodeDecodeError:
+        raise RunDirError(f"{path}: not UTF-8 text; the run directory is damaged") from None
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -78,8 +113,9 @@ def sha256_bytes(data: bytes | memoryview) -> str:
 
 
 def sha256_file(path: Path) -> str:
+    """SHA-256 of the file ``path`` (a symbolic link is not followed: OSError)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open(os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)), "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -106,7 +142,8 @@ def load_checked(path: Path) -> bytes:
         raise RunDirError(f"{path}: no such file")
     if not side.is_file():
         raise RunDirError(f"{path}: no checksum file {side.name}; cannot verify it (written by an older version?)")
-    data = path.read_bytes()
+    read_member(side)  # refuses a symlinked sidecar
+    data = read_member(path)
     if sha256_bytes(data) not in _listed_digests(side):
         raise RunDirError(f"{path}: contents do not match {side.name} (corrupt or changed); not loading it")
     return data
@@ -114,8 +151,8 @@ def load_checked(path: Path) -> bytes:
 
 def _listed_digests(side: Path) -> list[str]:
     try:
-        return [ln.strip() for ln in side.read_text().splitlines() if ln.strip()]
-    except (OSError, UnicodeDecodeError):
+        return [ln.strip() for ln in read_text_member(side).splitlines() if ln.strip()]
+    except RunDirError:
         return []
 
 
@@ -123,7 +160,7 @@ def output_digests(directory: Path) -> dict[str, dict[str, Any]]:
     """``{file name: {"bytes", "sha256"}}`` of the run's top-level output files (book-keeping excluded)."""
     out = {}
     for path in sorted(Path(directory).iterdir()):
-        if path.is_file() and path.name not in BOOKKEEPING and not path.name.endswith(".tmp"):
+        if path.is_file() and not path.is_symlink() and path.name not in BOOKKEEPING and not path.name.endswith(".tmp"):
             out[path.name] = {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
     return out
 
@@ -131,12 +168,21 @@ def output_digests(directory: Path) -> dict[str, dict[str, Any]]:
 def changed_outputs(directory: Path, recorded: dict[str, dict[str, Any]]) -> str | None:
     """Why ``directory``'s outputs differ from ``recorded`` (first file that does), or None if identical."""
     for name, want in sorted(recorded.items()):
+        if not _is_file_name(name) or not isinstance(want, dict) or set(want) != {"bytes", "sha256"}:
+            return f"{name!r} is not a file record of this directory"
         path = Path(directory) / name
+        if path.is_symlink():
+            return f"{name} is a symbolic link"
         if not path.is_file():
             return f"{name} is missing"
         if path.stat().st_size != want["bytes"] or sha256_file(path) != want["sha256"]:
             return f"{name} changed since the run finished"
     return None
+
+
+def _is_file_name(name: object) -> bool:
+    """Whether ``name`` is a plain file name (no directory part, not ``.`` or ``..``)."""
+    return isinstance(name, str) and name not in ("", ".", "..") and "/" not in name and "\\" not in name
 
 
 def csv_rows(path: Path) -> int:
@@ -180,7 +226,8 @@ def _acquire(directory: Path, wait_s: float) -> IO[str]:
 
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        fh = open(directory / LOCK_FILE, "a+")  # noqa: SIM115 - held open: the flock lives as long as the descriptor
+        fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        fh = open(fd, "a+")  # noqa: SIM115 - held open: the flock lives as long as the descriptor
     except OSError as exc:
         raise RunDirError(f"run directory {directory}: cannot write there ({exc.strerror})") from None
     deadline = time.monotonic() + wait_s

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..rundir import write_atomic
-from . import paper, plots
+from . import paper, plots, schema
 from .results import PROVENANCE, RESULTS, load
 from .specs import COMPARED_WITH, EXPERIMENTS, LEARNERS, NO_TWIN, curves_of
 
@@ -225,12 +224,13 @@ def _header(out_dir: Path, res: dict[str, Any]) -> str:
             f"{scale['steady_window']} episodes, curves smoothed over {scale['smooth_window']}."
         )
     timing = out_dir / RESULTS / "timing.json"
-    if timing.is_file():
-        t = json.loads(timing.read_text())
+    if timing.is_file() or timing.is_symlink():
+        t = schema.read_checked(timing, schema.TIMING)
+        schema.check(t.get("training_seconds", {}), schema.TRAINING_SECONDS, str(timing), "training_seconds")
         lines += [_timing(t), *filter(None, [_training_time(t)])]
     prov = out_dir / RESULTS / PROVENANCE
-    if prov.is_file():
-        codes = json.loads(prov.read_text())["code"]
+    if prov.is_file() or prov.is_symlink():
+        codes = schema.read_checked(prov, schema.PROVENANCE)["code"]
         lines.append(
             "Made by "
             + "; ".join(

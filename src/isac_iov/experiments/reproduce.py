@@ -179,7 +179,9 @@ def working_wall_s(records: list[dict]) -> float:
 
 
 def _done_records(out_dir: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(Path(out_dir).glob(f"runs/*/{runner.DONE_FILE}"))]
+    """The well-formed ``done.json`` records under ``out_dir`` (a malformed one is redone, not timed)."""
+    records = (runner.done_json(p.parent) for p in sorted(Path(out_dir).glob(f"runs/*/{runner.DONE_FILE}")))
+    return [r for r in records if r is not None]
 
 
 def estimate_hours(rates: dict[str, float], runs: list[specs.RunSpec], workers: int) -> float:

@@ -37,6 +37,7 @@ Every metric is then summarised over seeds by :func:`.stats.summarize`.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -44,14 +45,16 @@ from typing import Any
 import numpy as np
 
 from ..learners.metrics import BASE_COLUMNS
-from ..rundir import METRICS_FILE, SUMMARY_FILE, write_atomic
-from . import stats
+from ..rundir import METRICS_FILE, SUMMARY_FILE, RunDirError, read_text_member, write_atomic
+from . import schema, stats
 from .runner import done_record, run_dir
+from .schema import ResultFileError
 from .specs import LEARNERS, Cell, Experiment, RunSpec, Scale, unique_runs
 
 RESULTS = "results"
 PROVENANCE = "provenance.json"
 EVAL_METRICS = ("cost", "system_cost", "delay_s", "energy_j", "deadline_miss_rate", "instrt_share", "reward")
+SUMMARY = {k: schema.NUM for k in EVAL_METRICS}  # what an evaluation's summary.json must hold
 MARL_EVAL_EXPERIMENTS = ("table3", "fig6")  # one algorithm name per task there
 MARL_EVAL_FILES = {"train": "marl_eval_train.json", "evaluate": "marl_eval_eval.json"}
 # Training metrics summarised over the steady window: every per-episode column but the energy queue.
@@ -71,12 +74,33 @@ DEFINITIONS = {
 
 
 def read_metrics(path: Path) -> dict[str, np.ndarray]:
-    """Columns of a ``metrics.csv`` as float arrays."""
-    with open(path, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    if not rows:
-        raise ValueError(f"{path}: no episodes recorded")
-    return {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
+    """Columns of a ``metrics.csv`` as float arrays (:class:`.schema.ResultFileError` naming the file and the
+    first cell that is not a number)."""
+    try:
+        rows = list(csv.reader(io.StringIO(read_text_member(path))))
+    except (RunDirError, csv.Error) as exc:
+        raise ResultFileError(f"{path}: {exc}") from None
+    if len(rows) < 2:
+        raise ResultFileError(f"{path}: no episodes recorded")
+    header, columns = rows[0], list(zip(*rows[1:], strict=False))
+    for i, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise ResultFileError(f"{path}: line {i} has {len(row)} cells, the header {len(header)}")
+    out = {}
+    for name, cells in zip(header, columns, strict=True):
+        try:
+            out[name] = np.array([float(c) for c in cells])
+        except ValueError:
+            raise ResultFileError(f"{path}: column {name!r} holds a cell that is not a number") from None
+    for name in ("episode", "reward", "cost"):
+        if name not in out:
+            raise ResultFileError(f"{path}: column {name!r} is missing")
+    return out
+
+
+def read_summary(path: Path) -> dict[str, Any]:
+    """An evaluation's ``summary.json``, checked to hold every metric of :data:`EVAL_METRICS` as a number."""
+    return schema.read_checked(path, SUMMARY)
 
 
 def training_scalars(m: dict[str, np.ndarray], scale: Scale) -> dict[str, float]:
@@ -105,7 +129,7 @@ def _per_seed(out_dir: Path, cell: Cell, scale: Scale) -> list[tuple[int, dict[s
         if spec.kind == "train":
             rows.append((spec.seed, training_scalars(read_metrics(d / METRICS_FILE), scale)))
         else:
-            summary = json.loads((d / SUMMARY_FILE).read_text())
+            summary = read_summary(d / SUMMARY_FILE)
             rows.append((spec.seed, {k: float(summary[k]) for k in EVAL_METRICS if k in summary}))
     return rows
 
@@ -225,7 +249,12 @@ def _write_csvs(res: Path, name: str, data: dict[str, Any]) -> None:
 def load(out_dir: Path, name: str) -> dict[str, Any] | None:
     """A saved result file, or None if that experiment was not collected."""
     path = Path(out_dir) / RESULTS / f"{name}.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not (path.is_file() or path.is_symlink()):
+        return None
+    data = schema.read_checked(path, schema.RESULT)
+    if data["experiment"] != name:
+        raise ResultFileError(f"{path}: field experiment is {data['experiment']!r}, not {name!r}")
+    return data
 
 
 def marl_eval_export(
@@ -253,7 +282,7 @@ def _marl_eval_run(out_dir: Path, spec: RunSpec, scale: Scale, points: int) -> d
         return None
     slots = spec.config.episode_slots
     if spec.kind == "evaluate":
-        summary = json.loads((run_dir(out_dir, spec) / SUMMARY_FILE).read_text())
+        summary = read_summary(run_dir(out_dir, spec) / SUMMARY_FILE)
         metrics = {"return": [summary["reward"]], **{k: [summary[k]] for k in EVAL_METRICS if k in summary}}
         step = {"step_count": (spec.source.episodes if spec.source else 0) * slots, **metrics}
         return {"step_0": step, "absolute_metrics": metrics}

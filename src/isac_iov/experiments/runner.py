@@ -57,7 +57,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import ctypes
-import json
 import multiprocessing
 import os
 import shutil
@@ -78,6 +77,7 @@ from tqdm import tqdm
 from .. import rundir
 from ..policies import Policy
 from ..rundir import CHECKPOINT_FILE, DONE_FILE, ERROR_FILE, LOCK_FILE, METRICS_FILE, SPEC_FILE, SUMMARY_FILE
+from . import schema
 from .specs import RunSpec
 
 LOCK_WAIT_S = 10.0
@@ -111,10 +111,10 @@ def verify(out_dir: Path, spec: RunSpec) -> Verdict:
         if started is not None and started.get("code", code) != code:
             return Verdict("stale", reason=f"started by other code ({_code_text(started.get('code'))})")
         return Verdict("todo")
-    record = _read_json(directory / DONE_FILE)
-    if record is None or not isinstance(record.get("outputs"), dict):
+    record = done_json(directory)
+    if record is None:
         return Verdict("bad", reason=f"{DONE_FILE} is unreadable or incomplete")
-    if not isinstance(record.get("spec"), dict) or record["spec"].get("key") != spec.key:
+    if record["spec"]["key"] != spec.key:
         return Verdict("bad", reason=f"{DONE_FILE} belongs to another run")  # the key hashes the run's identity
     if record.get("code") != code:
         return Verdict("stale", record, f"made by other code ({_code_text(record.get('code'))})")
@@ -132,10 +132,20 @@ def done_record(out_dir: Path, spec: RunSpec) -> dict[str, Any] | None:
     return verdict.record if verdict.status == "done" else None
 
 
+def done_json(directory: Path) -> dict[str, Any] | None:
+    """The ``done.json`` of run ``directory`` if it has the shape :data:`.schema.DONE` says, else None."""
+    try:
+        record = schema.read_checked(directory / DONE_FILE, schema.DONE)
+        time.strptime(record["finished_at"], FINISHED_AT_FORMAT)
+    except (schema.ResultFileError, OSError, ValueError):
+        return None
+    return record
+
+
 def _read_json(path: Path) -> dict[str, Any] | None:
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
+        data = schema.read_json(path)
+    except (schema.ResultFileError, OSError):
         return None
     return data if isinstance(data, dict) else None
 
@@ -277,6 +287,8 @@ def _unpack(files: dict[str, bytes], directory: Path) -> None:
     """Write ``files`` (from :func:`_pack`) under ``directory``, each atomically."""
     directory.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            raise rundir.RunDirError(f"a shipped run file {name!r} would land outside {directory}; refusing it")
         path = directory / name
         path.parent.mkdir(parents=True, exist_ok=True)
         rundir.write_atomic(path, data)

@@ -27,7 +27,6 @@ model may differ) still loads, with an :class:`OtherCodeWarning` naming it.
 
 from __future__ import annotations
 
-import io
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,17 +34,19 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 
-from ..config import Config, ConfigError, apply_overrides, from_dict
+from .. import checkpoint
+from ..config import Config, ConfigError, apply_overrides, from_dict, parse_yaml
 from ..env.core import BatchedEnv
 from ..rundir import (
     ALGO_FILE,
     CHECKPOINT_FILE,
     CONFIG_FILE,
+    LEGACY_CHECKPOINT_FILE,
     RunDirError,
     code_fingerprint,
     load_checked,
+    read_text_member,
     recorded_fingerprint,
 )
 from ..twin import hide_view
@@ -111,37 +112,57 @@ def read_run(run_dir: Path) -> tuple[Config, str, AlgoConfig, dict]:
     for name in (CONFIG_FILE, ALGO_FILE):
         if not (run_dir / name).is_file():
             raise FileNotFoundError(f"{run_dir}: no {name}; not a training run directory")
-    cfg = from_dict(_read_yaml(run_dir / CONFIG_FILE))
+    try:
+        cfg = from_dict(_read_yaml(run_dir / CONFIG_FILE))
+    except RunDirError:
+        raise
+    except ConfigError as exc:
+        raise ConfigError(f"{run_dir / CONFIG_FILE}: {exc}") from None
     meta = _read_yaml(run_dir / ALGO_FILE)
     if "algo" not in meta or not isinstance(meta.get("params"), dict):
         raise ConfigError(f"{run_dir / ALGO_FILE}: expected keys 'algo' and 'params'")
-    spec = algo_spec(meta["algo"])
-    return cfg, meta["algo"], make_algo_config(spec.config, meta["params"]), meta
+    name = meta["algo"]
+    if not isinstance(name, str) or name not in REGISTRY:
+        raise ConfigError(f"{run_dir / ALGO_FILE}: field 'algo' must name one of {', '.join(REGISTRY)}, got {name!r}")
+    if "code" in meta and not isinstance(meta["code"], dict):
+        raise ConfigError(f"{run_dir / ALGO_FILE}: field 'code' must be a mapping, got {type(meta['code']).__name__}")
+    try:
+        algo_cfg = make_algo_config(algo_spec(name).config, meta["params"])
+    except (ConfigError, ValueError, TypeError) as exc:
+        raise ConfigError(f"{run_dir / ALGO_FILE}: field 'params': {exc}") from None
+    return cfg, name, algo_cfg, meta
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
+    """The mapping in the run file ``path`` (read as data: safe YAML, no symbolic link followed)."""
     try:
-        data = yaml.safe_load(path.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise RunDirError(f"{path}: not valid YAML ({type(exc).__name__}); the run directory is damaged") from None
+        data = parse_yaml(read_text_member(path), str(path))
+    except ConfigError as exc:
+        raise RunDirError(f"{exc}; the run directory is damaged") from None
     if not isinstance(data, dict):
         raise RunDirError(f"{path}: expected a mapping, got {type(data).__name__}; the run directory is damaged")
     return data
 
 
+def checkpoint_path(run_dir: Path) -> Path:
+    """The checkpoint file of ``run_dir``: ``checkpoint.safetensors``, or an old run's ``checkpoint.pt``."""
+    path = Path(run_dir) / CHECKPOINT_FILE
+    legacy = Path(run_dir) / LEGACY_CHECKPOINT_FILE
+    return legacy if not (path.exists() or path.is_symlink()) and legacy.is_file() else path
+
+
 def read_checkpoint(run_dir: Path, cfg: Config) -> dict[str, Any]:
     """The verified last checkpoint of ``run_dir``, trained on scenario ``cfg`` (:class:`RunDirError` if
-    it is missing, does not match its checksum, cannot be read or was trained on another scenario)."""
-    path = Path(run_dir) / CHECKPOINT_FILE
-    if not path.is_file():
+    it is missing, does not match its checksum, cannot be read or was trained on another scenario).
+
+    Nothing in it can run code (:mod:`isac_iov.checkpoint`)."""
+    path = checkpoint_path(run_dir)
+    if not (path.is_file() or path.is_symlink()):
         raise FileNotFoundError(f"{run_dir}: no {CHECKPOINT_FILE}; the run has not reached a checkpoint")
-    try:
-        state = torch.load(io.BytesIO(load_checked(path)), map_location="cpu", weights_only=False)
-    except RunDirError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - verified bytes torch cannot read: unpickling raises any type
-        raise RunDirError(f"{path}: unreadable checkpoint ({type(exc).__name__})") from None
-    if not isinstance(state, dict) or "learner" not in state:
+    data = load_checked(path)
+    read = checkpoint.loads_legacy if path.name == LEGACY_CHECKPOINT_FILE else checkpoint.loads
+    state = read(data, str(path))
+    if not isinstance(state, dict) or not isinstance(state.get("learner"), dict):
         raise RunDirError(f"{path}: not a checkpoint of isac-iov train")
     if state.get("config_digest", cfg.digest()) != cfg.digest():
         raise RunDirError(
@@ -171,9 +192,9 @@ def load_policy(run_dir: str | Path) -> TrainedPolicy:
     learner = algo_spec(name).learner(spec, algo_cfg)
     try:
         learner.actor.load_state_dict(state["learner"]["actor"])
-    except (KeyError, RuntimeError) as exc:
+    except (KeyError, RuntimeError, TypeError, AttributeError) as exc:
         raise RunDirError(
-            f"{run_dir / CHECKPOINT_FILE}: does not fit the actor of {name} on this scenario "
+            f"{checkpoint_path(run_dir)}: does not fit the actor of {name} on this scenario "
             f"({str(exc).splitlines()[0]})"
         ) from None
     return TrainedPolicy(name, learner.actor, spec, cfg.twin.enabled)
@@ -185,6 +206,7 @@ __all__ = [
     "OtherCodeWarning",
     "TrainedPolicy",
     "algo_spec",
+    "checkpoint_path",
     "effective_config",
     "load_policy",
     "read_checkpoint",

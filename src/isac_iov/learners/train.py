@@ -16,9 +16,11 @@ The run directory holds
   (:func:`isac_iov.rundir.code_fingerprint`);
 * ``metrics.csv`` - one row per episode (columns in :mod:`.metrics`) and ``tb/``
   TensorBoard events of the same metrics plus the learner's losses;
-* ``checkpoint.pt`` - networks, optimisers, normalisers, the replay buffer,
+* ``checkpoint.safetensors`` - networks, optimisers, normalisers, the replay buffer,
   the RNG states (env generators, torch, python, numpy) and the episode
-  counter and the scenario's digest, written atomically with a SHA-256 sidecar
+  counter and the scenario's digest, in a format that cannot carry code
+  (:mod:`isac_iov.checkpoint`; a run of isac-iov 0.1 resumes from its
+  ``checkpoint.pt``, read safely), written atomically with a SHA-256 sidecar
   (:func:`isac_iov.rundir.save_checked`, verified on every load) every
   ``--checkpoint-every`` episodes (at the next iteration boundary) and at the end;
 * ``.lock`` - held (``flock``) while a process trains here: a second one stops
@@ -59,24 +61,28 @@ import torch
 import yaml
 from tqdm import tqdm
 
+from .. import checkpoint
 from ..config import Config, ConfigError, add_config_arguments, check_seed, load_config, split_algo_overrides
 from ..env.core import BatchedEnv, check_memory, estimate_memory_bytes
 from ..env.rollout import SlotRecord, rollout
 from ..rundir import (
     ALGO_FILE,
     CHECKPOINT_FILE,
+    CHECKSUM_SUFFIX,
     CONFIG_FILE,
+    LEGACY_CHECKPOINT_FILE,
     LOCK_FILE,
     METRICS_FILE,
     TB_DIR,
     RunDirError,
     code_fingerprint,
     locked,
+    read_text_member,
     recorded_fingerprint,
     save_checked,
     write_atomic,
 )
-from . import algo_spec, effective_config, read_checkpoint, read_run
+from . import algo_spec, checkpoint_path, effective_config, read_checkpoint, read_run
 from .common import (
     EnvSpec,
     Learner,
@@ -286,7 +292,7 @@ def _prepare_dir(out_dir: Path, cfg: Config, meta: dict, resume: bool) -> bool:
                 f"{out_dir} holds a run with algo.{k} = {old_meta['params'].get(k)!r}, not {meta['params'].get(k)!r}"
             )
         return True
-    if (out_dir / METRICS_FILE).exists() or (out_dir / CHECKPOINT_FILE).exists():
+    if (out_dir / METRICS_FILE).exists() or checkpoint_path(out_dir).exists():
         raise FileExistsError(f"{out_dir} has training outputs but no {CONFIG_FILE}; not resuming it")
     write_atomic(out_dir / CONFIG_FILE, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     write_atomic(out_dir / ALGO_FILE, yaml.safe_dump(meta, sort_keys=False))
@@ -321,7 +327,7 @@ class _Run:
         self.saved_episode: int | None = None  # episode count of the last checkpoint written or loaded
 
     def run(self, started: bool, progress: bool) -> None:
-        if started and (self.out_dir / CHECKPOINT_FILE).is_file():
+        if started and checkpoint_path(self.out_dir).is_file():
             self._load_checkpoint()
         elif self.init is not None:
             from .warmstart import warm_start
@@ -406,7 +412,7 @@ class _Run:
     def _truncate_metrics(self) -> None:
         """Keep the header and the complete rows of episodes before the checkpoint."""
         path = self.out_dir / METRICS_FILE
-        rows = list(csv.reader(io.StringIO(path.read_text())))[1:] if path.is_file() else []
+        rows = list(csv.reader(io.StringIO(read_text_member(path))))[1:] if path.exists() or path.is_symlink() else []
         text = io.StringIO()
         out = csv.writer(text, lineterminator="\n")
         out.writerow(self.columns)
@@ -428,27 +434,30 @@ class _Run:
                 "numpy": np.random.get_state(),
             },
         }
-        buffer = io.BytesIO()
-        torch.save(state, buffer)
-        save_checked(self.out_dir / CHECKPOINT_FILE, buffer.getbuffer())  # no copy: a replay can be large
+        save_checked(self.out_dir / CHECKPOINT_FILE, checkpoint.dumps(state))
+        for legacy in (LEGACY_CHECKPOINT_FILE, LEGACY_CHECKPOINT_FILE + CHECKSUM_SUFFIX):
+            (self.out_dir / legacy).unlink(missing_ok=True)  # a resumed old run now lives in the new file
         self.saved_episode = self.episode
 
     def _load_checkpoint(self) -> None:
+        path = checkpoint_path(self.out_dir)
         state = read_checkpoint(self.out_dir, self.cfg)
-        self.episode, self.elapsed_s = state["episode"], state["elapsed_s"]
-        self.saved_episode = self.episode
+        episode, elapsed_s = state.get("episode"), state.get("elapsed_s")
+        if not (type(episode) is int and 0 <= episode <= self.episodes and isinstance(elapsed_s, int | float)):
+            raise RunDirError(f"{path}: fields 'episode' and 'elapsed_s' must be counts within the run")
         try:
             self.learner.load_state_dict(state["learner"])
-        except (KeyError, RuntimeError, ValueError) as exc:
+            rng = state["rng"]
+            self.env.rng.bit_generator.state = rng["env"]
+            self.env.twin.rng.bit_generator.state = rng["twin"]
+            torch.set_rng_state(rng["torch"])
+            random.setstate(rng["python"])
+            np.random.set_state(rng["numpy"])
+        except (KeyError, RuntimeError, ValueError, TypeError, AttributeError, IndexError) as exc:
             raise RunDirError(
-                f"{self.out_dir / CHECKPOINT_FILE}: does not fit this algorithm's networks ({str(exc).splitlines()[0]})"
+                f"{path}: does not fit this algorithm's networks and generators ({str(exc).splitlines()[0]})"
             ) from None
-        rng = state["rng"]
-        self.env.rng.bit_generator.state = rng["env"]
-        self.env.twin.rng.bit_generator.state = rng["twin"]
-        torch.set_rng_state(rng["torch"])
-        random.setstate(rng["python"])
-        np.random.set_state(rng["numpy"])
+        self.episode, self.elapsed_s, self.saved_episode = episode, float(elapsed_s), episode
 
 
 def _episode(cell: str) -> float:

@@ -62,6 +62,22 @@ REQUIRED = (
     "slot_s",
     *STRING_SCALARS,
 )
+# Each array's dtype kinds (NumPy ``dtype.kind``: f float, i/u integer, U string) and rank, checked before
+# anything else is read from it.
+ARRAY_KINDS = {
+    **dict.fromkeys(FLOAT_ARRAYS, ("f", 2)),
+    "lane": ("iu", 2),
+    "vehicle": ("iu", 2),
+    "lane_names": ("U", 1),
+    "lane_shape_xy": ("fiu", 2),
+    "lane_shape_start": ("iu", 1),
+    "junction_x_m": ("fiu", 1),
+    "junction_y_m": ("fiu", 1),
+    "boundary_m": ("fiu", 1),
+    "slot_s": ("f", 0),
+    **dict.fromkeys(STRING_SCALARS, ("U", 0)),
+}
+_KIND_NAMES = {"f": "float", "fiu": "numeric", "iu": "integer", "U": "string"}
 SLOT_TOLERANCE = 1e-9  # relative difference allowed between a trace's slot_s and the config's
 _CACHE_SIZE = 8
 
@@ -161,16 +177,18 @@ def validate(path: str, arrays: dict[str, np.ndarray]) -> Trace:
     for name in REQUIRED:
         if name not in arrays:
             raise _fail(path, f"array {name!r} is missing")
+        kinds, rank = ARRAY_KINDS[name]
+        a = arrays[name]
+        if not isinstance(a, np.ndarray) or a.dtype.kind not in kinds or a.ndim != rank:
+            got = f"{a.dtype} of rank {a.ndim}" if isinstance(a, np.ndarray) else type(a).__name__
+            raise _fail(path, f"array {name!r} must be {_KIND_NAMES[kinds]} of rank {rank}, got {got}")
     shape = arrays["x_m"].shape
-    if len(shape) != 2 or 0 in shape:
+    if 0 in shape:
         raise _fail(path, f"array 'x_m' must be (slots, vehicles) and non-empty, got shape {shape}")
     for name in GRID_ARRAYS:
         a = arrays[name]
         if a.shape != shape:
             raise _fail(path, f"array {name!r} has shape {a.shape}, 'x_m' has {shape}")
-        kind = "iu" if name in ("lane", "vehicle") else "f"
-        if a.dtype.kind not in kind:
-            raise _fail(path, f"array {name!r} must be {'integer' if kind == 'iu' else 'float'}, got {a.dtype}")
     valid = arrays["vehicle"] >= 0
     for name in FLOAT_ARRAYS:
         if not np.isfinite(arrays[name][valid]).all():
@@ -196,11 +214,8 @@ def validate(path: str, arrays: dict[str, np.ndarray]) -> Trace:
     if box.shape != (4,) or not np.isfinite(box).all() or box[0] > box[2] or box[1] > box[3]:
         raise _fail(path, "array 'boundary_m' must be finite [xmin, ymin, xmax, ymax]")
     slot_s = arrays["slot_s"]
-    if slot_s.shape != () or slot_s.dtype.kind != "f" or not (np.isfinite(slot_s) and slot_s > 0):
+    if not (np.isfinite(slot_s) and slot_s > 0):
         raise _fail(path, f"array 'slot_s' must be one positive number, got {slot_s!r}")
-    for name in STRING_SCALARS:
-        if arrays[name].shape != () or arrays[name].dtype.kind != "U":
-            raise _fail(path, f"array {name!r} must be one string")
     return Trace(path, arrays)
 
 
@@ -228,8 +243,12 @@ def load(path: str | Path) -> Trace:
         key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
         if key in _cache:
             return _cache[key]
+        if p.is_dir() or not zipfile.is_zipfile(p):
+            raise _fail(name, "not a trace file (not an .npz archive)")
         with np.load(p, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
+    except TraceError:
+        raise
     except OSError as exc:
         raise _fail(name, f"cannot read: {exc.strerror or exc}") from None
     except (ValueError, EOFError, zipfile.BadZipFile) as exc:  # not an .npz, truncated, or needing pickle
