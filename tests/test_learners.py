@@ -468,6 +468,13 @@ def test_warm_start_clones_greedy_and_is_recorded(tmp_path):
         )
     with pytest.raises(ValueError, match="--init: unknown reference policy 'oracle'"):
         train_run("ly-dtmpo", load_config(None, TINY), 2, 0, tmp_path / "x", init="oracle")
+
+
+def test_warm_start_shows_its_progress(tmp_path, capsys):
+    train_run("ly-dtmpo", load_config(None, TINY), 2, 0, tmp_path / "run", init="greedy", progress=True)
+    err = capsys.readouterr().err
+    slots = load_config(None, TINY).episode_slots
+    assert "--init greedy: play: 100%" in err and f"{slots}/{slots}" in err and "--init: fit: 100%" in err
     assert not (tmp_path / "x").exists()
 
 

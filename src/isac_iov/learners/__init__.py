@@ -37,7 +37,7 @@ import torch
 
 from .. import checkpoint
 from ..config import Config, ConfigError, apply_overrides, from_dict, parse_yaml
-from ..env.core import BatchedEnv
+from ..env.core import BatchedEnv, dims
 from ..rundir import (
     ALGO_FILE,
     CHECKPOINT_FILE,
@@ -51,6 +51,7 @@ from ..rundir import (
 )
 from ..twin import hide_view
 from .common import AlgoConfig, EnvSpec, as_tensor, make_algo_config
+from .linknet import LinkNorm
 from .maddpg import MADDPG, MaddpgConfig
 from .mappo import MAPPO, MappoConfig
 from .masac import MASAC, MasacConfig
@@ -91,15 +92,29 @@ class TrainedPolicy:
 
     def __init__(self, name: str, actor: Actor, spec: EnvSpec, twin_enabled: bool):
         self.name, self.actor, self.spec, self.twin_enabled = name, actor.eval(), spec, twin_enabled
+        self.twin_part = spec.twin_part
+
+    @property
+    def any_scenario(self) -> bool:
+        """Whether the actor acts on any number of CVs and RSUs (a ``link`` body, :mod:`.linknet`)."""
+        return isinstance(self.actor.obs_norm, LinkNorm)
 
     def reset(self, env: BatchedEnv) -> None:
+        if isinstance(self.actor.obs_norm, LinkNorm):
+            d = dims(env.cfg)
+            self.actor.obs_norm.retarget(d.own_names)
+            self.twin_part = d.twin
+            return
         got = (env.num_cvs, env.obs_dim, env.action_dim)
         want = (self.spec.num_cvs, self.spec.obs_dim, self.spec.action_dim)
         if got != want:
-            raise ValueError(f"policy {self.name}: trained for (CVs, obs_dim, action_dim) = {want}, the env has {got}")
+            raise ValueError(
+                f"policy {self.name}: trained for (CVs, obs_dim, action_dim) = {want}, the env has {got} "
+                "(an actor trained with algo.actor=link acts on any scenario)"
+            )
 
     def act(self, env: BatchedEnv, obs: np.ndarray) -> np.ndarray:
-        o = as_tensor(obs if self.twin_enabled else hide_view(obs, self.spec.twin_part))
+        o = as_tensor(obs if self.twin_enabled else hide_view(obs, self.twin_part))
         with torch.no_grad():
             return self.actor.mean_action(o).double().clamp_(0.0, 1.0).numpy()
 

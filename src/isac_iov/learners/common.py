@@ -38,6 +38,11 @@ scalable form above:
   with one critic per CV, or one shared critic on the agent's own action and a
   fixed-size summary of the others'.
 
+``actor`` chooses every actor's body: ``flat``, an MLP over the whole observation (its input and output grow
+with the number of RSUs ``K``), or ``link``, one network shared by every CV-RSU link (:mod:`.linknet`), whose size
+and meaning depend neither on ``I`` nor on ``K`` nor on the road network, so a trained actor can act on another
+scenario (:func:`isac_iov.learners.load_policy`).
+
 The PPO learners' ``reward`` (:mod:`.mappo`) is ``auto`` too: the team reward up
 to 16 CVs, each CV's share of it above, where one CV's action moves the team
 reward too little for its advantage to stand out.
@@ -84,6 +89,7 @@ class EnvSpec:
     min_task_share: float = 0.0  # the action mapping's constants (isac_iov.actions), for :func:`mapped_actions`
     min_resource_share: float = 0.0
     bandwidth_per_rsu: bool = False
+    own_names: tuple[str, ...] = ()  # the own features of an observation (isac_iov.env.core.dims), by name
 
     @classmethod
     def from_config(cls, cfg: Config) -> EnvSpec:
@@ -100,6 +106,7 @@ class EnvSpec:
             cfg.action.min_task_share,
             cfg.action.min_resource_share,
             cfg.channel.bandwidth_sharing == "per_rsu",
+            d.own_names,
         )
 
     @property
@@ -121,6 +128,7 @@ class AlgoConfig:
     norm_memory: float = 10.0  # iterations of inputs the input normalisers remember (0: all)
     agent_id: str = "auto"  # shared networks: "onehot" agent id, "none" (I-independent), "auto" (module docstring)
     critic_state: str = "auto"  # critic input: "global" state, "pooled" over CVs (I-independent), "auto"
+    actor: str = "flat"  # actor body: "flat" MLP over the observation, or "link" (one net per CV-RSU link, .linknet)
 
     RULES: ClassVar[dict[str, Rule]] = {}  # a learner's own rules, over the common ones of _RULES
 
@@ -139,6 +147,7 @@ _CHOICES = {
     **{key: ("auto", *AUTO_FORMS[key]) for key in ("agent_id", "critic_state", "critic_actions")},
     "reward": AUTO_FORMS["reward"],  # "auto" is added by the learners that allow it (MappoConfig.RULES)
     "critic_action_input": ("raw", "effective"),
+    "actor": ("flat", "link"),
     "noise_space": ("action", "pre_action"),
     "warmup_actions": ("random", "policy"),
     "actor_critic": ("first", "min"),

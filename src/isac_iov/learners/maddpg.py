@@ -109,6 +109,8 @@ class MADDPG(OffPolicyLearner):
             self.norm_max_count,
             initial_pre_action(cfg, spec),
             self.agent_id,
+            cfg.actor,
+            spec.own_names,
         )
         self.critic = self.make_critic(self.critic_copies)
         self.actor_target, self.critic_target = copy.deepcopy(self.actor), copy.deepcopy(self.critic)

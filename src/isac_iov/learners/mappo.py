@@ -202,6 +202,8 @@ class MAPPO:
             norm_count,
             initial_pre_action(cfg, spec),
             agent_id,
+            cfg.actor,
+            spec.own_names,
         )
         self.pooled = pooled_critic(cfg, spec.num_cvs)
         self.critic_dim = spec.obs_dim + (critic_extra_dim(spec, self.pooled) if cfg.critic_global else 0)

@@ -63,6 +63,8 @@ class MASAC(OffPolicyLearner):
             self.norm_max_count,
             initial_pre_action(cfg, spec),
             self.agent_id,
+            cfg.actor,
+            spec.own_names,
         )
         self.critic = self.make_critic(2)
         self.critic_target = copy.deepcopy(self.critic)

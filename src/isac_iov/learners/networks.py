@@ -26,12 +26,16 @@ import itertools
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from .buffers import merge_moments
+
+if TYPE_CHECKING:
+    from .linknet import LinkNorm
 
 
 def squash(u: torch.Tensor) -> torch.Tensor:
@@ -170,11 +174,44 @@ def policy_mlp(
     return net
 
 
+def part_index(action_dim: int) -> torch.Tensor:
+    """For each entry of a ``1 + 3K`` action, its part (0 local, 1 task, 2 bandwidth, 3 CPU; isac_iov.actions)."""
+    k = (action_dim - 1) // 3
+    return torch.tensor([0] + [1] * k + [2] * k + [3] * k)
+
+
+def actor_body(
+    kind: str,
+    n: int,
+    obs_dim: int,
+    action_dim: int,
+    hidden: int,
+    shared: bool,
+    heads: int,
+    norm_max_count: float,
+    init_pre_action: torch.Tensor | None,
+    agent_id: bool,
+    own_names: tuple[str, ...],
+) -> tuple[RunningNorm | LinkNorm, nn.Module]:
+    """``(obs_norm, net)`` of an actor whose ``net(obs_norm(obs))`` gives ``heads`` action-shaped outputs
+    ``(..., I, heads * A)``: a ``flat`` :class:`RunningNorm` and :func:`policy_mlp`, or a ``link``
+    :class:`.linknet.LinkNorm` and :class:`.linknet.LinkNet` (``algo.actor``)."""
+    if kind == "flat":
+        return RunningNorm(obs_dim, max_count=norm_max_count), policy_mlp(
+            n, obs_dim, heads * action_dim, hidden, shared, init_pre_action, agent_id
+        )
+    from .linknet import LinkNet, LinkNorm  # here: linknet builds on RunningNorm
+
+    init = torch.zeros(action_dim) if init_pre_action is None else init_pre_action
+    first = [int((part_index(action_dim) == p).nonzero()[0]) for p in range(4)]
+    return LinkNorm(own_names, norm_max_count), LinkNet(hidden, heads, tuple(float(init[i]) for i in first))
+
+
 class Actor(nn.Module, ABC):
     """What learners, warm starts and trained policies use of every actor: its input statistics
     ``obs_norm``, the deterministic pre-action and the deterministic action in [0, 1]."""
 
-    obs_norm: RunningNorm
+    obs_norm: RunningNorm | LinkNorm  # update(obs) between iterations
 
     @abstractmethod
     def pre_mean(self, obs: torch.Tensor) -> torch.Tensor:
@@ -200,16 +237,22 @@ class GaussianActor(Actor):
         norm_max_count: float = math.inf,
         init_pre_action: torch.Tensor | None = None,
         agent_id: bool = True,
+        body: str = "flat",
+        own_names: tuple[str, ...] = (),
     ):
         super().__init__()
-        self.obs_norm = RunningNorm(obs_dim, max_count=norm_max_count)
-        self.mean_net = policy_mlp(n, obs_dim, action_dim, hidden, shared, init_pre_action, agent_id)
-        rows = 1 if shared and not agent_id else n
-        self.log_std = nn.Parameter(torch.full((rows, action_dim), float(init_log_std)))
+        self.obs_norm, self.mean_net = actor_body(
+            body, n, obs_dim, action_dim, hidden, shared, 1, norm_max_count, init_pre_action, agent_id, own_names
+        )
+        # a link body's log-std is one per action part (local, task, bandwidth, CPU), so it fits any K
+        rows, cols = (1, 4) if body == "link" else (1 if shared and not agent_id else n, action_dim)
+        self.per_part = body == "link"
+        self.log_std = nn.Parameter(torch.full((rows, cols), float(init_log_std)))
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mean = self.mean_net(self.obs_norm(obs))
-        return mean, self.log_std.expand_as(mean)
+        log_std = self.log_std[:, part_index(mean.shape[-1])] if self.per_part else self.log_std
+        return mean, log_std.expand_as(mean)
 
     def pre_mean(self, obs: torch.Tensor) -> torch.Tensor:
         """The deterministic pre-action (the mean of ``u``)."""
@@ -236,10 +279,13 @@ class DeterministicActor(Actor):
         norm_max_count: float = math.inf,
         init_pre_action: torch.Tensor | None = None,
         agent_id: bool = True,
+        body: str = "flat",
+        own_names: tuple[str, ...] = (),
     ):
         super().__init__()
-        self.obs_norm = RunningNorm(obs_dim, max_count=norm_max_count)
-        self.net = policy_mlp(n, obs_dim, action_dim, hidden, shared, init_pre_action, agent_id)
+        self.obs_norm, self.net = actor_body(
+            body, n, obs_dim, action_dim, hidden, shared, 1, norm_max_count, init_pre_action, agent_id, own_names
+        )
 
     def pre_action(self, obs: torch.Tensor) -> torch.Tensor:
         return self.net(self.obs_norm(obs))
@@ -270,22 +316,26 @@ class SquashedGaussianActor(Actor):
         norm_max_count: float = math.inf,
         init_pre_action: torch.Tensor | None = None,
         agent_id: bool = True,
+        body: str = "flat",
+        own_names: tuple[str, ...] = (),
     ):
         super().__init__()
-        self.action_dim = action_dim
-        self.obs_norm = RunningNorm(obs_dim, max_count=norm_max_count)
-        self.net = policy_mlp(n, obs_dim, 2 * action_dim, hidden, shared, init_pre_action, agent_id)
+        self.obs_norm, self.net = actor_body(
+            body, n, obs_dim, action_dim, hidden, shared, 2, norm_max_count, init_pre_action, agent_id, own_names
+        )
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """A reparameterised sample: ``(action in [0,1], log-density of the action)``."""
-        mean, log_std = self.net(self.obs_norm(obs)).split(self.action_dim, dim=-1)
+        out = self.net(self.obs_norm(obs))
+        mean, log_std = out.split(out.shape[-1] // 2, dim=-1)
         log_std = log_std.clamp(self.LOG_STD_MIN, self.LOG_STD_MAX)
         u = mean + torch.randn_like(mean) * log_std.exp()
         return squash(u), gaussian_log_prob(u, mean, log_std) - squash_log_det(u)
 
     def pre_mean(self, obs: torch.Tensor) -> torch.Tensor:
         """The mean of the pre-action ``u``."""
-        return self.net(self.obs_norm(obs))[..., : self.action_dim]
+        out = self.net(self.obs_norm(obs))
+        return out[..., : out.shape[-1] // 2]
 
     def mean_action(self, obs: torch.Tensor) -> torch.Tensor:
         return squash(self.pre_mean(obs))

@@ -332,7 +332,7 @@ class _Run:
         elif self.init is not None:
             from .warmstart import warm_start
 
-            warm_start(self.learner, self.cfg, self.init, self.seed)
+            warm_start(self.learner, self.cfg, self.init, self.seed, progress=progress)
         self._truncate_metrics()
         from torch.utils.tensorboard import SummaryWriter
 

@@ -1,0 +1,183 @@
+"""The per-link actor body: one set of weights for every CV-RSU link, whatever the number of CVs, RSUs or the layout.
+
+``algo.actor = "link"`` gives every learner's actor this body instead of the flat MLP over the whole
+observation (:mod:`.networks`).  For CV ``i`` and each RSU ``k`` in its coverage, the *link input* is
+
+* the CV's own features that mean the same on every road (task size, instruction size, CPU speed, speed,
+  deadline, intensities, local and energy queues: :data:`LINK_OWN_FEATURES`; absolute positions are left out);
+* the link's distance over the coverage radius and its spectral efficiency (positions relative to the RSU);
+* RSU ``k``'s part of the twin's view: its backlog and its four load features (zeros without the twin);
+* the twin's three system-wide entries (``G_rsu``) and ``1 / (RSUs in coverage)``.
+
+A link MLP ``phi`` embeds each link input; the CV's links are mean-pooled into ``m``; a head ``psi`` on
+``[phi(link), m]`` gives that link's task weight, bandwidth and CPU pre-actions, and a local head ``rho``
+on ``[own, m, 1 / n]`` gives the local weight.  Links out of coverage get a constant pre-action: the env
+masks them (C5, C6).  The network therefore has the same size and meaning at 5 CVs and 3 RSUs as at 200
+CVs and 16 RSUs on another road network, and a trained actor can act on any of them.
+
+Inputs are standardised by running statistics (:class:`LinkNorm`, the analogue of
+:class:`.networks.RunningNorm`) over the in-coverage links and the CVs.  Layout of the observation:
+:func:`isac_iov.env.core.dims`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..env.core import LINK_FEATURE_NAMES
+from ..twin import LOAD_FEATURES
+from .networks import RunningNorm
+
+LINK_OWN_FEATURES = (
+    "data_bits",
+    "instruction_bits",
+    "cpu_hz",
+    "velocity",
+    "deadline",
+    "intensity",
+    "cotransform_intensity",
+    "local_queue",
+    "energy_queue",
+)
+GLOBAL_TWIN = 3  # G_rsu: the sum, mean and maximum of the RSU backlogs, after the K backlogs (docs/model.md#twin-view)
+LINK_INPUT = len(LINK_OWN_FEATURES) + 2 + 1 + LOAD_FEATURES + GLOBAL_TWIN + 1
+OUT_OF_COVERAGE_PRE_ACTION = -4.0  # sigmoid(-4) = 0.018; masked by the env anyway
+PARTS = 4  # local, task, bandwidth, CPU: the action layout of isac_iov.actions
+
+
+@dataclass(frozen=True)
+class ObsLayout:
+    """Where a link net's inputs sit in an observation of ``num_rsus`` RSUs with own features ``own_names``."""
+
+    own_names: tuple[str, ...]
+    num_rsus: int
+
+    @classmethod
+    def of(cls, own_names: tuple[str, ...], obs_dim: int) -> ObsLayout:
+        """The layout of observations of width ``obs_dim``: ``own + 3K`` CV features, ``K + 3 + 4K`` twin ones."""
+        per_rsu = len(LINK_FEATURE_NAMES) + 1 + LOAD_FEATURES
+        k, rest = divmod(obs_dim - len(own_names) - GLOBAL_TWIN, per_rsu)
+        if rest or k < 1:
+            raise ValueError(f"observations of width {obs_dim} do not fit own features {own_names} and K RSUs")
+        return cls(tuple(own_names), k)
+
+    def own_index(self) -> list[int]:
+        missing = [n for n in LINK_OWN_FEATURES if n not in self.own_names]
+        if missing:
+            raise ValueError(f"observations lack the own features {missing} a link net reads")
+        return [self.own_names.index(n) for n in LINK_OWN_FEATURES]
+
+    def link(self, name: str) -> slice:
+        start = len(self.own_names) + LINK_FEATURE_NAMES.index(name) * self.num_rsus
+        return slice(start, start + self.num_rsus)
+
+    @property
+    def twin_start(self) -> int:
+        return len(self.own_names) + len(LINK_FEATURE_NAMES) * self.num_rsus
+
+
+@dataclass
+class LinkInputs:
+    """Standardised inputs of a batch of CVs: ``links (L, LINK_INPUT)`` of the in-coverage links, which CV
+    ``row (L,)`` and RSU ``rsu (L,)`` each belongs to, ``own (N, F)`` and ``inv_links (N,)`` per CV."""
+
+    links: torch.Tensor
+    row: torch.Tensor
+    rsu: torch.Tensor
+    own: torch.Tensor
+    inv_links: torch.Tensor
+    lead: tuple[int, ...]  # the observation's shape without its last axis
+    num_rsus: int
+
+
+class LinkNorm(nn.Module):
+    """Gathers the link inputs out of observations ``(..., I, O)`` and standardises them with running statistics
+    (``update``, called by the learners between iterations, like :class:`.networks.RunningNorm`)."""
+
+    def __init__(self, own_names: tuple[str, ...], max_count: float = math.inf):
+        super().__init__()
+        self.own_names = tuple(own_names)
+        self.link_norm = RunningNorm(LINK_INPUT, max_count=max_count)
+        self.own_norm = RunningNorm(len(LINK_OWN_FEATURES), max_count=max_count)
+
+    def retarget(self, own_names: tuple[str, ...]) -> None:
+        """Read observations whose own features are ``own_names`` (another scenario's; see :func:`dims`)."""
+        self.own_names = tuple(own_names)
+
+    def raw(self, obs: torch.Tensor) -> LinkInputs:
+        """The link inputs of ``obs``, not yet standardised."""
+        lay = ObsLayout.of(self.own_names, obs.shape[-1])
+        k, t = lay.num_rsus, lay.twin_start
+        flat = obs.reshape(-1, obs.shape[-1])
+        own = flat[:, lay.own_index()]
+        reach = flat[:, lay.link("in_coverage")] > 0.5
+        inv_links = 1.0 / reach.sum(-1).clamp(min=1).to(flat.dtype)
+        row, rsu = reach.nonzero(as_tuple=True)
+        load = t + k + GLOBAL_TWIN + LOAD_FEATURES * rsu[:, None] + torch.arange(LOAD_FEATURES)
+        links = torch.cat(
+            [
+                own[row],
+                flat[:, lay.link("distance")][row, rsu, None],
+                flat[:, lay.link("spectral_efficiency")][row, rsu, None],
+                flat[row, t + rsu, None],  # RSU k's backlog
+                flat[row[:, None], load],
+                flat[row, t + k : t + k + GLOBAL_TWIN],
+                inv_links[row, None],
+            ],
+            dim=-1,
+        )
+        return LinkInputs(links, row, rsu, own, inv_links, tuple(obs.shape[:-1]), k)
+
+    @torch.no_grad()
+    def update(self, obs: torch.Tensor) -> None:
+        x = self.raw(obs)
+        if len(x.links):
+            self.link_norm.update(x.links)
+        self.own_norm.update(x.own)
+
+    def forward(self, obs: torch.Tensor) -> LinkInputs:
+        x = self.raw(obs)
+        x.links, x.own = self.link_norm(x.links), self.own_norm(x.own)
+        return x
+
+
+def _mlp(d_in: int, hidden: int, d_out: int, out_gain: float = 1.0) -> nn.Sequential:
+    net = nn.Sequential(nn.Linear(d_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
+    head = nn.Linear(hidden, d_out)
+    with torch.no_grad():
+        head.weight.mul_(out_gain)
+        head.bias.zero_()
+    return nn.Sequential(*net, head)
+
+
+class LinkNet(nn.Module):
+    """``heads`` action-shaped outputs ``(..., I, heads * (1 + 3K))`` from :class:`LinkInputs` (see the module
+    docstring); ``init`` is the initial pre-action of each part (local, task, bandwidth, CPU)."""
+
+    def __init__(self, hidden: int, heads: int = 1, init: tuple[float, ...] = (0.0,) * PARTS, out_gain: float = 0.01):
+        super().__init__()
+        self.heads = heads
+        self.phi = _mlp(LINK_INPUT, hidden, hidden)
+        self.psi = _mlp(2 * hidden, hidden, 3 * heads, out_gain)
+        self.rho = _mlp(len(LINK_OWN_FEATURES) + hidden + 1, hidden, heads, out_gain)
+        local_head, link_head = self.rho[-1], self.psi[-1]
+        assert isinstance(local_head, nn.Linear) and isinstance(link_head, nn.Linear)
+        with torch.no_grad():  # the first head is the mean pre-action: start it at ``init``
+            local_head.bias[0] = init[0]
+            link_head.bias[:3] = torch.tensor(init[1:], dtype=torch.float32)
+
+    def forward(self, x: LinkInputs) -> torch.Tensor:
+        n, k, heads = x.own.shape[0], x.num_rsus, self.heads
+        h = self.phi(x.links)
+        pooled = torch.zeros(n, h.shape[-1], dtype=h.dtype).index_add(0, x.row, h) * x.inv_links[:, None]
+        per_link = self.psi(torch.cat([h, pooled[x.row]], dim=-1)).reshape(-1, heads, 3)  # (L, heads, 3)
+        local = self.rho(torch.cat([x.own, pooled, x.inv_links[:, None]], dim=-1))  # (N, heads)
+        rsu = torch.full((n, k, heads, 3), OUT_OF_COVERAGE_PRE_ACTION, dtype=h.dtype)
+        rsu = rsu.index_put((x.row, x.rsu), per_link)
+        rsu = rsu.permute(0, 2, 3, 1).reshape(n, heads, 3 * k)  # per head: task (K), bandwidth (K), CPU (K)
+        out = torch.cat([local[..., None], rsu], dim=-1)  # (N, heads, 1 + 3K)
+        return out.reshape(*x.lead, heads * (1 + 3 * k))

@@ -1,0 +1,141 @@
+"""The per-link actor body (``algo.actor=link``, :mod:`isac_iov.learners.linknet`): one set of weights whatever the
+number of CVs and RSUs, equivariant to the order of the RSUs, decentralised, usable by every learner, and a trained
+actor acts on scenarios it never saw."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from isac_iov.cli import main
+from isac_iov.config import load_config
+from isac_iov.env.core import BatchedEnv, dims
+from isac_iov.env.rollout import rollout
+from isac_iov.learners import REGISTRY, load_policy
+from isac_iov.learners.common import EnvSpec, make_algo_config
+from isac_iov.learners.linknet import LINK_INPUT, LinkNet, LinkNorm
+
+CITY = "src/isac_iov/scenarios/city.yaml"
+OTHER = ["num_cvs=7", "rsu.x_m=[0, 150, 300, 450]", "rsu.cpu_max_hz=15.0e9"]
+
+
+def _obs(overrides: list[str], config: str | None = None, num_envs: int = 3, seed: int = 0) -> tuple[np.ndarray, list]:
+    cfg = load_config(config, overrides)
+    env = BatchedEnv(cfg, num_envs, seed=seed)
+    obs, _ = env.reset()
+    return obs, list(dims(cfg).own_names)
+
+
+def _actor(own_names, hidden: int = 16, seed: int = 0) -> tuple[LinkNorm, LinkNet]:
+    torch.manual_seed(seed)
+    norm, net = LinkNorm(tuple(own_names)), LinkNet(hidden, heads=1, init=(-3.0, 0.0, 0.0, -2.0), out_gain=1.0)
+    return norm, net
+
+
+def _permute_rsus(obs: np.ndarray, names: list, perm: np.ndarray) -> np.ndarray:
+    """``obs`` with its RSUs reordered by ``perm`` in every per-RSU block (links, backlogs, loads)."""
+    d = dims(load_config(None, [f"num_cvs={obs.shape[1]}"]))
+    k, own = len(perm), len(names)
+    out = obs.copy()
+    for f in range(3):  # distance, coverage, spectral efficiency
+        block = slice(own + f * k, own + (f + 1) * k)
+        out[..., block] = obs[..., block][..., perm]
+    t = d.cv_feature_dim
+    out[..., t : t + k] = obs[..., t : t + k][..., perm]
+    loads = obs[..., t + k + 3 :].reshape(*obs.shape[:-1], k, 4)
+    out[..., t + k + 3 :] = loads[..., perm, :].reshape(*obs.shape[:-1], 4 * k)
+    return out
+
+
+def test_one_network_for_every_scenario_and_every_rsu_order():
+    small, names = _obs([])
+    city, city_names = _obs([], CITY, num_envs=1)
+    norm, net = _actor(names)
+    norm.update(torch.as_tensor(small, dtype=torch.float32))
+    out_small = net(norm(torch.as_tensor(small, dtype=torch.float32)))
+    assert out_small.shape == (3, 5, 1 + 3 * 3)
+    norm.retarget(tuple(city_names))
+    out_city = net(norm(torch.as_tensor(city, dtype=torch.float32)))
+    assert out_city.shape == (1, 50, 1 + 3 * 16) and torch.isfinite(out_city).all()
+    assert sum(p.numel() for p in net.parameters()) == sum(p.numel() for p in LinkNet(16).parameters())
+    assert norm.link_norm.mean.shape == (LINK_INPUT,)
+    # the same action whatever order the RSUs come in: the outputs are permuted with them
+    norm.retarget(tuple(names))
+    perm = np.array([2, 0, 1])
+    permuted = net(norm(torch.as_tensor(_permute_rsus(small, names, perm), dtype=torch.float32)))
+    k = 3
+    for part in range(3):
+        block = slice(1 + part * k, 1 + (part + 1) * k)
+        assert torch.allclose(permuted[..., block], out_small[..., block][..., perm], atol=1e-6)
+    assert torch.allclose(permuted[..., 0], out_small[..., 0], atol=1e-6)
+
+
+def test_a_cv_acts_on_its_own_observation_alone():
+    obs, names = _obs(["num_cvs=4"])
+    norm, net = _actor(names)
+    base = net(norm(torch.as_tensor(obs, dtype=torch.float32)))
+    changed = obs.copy()
+    changed[:, 1:] = (
+        np.random.default_rng(1).permutation(changed[:, 1:].reshape(-1, obs.shape[-1])).reshape(changed[:, 1:].shape)
+    )
+    after = net(norm(torch.as_tensor(changed, dtype=torch.float32)))
+    assert torch.equal(after[:, 0], base[:, 0])
+
+
+def test_out_of_coverage_links_get_the_masked_constant_and_the_initial_policy_is_the_configured_one():
+    obs, names = _obs([])
+    norm, net = _actor(names)
+    net = LinkNet(16, init=(-3.0, 0.5, 0.0, -2.0))  # default out_gain: outputs start at the initial pre-action
+    out = net(norm(torch.as_tensor(obs, dtype=torch.float32)))
+    reach = obs[..., dims(load_config(None, [])).link("in_coverage")] > 0.5
+    k = 3
+    task, cpu = out[..., 1 : 1 + k].detach().numpy(), out[..., 1 + 2 * k :].detach().numpy()
+    assert np.all(task[~reach] == -4.0) and np.allclose(task[reach], 0.5, atol=0.05)
+    assert np.allclose(cpu[reach], -2.0, atol=0.05) and np.allclose(out[..., 0].detach(), -3.0, atol=0.05)
+
+
+@pytest.mark.parametrize("algo", list(REGISTRY))
+def test_every_learner_takes_the_link_body_and_acts_on_another_scenario(algo):
+    cfg = load_config(None, ["num_cvs=3", "episode_slots=3"])
+    spec = REGISTRY[algo]
+    learner = spec.learner(EnvSpec.from_config(cfg), make_algo_config(spec.config, {"actor": "link", "hidden": 16}))
+    env = BatchedEnv(cfg, learner.num_envs, seed=0)
+    for t, step in enumerate(rollout(env, learner.explore)):
+        learner.record(step, t)
+    learner.end_iteration(learner.num_envs)
+    other, names = _obs(OTHER)
+    learner.actor.obs_norm.retarget(tuple(names))
+    action = learner.actor.mean_action(torch.as_tensor(other, dtype=torch.float32))
+    assert action.shape == (3, 7, 1 + 3 * 4) and ((action >= 0) & (action <= 1)).all()
+
+
+def test_a_trained_link_actor_is_evaluated_on_other_cvs_and_rsus_and_a_flat_one_says_why_not(tmp_path, error_line):
+    sets = ["--set=num_cvs=3", "--set=episode_slots=4", "--set=algo.num_envs=2", "--set=algo.hidden=16"]
+    train = ["train", "--algo", "ly-dtmpo", "--episodes", "2", "--no-progress"]
+    assert main([*train, "--out", str(tmp_path / "link"), *sets, "--set=algo.actor=link"]) == 0
+    assert main([*train, "--out", str(tmp_path / "flat"), *sets]) == 0
+    assert load_policy(tmp_path / "link").any_scenario and not load_policy(tmp_path / "flat").any_scenario
+    other = [f"--set={s}" for s in OTHER] + ["--set=episode_slots=4"]
+    out = tmp_path / "other.json"
+    evaluate = ["evaluate", "--episodes", "2", "--quiet", "--no-slots"]
+    assert main([*evaluate, "--policy", str(tmp_path / "link"), *other, "--out", str(out)]) == 0
+    assert '"num_rsus": 4' in out.read_text() and '"num_cvs": 7' in out.read_text()
+    assert main([*evaluate, "--policy", str(tmp_path / "flat"), *other]) == 2
+    assert "algo.actor=link acts on any scenario" in error_line("evaluate")
+
+
+def test_ly_dtmpo_with_the_link_body_learns_on_the_paper_scenario(tmp_path):
+    from isac_iov.evaluate import evaluate_policy
+    from isac_iov.learners.train import train_run
+
+    cfg = load_config(None, [])
+
+    def cost(episodes: int) -> float:
+        run = train_run(
+            "ly-dtmpo", cfg, episodes, 0, tmp_path / str(episodes), algo_overrides={"actor": "link"}, progress=False
+        )
+        return evaluate_policy(load_policy(run), cfg, 4, 0, record_slots=False, progress=False)["summary"]["cost"]
+
+    start, trained = cost(8), cost(240)
+    assert trained < 0.9 * start, (start, trained)
