@@ -7,6 +7,7 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -319,4 +320,17 @@ def test_the_shipped_city_trace_is_what_its_command_records(tmp_path):
     np.testing.assert_allclose(head.heading_rad, shipped.heading_rad[:40, :c], rtol=0, atol=1e-12)
     assert np.array_equal(head.junction_x_m, shipped.junction_x_m) and np.array_equal(
         head.lane_names, shipped.lane_names
+    )
+
+
+def test_a_relative_trace_path_in_a_scenario_file_is_read_from_the_files_folder(tmp_path, trace_arrays, monkeypatch):
+    folder = tmp_path / "study"
+    folder.mkdir()
+    tr.save(folder / "t.npz", trace_arrays())
+    (folder / "s.yaml").write_text("num_cvs: 2\nepisode_slots: 3\nmobility: {source: t.npz}\n")
+    monkeypatch.chdir(tmp_path)  # not the scenario's folder
+    cfg = load_config(folder / "s.yaml", [])
+    assert Path(cfg.mobility.source) == folder / "t.npz"
+    assert load_config(None, ["num_cvs=2", "episode_slots=3", "mobility.source=study/t.npz"]).mobility.source == (
+        "study/t.npz"
     )

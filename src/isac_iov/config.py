@@ -555,9 +555,19 @@ def load_config(
     """``base`` (default: Table II), then a YAML file (partial allowed), then ``key=value`` overrides."""
     data = (base or Config()).to_dict()
     if path is not None:
-        _merge(data, read_config_file(path), "")
+        _merge(data, _paths_from_folder(read_config_file(path), Path(path).parent), "")
     data = apply_overrides(data, list(overrides or []))
     return from_dict(data)
+
+
+def _paths_from_folder(data: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """``data`` of a scenario file in ``folder`` with a relative trace path (``mobility.source: x.npz``) made
+    relative to that folder, so a scenario file and its trace can move together."""
+    mobility = data.get("mobility")
+    source = mobility.get("source") if isinstance(mobility, dict) else None
+    if isinstance(source, str) and source.endswith(".npz") and not Path(source).is_absolute():
+        data = {**data, "mobility": {**mobility, "source": str(folder / source)}}  # type: ignore[dict-item]
+    return data
 
 
 def _merge(base: dict[str, Any], new: dict[str, Any], prefix: str) -> None:
