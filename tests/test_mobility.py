@@ -156,7 +156,7 @@ def test_trace_config_errors_name_the_key(tmp_path, trace_arrays):
         ([f"mobility.source={path}", "slot_s=0.5", "episode_slots=8"], "no 9 consecutive slots"),
         (
             ["mobility.source=nope"],
-            "expected builtin, a shipped trace (city, grid3x5, highway, spider) or a PATH.npz, got 'nope'",
+            "expected builtin, a shipped trace (city, grid3x5, highway, rand, spider) or a PATH.npz, got 'nope'",
         ),
         ([f"mobility.source={tmp_path / 'missing.npz'}"], "cannot read"),
     ]

@@ -23,7 +23,7 @@ from isac_iov.scenario import Scenario
 
 SCENARIOS = sorted(SCENARIO_DIR.glob("*.yaml"))
 # Every scenario with a trace is in exactly one set: learners train on the first, are tested zero-shot on the second.
-SPLIT = {"city": "TRAINING", "grid3x5": "TRAINING", "spider": "TEST", "highway": "TEST"}
+SPLIT = {"city": "TRAINING", "grid3x5": "TRAINING", "rand": "TRAINING", "spider": "TEST", "highway": "TEST"}
 MAX_TRACE_BYTES = 1.1e6
 
 
