@@ -155,7 +155,10 @@ def test_trace_config_errors_name_the_key(tmp_path, trace_arrays):
         ([f"mobility.source={path}"], "was sampled every 0.5 s but slot_s is 1 s"),
         ([f"mobility.source={path}", "slot_s=0.5", "num_cvs=4"], "num_cvs = 4 columns all hold a vehicle"),
         ([f"mobility.source={path}", "slot_s=0.5", "episode_slots=8"], "no 9 consecutive slots"),
-        (["mobility.source=nope"], "expected builtin, a shipped trace (city) or a PATH.npz, got 'nope'"),
+        (
+            ["mobility.source=nope"],
+            "expected builtin, a shipped trace (city, grid3x5, highway, rand, spider) or a PATH.npz, got 'nope'",
+        ),
         ([f"mobility.source={tmp_path / 'missing.npz'}"], "cannot read"),
     ]
     for overrides, message in cases:
