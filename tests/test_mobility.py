@@ -337,3 +337,17 @@ def test_a_relative_trace_path_in_a_scenario_file_is_read_from_the_files_folder(
     assert load_config(None, ["num_cvs=2", "episode_slots=3", "mobility.source=study/t.npz"]).mobility.source == (
         "study/t.npz"
     )
+
+
+def test_positions_on_a_network_without_height_are_scaled_by_its_length(tmp_path, trace_arrays):
+    arrays = trace_arrays()
+    arrays["boundary_m"] = np.array([0.0, 0.0, 20.0, 0.0])  # a straight road: no height
+    arrays["x_m"][:] = 10.0
+    path = tmp_path / "road.npz"
+    tr.save(path, arrays)
+    cfg = load_config(None, ["num_cvs=2", "episode_slots=3", f"mobility.source={path}", "rsu.x_m=[0, 20]"])
+    env = BatchedEnv(cfg, 2, seed=0)
+    obs, _ = env.reset()
+    d = dims(cfg)
+    assert np.allclose(obs[..., d.own("x")], 0.5)  # 10 m over the 20 m length
+    assert (np.abs(obs[..., d.own("y")]) <= 8.0 / 20.0).all()  # y over the length too, never in metres

@@ -154,9 +154,11 @@ class Scenario:
             }
         xmin, ymin, xmax, ymax = self.trace.boundary_m
         speed = max(self.trace.max_speed_mps, 1.0)
+        # a side under a metre (a straight road's box has no height) is scaled by the other side instead
+        width, height = xmax - xmin, ymax - ymin
         return {
-            "x": (phys.x_m - xmin) / max(xmax - xmin, 1.0),
-            "y": (phys.y_m - ymin) / max(ymax - ymin, 1.0),
+            "x": (phys.x_m - xmin) / (width if width >= 1.0 else max(height, 1.0)),
+            "y": (phys.y_m - ymin) / (height if height >= 1.0 else max(width, 1.0)),
             "velocity": phys.velocity_x_mps / speed,
             "velocity_y": phys.velocity_y_mps / speed,
             "handover": phys.handover.astype(float),
