@@ -144,7 +144,7 @@ def test_cli_bad_input_exits_2(args, message, tmp_path, capsys):
     assert not (tmp_path / "x.json").exists()
 
 
-def test_run_directory_uses_its_config(tmp_path, monkeypatch, capsys):
+def test_run_directory_uses_its_config_unless_another_is_named(tmp_path, monkeypatch, capsys):
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.yaml").write_text("num_cvs: 2\nepisode_slots: 7\n")
@@ -173,9 +173,12 @@ def test_run_directory_uses_its_config(tmp_path, monkeypatch, capsys):
         )
         == 0
     )
-    s = json.loads(out.read_text())["summary"]
-    expect = load_config(None, ["num_cvs=2", "episode_slots=3", "lyapunov.v_control=9.0"])
-    assert s["num_cvs"] == 2 and s["episode_slots"] == 3 and s["config_digest"] == expect.digest()
+    s = json.loads(out.read_text())["summary"]  # --config replaces the run's scenario; --set applies on top
+    expect = load_config(None, ["episode_slots=3", "lyapunov.v_control=9.0"])
+    assert s["num_cvs"] == 5 and s["episode_slots"] == 3 and s["config_digest"] == expect.digest()
+    assert main(["evaluate", "--policy", str(run), "--episodes", "1", "--out", str(out), "--quiet"]) == 0
+    s = json.loads(out.read_text())["summary"]  # without --config: the run's own scenario
+    assert s["num_cvs"] == 2 and s["episode_slots"] == 7
 
 
 def test_format_summary_table():

@@ -4,8 +4,9 @@
 
 ``NAME`` is a reference policy (``local``, ``offload``, ``random``, ``greedy``,
 ``ly-opt``; see :mod:`isac_iov.policies`) or a trained run directory; for a run
-directory the scenario defaults to ``RUN_DIR/config.yaml`` when it exists, and
-``--config`` / ``--set`` apply on top.  Episodes are played ``--num-envs`` at a
+directory the scenario is ``RUN_DIR/config.yaml`` unless ``--config FILE`` names
+another (over Table II's defaults, as for any policy: a run whose actor has the
+``link`` body acts on any scenario), and ``--set`` applies on top.  Episodes are played ``--num-envs`` at a
 time (each batch seeded from ``SeedSequence(seed)``), so the same seed and
 ``--num-envs`` give identical results.
 
@@ -280,9 +281,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def resolve_config(policy: str, config: str | None, overrides: list[str]) -> Config:
-    """The scenario: ``RUN_DIR/config.yaml`` for a run directory (if present), then ``config``, then overrides."""
+    """The scenario: ``config`` (else, for a run directory, its ``config.yaml``), then overrides."""
     run_cfg = Path(policy) / CONFIG_FILE
-    if policy in REGISTRY or not (run_cfg.is_file() or run_cfg.is_symlink()):
+    if config is not None or policy in REGISTRY or not (run_cfg.is_file() or run_cfg.is_symlink()):
         return load_config(config, overrides)
     if run_cfg.is_symlink():
         raise RunDirError(f"{run_cfg}: a symbolic link; a run directory's files must be its own (not following it)")
@@ -290,7 +291,7 @@ def resolve_config(policy: str, config: str | None, overrides: list[str]) -> Con
         base = load_config(run_cfg)
     except ConfigError as exc:
         raise ConfigError(f"{exc}" if str(run_cfg) in str(exc) else f"{run_cfg}: {exc}") from None
-    return load_config(config, overrides, base=base)
+    return load_config(None, overrides, base=base)
 
 
 def _non_finite_field(obj: Any, path: str) -> str | None:
