@@ -659,3 +659,23 @@ def test_actors_ascend_the_chosen_critic_value(algo, choice):
     else:
         want = values[:, 0]
     assert learner.actor_step(b) == pytest.approx(-want.mean().item(), rel=1e-5)
+
+
+def test_neighbour_rewards_average_the_shares_of_the_cvs_that_share_an_rsus_coverage():
+    from types import SimpleNamespace
+
+    from isac_iov.learners.common import step_rewards
+
+    reach = np.array([[[1, 0], [1, 1], [0, 1]]], dtype=bool)  # CV 0 and 1 share RSU 0, CV 1 and 2 share RSU 1
+    outcome = SimpleNamespace(reward_per_cv=np.array([[-1.0, -2.0, -4.0]]), links=SimpleNamespace(reachable=reach))
+    step = SimpleNamespace(outcome=outcome, reward=np.array([-7.0]))
+    assert step_rewards(step, "neighbours") == pytest.approx(np.array([[-1.5, -7.0 / 3.0, -3.0]]))
+    assert step_rewards(step, "per_cv").tolist() == [[-1.0, -2.0, -4.0]]
+    assert step_rewards(step, "team").tolist() == [[-7.0]]
+    alone = SimpleNamespace(
+        outcome=SimpleNamespace(
+            reward_per_cv=np.array([[-1.0, -2.0]]), links=SimpleNamespace(reachable=np.zeros((1, 2, 2), dtype=bool))
+        ),
+        reward=np.array([-3.0]),
+    )
+    assert step_rewards(alone, "neighbours").tolist() == [[-1.0, -2.0]]  # out of every coverage: its own share

@@ -361,8 +361,18 @@ def optimise_each(
 
 def step_rewards(step: Step, reward: str) -> np.ndarray:
     """What a learner learns from in a slot, ``(E, I)`` or ``(E, 1)``: each CV's share of eq. (44)
-    (``reward = "per_cv"``) or the team reward (``"team"``), the same for every agent."""
-    return step.outcome.reward_per_cv if reward == "per_cv" else step.reward[:, None]
+    (``reward = "per_cv"``), the mean share of the CVs it shares an RSU's coverage with, itself included
+    (``"neighbours"``: the CVs whose costs its use of that RSU's CPU and band moves), or the team reward
+    (``"team"``), the same for every agent."""
+    if reward == "team":
+        return step.reward[:, None]
+    per_cv = step.outcome.reward_per_cv
+    if reward == "per_cv":
+        return per_cv
+    reach = step.outcome.links.reachable.astype(float)  # (E, I, K)
+    near = np.einsum("eik,ejk->eij", reach, reach) > 0
+    near |= np.eye(per_cv.shape[-1], dtype=bool)
+    return np.einsum("eij,ej->ei", near, per_cv) / near.sum(-1)
 
 
 def as_tensor(x: np.ndarray) -> torch.Tensor:
