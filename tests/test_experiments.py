@@ -323,6 +323,12 @@ def test_bench_train_trains_and_evaluates_with_the_overrides(tmp_path, monkeypat
     assert "num_cvs: 2" in (out / "ly-dtmpo-s0" / "config.yaml").read_text()
     for name in ("eval-greedy.json", "eval-ly-opt.json", "ly-dtmpo-s0/eval.json"):
         assert json.loads((out / name).read_text())["inputs"]["sets"] == ["num_cvs=2"]  # evaluated on 2 CVs
+    monkeypatch.setattr("sys.argv", ["bench_train.py", *args, *sets, "--reference", "ly-opt-dual", "--markdown"])
+    bench_train.main()  # the same runs, divided by ly-opt-dual instead
+    printed = capsys.readouterr().out
+    dual, run = (json.loads((out / n).read_text()) for n in ("eval-ly-opt-dual.json", "ly-dtmpo-s0/eval.json"))
+    assert "/ly-opt-dual" in printed and "| algorithm | cost | × `ly-opt-dual` |" in printed
+    assert f"{run['cost'] / dual['cost']:.3f}" in printed.split("ly-dtmpo", 2)[-1]
 
 
 def _real_runs() -> list[specs.RunSpec]:
