@@ -24,8 +24,8 @@ from isac_iov.learners.train import learner_bytes
 
 torch.set_num_threads(1)
 
-SCALABLE = {"agent_id": "none", "critic_state": "pooled", "critic_actions": "summary"}
-SMALL = {"agent_id": "onehot", "critic_state": "global", "critic_actions": "joint"}
+SCALABLE = {"agent_id": "none", "critic_state": "pooled", "critic_actions": "summary", "actor": "link"}
+SMALL = {"agent_id": "onehot", "critic_state": "global", "critic_actions": "joint", "actor": "flat"}
 TINY_ALGO = {"num_envs": 2, "hidden": 16, "batch_size": 16, "warmup_episodes": 2, "buffer_episodes": 8}
 
 
@@ -168,7 +168,7 @@ def test_every_learner_trains_at_40_cvs_with_the_scalable_options(algo):
 def test_scalable_options_solve_the_toy_task(algo):
     # the budgets of tests/test_learner_sanity.py, with one network (no agent id), a pooled critic state and,
     # off-policy, one shared critic on the own action and the sum of the others' actions
-    common = {"hidden": 32, "torch_threads": 1, "init_local_logit": 0.0, **SCALABLE}
+    common = {"hidden": 32, "torch_threads": 1, "init_local_logit": 0.0, **SCALABLE, "actor": "flat"}  # no RSU links
     off_policy = {**common, "actor_lr": 1e-3, "batch_size": 128}
     overrides, iterations = (common, 150) if algo == "ly-dtmpo" else (off_policy, 200)
     run = train_on_toy(algo, iterations, seed=0, overrides=_config(algo, overrides).to_dict(), eval_every=50)
@@ -204,9 +204,10 @@ def test_replay_keeps_the_twin_part_once_per_env_slot():
         replay.add_episodes(obs, torch.rand(2, 4, 2), torch.rand(2, 3, 5, 1), torch.rand(2, 3, 5))
 
 
-def test_ppo_learns_from_each_cvs_share_above_16_cvs():
+def test_ppo_learns_from_its_neighbours_shares_above_16_cvs():
     assert _learner("ly-dtmpo", SCALE_CVS, {})[0].reward == "team"
-    assert _learner("ly-dtmpo", SCALE_CVS + 1, {})[0].reward == "per_cv"
+    assert _learner("ly-dtmpo", SCALE_CVS + 1, {})[0].reward == "neighbours"
     assert _learner("ly-dtmpo", 40, {"reward": "team"})[0].reward == "team"
+    assert _learner("ly-dtmpo", 40, {"reward": "per_cv"})[0].reward == "per_cv"
     with pytest.raises(ConfigError, match=r"algo.reward: must be one of \('team', 'per_cv'\), got 'auto'"):
         make_algo_config(MaddpgConfig, {"reward": "auto"})  # the off-policy learners have no 'auto' reward

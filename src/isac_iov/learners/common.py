@@ -19,7 +19,7 @@ and ``norm_memory`` lets the input normalisers forget (the virtual energy queue
 falls 100-fold while a policy learns).  Measured effects are in the docstrings of :mod:`.mappo` and
 :mod:`.offpolicy`.
 
-**City scale.**  Three fields keep the networks and buffers from growing with
+**City scale.**  Four fields keep the networks and buffers from growing with
 the number of CVs ``I`` (docs/model.md#learners-at-scale); each defaults to
 ``auto``, which keeps the small-scenario form up to ``SCALE_CVS`` (16) CVs - so
 the default scenario trains bit for bit as before - and switches to the
@@ -38,14 +38,16 @@ scalable form above:
   with one critic per CV, or one shared critic on the agent's own action and a
   fixed-size summary of the others'.
 
-``actor`` chooses every actor's body: ``flat``, an MLP over the whole observation (its input and output grow
-with the number of RSUs ``K``), or ``link``, one network shared by every CV-RSU link (:mod:`.linknet`), whose size
-and meaning depend neither on ``I`` nor on ``K`` nor on the road network, so a trained actor can act on another
-scenario (:func:`isac_iov.learners.load_policy`).
+* ``actor``: ``flat``, an MLP over the whole observation (its input and output
+  grow with the number of RSUs ``K``), or ``link``, one network shared by every
+  CV-RSU link (:mod:`.linknet`), whose size and meaning depend neither on ``I``
+  nor on ``K`` nor on the road network, so a trained actor can act on another
+  scenario (:func:`isac_iov.learners.load_policy`).
 
 The PPO learners' ``reward`` (:mod:`.mappo`) is ``auto`` too: the team reward up
-to 16 CVs, each CV's share of it above, where one CV's action moves the team
-reward too little for its advantage to stand out.
+to 16 CVs; above, where one CV's action moves the team reward too little for its
+advantage to stand out, the ``neighbours`` reward, the mean per-CV share of the
+CVs that share an RSU's coverage with it (:func:`step_rewards`).
 
 Hyper-parameters are frozen dataclasses deriving from :class:`AlgoConfig`;
 :func:`make_algo_config` applies ``key=value`` overrides with the same
@@ -128,7 +130,7 @@ class AlgoConfig:
     norm_memory: float = 10.0  # iterations of inputs the input normalisers remember (0: all)
     agent_id: str = "auto"  # shared networks: "onehot" agent id, "none" (I-independent), "auto" (module docstring)
     critic_state: str = "auto"  # critic input: "global" state, "pooled" over CVs (I-independent), "auto"
-    actor: str = "flat"  # actor body: "flat" MLP over the observation, or "link" (one net per CV-RSU link, .linknet)
+    actor: str = "auto"  # actor body: "flat" MLP over the observation, "link" (one net per CV-RSU link), "auto"
 
     RULES: ClassVar[dict[str, Rule]] = {}  # a learner's own rules, over the common ones of _RULES
 
@@ -141,13 +143,13 @@ AUTO_FORMS: dict[str, tuple[str, str]] = {  # key: (its form up to SCALE_CVS CVs
     "agent_id": ("onehot", "none"),
     "critic_state": ("global", "pooled"),
     "critic_actions": ("joint", "summary"),
-    "reward": ("team", "per_cv"),  # "auto" only for MAPPO (MappoConfig.RULES)
+    "reward": ("team", "neighbours"),  # "auto" only for MAPPO (MappoConfig.RULES)
+    "actor": ("flat", "link"),
 }
 _CHOICES = {
-    **{key: ("auto", *AUTO_FORMS[key]) for key in ("agent_id", "critic_state", "critic_actions")},
-    "reward": AUTO_FORMS["reward"],  # "auto" is added by the learners that allow it (MappoConfig.RULES)
+    **{key: ("auto", *AUTO_FORMS[key]) for key in ("agent_id", "critic_state", "critic_actions", "actor")},
+    "reward": ("team", "per_cv"),  # the off-policy learners' forms; MappoConfig.RULES has MAPPO's
     "critic_action_input": ("raw", "effective"),
-    "actor": ("flat", "link"),
     "noise_space": ("action", "pre_action"),
     "warmup_actions": ("random", "policy"),
     "actor_critic": ("first", "min"),
@@ -247,9 +249,9 @@ def form(cfg: AlgoConfig, key: str, num_cvs: int) -> str:
     value, forms = getattr(cfg, key), AUTO_FORMS[key]
     if value == "auto":
         return forms[num_cvs > SCALE_CVS]
-    if value not in forms:
+    if value not in algo_rules(type(cfg)).get(key, forms):
         raise ConfigError(f"algo.{key}: expected one of {('auto', *forms)}, got {value!r}")
-    return value
+    return str(value)
 
 
 def initial_pre_action(cfg: AlgoConfig, spec: EnvSpec) -> torch.Tensor:

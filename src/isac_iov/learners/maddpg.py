@@ -77,7 +77,7 @@ from typing import Any
 
 import torch
 
-from .common import EnvSpec, adam, anneal_factor, initial_pre_action, optimise
+from .common import EnvSpec, adam, anneal_factor, form, initial_pre_action, optimise
 from .networks import DeterministicActor, polyak_update, squash
 from .offpolicy import OffPolicyConfig, OffPolicyLearner
 
@@ -109,7 +109,7 @@ class MADDPG(OffPolicyLearner):
             self.norm_max_count,
             initial_pre_action(cfg, spec),
             self.agent_id,
-            cfg.actor,
+            form(cfg, "actor", spec.num_cvs),
             spec.own_names,
         )
         self.critic = self.make_critic(self.critic_copies)

@@ -174,8 +174,8 @@ class MappoConfig(AlgoConfig):
     log_std_lr: float = 3e-3  # Adam step of the state-independent log-std (its own parameter group)
     lr_floor: float = 0.0  # every step size falls linearly to this fraction of itself over anneal_episodes
     anneal_episodes: int = 1800  # episodes of the step sizes' fall (the paper's protocol)
-    reward: str = "auto"  # "team": eq. (44) for every agent; "per_cv": each CV's share; "auto": per_cv above 16 CVs;
-    # "neighbours": the mean share of the CVs in coverage of an RSU the CV reaches (common.step_rewards)
+    reward: str = "auto"  # "team": eq. (44) for every agent; "per_cv": each CV's share; "neighbours": the mean share
+    # of the CVs in coverage of an RSU the CV reaches (common.step_rewards); "auto": neighbours above 16 CVs
     critic_global: bool = True  # critic input: own obs + global state (false: own obs only)
     value_memory: float = 2.0  # iterations of returns the value and reward statistics remember (0: all)
     reward_clip: float = 10.0  # > 0: learn from reward / std(discounted return) clipped to +-this
@@ -189,7 +189,7 @@ class MAPPO:
     def __init__(self, spec: EnvSpec, cfg: MappoConfig):
         self.spec, self.cfg = spec, cfg
         self.num_envs = cfg.num_envs
-        self.reward = cfg.reward if cfg.reward == "neighbours" else form(cfg, "reward", spec.num_cvs)
+        self.reward = form(cfg, "reward", spec.num_cvs)
         samples = cfg.num_envs * spec.slots * spec.num_cvs
         norm_count = memory_count(cfg.norm_memory, samples)
         agent_id = uses_agent_id(cfg, spec.num_cvs)
@@ -203,7 +203,7 @@ class MAPPO:
             norm_count,
             initial_pre_action(cfg, spec),
             agent_id,
-            cfg.actor,
+            form(cfg, "actor", spec.num_cvs),
             spec.own_names,
         )
         self.pooled = pooled_critic(cfg, spec.num_cvs)

@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .common import EnvSpec, adam, initial_pre_action, optimise
+from .common import EnvSpec, adam, form, initial_pre_action, optimise
 from .networks import SquashedGaussianActor, polyak_update
 from .offpolicy import OffPolicyConfig, OffPolicyLearner
 
@@ -63,7 +63,7 @@ class MASAC(OffPolicyLearner):
             self.norm_max_count,
             initial_pre_action(cfg, spec),
             self.agent_id,
-            cfg.actor,
+            form(cfg, "actor", spec.num_cvs),
             spec.own_names,
         )
         self.critic = self.make_critic(2)
