@@ -1,5 +1,6 @@
 """Shared test configuration: Hypothesis profiles, the config variants every environment test runs over,
-the one-line CLI error reader, and an environment played a few slots into an episode.
+the one-line CLI error reader, an environment played a few slots into an episode, a tiny trained run directory
+(``trained``, made once per session) and the arrays of a small hand-made trace (``trace_arrays``).
 
 Hypothesis profiles: ``default`` (bounded and derandomised, so the fuzz tests are reproducible and take well
 under a minute) and ``long`` (2000 random examples per test) for deep runs:
@@ -13,6 +14,7 @@ noisy, the per-RSU band, the system-wide energy queue, RSUs serving at full capa
 """
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -85,6 +87,22 @@ def _small_trace(slots: int = 8, columns: int = 3, slot_s: float = 1.0) -> dict[
         "generator": np.array("test"),
         "sumo_version": np.array("none"),
     }
+
+
+TINY_RUN_SETS = ["--set=num_cvs=2", "--set=episode_slots=4", "--set=algo.num_envs=1", "--set=algo.hidden=8"]
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Ly-DTMPO run directory trained for 2 episodes at 2 CVs (``TINY_RUN_SETS``); tests that damage it copy it."""
+    from isac_iov.cli import main
+
+    out = tmp_path_factory.mktemp("trained") / "run"
+    assert (
+        main(["train", "--algo", "ly-dtmpo", "--episodes", "2", "--no-progress", "--out", str(out), *TINY_RUN_SETS])
+        == 0
+    )
+    return out
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 import torch
 import yaml
 from hypothesis import event, given, settings
@@ -85,13 +84,6 @@ def test_any_malformed_trace(tmp_path_factory, capsys, trace_arrays, changes):
 
 
 # -- run directories ---------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    out = tmp_path_factory.mktemp("trained") / "run"
-    assert main(["train", "--algo", "ly-dtmpo", "--episodes", "2", "--no-progress", "--out", str(out), *TINY_SETS]) == 0
-    return out
-
-
 def _leaves(node: Any, path: tuple = ()) -> list[tuple]:
     """Paths to every leaf and container of a checkpoint tree."""
     out = [path]

@@ -267,16 +267,6 @@ def test_reproduce_refuses_stale_runs_in_one_line_and_workers_zero(tmp_path, mon
 
 
 # -- checkpoints and run-directory inputs ---------------------------------------------------------
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    out = tmp_path_factory.mktemp("trained") / "run"
-    assert (
-        cli_main(["train", "--algo", "ly-dtmpo", "--episodes", "2", "--no-progress", "--out", str(out), *TINY_SETS])
-        == 0
-    )
-    return out
-
-
 def _damaged_copy(trained: Path, tmp_path: Path, damage) -> Path:
     copy = tmp_path / "copy"
     shutil.copytree(trained, copy, ignore=shutil.ignore_patterns(rundir.LOCK_FILE))

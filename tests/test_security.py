@@ -38,16 +38,6 @@ class _Payload:
         return (os.system, (f"touch {self.marker}",))
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    out = tmp_path_factory.mktemp("trained") / "run"
-    assert (
-        cli_main(["train", "--algo", "ly-dtmpo", "--episodes", "2", "--no-progress", "--out", str(out), *TINY_SETS])
-        == 0
-    )
-    return out
-
-
 def _copy(trained: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "shared"
     shutil.copytree(trained, copy, ignore=shutil.ignore_patterns(rundir.LOCK_FILE))

@@ -28,21 +28,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..env.core import LINK_FEATURE_NAMES
+from ..env.core import LINK_FEATURE_NAMES, OWN_FEATURE_NAMES
 from ..twin import LOAD_FEATURES
 from .networks import RunningNorm
 
-LINK_OWN_FEATURES = (
-    "data_bits",
-    "instruction_bits",
-    "cpu_hz",
-    "velocity",
-    "deadline",
-    "intensity",
-    "cotransform_intensity",
-    "local_queue",
-    "energy_queue",
-)
+LINK_OWN_FEATURES = tuple(name for name in OWN_FEATURE_NAMES if name not in ("x", "y"))  # the same on every road
 GLOBAL_TWIN = 3  # G_rsu: the sum, mean and maximum of the RSU backlogs, after the K backlogs (docs/model.md#twin-view)
 LINK_INPUT = len(LINK_OWN_FEATURES) + 2 + 1 + LOAD_FEATURES + GLOBAL_TWIN + 1
 OUT_OF_COVERAGE_PRE_ACTION = -4.0  # sigmoid(-4) = 0.018; masked by the env anyway
