@@ -41,7 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     rec.add_argument("--out", required=True, help="the trace file to write (.npz)")
     add_config_arguments(rec)
     plot = sub.add_parser("plot", help="draw a trace: network, RSUs with coverage, a few CV tracks (PNG)")
-    plot.add_argument("trace", help="a trace file (.npz) or the name of a shipped trace (city)")
+    plot.add_argument("trace", help="a trace file (.npz) or a shipped trace's name (e.g. city)")
     plot.add_argument("--out", required=True, help="the PNG to write")
     plot.add_argument("--tracks", type=int, default=5, help="CV tracks to draw (default 5)")
     plot.add_argument("--window-slots", type=int, default=120, help="slots of each track (default 120)")
