@@ -42,11 +42,13 @@ def _curve(ax: Any, row: dict[str, Any], label: str, scale: float = 1.0) -> None
     ax.fill_between(ep, np.asarray(row["ci_low"]) / scale, np.asarray(row["ci_high"]) / scale, alpha=0.25)
 
 
-def _points(ax: Any, rows: list[dict[str, Any]], label: str, scale: float = 1.0, style: str = "-o") -> None:
+def _points(
+    ax: Any, rows: list[dict[str, Any]], label: str, scale: float = 1.0, style: str = "-o", color: str | None = None
+) -> None:
     x = np.array([r["x"] for r in rows], dtype=float)
     mean = np.array([r["mean"] for r in rows]) / scale
     err = np.abs(np.array([[r["ci_low"] for r in rows], [r["ci_high"] for r in rows]]) / scale - mean)
-    ax.errorbar(x, mean, yerr=err, fmt=style, capsize=3, label=label, ms=4)
+    ax.errorbar(x, mean, yerr=err, fmt=style, capsize=3, label=label, ms=4, color=color)
 
 
 def _save(fig: Any, path: Path) -> Path:
@@ -103,16 +105,32 @@ def fig5(res: dict[str, Any], path: Path) -> Path:
 
 
 def fig6(res: dict[str, Any], path: Path) -> Path:
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    """Top row: every policy against the number of CVs (log scale, where ``local`` sits far above the rest);
+    bottom row: the learners and ``greedy`` relative to ``ly-opt`` at each number of CVs (their means divided by
+    ``ly-opt``'s, error bars their confidence intervals divided alike), on their own scale."""
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8))
     panels = (("cost", "system average cost"), ("delay_s", "delay (s)"), ("energy_j", "energy (J)"))
-    for ax, (metric, label) in zip(axes, panels, strict=True):
+    ticks = sorted({r["x"] for r in res["scalars"]})
+    colours = {name: f"C{i}" for i, name in enumerate(series_names(res))}  # one colour per policy in both rows
+    for top, bottom, (metric, label) in zip(axes[0], axes[1], panels, strict=True):
+        best = {r["x"]: r["mean"] for r in scalar_rows(res, metric, COMPARED_WITH[0])}
         for name in series_names(res):
             rows = scalar_rows(res, metric, name)
+            style = "-o" if name in LEARNERS else "--s"
             if rows:
-                _points(ax, rows, name, style="-o" if name in LEARNERS else "--s")
-        ax.set(xlabel="number of CVs", ylabel=label + " (log scale)", title=f"Fig. 6: {label} vs CVs", yscale="log")
-        ax.set_xticks(sorted({r["x"] for r in res["scalars"]}))
-    axes[0].legend(fontsize=7)
+                _points(top, rows, name, style=style, color=colours[name])
+            relative = [
+                {**r, **{k: r[k] / best[r["x"]] for k in ("mean", "ci_low", "ci_high")}} for r in rows if r["x"] in best
+            ]
+            if relative and (name in LEARNERS or name in COMPARED_WITH[1:]):
+                _points(bottom, relative, name, style=style, color=colours[name])
+        bottom.axhline(1.0, color="k", lw=0.8, ls=":")
+        top.set(xlabel="number of CVs", ylabel=label + " (log scale)", title=f"Fig. 6: {label} vs CVs", yscale="log")
+        bottom.set(xlabel="number of CVs", ylabel=f"{label} / {COMPARED_WITH[0]}'s", title=f"{label}, learners")
+        for ax in (top, bottom):
+            ax.set_xticks(ticks)
+    axes[0][0].legend(fontsize=7)
+    axes[1][0].legend(fontsize=7)
     return _save(fig, path)
 
 
