@@ -52,7 +52,7 @@ from .env.rollout import SlotRecord, rollout
 from .physics.computing import MODE_INSTRT, MODE_NAMES, MODE_UNUSED
 from .policies import REGISTRY, LyOptDualPolicy, LyOptPolicy, Policy, make_policy
 from .policies.lyopt_dual import decision_bytes
-from .rundir import CONFIG_FILE, RunDirError, write_atomic
+from .rundir import CONFIG_FILE, refuse_link, write_atomic
 
 DEFAULT_NUM_ENVS = 10
 KEPT_ARRAYS_PER_CV = 7  # per-CV float arrays kept of every played slot (see env.rollout.SlotRecord)
@@ -285,10 +285,8 @@ def resolve_config(policy: str, config: str | None, overrides: list[str]) -> Con
     run_cfg = Path(policy) / CONFIG_FILE
     if config is not None or policy in REGISTRY or not (run_cfg.is_file() or run_cfg.is_symlink()):
         return load_config(config, overrides)
-    if run_cfg.is_symlink():
-        raise RunDirError(f"{run_cfg}: a symbolic link; a run directory's files must be its own (not following it)")
     try:
-        base = load_config(run_cfg)
+        base = load_config(refuse_link(run_cfg))
     except ConfigError as exc:
         raise ConfigError(f"{exc}" if str(run_cfg) in str(exc) else f"{run_cfg}: {exc}") from None
     return load_config(None, overrides, base=base)

@@ -81,12 +81,19 @@ def write_atomic(path: Path, data: str | bytes | memoryview) -> None:
     os.replace(tmp, path)
 
 
-def read_member(path: Path) -> bytes:
-    """The bytes of the run-directory file ``path``; :class:`RunDirError` naming it if it is a symbolic link
-    (a shared run directory must not make this process read files outside it) or cannot be read."""
+def refuse_link(path: Path) -> Path:
+    """``path``, or :class:`RunDirError` naming it if it is a symbolic link (a shared run directory must not make
+    this process read files outside it)."""
     path = Path(path)
     if path.is_symlink():
         raise RunDirError(f"{path}: a symbolic link; a run directory's files must be its own (not following it)")
+    return path
+
+
+def read_member(path: Path) -> bytes:
+    """The bytes of the run-directory file ``path``; :class:`RunDirError` naming it if it is a symbolic link
+    (a shared run directory must not make this process read files outside it) or cannot be read."""
+    path = refuse_link(path)
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except OSError as exc:
