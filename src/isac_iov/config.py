@@ -626,9 +626,18 @@ def _allowed(key: str) -> str:
     return " | ".join(meta["choices"]) if meta["choices"] else "true | false"
 
 
-def add_config_arguments(p: argparse.ArgumentParser) -> None:
-    """The ``--config FILE`` and repeated ``--set key=value`` options shared by commands."""
-    p.add_argument("--config", default=None, help="YAML scenario file (partial allowed)")
+def add_config_arguments(p: argparse.ArgumentParser, several: bool = False) -> None:
+    """The ``--config FILE`` (repeatable when ``several``: a list) and repeated ``--set key=value`` options
+    shared by commands."""
+    if several:
+        p.add_argument(
+            "--config",
+            action="append",
+            default=None,
+            help="YAML scenario file (partial allowed); repeat it to train on a mixture of scenarios",
+        )
+    else:
+        p.add_argument("--config", default=None, help="YAML scenario file (partial allowed)")
     p.add_argument(
         "--set",
         dest="overrides",

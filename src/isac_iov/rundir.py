@@ -38,6 +38,7 @@ from typing import IO, Any
 
 CONFIG_FILE = "config.yaml"
 ALGO_FILE = "algo.yaml"
+MIXTURE_FILE = "mixture.yaml"  # the other scenarios of a run trained on a mixture (learners.train)
 CHECKPOINT_FILE = "checkpoint.safetensors"
 LEGACY_CHECKPOINT_FILE = "checkpoint.pt"  # isac-iov 0.1's torch.save pickle, read by checkpoint.loads_legacy
 METRICS_FILE = "metrics.csv"

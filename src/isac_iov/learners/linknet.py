@@ -171,3 +171,39 @@ class LinkNet(nn.Module):
         rsu = rsu.permute(0, 2, 3, 1).reshape(n, heads, 3 * k)  # per head: task (K), bandwidth (K), CPU (K)
         out = torch.cat([local[..., None], rsu], dim=-1)  # (N, heads, 1 + 3K)
         return out.reshape(*x.lead, heads * (1 + 3 * k))
+
+
+class LinkCritic(nn.Module):
+    """A value per CV ``(..., I, 1)`` from observations ``(..., I, O)`` of any number of CVs and RSUs
+    (``algo.critic_state = "link"``, the PPO learners).
+
+    Each CV's links are embedded and mean-pooled as in :class:`LinkNet`; the value head ``v`` reads
+    ``[own, pooled links, 1 / n, mean and std over the env's CVs of their own features]``.  The last part is
+    the critic's centralised view (eq. 41): the whole system's queues and tasks, pooled so that the input
+    has the same width and meaning at any ``I``; the RSUs' loads are in every link input already (the twin).
+    """
+
+    def __init__(self, own_names: tuple[str, ...], hidden: int, max_count: float = math.inf):
+        super().__init__()
+        own = len(LINK_OWN_FEATURES)
+        self.obs_norm = LinkNorm(own_names, max_count)
+        self.phi = _mlp(LINK_INPUT, hidden, hidden)
+        self.v = _mlp(3 * own + hidden + 1, hidden, 1)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        x = self.obs_norm(obs)
+        n, i = x.own.shape[0], obs.shape[-2]
+        h = self.phi(x.links)
+        pooled = torch.zeros(n, h.shape[-1], dtype=h.dtype).index_add(0, x.row, h) * x.inv_links[:, None]
+        own = x.own.reshape(-1, i, x.own.shape[-1])
+        context = torch.cat([own.mean(-2), own.std(-2, unbiased=False)], dim=-1)  # (envs, 2F)
+        context = context[:, None].expand(-1, i, -1).reshape(n, -1)
+        value = self.v(torch.cat([x.own, pooled, x.inv_links[:, None], context], dim=-1))
+        return value.reshape(*x.lead, 1)
+
+    @property
+    def head(self) -> nn.Linear:
+        """The output layer (rescaled by PopArt, :mod:`.mappo`)."""
+        layer = self.v[-1]
+        assert isinstance(layer, nn.Linear)
+        return layer

@@ -154,7 +154,15 @@ from .common import (
     to_actions,
     uses_agent_id,
 )
+from .linknet import LinkCritic, LinkNorm
 from .networks import AgentMLP, GaussianActor, RunningNorm, gaussian_entropy, gaussian_log_prob, squash
+
+
+class _MlpHead:
+    """The output layer of an :class:`AgentMLP` critic, as ``weight`` and ``bias`` (PopArt rescales them)."""
+
+    def __init__(self, mlp: AgentMLP):
+        self.weight, self.bias = mlp.weights[-1], mlp.biases[-1]
 
 
 @dataclass(frozen=True)
@@ -180,7 +188,10 @@ class MappoConfig(AlgoConfig):
     value_memory: float = 2.0  # iterations of returns the value and reward statistics remember (0: all)
     reward_clip: float = 10.0  # > 0: learn from reward / std(discounted return) clipped to +-this
 
-    RULES: ClassVar[dict[str, Rule]] = {"reward": ("auto", "team", "per_cv", "neighbours")}
+    RULES: ClassVar[dict[str, Rule]] = {
+        "reward": ("auto", "team", "per_cv", "neighbours"),
+        "critic_state": ("auto", "global", "pooled", "link"),  # link: linknet.LinkCritic, any I and K
+    }
 
 
 class MAPPO:
@@ -207,11 +218,17 @@ class MAPPO:
             spec.own_names,
         )
         self.pooled = pooled_critic(cfg, spec.num_cvs)
-        self.critic_dim = spec.obs_dim + (critic_extra_dim(spec, self.pooled) if cfg.critic_global else 0)
-        critic_norm = RunningNorm(self.critic_dim, max_count=norm_count)
-        critic_mlp = AgentMLP(spec.num_cvs, self.critic_dim, 1, cfg.hidden, shared=True, agent_id=agent_id)
-        self.critic = nn.Sequential(critic_norm, critic_mlp)
-        self.critic_norm, self.critic_mlp = critic_norm, critic_mlp  # the critic's two layers, typed
+        self.link_critic = form(cfg, "critic_state", spec.num_cvs) == "link"
+        if self.link_critic:
+            self.critic: nn.Module = LinkCritic(spec.own_names, cfg.hidden, norm_count)
+            self.critic_norm: RunningNorm | LinkNorm = self.critic.obs_norm
+            self.value_head: nn.Linear | _MlpHead = self.critic.head
+        else:
+            self.critic_dim = spec.obs_dim + (critic_extra_dim(spec, self.pooled) if cfg.critic_global else 0)
+            self.critic_norm = RunningNorm(self.critic_dim, max_count=norm_count)
+            critic_mlp = AgentMLP(spec.num_cvs, self.critic_dim, 1, cfg.hidden, shared=True, agent_id=agent_id)
+            self.critic = nn.Sequential(self.critic_norm, critic_mlp)
+            self.value_head = _MlpHead(critic_mlp)
         self.actor_opt = adam(
             [
                 {"params": [p for n, p in self.actor.named_parameters() if n != "log_std"]},
@@ -223,13 +240,31 @@ class MAPPO:
         self.critic_opt = adam(self.critic.parameters(), lr=cfg.lr, eps=1e-5)
         self.value_norm = RunningMeanStd(max_count=memory_count(cfg.value_memory, samples))
         self.return_rms = RunningMeanStd(max_count=memory_count(cfg.value_memory, samples))
-        t, e, i = spec.slots, cfg.num_envs, spec.num_cvs
+        self.episodes_seen = 0
+        self._allocate()
+
+    def _allocate(self) -> None:
+        """The rollout buffers of one iteration on the current scenario."""
+        spec = self.spec
+        t, e, i = spec.slots, self.cfg.num_envs, spec.num_cvs
+        if self.link_critic:
+            self.critic_dim = spec.obs_dim  # the link critic reads the observation
         self.obs = torch.zeros(t, e, i, spec.obs_dim)
         self.states = torch.zeros(t + 1, e, i, self.critic_dim)
         self.pre_actions = torch.zeros(t, e, i, spec.action_dim)
         self.log_probs = torch.zeros(t, e, i)
-        self.episodes_seen = 0
         self.rewards = torch.zeros(t, e, i)
+
+    def retarget(self, spec: EnvSpec) -> None:
+        """Learn on another scenario from the next iteration on (a mixture, :mod:`.train`): possible with the
+        ``link`` actor and critic, whose sizes depend on no scenario; the reward form follows its ``num_cvs``."""
+        actor_norm, critic_norm = self.actor.obs_norm, self.critic_norm
+        if not (isinstance(actor_norm, LinkNorm) and isinstance(critic_norm, LinkNorm)):
+            raise TypeError("training on several scenarios needs algo.actor=link and algo.critic_state=link")
+        self.spec, self.reward = spec, form(self.cfg, "reward", spec.num_cvs)
+        actor_norm.retarget(spec.own_names)
+        critic_norm.retarget(spec.own_names)
+        self._allocate()
 
     # -- collection --------------------------------------------------------------------------
     def explore(self, obs: np.ndarray, global_state: np.ndarray, t: int) -> np.ndarray:
@@ -250,7 +285,7 @@ class MAPPO:
     def _critic_states(self, obs: torch.Tensor, global_state: np.ndarray) -> torch.Tensor:
         """The critic's input ``(E, I, critic_dim)``: each observation, followed by the (pooled) global state
         unless ``critic_global`` is off."""
-        if not self.cfg.critic_global:
+        if self.link_critic or not self.cfg.critic_global:
             return obs
         return critic_state(obs, critic_extra(as_tensor(global_state), self.spec, self.pooled))
 
@@ -320,10 +355,10 @@ class MAPPO:
         old_mean, old_std = self.value_norm.mean, self.value_norm.std
         self.value_norm.update(returns)
         new_mean, new_std = self.value_norm.mean, self.value_norm.std
-        mlp = self.critic_mlp
+        weight, bias = self.value_head.weight, self.value_head.bias
         with torch.no_grad():
-            mlp.weights[-1].mul_(old_std / new_std)
-            mlp.biases[-1].mul_(old_std).add_(old_mean - new_mean).div_(new_std)
+            weight.mul_(old_std / new_std)
+            bias.mul_(old_std).add_(old_mean - new_mean).div_(new_std)
 
     def _update(self, b: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """One PPO minibatch step; its statistics by name."""

@@ -14,6 +14,8 @@ Columns of ``metrics.csv`` (the experiments code reads these names):
 ``deadline_miss_rate``      fraction of CV-slots whose delay exceeds T^max (C8)
 ``instrt_share``            fraction of used CV-RSU links that ran InstrT (0 if none)
 ``local_queue_cv<i>``       mean over slots of CV i's local queue (Fig. 5a)
+``scenario``                a mixture's scenario, in place of the per-CV columns
+                            (:mod:`.train`)
 ``wall_time_s``             training wall time at the end of the episode's iteration
 ==========================  ==========================================================
 """
@@ -39,8 +41,11 @@ BASE_COLUMNS = (
 )
 
 
-def columns(num_cvs: int) -> list[str]:
-    return [*BASE_COLUMNS, *(f"local_queue_cv{i}" for i in range(num_cvs)), "wall_time_s"]
+def columns(num_cvs: int, mixture: bool = False) -> list[str]:
+    """The columns of a run on ``num_cvs`` CVs; a run on a mixture of scenarios has ``scenario`` (its index
+    among the run's ``--config`` files) in place of the per-CV columns."""
+    per_cv = ["scenario"] if mixture else [f"local_queue_cv{i}" for i in range(num_cvs)]
+    return [*BASE_COLUMNS, *per_cv, "wall_time_s"]
 
 
 class EpisodeMetrics:

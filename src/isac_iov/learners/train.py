@@ -1,7 +1,16 @@
 """``isac-iov train``: train one algorithm on one scenario, with checkpoints and exact resume.
 
-    isac-iov train --algo ly-dtmpo [--config FILE] [--set key=value]... \\
+    isac-iov train --algo ly-dtmpo [--config FILE]... [--set key=value]... \\
         [--episodes 1800] [--seed 0] --out RUN_DIR [--resume] [--checkpoint-every 100] [--init greedy]
+
+**A mixture of scenarios.**  ``--config`` given several times trains one policy on all of them: iteration
+``n`` (``num_envs`` lockstep episodes) plays scenario ``n mod S`` of the ``S`` files, each with its own
+batched env and generator, so every scenario gets the same share of episodes in turn, and a resumed run
+continues the cycle where it stopped.  The networks must not depend on the scenario: the PPO learners with
+the per-link actor and critic (``algo.actor=link``, ``algo.critic_state=link``: a mixture sets both unless
+``--set`` says otherwise, which is refused) and the reward form ``auto`` resolves per scenario.  The
+off-policy learners train on one scenario.  ``--set`` scenario keys apply to every file.  The run is
+evaluated with ``isac-iov evaluate --policy RUN --config ANY.yaml`` on any scenario.
 
 ``--init NAME`` behaviour-clones the reference policy ``NAME`` into the actor
 before the first episode (:mod:`.warmstart`); by default actors start from scratch.
@@ -73,6 +82,7 @@ from ..rundir import (
     LEGACY_CHECKPOINT_FILE,
     LOCK_FILE,
     METRICS_FILE,
+    MIXTURE_FILE,
     TB_DIR,
     RunDirError,
     code_fingerprint,
@@ -106,7 +116,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--algo", required=True, help=f"one of {', '.join(REGISTRY)}; hyper-parameters via --set algo.KEY=VALUE"
     )
-    add_config_arguments(p)
+    add_config_arguments(p, several=True)
     p.add_argument("--episodes", type=int, default=DEFAULT_EPISODES, help="episodes to train (default 1800)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, type=Path, help="run directory")
@@ -123,10 +133,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     scenario_sets, overrides = split_algo_overrides(args.overrides)
-    cfg = load_config(args.config, scenario_sets)
+    cfgs = [load_config(path, scenario_sets) for path in args.config or [None]]
     out = train_run(
         args.algo,
-        cfg,
+        cfgs if len(cfgs) > 1 else cfgs[0],
         args.episodes,
         args.seed,
         args.out,
@@ -142,7 +152,7 @@ def main(args: argparse.Namespace) -> int:
 
 def train_run(
     algo: str,
-    cfg: Config,
+    cfg: Config | list[Config],
     episodes: int,
     seed: int,
     out_dir: Path,
@@ -154,7 +164,8 @@ def train_run(
 ) -> Path:
     """Train ``algo`` for ``episodes`` episodes into ``out_dir`` (resuming it if asked); return ``out_dir``.
 
-    ``init`` names a reference policy to behaviour-clone into the actor before training.
+    ``init`` names a reference policy to behaviour-clone into the actor before training; ``cfg`` a list of
+    scenarios trains on their mixture (the module docstring).
     """
     spec = algo_spec(algo)
     if init is not None:
@@ -167,15 +178,19 @@ def train_run(
     if checkpoint_every < 1:
         raise ValueError(f"checkpoint_every: must be a positive integer, got {checkpoint_every!r}")
     check_seed("--seed", seed)
-    cfg = effective_config(algo, cfg)
-    algo_cfg = make_algo_config(spec.config, algo_overrides)
+    cfgs = [effective_config(algo, c) for c in (cfg if isinstance(cfg, list) else [cfg])]
+    if not cfgs:
+        raise ValueError("train_run: no scenario given")
+    cfg = cfgs[0]
+    algo_cfg = make_algo_config(spec.config, _mixture_overrides(algo, spec, len(cfgs), algo_overrides))
     _warn_if_schedule_ends_early(algo_cfg, episodes)
-    check_memory(
-        estimate_memory_bytes(cfg, algo_cfg.num_envs, learner_bytes(cfg, algo_cfg)),
-        f"training {algo} on num_cvs={cfg.num_cvs} CVs with {algo_cfg.num_envs} env(s)",
-        "lower num_cvs, algo.num_envs, algo.hidden or algo.buffer_episodes",
-    )
-    meta = {
+    for c in cfgs:
+        check_memory(
+            estimate_memory_bytes(c, algo_cfg.num_envs, learner_bytes(c, algo_cfg)),
+            f"training {algo} on num_cvs={c.num_cvs} CVs with {algo_cfg.num_envs} env(s)",
+            "lower num_cvs, algo.num_envs, algo.hidden or algo.buffer_episodes",
+        )
+    meta: dict[str, Any] = {
         "algo": algo,
         "params": algo_cfg.to_dict(),
         "episodes": episodes,
@@ -183,17 +198,33 @@ def train_run(
         "init": init,
         "code": code_fingerprint(),
     }
+    if len(cfgs) > 1:
+        meta["mixture"] = [c.digest() for c in cfgs[1:]]  # the other scenarios' digests, checked on --resume
     out_dir = Path(out_dir)
     _check_out(out_dir, resume)
     with locked(out_dir):
-        started = _prepare_dir(out_dir, cfg, meta, resume)
+        started = _prepare_dir(out_dir, cfgs, meta, resume)
         threads = torch.get_num_threads()
         try:
             torch.set_num_threads(algo_cfg.torch_threads)
-            _Run(spec.learner, cfg, algo_cfg, episodes, seed, out_dir, checkpoint_every, init).run(started, progress)
+            _Run(spec.learner, cfgs, algo_cfg, episodes, seed, out_dir, checkpoint_every, init).run(started, progress)
         finally:
             torch.set_num_threads(threads)
     return out_dir
+
+
+def _mixture_overrides(algo: str, spec: Any, scenarios: int, overrides: dict | None) -> dict:
+    """The algorithm overrides of a run on ``scenarios`` scenarios: a mixture takes the per-link actor and
+    critic unless told otherwise, and is refused for learners or forms that depend on the scenario."""
+    overrides = dict(overrides or {})
+    if scenarios == 1:
+        return overrides
+    if not hasattr(spec.learner, "retarget"):
+        raise ConfigError(f"{algo}: trains on one scenario (--config once); a mixture needs ly-dtmpo or ly-mappo")
+    for key in ("actor", "critic_state"):
+        if str(overrides.setdefault(key, "link")) != "link":
+            raise ConfigError(f"algo.{key}={overrides[key]}: a mixture of scenarios needs algo.{key}=link")
+    return overrides
 
 
 def _warn_if_schedule_ends_early(algo_cfg: Any, episodes: int) -> None:
@@ -258,13 +289,15 @@ def _has_files(out_dir: Path) -> bool:
     return out_dir.is_dir() and any(p.name != LOCK_FILE for p in out_dir.iterdir())
 
 
-def _prepare_dir(out_dir: Path, cfg: Config, meta: dict, resume: bool) -> bool:
-    """Check ``out_dir`` (locked by the caller) against the requested run; write config files for a new run.
+def _prepare_dir(out_dir: Path, cfgs: list[Config], meta: dict, resume: bool) -> bool:
+    """Check ``out_dir`` (locked by the caller) against the requested run; write config files for a new run
+    (``config.yaml`` the first scenario, ``mixture.yaml`` the others of a mixture).
 
     Returns whether a run already exists there (with the same identity).
     """
     if _has_files(out_dir) and not resume:  # filled between _check_out and the lock
         raise FileExistsError(f"run directory {out_dir} is not empty; pass --resume to continue its run")
+    cfg = cfgs[0]
     if (out_dir / CONFIG_FILE).is_file():
         old_cfg, _, _, old_meta = read_run(out_dir)
         if old_cfg.digest() != cfg.digest():
@@ -272,9 +305,9 @@ def _prepare_dir(out_dir: Path, cfg: Config, meta: dict, resume: bool) -> bool:
                 f"{out_dir} holds a run of another scenario (config digest {old_cfg.digest()} "
                 f"!= {cfg.digest()}); use a new --out"
             )
-        for key in ("algo", "episodes", "seed", "init"):
-            if old_meta.get(key) != meta[key]:
-                raise ConfigError(f"{out_dir} holds a run with {key} = {old_meta.get(key)!r}, not {meta[key]!r}")
+        for key in ("algo", "episodes", "seed", "init", "mixture"):
+            if old_meta.get(key) != meta.get(key):
+                raise ConfigError(f"{out_dir} holds a run with {key} = {old_meta.get(key)!r}, not {meta.get(key)!r}")
         old_code, code = recorded_fingerprint(old_meta), meta["code"]["fingerprint"]
         if old_code != code:
             raise ConfigError(
@@ -295,6 +328,9 @@ def _prepare_dir(out_dir: Path, cfg: Config, meta: dict, resume: bool) -> bool:
     if (out_dir / METRICS_FILE).exists() or checkpoint_path(out_dir).exists():
         raise FileExistsError(f"{out_dir} has training outputs but no {CONFIG_FILE}; not resuming it")
     write_atomic(out_dir / CONFIG_FILE, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    if len(cfgs) > 1:
+        others = {"scenarios": [c.to_dict() for c in cfgs[1:]]}
+        write_atomic(out_dir / MIXTURE_FILE, yaml.safe_dump(others, sort_keys=False))
     write_atomic(out_dir / ALGO_FILE, yaml.safe_dump(meta, sort_keys=False))
     return False
 
@@ -305,7 +341,7 @@ class _Run:
     def __init__(
         self,
         learner_cls: type,
-        cfg: Config,
+        cfgs: list[Config],
         algo_cfg: Any,
         episodes: int,
         seed: int,
@@ -313,16 +349,19 @@ class _Run:
         checkpoint_every: int,
         init: str | None = None,
     ):
-        self.cfg, self.episodes, self.out_dir, self.every = cfg, episodes, out_dir, checkpoint_every
+        self.cfg, self.episodes, self.out_dir, self.every = cfgs[0], episodes, out_dir, checkpoint_every
         self.seed, self.init = seed, init
         random.seed(seed)
         np.random.seed(seed % 2**32)
         torch.manual_seed(seed)
-        self.env = BatchedEnv(cfg, algo_cfg.num_envs, seed=seed)
-        self.env.reset()
-        self.learner: Learner = learner_cls(EnvSpec.from_config(cfg), algo_cfg)
-        self.metrics = EpisodeMetrics(algo_cfg.num_envs, cfg.num_cvs)
-        self.columns = columns(cfg.num_cvs)
+        self.envs = [BatchedEnv(c, algo_cfg.num_envs, seed=mixture_seed(seed, j)) for j, c in enumerate(cfgs)]
+        for env in self.envs:
+            env.reset()
+        self.specs = [EnvSpec.from_config(c) for c in cfgs]
+        self.learner: Learner = learner_cls(self.specs[0], algo_cfg)
+        self.metrics = [EpisodeMetrics(algo_cfg.num_envs, c.num_cvs) for c in cfgs]
+        self.mixture = len(cfgs) > 1
+        self.columns = columns(cfgs[0].num_cvs, self.mixture)
         self.episode, self.elapsed_s = 0, 0.0
         self.saved_episode: int | None = None  # episode count of the last checkpoint written or loaded
 
@@ -345,7 +384,7 @@ class _Run:
                 try:
                     losses = self._iteration(keep)
                     self.elapsed_s = time.perf_counter() - t0
-                    rows = self.metrics.rows(keep, self.episode, self.elapsed_s)
+                    rows = self._rows(keep)
                     self._check_finite(rows, losses)
                 except NonFiniteTraining as exc:
                     raise NonFiniteTraining(self._stopped(exc, keep)) from None
@@ -362,14 +401,30 @@ class _Run:
             bar.close()
             writer.close()
 
+    @property
+    def scenario(self) -> int:
+        """Which scenario of the mixture the next iteration plays (the cycle of the module docstring)."""
+        return (self.episode // self.learner.num_envs) % len(self.envs)
+
     def _iteration(self, keep: int) -> dict[str, float]:
-        self.metrics.reset()
-        for t, step in enumerate(rollout(self.env, self.learner.explore)):
+        j = self.scenario
+        metrics = self.metrics[j]
+        if self.mixture:
+            self.learner.retarget(self.specs[j])  # type: ignore[attr-defined]  # checked by _mixture_overrides
+        metrics.reset()
+        for t, step in enumerate(rollout(self.envs[j], self.learner.explore)):
             if not np.isfinite(step.reward).all():
                 raise NonFiniteTraining(f"non-finite reward in slot {t}")
             self.learner.record(step, t)
-            self.metrics.add(SlotRecord.of(step))
+            metrics.add(SlotRecord.of(step))
         return self.learner.end_iteration(keep)
+
+    def _rows(self, keep: int) -> list[dict[str, float]]:
+        """The metrics rows of the iteration just played (a mixture's: the scenario's index, no per-CV columns)."""
+        rows = self.metrics[self.scenario].rows(keep, self.episode, self.elapsed_s)
+        if self.mixture:
+            rows = [{**{k: r[k] for k in self.columns if k in r}, "scenario": self.scenario} for r in rows]
+        return rows
 
     def _log(self, writer: Any, rows: list[dict[str, float]], losses: dict[str, float]) -> None:
         with open(self.out_dir / METRICS_FILE, "a", newline="") as f:
@@ -420,8 +475,8 @@ class _Run:
         write_atomic(path, text.getvalue())
 
     def _save_checkpoint(self) -> None:
-        env = self.env
-        state = {
+        env = self.envs[0]
+        state: dict[str, Any] = {
             "episode": self.episode,
             "elapsed_s": self.elapsed_s,
             "learner": self.learner.state_dict(),
@@ -434,6 +489,9 @@ class _Run:
                 "numpy": np.random.get_state(),
             },
         }
+        if self.mixture:
+            others = self.envs[1:]
+            state["rng"]["mixture"] = [[e.rng.bit_generator.state, e.twin.rng.bit_generator.state] for e in others]
         save_checked(self.out_dir / CHECKPOINT_FILE, checkpoint.dumps(state))
         for legacy in (LEGACY_CHECKPOINT_FILE, LEGACY_CHECKPOINT_FILE + CHECKSUM_SUFFIX):
             (self.out_dir / legacy).unlink(missing_ok=True)  # a resumed old run now lives in the new file
@@ -448,8 +506,10 @@ class _Run:
         try:
             self.learner.load_state_dict(state["learner"])
             rng = state["rng"]
-            self.env.rng.bit_generator.state = rng["env"]
-            self.env.twin.rng.bit_generator.state = rng["twin"]
+            self.envs[0].rng.bit_generator.state = rng["env"]
+            self.envs[0].twin.rng.bit_generator.state = rng["twin"]
+            for env, (env_rng, twin_rng) in zip(self.envs[1:], rng.get("mixture", []), strict=True):
+                env.rng.bit_generator.state, env.twin.rng.bit_generator.state = env_rng, twin_rng
             torch.set_rng_state(rng["torch"])
             random.setstate(rng["python"])
             np.random.set_state(rng["numpy"])
@@ -458,6 +518,13 @@ class _Run:
                 f"{path}: does not fit this algorithm's networks and generators ({str(exc).splitlines()[0]})"
             ) from None
         self.episode, self.elapsed_s, self.saved_episode = episode, float(elapsed_s), episode
+
+
+def mixture_seed(seed: int, scenario: int) -> int:
+    """The env seed of scenario ``scenario`` of a mixture: ``seed`` for the first, derived for the others."""
+    if scenario == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, scenario]).generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
 def _episode(cell: str) -> float:
