@@ -1,7 +1,8 @@
 """``isac-iov train``: train one algorithm on one scenario, with checkpoints and exact resume.
 
     isac-iov train --algo ly-dtmpo [--config FILE]... [--set key=value]... \\
-        [--episodes 1800] [--seed 0] --out RUN_DIR [--resume] [--checkpoint-every 100] [--init greedy]
+        [--episodes 1800] [--seed 0] --out RUN_DIR [--resume] [--checkpoint-every 100] \\
+        [--init greedy | --imitate ly-opt-dual]
 
 **A mixture of scenarios.**  ``--config`` given several times trains one policy on all of them: iteration
 ``n`` (``num_envs`` lockstep episodes) plays scenario ``n mod S`` of the ``S`` files, each with its own
@@ -9,11 +10,14 @@ batched env and generator, so every scenario gets the same share of episodes in 
 continues the cycle where it stopped.  The networks must not depend on the scenario: the PPO learners with
 the per-link actor and critic (``algo.actor=link``, ``algo.critic_state=link``: a mixture sets both unless
 ``--set`` says otherwise, which is refused) and the reward form ``auto`` resolves per scenario.  The
-off-policy learners train on one scenario.  ``--set`` scenario keys apply to every file.  The run is
+off-policy learners train on one scenario, except by imitation (``--imitate``), which any learner's per-link
+actor does on a mixture.  ``--set`` scenario keys apply to every file.  The run is
 evaluated with ``isac-iov evaluate --policy RUN --config ANY.yaml`` on any scenario.
 
 ``--init NAME`` behaviour-clones the reference policy ``NAME`` into the actor
 before the first episode (:mod:`.warmstart`); by default actors start from scratch.
+``--imitate NAME`` trains the actor by imitating ``NAME`` with the teacher in the loop
+(DAgger, :mod:`.imitate`) instead of learning from rewards.
 ``--set`` keys starting with ``algo.`` set algorithm hyper-parameters (e.g.
 ``--set algo.num_envs=8``; see the config dataclasses of :mod:`.mappo`,
 :mod:`.maddpg`, :mod:`.matd3`, :mod:`.masac`); all others set the scenario.
@@ -103,6 +107,7 @@ from .common import (
     pooled_critic,
     uses_agent_id,
 )
+from .imitate import Imitation
 from .metrics import EpisodeMetrics, columns
 
 FLOAT32_BYTES = 4
@@ -128,6 +133,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="POLICY",
         help="behaviour-clone this reference policy (e.g. greedy) into the actor first",
     )
+    p.add_argument(
+        "--imitate",
+        default=None,
+        metavar="POLICY",
+        help="train by imitating this reference policy (e.g. ly-opt-dual), the teacher labelling the states the "
+        "actor reaches (DAgger), instead of learning from rewards",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -145,6 +157,7 @@ def main(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         checkpoint_every=args.checkpoint_every,
         init=args.init,
+        imitate=args.imitate,
     )
     print(f"run written to {out}")
     return 0
@@ -161,18 +174,22 @@ def train_run(
     progress: bool = True,
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
     init: str | None = None,
+    imitate: str | None = None,
 ) -> Path:
     """Train ``algo`` for ``episodes`` episodes into ``out_dir`` (resuming it if asked); return ``out_dir``.
 
-    ``init`` names a reference policy to behaviour-clone into the actor before training; ``cfg`` a list of
-    scenarios trains on their mixture (the module docstring).
+    ``init`` names a reference policy to behaviour-clone into the actor before training, ``imitate`` one to
+    imitate instead of learning from rewards (:mod:`.imitate`); ``cfg`` a list of scenarios trains on their
+    mixture (the module docstring).
     """
-    spec = algo_spec(algo)
-    if init is not None:
-        from ..policies import REGISTRY as POLICIES
+    from ..policies import REGISTRY as POLICIES
 
-        if init not in POLICIES:
-            raise ValueError(f"--init: unknown reference policy {init!r} (known: {', '.join(POLICIES)})")
+    spec = algo_spec(algo)
+    for option, name in (("--init", init), ("--imitate", imitate)):
+        if name is not None and name not in POLICIES:
+            raise ValueError(f"{option}: unknown reference policy {name!r} (known: {', '.join(POLICIES)})")
+    if init is not None and imitate is not None:
+        raise ValueError("--init and --imitate: give one (an imitation run starts from the teacher's episodes)")
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
         raise ValueError(f"episodes: must be a positive integer, got {episodes!r}")
     if checkpoint_every < 1:
@@ -182,7 +199,7 @@ def train_run(
     if not cfgs:
         raise ValueError("train_run: no scenario given")
     cfg = cfgs[0]
-    algo_cfg = make_algo_config(spec.config, _mixture_overrides(algo, spec, len(cfgs), algo_overrides))
+    algo_cfg = make_algo_config(spec.config, _mixture_overrides(algo, spec, len(cfgs), algo_overrides, imitate))
     _warn_if_schedule_ends_early(algo_cfg, episodes)
     for c in cfgs:
         check_memory(
@@ -198,6 +215,8 @@ def train_run(
         "init": init,
         "code": code_fingerprint(),
     }
+    if imitate is not None:
+        meta["imitate"] = imitate
     if len(cfgs) > 1:
         meta["mixture"] = [c.digest() for c in cfgs[1:]]  # the other scenarios' digests, checked on --resume
     out_dir = Path(out_dir)
@@ -207,21 +226,25 @@ def train_run(
         threads = torch.get_num_threads()
         try:
             torch.set_num_threads(algo_cfg.torch_threads)
-            _Run(spec.learner, cfgs, algo_cfg, episodes, seed, out_dir, checkpoint_every, init).run(started, progress)
+            run = _Run(spec.learner, cfgs, algo_cfg, episodes, seed, out_dir, checkpoint_every, init, imitate)
+            run.run(started, progress)
         finally:
             torch.set_num_threads(threads)
     return out_dir
 
 
-def _mixture_overrides(algo: str, spec: Any, scenarios: int, overrides: dict | None) -> dict:
-    """The algorithm overrides of a run on ``scenarios`` scenarios: a mixture takes the per-link actor and
-    critic unless told otherwise, and is refused for learners or forms that depend on the scenario."""
+def _mixture_overrides(algo: str, spec: Any, scenarios: int, overrides: dict | None, imitate: str | None) -> dict:
+    """The algorithm overrides of a run on ``scenarios`` scenarios: a mixture takes the per-link actor (and
+    critic, unless it imitates) unless told otherwise, and is refused for learners or forms that depend on
+    the scenario."""
     overrides = dict(overrides or {})
     if scenarios == 1:
         return overrides
-    if not hasattr(spec.learner, "retarget"):
-        raise ConfigError(f"{algo}: trains on one scenario (--config once); a mixture needs ly-dtmpo or ly-mappo")
-    for key in ("actor", "critic_state"):
+    if imitate is None and not hasattr(spec.learner, "retarget"):
+        raise ConfigError(
+            f"{algo}: trains on one scenario (--config once); a mixture needs ly-dtmpo, ly-mappo or --imitate"
+        )
+    for key in ("actor",) if imitate else ("actor", "critic_state"):
         if str(overrides.setdefault(key, "link")) != "link":
             raise ConfigError(f"algo.{key}={overrides[key]}: a mixture of scenarios needs algo.{key}=link")
     return overrides
@@ -305,7 +328,7 @@ def _prepare_dir(out_dir: Path, cfgs: list[Config], meta: dict, resume: bool) ->
                 f"{out_dir} holds a run of another scenario (config digest {old_cfg.digest()} "
                 f"!= {cfg.digest()}); use a new --out"
             )
-        for key in ("algo", "episodes", "seed", "init", "mixture"):
+        for key in ("algo", "episodes", "seed", "init", "imitate", "mixture"):
             if old_meta.get(key) != meta.get(key):
                 raise ConfigError(f"{out_dir} holds a run with {key} = {old_meta.get(key)!r}, not {meta.get(key)!r}")
         old_code, code = recorded_fingerprint(old_meta), meta["code"]["fingerprint"]
@@ -348,6 +371,7 @@ class _Run:
         out_dir: Path,
         checkpoint_every: int,
         init: str | None = None,
+        imitate: str | None = None,
     ):
         self.cfg, self.episodes, self.out_dir, self.every = cfgs[0], episodes, out_dir, checkpoint_every
         self.seed, self.init = seed, init
@@ -362,6 +386,7 @@ class _Run:
         self.metrics = [EpisodeMetrics(algo_cfg.num_envs, c.num_cvs) for c in cfgs]
         self.mixture = len(cfgs) > 1
         self.columns = columns(cfgs[0].num_cvs, self.mixture)
+        self.imitation = Imitation(self.learner.actor, cfgs, imitate, seed, episodes) if imitate else None
         self.episode, self.elapsed_s = 0, 0.0
         self.saved_episode: int | None = None  # episode count of the last checkpoint written or loaded
 
@@ -408,16 +433,19 @@ class _Run:
 
     def _iteration(self, keep: int) -> dict[str, float]:
         j = self.scenario
-        metrics = self.metrics[j]
-        if self.mixture:
+        metrics, imitation = self.metrics[j], self.imitation
+        if self.mixture and imitation is None:
             self.learner.retarget(self.specs[j])  # type: ignore[attr-defined]  # checked by _mixture_overrides
         metrics.reset()
-        for t, step in enumerate(rollout(self.envs[j], self.learner.explore)):
+        env = self.envs[j]
+        steps = rollout(env, self.learner.explore) if imitation is None else imitation.play(j, env, keep)
+        for t, step in enumerate(steps):
             if not np.isfinite(step.reward).all():
                 raise NonFiniteTraining(f"non-finite reward in slot {t}")
-            self.learner.record(step, t)
+            if imitation is None:
+                self.learner.record(step, t)
             metrics.add(SlotRecord.of(step))
-        return self.learner.end_iteration(keep)
+        return self.learner.end_iteration(keep) if imitation is None else imitation.fit(self.episode + keep)
 
     def _rows(self, keep: int) -> list[dict[str, float]]:
         """The metrics rows of the iteration just played (a mixture's: the scenario's index, no per-CV columns)."""
@@ -489,6 +517,8 @@ class _Run:
                 "numpy": np.random.get_state(),
             },
         }
+        if self.imitation is not None:
+            state["imitation"] = self.imitation.state_dict()
         if self.mixture:
             others = self.envs[1:]
             state["rng"]["mixture"] = [[e.rng.bit_generator.state, e.twin.rng.bit_generator.state] for e in others]
@@ -513,6 +543,8 @@ class _Run:
             torch.set_rng_state(rng["torch"])
             random.setstate(rng["python"])
             np.random.set_state(rng["numpy"])
+            if self.imitation is not None:
+                self.imitation.load_state_dict(state["imitation"])
         except (KeyError, RuntimeError, ValueError, TypeError, AttributeError, IndexError) as exc:
             raise RunDirError(
                 f"{path}: does not fit this algorithm's networks and generators ({str(exc).splitlines()[0]})"
