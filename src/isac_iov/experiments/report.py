@@ -26,6 +26,7 @@ from typing import Any
 from ..rundir import write_atomic
 from . import paper, plots, schema
 from .results import PROVENANCE, RESULTS, load
+from .scale_report import write_scale_report
 from .specs import COMPARED_WITH, EXPERIMENTS, LEARNERS, NO_TWIN, curves_of
 
 REPORT_FILE = "report.md"
@@ -89,8 +90,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     if args.readme is not None:
         _readme_parts(args.readme.read_text(), args.readme)  # a README without the block fails before any work
-    path = write_report(args.dir)
-    print(f"report written to {path}")
+    scale = write_scale_report(args.dir)
+    if scale is not None:
+        print(f"scale report written to {scale}")
+    if scale is None or any(load(args.dir, name) is not None for name in EXPERIMENTS):
+        print(f"report written to {write_report(args.dir)}")
     if args.readme is not None:
         update_readme(args.dir, args.readme)
         print(f"Table III of {args.readme} rewritten from {args.dir / RESULTS}")

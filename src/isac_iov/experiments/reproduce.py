@@ -1,7 +1,12 @@
 """``isac-iov reproduce``: run the Section VII experiments, save the results, write the report.
 
-``isac-iov reproduce {table3,fig4,fig5,fig6,fig7,twin,bandwidth,all} --seeds N
-[--quick] --out DIR [--backend local|ray] [--workers W] [--ray-address ADDR] [--redo-stale]``
+``isac-iov reproduce {table3,fig4,fig5,fig6,fig7,twin,bandwidth,all,scale} --seeds N
+[--quick] --out DIR [--backend local|ray] [--workers W] [--ray-address ADDR] [--redo-stale]
+[--algos ly-dtmpo,...]``
+
+``all`` is the paper's Section VII; ``scale`` (beyond the paper, :func:`.specs.scale_study`) trains the
+learners of ``--algos`` (default: all five) on stand-in roads of 5 to 200 CVs and on the test networks and
+writes ``DIR/scale.md`` (:mod:`.scale_report`) instead of ``report.md``.
 
 1. Expands the experiment specs (:mod:`.specs`) at the chosen scale into runs
    and validates every run's config before any work.
@@ -39,12 +44,18 @@ from pathlib import Path
 from ..rundir import write_atomic
 from . import results, runner, specs
 from .report import write_report
+from .scale_report import write_scale_report
 
 FULL_SEEDS = specs.DEFAULT_SEEDS["full"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("experiment", choices=[*specs.EXPERIMENTS, "all"], help="what to reproduce")
+    p.add_argument("experiment", choices=[*specs.EXPERIMENTS, "all", *specs.BEYOND], help="what to reproduce")
+    p.add_argument(
+        "--algos",
+        default=None,
+        help=f"comma-separated learners of `scale` (default: {','.join(specs.LEARNERS)})",
+    )
     p.add_argument(
         "--seeds",
         type=int,
@@ -75,7 +86,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     scale_name = "tiny" if args.tiny else ("quick" if args.quick else "full")
-    scale = specs.make_scale(scale_name, args.seeds)
+    algos = None if args.algos is None else [a.strip() for a in args.algos.split(",") if a.strip()]
+    if algos is not None and args.experiment not in specs.BEYOND:
+        raise ValueError(f"--algos: chooses the learners of {', '.join(specs.BEYOND)}; {args.experiment} runs all")
+    scale = specs.make_scale(scale_name, args.seeds, algos)
     experiments = specs.build(args.experiment, scale)
     runs = specs.unique_runs(experiments)  # keys hash every run's config: all validated before any work
     workers = (os.cpu_count() or 1) if args.workers is None else args.workers
@@ -91,7 +105,7 @@ def main(args: argparse.Namespace) -> int:
     wall_s = time.perf_counter() - start
     results.collect(args.out, experiments, scale)
     timing = write_timing(args.out, outcome, wall_s, args.backend, workers)
-    path = write_report(args.out)
+    path = write_scale_report(args.out) if args.experiment in specs.BEYOND else write_report(args.out)
     print(
         f"{len(outcome.executed)} runs executed ({len(outcome.redone)} of them redone after failing "
         f"verification), {len(outcome.skipped)} reused, {len(outcome.failed)} failed "

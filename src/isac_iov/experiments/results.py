@@ -47,13 +47,14 @@ import numpy as np
 from ..learners.metrics import BASE_COLUMNS
 from ..rundir import METRICS_FILE, SUMMARY_FILE, RunDirError, read_text_member, write_atomic
 from . import schema, stats
-from .runner import done_record, run_dir
+from .runner import DECISION_FILE, done_record, run_dir
 from .schema import ResultFileError
 from .specs import LEARNERS, Cell, Experiment, RunSpec, Scale, unique_runs
 
 RESULTS = "results"
 PROVENANCE = "provenance.json"
 EVAL_METRICS = ("cost", "system_cost", "delay_s", "energy_j", "deadline_miss_rate", "instrt_share", "reward")
+DECISION = {"decision_s": schema.NUM}  # what an evaluation's decision_time.json must hold
 SUMMARY = {k: schema.NUM for k in EVAL_METRICS}  # what an evaluation's summary.json must hold
 MARL_EVAL_EXPERIMENTS = ("table3", "fig6")  # one algorithm name per task there
 MARL_EVAL_FILES = {"train": "marl_eval_train.json", "evaluate": "marl_eval_eval.json"}
@@ -68,6 +69,8 @@ DEFINITIONS = {
     "R - 0.05|R|, R = steady reward (95 % of R for R > 0; within 5 % of |R| for R < 0)",
     "steady_<m>": "mean of training metric <m> over the last steady_window episodes",
     "<m> (evaluate runs)": "evaluate_policy summary of the policy over eval_episodes fresh episodes",
+    "train_cpu_s": "CPU seconds of the training run's process (its last attempt; done.json cpu_time_s)",
+    "decision_s": "the policy's decision time per env-slot in its evaluation (seconds of act per env and slot)",
     "ci": "95 % percentile bootstrap interval of the mean over seeds (exact enumeration for <= 5 seeds)",
     "iqm": "interquartile mean over seeds (25 % trimmed each side)",
 }
@@ -123,14 +126,19 @@ def training_scalars(m: dict[str, np.ndarray], scale: Scale) -> dict[str, float]
 def _per_seed(out_dir: Path, cell: Cell, scale: Scale) -> list[tuple[int, dict[str, float]]]:
     rows = []
     for spec in cell.runs:
-        if done_record(out_dir, spec) is None:
+        record = done_record(out_dir, spec)
+        if record is None:
             continue
         d = run_dir(out_dir, spec)
         if spec.kind == "train":
-            rows.append((spec.seed, training_scalars(read_metrics(d / METRICS_FILE), scale)))
+            scalars = training_scalars(read_metrics(d / METRICS_FILE), scale)
+            rows.append((spec.seed, {**scalars, "train_cpu_s": float(record["cpu_time_s"])}))
         else:
             summary = read_summary(d / SUMMARY_FILE)
-            rows.append((spec.seed, {k: float(summary[k]) for k in EVAL_METRICS if k in summary}))
+            scalars = {k: float(summary[k]) for k in EVAL_METRICS if k in summary}
+            if (d / DECISION_FILE).is_file():  # evaluations made since it was recorded
+                scalars["decision_s"] = float(schema.read_checked(d / DECISION_FILE, DECISION)["decision_s"])
+            rows.append((spec.seed, scalars))
     return rows
 
 

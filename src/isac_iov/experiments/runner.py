@@ -164,8 +164,13 @@ def _source_checkpoint(out_dir: Path, source: RunSpec) -> str | None:
     return verdict.record["outputs"].get(CHECKPOINT_FILE, {}).get("sha256")
 
 
+DECISION_FILE = "decision_time.json"  # an evaluation's decision time per env-slot: a measurement, kept apart from
+# summary.json, whose numbers are the same on every backend and machine
+
+
 def execute_run(spec: RunSpec, directory: Path, source_dir: Path | None) -> None:
-    """Do the work of one run (the default run function): train, or evaluate and write summary.json.
+    """Do the work of one run (the default run function): train, or evaluate and write summary.json and
+    decision_time.json.
 
     A learned policy is evaluated on the scenario it was trained on (Ly-MAPPO: twin off)."""
     cfg = spec.config
@@ -187,6 +192,7 @@ def execute_run(spec: RunSpec, directory: Path, source_dir: Path | None) -> None
         policy = make_policy(spec.algo, cfg, spec.eval_seed)
     result = evaluate_policy(policy, cfg, spec.episodes, spec.eval_seed, record_slots=False, progress=False)
     rundir.write_json(directory / SUMMARY_FILE, result["summary"])
+    rundir.write_json(directory / DECISION_FILE, {"decision_s": result["timing"]["act_s_per_env_slot"]})
 
 
 def _limit_threads(threads: int) -> None:

@@ -24,11 +24,19 @@ those its figure draws, one per panel.
 
 A :class:`Scale` fixes the budget: ``full`` is the paper's (1800 episodes,
 N = 2..6), ``quick`` a reduced smoke version, ``tiny`` a few-episode version
-for tests.  :func:`build` returns the experiments of a name (or ``all``).
+for tests.  :func:`build` returns the experiments of a name (or ``all``, the
+paper's: :data:`EXPERIMENTS`).
+
+``scale`` (not part of ``all``) goes beyond the paper: every learner trained and
+evaluated next to ``greedy`` and ``ly-opt-dual`` on straight-road stand-ins of
+growing size (:func:`standin_overrides`: the CVs, the road and the RSUs grow
+together, so each CV has as much RSU CPU as in the city scenario) and on the
+shipped test networks the project never tuned on (:data:`TEST_NETWORKS`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Sequence
@@ -43,8 +51,11 @@ from . import paper
 LEARNERS = tuple(LEARNER_REGISTRY)
 REFERENCES = ("ly-opt", "greedy", "local")  # the reference policies the figures compare with
 COMPARED_WITH = ("ly-opt", "greedy")  # the references every learned policy is shown next to
+SCALE_REFERENCES = ("greedy", "ly-opt-dual")  # at scale ly-opt takes minutes per slot: the decomposed optimiser
 KINDS = ("train", "evaluate")
-EXPERIMENTS = ("table3", "fig4", "fig5", "fig6", "fig7", "twin", "bandwidth")
+EXPERIMENTS = ("table3", "fig4", "fig5", "fig6", "fig7", "twin", "bandwidth")  # the paper's: ``all``
+BEYOND = ("scale",)  # experiments run only by name
+TEST_NETWORKS = ("spider", "highway")  # shipped scenarios kept out of every tuning (docs/model.md#more-scenarios)
 EVALUATED = ("table3", "fig4")  # experiments that also evaluate the trained policies next to COMPARED_WITH
 EVAL_SEED_OFFSET = 10_000  # evaluation scenarios never replay a training seed's stream
 NO_TWIN = "ly-mappo (no twin)"  # Ly-MAPPO's series in the twin-fidelity experiment
@@ -66,10 +77,11 @@ class RunSpec:
             raise ValueError(f"run kind must be one of {KINDS}, got {self.kind!r}")
         if self.kind == "train" and self.algo not in LEARNERS:
             raise ValueError(f"train run: unknown learner {self.algo!r} (known: {', '.join(LEARNERS)})")
-        if self.kind == "evaluate" and self.source is None and self.algo not in REFERENCES:
+        known = REFERENCES + SCALE_REFERENCES[1:]
+        if self.kind == "evaluate" and self.source is None and self.algo not in known:
             raise ValueError(
                 f"evaluate run: unknown reference policy {self.algo!r} "
-                f"(known: {', '.join(REFERENCES)}; learned policies need a source run)"
+                f"(known: {', '.join(known)}; learned policies need a source run)"
             )
         if self.source is not None and self.source.kind != "train":
             raise ValueError("the source of an evaluate run must be a train run")
@@ -211,6 +223,11 @@ class Scale:
     bandwidth_eval_episodes: int = 5
     steady_window: int = paper.STEADY_WINDOW
     smooth_window: int = 20
+    scale_cvs: tuple[int, ...] = (5, 20, 50, 100, 200)  # ``scale``: CVs of the stand-ins (5: Table II's road)
+    scale_networks: tuple[str, ...] = TEST_NETWORKS
+    scale_eval_episodes: int = 3
+    scale_extra: tuple[str, ...] = ()  # overrides of every ``scale`` run (tiny: shorter episodes)
+    algos: tuple[str, ...] = LEARNERS  # the learners of ``scale`` (``reproduce --algos``)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(self).items()}
@@ -219,14 +236,25 @@ class Scale:
 DEFAULT_SEEDS = {"full": 5, "quick": 2, "tiny": 1}
 
 
-def make_scale(name: str, seeds: int | None = None) -> Scale:
-    """The ``full``, ``quick`` or ``tiny`` budget with seeds 0 .. seeds-1 (default 5, 2, 1)."""
+def make_scale(name: str, seeds: int | None = None, algos: Sequence[str] | None = None) -> Scale:
+    """The ``full``, ``quick`` or ``tiny`` budget with seeds 0 .. seeds-1 (default 5, 2, 1) and the learners
+    ``algos`` in ``scale`` (default: all)."""
     if name not in DEFAULT_SEEDS:
         raise ValueError(f"unknown scale {name!r} (known: {', '.join(DEFAULT_SEEDS)})")
     seeds = DEFAULT_SEEDS[name] if seeds is None else seeds
     if seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {seeds}")
+    unknown = [a for a in algos or () if a not in LEARNERS]
+    if unknown or (algos is not None and not algos):
+        raise ValueError(
+            f"--algos: unknown learner(s) {', '.join(unknown) or '(none given)'} (known: {', '.join(LEARNERS)})"
+        )
     seed_ids = tuple(range(seeds))
+    chosen = tuple(algos) if algos else LEARNERS
+    return dataclasses.replace(_budget(name, seed_ids), algos=chosen)
+
+
+def _budget(name: str, seed_ids: tuple[int, ...]) -> Scale:
     if name == "full":
         return Scale("full", episodes=paper.EPISODES, seeds=seed_ids, eval_episodes=10)
     if name == "quick":
@@ -243,6 +271,8 @@ def make_scale(name: str, seeds: int | None = None) -> Scale:
             bandwidth_eval_episodes=3,
             steady_window=30,
             smooth_window=10,
+            scale_cvs=(5, 20),
+            scale_networks=("highway",),
         )
     return Scale(
         "tiny",
@@ -257,6 +287,10 @@ def make_scale(name: str, seeds: int | None = None) -> Scale:
         bandwidth_eval_episodes=1,
         steady_window=2,
         smooth_window=2,
+        scale_cvs=(2, 20),
+        scale_networks=("highway",),
+        scale_eval_episodes=1,
+        scale_extra=("episode_slots=3",),
     )
 
 
@@ -349,8 +383,51 @@ def bandwidth(scale: Scale) -> Experiment:
     return Experiment("bandwidth", tuple(cells))
 
 
+STANDIN_CVS_PER_RSU = 50 / 16  # the city scenario's
+STANDIN_RSU_SPACING_M = 200.0
+STANDIN_RSU_CPU_HZ = 37.5e9  # the city's: Table II's RSU CPU per CV
+
+
+def standin_overrides(num_cvs: int) -> tuple[str, ...]:
+    """A straight road standing in for a city of ``num_cvs`` CVs: up to 5 CVs Table II's road; above,
+    ``K = round(num_cvs / 3.125)`` RSUs (the city's CVs per RSU) of 37.5 GHz, 200 m apart on a road of
+    ``200 K`` m with the vehicles spread over all of it (the 50-CV stand-in is ``bench_scale.py``'s).  Above
+    18 RSUs ``action.min_task_share`` falls from 0.05 to 0.01, which C4 needs below ``1 / (K + 1)``."""
+    if num_cvs <= 5:
+        return (f"num_cvs={num_cvs}",)
+    k = max(3, round(num_cvs / STANDIN_CVS_PER_RSU))
+    length_m = STANDIN_RSU_SPACING_M * k
+    rsus = [STANDIN_RSU_SPACING_M / 2 + STANDIN_RSU_SPACING_M * i for i in range(k)]
+    sets = [
+        f"num_cvs={num_cvs}",
+        f"road.length_m={_fmt(length_m)}",
+        f"rsu.x_m={json.dumps(rsus)}",
+        f"vehicle.initial_x_m=[0, {_fmt(length_m)}]",
+        f"rsu.cpu_max_hz={STANDIN_RSU_CPU_HZ!r}",
+    ]
+    return tuple(sets + (["action.min_task_share=0.01"] if k > 18 else []))
+
+
+def scale_study(scale: Scale) -> Experiment:
+    """``scale``: each learner of ``scale.algos`` trained and evaluated, and ``greedy`` and ``ly-opt-dual``
+    evaluated, on the stand-in of each CV count (series = the policy, x = the CVs) and on each test network
+    (series ``NETWORK: policy``, x = its CVs); ``scale_eval_episodes`` evaluation episodes per seed."""
+    cells = []
+    places = [(n, standin_overrides(n), "") for n in scale.scale_cvs]
+    for name in scale.scale_networks:
+        sets = tuple(scenario_overrides(name))
+        places.append((load_config(None, list(sets)).num_cvs, sets, f"{name}: "))
+    for n, sets, prefix in places:
+        ov = tuple(sets) + scale.scale_extra
+        episodes = scale.scale_eval_episodes
+        cells += [_train_cell(scale, a, ov, prefix + a, n) for a in scale.algos]
+        cells += [_eval_cell(scale, a, ov, prefix + a, n, learned=True, episodes=episodes) for a in scale.algos]
+        cells += [_eval_cell(scale, p, ov, prefix + p, n, episodes=episodes) for p in SCALE_REFERENCES]
+    return Experiment("scale", tuple(cells))
+
+
 def build(name: str, scale: Scale) -> list[Experiment]:
-    """The experiments of ``name`` (one of :data:`EXPERIMENTS` or ``all``)."""
+    """The experiments of ``name`` (one of :data:`EXPERIMENTS`, ``all`` for all of them, or ``scale``)."""
     builders = {
         "table3": lambda s: convergence(s, "table3"),
         "fig4": lambda s: convergence(s, "fig4"),
@@ -359,11 +436,12 @@ def build(name: str, scale: Scale) -> list[Experiment]:
         "fig7": fig7,
         "twin": twin,
         "bandwidth": bandwidth,
+        "scale": scale_study,
     }
     if name == "all":
         return [builders[n](scale) for n in EXPERIMENTS]
     if name not in builders:
-        raise ValueError(f"unknown experiment {name!r} (known: {', '.join(EXPERIMENTS)}, all)")
+        raise ValueError(f"unknown experiment {name!r} (known: {', '.join(EXPERIMENTS + BEYOND)}, all)")
     return [builders[name](scale)]
 
 
