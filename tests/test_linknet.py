@@ -14,7 +14,7 @@ from isac_iov.env.core import BatchedEnv, dims
 from isac_iov.env.rollout import rollout
 from isac_iov.learners import REGISTRY, load_policy
 from isac_iov.learners.common import EnvSpec, make_algo_config
-from isac_iov.learners.linknet import LINK_INPUT, LinkNet, LinkNorm
+from isac_iov.learners.linknet import LINK_INPUT, LinkNet, LinkNorm, LinkScenario
 
 CITY = "src/isac_iov/scenarios/city.yaml"
 OTHER = ["num_cvs=7", "rsu.x_m=[0, 150, 300, 450]", "rsu.cpu_max_hz=15.0e9"]
@@ -29,7 +29,8 @@ def _obs(overrides: list[str], config: str | None = None, num_envs: int = 3, see
 
 def _actor(own_names, hidden: int = 16, seed: int = 0) -> tuple[LinkNorm, LinkNet]:
     torch.manual_seed(seed)
-    norm, net = LinkNorm(tuple(own_names)), LinkNet(hidden, heads=1, init=(-3.0, 0.0, 0.0, -2.0), out_gain=1.0)
+    norm = LinkNorm(LinkScenario(tuple(own_names)))
+    net = LinkNet(hidden, heads=1, init=(-3.0, 0.0, 0.0, -2.0), out_gain=1.0)
     return norm, net
 
 
@@ -55,13 +56,13 @@ def test_one_network_for_every_scenario_and_every_rsu_order():
     norm.update(torch.as_tensor(small, dtype=torch.float32))
     out_small = net(norm(torch.as_tensor(small, dtype=torch.float32)))
     assert out_small.shape == (3, 5, 1 + 3 * 3)
-    norm.retarget(tuple(city_names))
+    norm.retarget(LinkScenario(tuple(city_names)))
     out_city = net(norm(torch.as_tensor(city, dtype=torch.float32)))
     assert out_city.shape == (1, 50, 1 + 3 * 16) and torch.isfinite(out_city).all()
     assert sum(p.numel() for p in net.parameters()) == sum(p.numel() for p in LinkNet(16).parameters())
     assert norm.link_norm.mean.shape == (LINK_INPUT,)
     # the same action whatever order the RSUs come in: the outputs are permuted with them
-    norm.retarget(tuple(names))
+    norm.retarget(LinkScenario(tuple(names)))
     perm = np.array([2, 0, 1])
     permuted = net(norm(torch.as_tensor(_permute_rsus(small, names, perm), dtype=torch.float32)))
     k = 3
@@ -105,7 +106,7 @@ def test_every_learner_takes_the_link_body_and_acts_on_another_scenario(algo):
         learner.record(step, t)
     learner.end_iteration(learner.num_envs)
     other, names = _obs(OTHER)
-    learner.actor.obs_norm.retarget(tuple(names))
+    learner.actor.obs_norm.retarget(LinkScenario(tuple(names)))
     action = learner.actor.mean_action(torch.as_tensor(other, dtype=torch.float32))
     assert action.shape == (3, 7, 1 + 3 * 4) and ((action >= 0) & (action <= 1)).all()
 
@@ -139,3 +140,15 @@ def test_ly_dtmpo_with_the_link_body_learns_on_the_paper_scenario(tmp_path):
 
     start, trained = cost(8), cost(240)
     assert trained < 0.9 * start, (start, trained)
+
+
+def test_a_link_input_carries_the_rsu_cpu_per_slot_in_mean_tasks():
+    # Table II: 20 GHz, 10 % twin reserve, 1 s slots, tasks of 1-3 Mbit at 1500-2000 cycles/bit (mean 3.5 Gcycles)
+    cfg = load_config(None, [])
+    assert LinkScenario.of(cfg).rsu_tasks_per_slot == pytest.approx(20e9 * 0.9 / (2e6 * 1750))
+    scarce = load_config(None, ["rsu.cpu_max_hz=10e9"])
+    obs, _ = BatchedEnv(cfg, 2, seed=0).reset()
+    x = torch.as_tensor(obs, dtype=torch.float32)
+    links = [LinkNorm(LinkScenario.of(c)).raw(x).links[:, -1] for c in (cfg, scarce)]
+    assert torch.allclose(links[0], torch.full_like(links[0], np.log(20e9 * 0.9 / 3.5e9)))
+    assert torch.allclose(links[0] - links[1], torch.full_like(links[0], np.log(2.0)))

@@ -14,10 +14,10 @@ import yaml
 
 from isac_iov.cli import main
 from isac_iov.config import ConfigError, load_config
-from isac_iov.env.core import BatchedEnv, dims
+from isac_iov.env.core import BatchedEnv
 from isac_iov.evaluate import evaluate_policy
 from isac_iov.learners import load_policy, train
-from isac_iov.learners.linknet import LinkCritic
+from isac_iov.learners.linknet import LinkCritic, LinkScenario
 from isac_iov.learners.train import mixture_seed, train_run
 
 SMALL = {"num_cvs": 3, "episode_slots": 5}
@@ -114,7 +114,7 @@ def test_the_link_critic_is_one_network_equivariant_to_the_cvs():
     torch.manual_seed(0)
     cfg = load_config(None, ["num_cvs=6"])
     obs, _ = BatchedEnv(cfg, 2, seed=1).reset()
-    critic = LinkCritic(dims(cfg).own_names, hidden=16)
+    critic = LinkCritic(LinkScenario.of(cfg), hidden=16)
     critic.obs_norm.update(torch.as_tensor(obs, dtype=torch.float32))
     x = torch.as_tensor(obs, dtype=torch.float32)
     values = critic(x)
@@ -123,7 +123,7 @@ def test_the_link_critic_is_one_network_equivariant_to_the_cvs():
     assert torch.allclose(critic(x[:, perm]), values[:, perm], atol=1e-5)
     # the same weights value an env of other CVs and RSUs
     big = load_config(None, ["num_cvs=9", "rsu.x_m=[0, 150, 300, 450, 600]"])
-    critic.obs_norm.retarget(dims(big).own_names)
+    critic.obs_norm.retarget(LinkScenario.of(big))
     big_obs, _ = BatchedEnv(big, 1, seed=0).reset()
     assert critic(torch.as_tensor(big_obs, dtype=torch.float32)).shape == (1, 9, 1)
 

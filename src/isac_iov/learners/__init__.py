@@ -51,7 +51,7 @@ from ..rundir import (
 )
 from ..twin import hide_view
 from .common import AlgoConfig, EnvSpec, as_tensor, make_algo_config
-from .linknet import LinkNorm
+from .linknet import LinkNorm, LinkScenario
 from .maddpg import MADDPG, MaddpgConfig
 from .mappo import MAPPO, MappoConfig
 from .masac import MASAC, MasacConfig
@@ -101,9 +101,8 @@ class TrainedPolicy:
 
     def reset(self, env: BatchedEnv) -> None:
         if isinstance(self.actor.obs_norm, LinkNorm):
-            d = dims(env.cfg)
-            self.actor.obs_norm.retarget(d.own_names)
-            self.twin_part = d.twin
+            self.actor.obs_norm.retarget(LinkScenario.of(env.cfg))
+            self.twin_part = dims(env.cfg).twin
             return
         got = (env.num_cvs, env.obs_dim, env.action_dim)
         want = (self.spec.num_cvs, self.spec.obs_dim, self.spec.action_dim)

@@ -71,6 +71,7 @@ import torch
 from ..actions import layout
 from ..config import Config, ConfigError, aligned, coerce, parse_yaml
 from ..env.core import Step, dims
+from .linknet import LinkScenario
 from .networks import Actor
 
 Rule = tuple[str, ...] | str  # the allowed choices of a key, or a bound, a key of _BOUNDS
@@ -91,7 +92,7 @@ class EnvSpec:
     min_task_share: float = 0.0  # the action mapping's constants (isac_iov.actions), for :func:`mapped_actions`
     min_resource_share: float = 0.0
     bandwidth_per_rsu: bool = False
-    own_names: tuple[str, ...] = ()  # the own features of an observation (isac_iov.env.core.dims), by name
+    link: LinkScenario = dataclasses.field(default_factory=LinkScenario)  # what a per-link net knows (.linknet)
 
     @classmethod
     def from_config(cls, cfg: Config) -> EnvSpec:
@@ -108,7 +109,7 @@ class EnvSpec:
             cfg.action.min_task_share,
             cfg.action.min_resource_share,
             cfg.channel.bandwidth_sharing == "per_rsu",
-            d.own_names,
+            LinkScenario.of(cfg),
         )
 
     @property

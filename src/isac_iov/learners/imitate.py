@@ -30,10 +30,10 @@ import numpy as np
 import torch
 
 from ..config import Config
-from ..env.core import BatchedEnv, Step, dims
+from ..env.core import BatchedEnv, Step
 from ..env.rollout import rollout
 from .common import as_tensor, to_actions
-from .linknet import LinkNorm
+from .linknet import LinkNorm, LinkScenario
 from .networks import Actor
 from .warmstart import CLIP_EPS
 
@@ -53,7 +53,7 @@ class Imitation:
             raise ValueError(f"--imitate: unknown reference policy {teacher!r} (known: {', '.join(REGISTRY)})")
         self.actor, self.episodes = actor, episodes
         self.teachers = [make_policy(teacher, c, seed) for c in cfgs]
-        self.own_names = [dims(c).own_names for c in cfgs]
+        self.links = [LinkScenario.of(c) for c in cfgs]
         self.memory_slots = [MEMORY_EPISODES * c.episode_slots for c in cfgs]
         self.data: list[list[torch.Tensor]] = [[] for _ in cfgs]  # per scenario: [obs (N, I, O), labels (N, I, A)]
         params = [p for name, p in actor.named_parameters() if name != "log_std"]
@@ -111,7 +111,7 @@ class Imitation:
 
     def _retarget(self, j: int) -> None:
         if isinstance(self.actor.obs_norm, LinkNorm):
-            self.actor.obs_norm.retarget(self.own_names[j])
+            self.actor.obs_norm.retarget(self.links[j])
 
     def state_dict(self) -> dict[str, Any]:
         return {

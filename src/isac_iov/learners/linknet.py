@@ -7,7 +7,10 @@ observation (:mod:`.networks`).  For CV ``i`` and each RSU ``k`` in its coverage
   deadline, intensities, local and energy queues: :data:`LINK_OWN_FEATURES`; absolute positions are left out);
 * the link's distance over the coverage radius and its spectral efficiency (positions relative to the RSU);
 * RSU ``k``'s part of the twin's view: its backlog and its four load features (zeros without the twin);
-* the twin's three system-wide entries (``G_rsu``) and ``1 / (RSUs in coverage)``.
+* the twin's three system-wide entries (``G_rsu``) and ``1 / (RSUs in coverage)``;
+* ``log`` of an RSU's CPU per slot in mean tasks (:class:`LinkScenario`): the twin gives backlogs and
+  demand in mean-task cycles, so the same numbers mean a light load on one road and an overload on a
+  road of scarcer RSU CPU; the observation does not say which.
 
 A link MLP ``phi`` embeds each link input; the CV's links are mean-pooled into ``m``; a head ``psi`` on
 ``[phi(link), m]`` gives that link's task weight, bandwidth and CPU pre-actions, and a local head ``rho``
@@ -28,15 +31,32 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..env.core import LINK_FEATURE_NAMES, OWN_FEATURE_NAMES
+from ..config import Config
+from ..env.core import LINK_FEATURE_NAMES, OWN_FEATURE_NAMES, dims
+from ..scenario import Normalisers
 from ..twin import LOAD_FEATURES
 from .networks import RunningNorm
 
 LINK_OWN_FEATURES = tuple(name for name in OWN_FEATURE_NAMES if name not in ("x", "y"))  # the same on every road
 GLOBAL_TWIN = 3  # G_rsu: the sum, mean and maximum of the RSU backlogs, after the K backlogs (docs/model.md#twin-view)
-LINK_INPUT = len(LINK_OWN_FEATURES) + 2 + 1 + LOAD_FEATURES + GLOBAL_TWIN + 1
+LINK_INPUT = len(LINK_OWN_FEATURES) + 2 + 1 + LOAD_FEATURES + GLOBAL_TWIN + 2
 OUT_OF_COVERAGE_PRE_ACTION = -4.0  # sigmoid(-4) = 0.018; masked by the env anyway
 PARTS = 4  # local, task, bandwidth, CPU: the action layout of isac_iov.actions
+
+
+@dataclass(frozen=True)
+class LinkScenario:
+    """What a link net knows of its scenario besides the observations: the names of the own features
+    (:func:`isac_iov.env.core.dims`) and an RSU's CPU per slot in mean tasks,
+    ``(F^max - C^twin) tau / (mean G * mean I_task)`` (docs/model.md#normalisation), public and constant."""
+
+    own_names: tuple[str, ...] = OWN_FEATURE_NAMES
+    rsu_tasks_per_slot: float = 1.0
+
+    @classmethod
+    def of(cls, cfg: Config) -> LinkScenario:
+        available_hz = cfg.rsu.cpu_max_hz * (1.0 - cfg.rsu.twin_reserve_fraction)
+        return cls(dims(cfg).own_names, available_hz * cfg.slot_s / Normalisers.from_config(cfg).queue_ref_cycles)
 
 
 @dataclass(frozen=True)
@@ -88,19 +108,19 @@ class LinkNorm(nn.Module):
     """Gathers the link inputs out of observations ``(..., I, O)`` and standardises them with running statistics
     (``update``, called by the learners between iterations, like :class:`.networks.RunningNorm`)."""
 
-    def __init__(self, own_names: tuple[str, ...], max_count: float = math.inf):
+    def __init__(self, scenario: LinkScenario, max_count: float = math.inf):
         super().__init__()
-        self.own_names = tuple(own_names)
+        self.scenario = scenario
         self.link_norm = RunningNorm(LINK_INPUT, max_count=max_count)
         self.own_norm = RunningNorm(len(LINK_OWN_FEATURES), max_count=max_count)
 
-    def retarget(self, own_names: tuple[str, ...]) -> None:
-        """Read observations whose own features are ``own_names`` (another scenario's; see :func:`dims`)."""
-        self.own_names = tuple(own_names)
+    def retarget(self, scenario: LinkScenario) -> None:
+        """Read observations of another scenario."""
+        self.scenario = scenario
 
     def raw(self, obs: torch.Tensor) -> LinkInputs:
         """The link inputs of ``obs``, not yet standardised."""
-        lay = ObsLayout.of(self.own_names, obs.shape[-1])
+        lay = ObsLayout.of(self.scenario.own_names, obs.shape[-1])
         k, t = lay.num_rsus, lay.twin_start
         flat = obs.reshape(-1, obs.shape[-1])
         own = flat[:, lay.own_index()]
@@ -117,6 +137,7 @@ class LinkNorm(nn.Module):
                 flat[row[:, None], load],
                 flat[row, t + k : t + k + GLOBAL_TWIN],
                 inv_links[row, None],
+                torch.full_like(inv_links[row, None], math.log(self.scenario.rsu_tasks_per_slot)),
             ],
             dim=-1,
         )
@@ -183,10 +204,10 @@ class LinkCritic(nn.Module):
     has the same width and meaning at any ``I``; the RSUs' loads are in every link input already (the twin).
     """
 
-    def __init__(self, own_names: tuple[str, ...], hidden: int, max_count: float = math.inf):
+    def __init__(self, scenario: LinkScenario, hidden: int, max_count: float = math.inf):
         super().__init__()
         own = len(LINK_OWN_FEATURES)
-        self.obs_norm = LinkNorm(own_names, max_count)
+        self.obs_norm = LinkNorm(scenario, max_count)
         self.phi = _mlp(LINK_INPUT, hidden, hidden)
         self.v = _mlp(3 * own + hidden + 1, hidden, 1)
 

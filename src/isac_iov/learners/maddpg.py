@@ -110,7 +110,7 @@ class MADDPG(OffPolicyLearner):
             initial_pre_action(cfg, spec),
             self.agent_id,
             form(cfg, "actor", spec.num_cvs),
-            spec.own_names,
+            spec.link,
         )
         self.critic = self.make_critic(self.critic_copies)
         self.actor_target, self.critic_target = copy.deepcopy(self.actor), copy.deepcopy(self.critic)

@@ -215,12 +215,12 @@ class MAPPO:
             initial_pre_action(cfg, spec),
             agent_id,
             form(cfg, "actor", spec.num_cvs),
-            spec.own_names,
+            spec.link,
         )
         self.pooled = pooled_critic(cfg, spec.num_cvs)
         self.link_critic = form(cfg, "critic_state", spec.num_cvs) == "link"
         if self.link_critic:
-            self.critic: nn.Module = LinkCritic(spec.own_names, cfg.hidden, norm_count)
+            self.critic: nn.Module = LinkCritic(spec.link, cfg.hidden, norm_count)
             self.critic_norm: RunningNorm | LinkNorm = self.critic.obs_norm
             self.value_head: nn.Linear | _MlpHead = self.critic.head
         else:
@@ -262,8 +262,8 @@ class MAPPO:
         if not (isinstance(actor_norm, LinkNorm) and isinstance(critic_norm, LinkNorm)):
             raise TypeError("training on several scenarios needs algo.actor=link and algo.critic_state=link")
         self.spec, self.reward = spec, form(self.cfg, "reward", spec.num_cvs)
-        actor_norm.retarget(spec.own_names)
-        critic_norm.retarget(spec.own_names)
+        actor_norm.retarget(spec.link)
+        critic_norm.retarget(spec.link)
         self._allocate()
 
     # -- collection --------------------------------------------------------------------------

@@ -64,7 +64,7 @@ class MASAC(OffPolicyLearner):
             initial_pre_action(cfg, spec),
             self.agent_id,
             form(cfg, "actor", spec.num_cvs),
-            spec.own_names,
+            spec.link,
         )
         self.critic = self.make_critic(2)
         self.critic_target = copy.deepcopy(self.critic)

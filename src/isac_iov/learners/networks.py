@@ -35,7 +35,7 @@ from torch.nn import functional as F
 from .buffers import merge_moments
 
 if TYPE_CHECKING:
-    from .linknet import LinkNorm
+    from .linknet import LinkNorm, LinkScenario
 
 
 def squash(u: torch.Tensor) -> torch.Tensor:
@@ -191,7 +191,7 @@ def actor_body(
     norm_max_count: float,
     init_pre_action: torch.Tensor | None,
     agent_id: bool,
-    own_names: tuple[str, ...],
+    link: LinkScenario | None,
 ) -> tuple[RunningNorm | LinkNorm, nn.Module]:
     """``(obs_norm, net)`` of an actor whose ``net(obs_norm(obs))`` gives ``heads`` action-shaped outputs
     ``(..., I, heads * A)``: a ``flat`` :class:`RunningNorm` and :func:`policy_mlp`, or a ``link``
@@ -200,11 +200,12 @@ def actor_body(
         return RunningNorm(obs_dim, max_count=norm_max_count), policy_mlp(
             n, obs_dim, heads * action_dim, hidden, shared, init_pre_action, agent_id
         )
-    from .linknet import LinkNet, LinkNorm  # here: linknet builds on RunningNorm
+    from .linknet import LinkNet, LinkNorm, LinkScenario  # here: linknet builds on RunningNorm
 
     init = torch.zeros(action_dim) if init_pre_action is None else init_pre_action
     first = [int((part_index(action_dim) == p).nonzero()[0]) for p in range(4)]
-    return LinkNorm(own_names, norm_max_count), LinkNet(hidden, heads, tuple(float(init[i]) for i in first))
+    net = LinkNet(hidden, heads, tuple(float(init[i]) for i in first))
+    return LinkNorm(link or LinkScenario(), norm_max_count), net
 
 
 class Actor(nn.Module, ABC):
@@ -238,11 +239,11 @@ class GaussianActor(Actor):
         init_pre_action: torch.Tensor | None = None,
         agent_id: bool = True,
         body: str = "flat",
-        own_names: tuple[str, ...] = (),
+        link: LinkScenario | None = None,
     ):
         super().__init__()
         self.obs_norm, self.mean_net = actor_body(
-            body, n, obs_dim, action_dim, hidden, shared, 1, norm_max_count, init_pre_action, agent_id, own_names
+            body, n, obs_dim, action_dim, hidden, shared, 1, norm_max_count, init_pre_action, agent_id, link
         )
         # a link body's log-std is one per action part (local, task, bandwidth, CPU), so it fits any K
         rows, cols = (1, 4) if body == "link" else (1 if shared and not agent_id else n, action_dim)
@@ -280,11 +281,11 @@ class DeterministicActor(Actor):
         init_pre_action: torch.Tensor | None = None,
         agent_id: bool = True,
         body: str = "flat",
-        own_names: tuple[str, ...] = (),
+        link: LinkScenario | None = None,
     ):
         super().__init__()
         self.obs_norm, self.net = actor_body(
-            body, n, obs_dim, action_dim, hidden, shared, 1, norm_max_count, init_pre_action, agent_id, own_names
+            body, n, obs_dim, action_dim, hidden, shared, 1, norm_max_count, init_pre_action, agent_id, link
         )
 
     def pre_action(self, obs: torch.Tensor) -> torch.Tensor:
@@ -317,11 +318,11 @@ class SquashedGaussianActor(Actor):
         init_pre_action: torch.Tensor | None = None,
         agent_id: bool = True,
         body: str = "flat",
-        own_names: tuple[str, ...] = (),
+        link: LinkScenario | None = None,
     ):
         super().__init__()
         self.obs_norm, self.net = actor_body(
-            body, n, obs_dim, action_dim, hidden, shared, 2, norm_max_count, init_pre_action, agent_id, own_names
+            body, n, obs_dim, action_dim, hidden, shared, 2, norm_max_count, init_pre_action, agent_id, link
         )
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
