@@ -138,3 +138,43 @@ def test_a_policy_learned_on_a_mixture_improves_on_a_scenario_it_never_saw(tmp_p
     greedy = evaluate_policy("greedy", unseen, 8, 3, progress=False)["summary"]["cost"]
     assert costs[1] < 0.9 * costs[0] and costs[1] < 1.15 * greedy, (costs, greedy)  # measured: 0.74 -> 0.30, 0.28
     assert np.isfinite(costs).all()
+
+
+def test_vary_makes_a_mixture_of_every_file_with_every_value(tmp_path, error_line):
+    assert train.variations([]) == [[]]
+    assert train.variations(["rsu.cpu_max_hz=[1.0e10, 2.0e10]", "num_cvs=[3, 4]"]) == [
+        ["rsu.cpu_max_hz=1.0e10", "num_cvs=3"],
+        ["rsu.cpu_max_hz=1.0e10", "num_cvs=4"],
+        ["rsu.cpu_max_hz=2.0e10", "num_cvs=3"],
+        ["rsu.cpu_max_hz=2.0e10", "num_cvs=4"],
+    ]
+    small, wide = _files(tmp_path)
+    out = tmp_path / "run"
+    sets = [f"--set=algo.{k}={v}" for k, v in ALGO.items()]
+    vary = ["--vary", "rsu.cpu_max_hz=[1.0e10, 3.0e10]"]
+    assert (
+        main(
+            [
+                "train",
+                "--algo",
+                "ly-dtmpo",
+                "--config",
+                small,
+                "--config",
+                wide,
+                *vary,
+                "--episodes",
+                "8",
+                "--no-progress",
+                "--out",
+                str(out),
+                *sets,
+            ]
+        )
+        == 0
+    )
+    others = yaml.safe_load((out / "mixture.yaml").read_text())["scenarios"]
+    assert [(c["num_cvs"], c["rsu"]["cpu_max_hz"]) for c in others] == [(3, 3e10), (5, 1e10), (5, 3e10)]
+    assert [int(r["scenario"]) for r in _rows(out / "metrics.csv")] == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert main(["train", "--algo", "ly-dtmpo", "--vary", "num_cvs=4", "--out", str(tmp_path / "x")]) == 2
+    assert "--vary 'num_cvs=4': expected KEY=[V1, V2, ...]" in error_line("train")

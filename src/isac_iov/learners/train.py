@@ -1,6 +1,6 @@
 """``isac-iov train``: train one algorithm on one scenario, with checkpoints and exact resume.
 
-    isac-iov train --algo ly-dtmpo [--config FILE]... [--set key=value]... \\
+    isac-iov train --algo ly-dtmpo [--config FILE]... [--set key=value]... [--vary key=[v1, v2, ...]]... \\
         [--episodes 1800] [--seed 0] --out RUN_DIR [--resume] [--checkpoint-every 100] \\
         [--init greedy | --imitate ly-opt-dual]
 
@@ -11,7 +11,9 @@ continues the cycle where it stopped.  The networks must not depend on the scena
 the per-link actor and critic (``algo.actor=link``, ``algo.critic_state=link``: a mixture sets both unless
 ``--set`` says otherwise, which is refused) and the reward form ``auto`` resolves per scenario.  The
 off-policy learners train on one scenario, except by imitation (``--imitate``), which any learner's per-link
-actor does on a mixture.  ``--set`` scenario keys apply to every file.  The run is
+actor does on a mixture.  ``--set`` scenario keys apply to every file; ``--vary KEY=[V1, V2, ...]`` (repeatable)
+makes a mixture of every file with every combination of the listed values (files outer, the last ``--vary``
+innermost), e.g. ``--vary 'rsu.cpu_max_hz=[12e9, 37.5e9]'`` for scarce and ample RSUs on each road.  The run is
 evaluated with ``isac-iov evaluate --policy RUN --config ANY.yaml`` on any scenario.
 
 ``--init NAME`` behaviour-clones the reference policy ``NAME`` into the actor
@@ -63,6 +65,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import random
 import time
 import warnings
@@ -75,7 +78,15 @@ import yaml
 from tqdm import tqdm
 
 from .. import checkpoint
-from ..config import Config, ConfigError, add_config_arguments, check_seed, load_config, split_algo_overrides
+from ..config import (
+    Config,
+    ConfigError,
+    add_config_arguments,
+    check_seed,
+    load_config,
+    parse_override,
+    split_algo_overrides,
+)
 from ..env.core import BatchedEnv, check_memory, estimate_memory_bytes
 from ..env.rollout import SlotRecord, rollout
 from ..rundir import (
@@ -122,6 +133,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--algo", required=True, help=f"one of {', '.join(REGISTRY)}; hyper-parameters via --set algo.KEY=VALUE"
     )
     add_config_arguments(p, several=True)
+    p.add_argument(
+        "--vary",
+        action="append",
+        default=[],
+        metavar="KEY=[V1, V2]",
+        help="train on every scenario with each of these values of KEY (a mixture; repeatable)",
+    )
     p.add_argument("--episodes", type=int, default=DEFAULT_EPISODES, help="episodes to train (default 1800)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, type=Path, help="run directory")
@@ -145,7 +163,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     scenario_sets, overrides = split_algo_overrides(args.overrides)
-    cfgs = [load_config(path, scenario_sets) for path in args.config or [None]]
+    cfgs = [load_config(path, scenario_sets + sets) for path in args.config or [None] for sets in variations(args.vary)]
     out = train_run(
         args.algo,
         cfgs if len(cfgs) > 1 else cfgs[0],
@@ -550,6 +568,20 @@ class _Run:
                 f"{path}: does not fit this algorithm's networks and generators ({str(exc).splitlines()[0]})"
             ) from None
         self.episode, self.elapsed_s, self.saved_episode = episode, float(elapsed_s), episode
+
+
+def variations(texts: list[str]) -> list[list[str]]:
+    """The ``key=value`` override lists of every combination of the ``--vary KEY=[V1, V2, ...]`` texts
+    (``[[]]`` without any), the last text varying fastest."""
+    combos: list[list[str]] = [[]]
+    for text in texts:
+        path, values = parse_override(text)
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"--vary {text!r}: expected KEY=[V1, V2, ...], a non-empty list of values")
+        key = ".".join(path)
+        texts_of = [v if isinstance(v, str) else json.dumps(v) for v in values]  # "1.0e10" stays as written
+        combos = [combo + [f"{key}={v}"] for combo in combos for v in texts_of]
+    return combos
 
 
 def mixture_seed(seed: int, scenario: int) -> int:
