@@ -265,7 +265,17 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--policy", required=True, help=f"{' | '.join(REGISTRY)} | RUN_DIR")
+    p.add_argument(
+        "--policy",
+        required=True,
+        help=f"{' | '.join(REGISTRY)} | RUN_DIR | an installed plug-in | package.module:make_policy",
+    )
+    p.add_argument(
+        "--algo",
+        default=None,
+        metavar="package.module:Learner",
+        help="the learner of a RUN_DIR trained with a module reference (isac-iov never imports one named in a file)",
+    )
     add_config_arguments(p)
     p.add_argument("--episodes", type=int, default=20, help="episodes to play (default 20)")
     p.add_argument("--seed", type=int, default=0, help="seed of the episodes and of the policy (default 0)")
@@ -330,7 +340,7 @@ def main(args: argparse.Namespace) -> int:
         raise ValueError(f"--policy: empty; expected one of {', '.join(REGISTRY)} or a run directory")
     _check_counts(args.episodes, args.seed, args.num_envs)
     cfg = resolve_config(args.policy, args.config, args.overrides)
-    policy = make_policy(args.policy, cfg, args.seed)
+    policy = make_policy(args.policy, cfg, args.seed, args.algo)
     out = Path(args.out) if args.out is not None else None
     tmp = open_out(out) if out is not None else None
     try:

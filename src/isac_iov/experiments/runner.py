@@ -185,7 +185,7 @@ def execute_run(spec: RunSpec, directory: Path, source_dir: Path | None) -> None
     if source_dir is not None:
         from ..learners import effective_config, load_policy
 
-        policy, cfg = load_policy(source_dir), effective_config(spec.algo, cfg)
+        policy, cfg = load_policy(source_dir, spec.algo), effective_config(spec.algo, cfg)
     else:
         from ..policies import make_policy
 

@@ -80,7 +80,8 @@ def _policies(res: dict[str, Any], prefix: str, x: float) -> list[str]:
     names = {r["series"][len(prefix) :] for r in res["scalars"] if r["series"].startswith(prefix) and r["x"] == x}
     if not prefix:
         names = {n for n in names if ": " not in n}
-    return [a for a in (*LEARNERS, *SCALE_REFERENCES) if a in names]
+    plugins = sorted(names - set(LEARNERS) - set(SCALE_REFERENCES))  # a user's learners, after the paper's
+    return [a for a in (*LEARNERS, *plugins, *SCALE_REFERENCES) if a in names]
 
 
 def _table(res: dict[str, Any], prefix: str, x: float) -> str:
@@ -116,7 +117,7 @@ def _num(v: float, digits: int, unit: str = "") -> str:
 def _verdict(res: dict[str, Any], prefix: str, x: float) -> str:
     """The targets at this place: every learner <= greedy, Ly-DTMPO <= 1.10 x ly-opt-dual and <= 5 % misses."""
     opt, greedy = (_mean(res, "cost", prefix + p, x) for p in ("ly-opt-dual", "greedy"))
-    learners = [a for a in _policies(res, prefix, x) if a in LEARNERS]
+    learners = [a for a in _policies(res, prefix, x) if a not in SCALE_REFERENCES]
     above = [a for a in learners if not _mean(res, "cost", prefix + a, x) <= greedy]
     notes = [f"learners above greedy: {', '.join(above)}" if above else "every learner at most greedy's cost"]
     if "ly-dtmpo" in learners:
@@ -134,7 +135,8 @@ def _met(ok: bool) -> str:
 def _figure(res: dict[str, Any], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 3.6))
     xs = sorted({x for prefix, x in _places(res) if not prefix})
-    for policy in (*LEARNERS, "greedy"):
+    drawn = dict.fromkeys(p for x in xs for p in _policies(res, "", x) if p != "ly-opt-dual")
+    for policy in drawn:
         points = [(x, _mean(res, "cost", policy, x) / _mean(res, "cost", "ly-opt-dual", x)) for x in xs]
         points = [(x, y) for x, y in points if math.isfinite(y)]
         if points:

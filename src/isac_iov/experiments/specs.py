@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from .. import plugins
 from ..config import Config, load_config, scenario_overrides
 from ..learners import REGISTRY as LEARNER_REGISTRY
 from . import paper
@@ -75,10 +76,11 @@ class RunSpec:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"run kind must be one of {KINDS}, got {self.kind!r}")
-        if self.kind == "train" and self.algo not in LEARNERS:
+        if self.kind == "train" and not (self.algo in LEARNERS or plugins.known("learner", self.algo, True)):
             raise ValueError(f"train run: unknown learner {self.algo!r} (known: {', '.join(LEARNERS)})")
         known = REFERENCES + SCALE_REFERENCES[1:]
-        if self.kind == "evaluate" and self.source is None and self.algo not in known:
+        plugin = plugins.known("policy", self.algo, True)
+        if self.kind == "evaluate" and self.source is None and not (self.algo in known or plugin):
             raise ValueError(
                 f"evaluate run: unknown reference policy {self.algo!r} "
                 f"(known: {', '.join(known)}; learned policies need a source run)"
@@ -244,7 +246,7 @@ def make_scale(name: str, seeds: int | None = None, algos: Sequence[str] | None 
     seeds = DEFAULT_SEEDS[name] if seeds is None else seeds
     if seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {seeds}")
-    unknown = [a for a in algos or () if a not in LEARNERS]
+    unknown = [a for a in algos or () if not (a in LEARNERS or plugins.known("learner", a, True))]
     if unknown or (algos is not None and not algos):
         raise ValueError(
             f"--algos: unknown learner(s) {', '.join(unknown) or '(none given)'} (known: {', '.join(LEARNERS)})"

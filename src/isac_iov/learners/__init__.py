@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import checkpoint
+from .. import checkpoint, plugins
 from ..config import Config, ConfigError, apply_overrides, from_dict, parse_yaml
 from ..env.core import BatchedEnv, dims
 from ..rundir import (
@@ -75,10 +75,15 @@ REGISTRY: dict[str, AlgoSpec] = {
 }
 
 
-def algo_spec(name: str) -> AlgoSpec:
-    if name not in REGISTRY:
-        raise ValueError(f"unknown algorithm {name!r} (known: {', '.join(REGISTRY)})")
-    return REGISTRY[name]
+def algo_spec(name: str, command_line: bool = True) -> AlgoSpec:
+    """The learner ``name``: a built-in one, an installed plug-in or (``command_line``) a ``module:attr``
+    reference (:mod:`isac_iov.plugins`)."""
+    if name in REGISTRY:
+        return REGISTRY[name]
+    if not plugins.known("learner", name, command_line):
+        known = ", ".join([*REGISTRY, *plugins.installed("learner")])
+        raise ValueError(f"unknown algorithm {name!r} (known: {known}; or package.module:attr)")
+    return plugins.load_learner(name, command_line)
 
 
 def effective_config(name: str, cfg: Config) -> Config:
@@ -118,8 +123,11 @@ class TrainedPolicy:
             return self.actor.mean_action(o).double().clamp_(0.0, 1.0).numpy()
 
 
-def read_run(run_dir: Path) -> tuple[Config, str, AlgoConfig, dict]:
-    """``(scenario, algorithm name, algorithm config, algo.yaml contents)`` of a run directory."""
+def read_run(run_dir: Path, algo: str | None = None) -> tuple[Config, str, AlgoConfig, dict]:
+    """``(scenario, algorithm name, algorithm config, algo.yaml contents)`` of a run directory.
+
+    A learner named by a ``module:attr`` reference in ``algo.yaml`` is loaded only when the caller's ``algo``
+    (given on the command line) is that same reference: a file never makes isac-iov import a module."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"{run_dir}: no such run directory")
@@ -136,12 +144,17 @@ def read_run(run_dir: Path) -> tuple[Config, str, AlgoConfig, dict]:
     if "algo" not in meta or not isinstance(meta.get("params"), dict):
         raise ConfigError(f"{run_dir / ALGO_FILE}: expected keys 'algo' and 'params'")
     name = meta["algo"]
-    if not isinstance(name, str) or name not in REGISTRY:
+    if not isinstance(name, str) or not (name in REGISTRY or plugins.known("learner", name, command_line=True)):
         raise ConfigError(f"{run_dir / ALGO_FILE}: field 'algo' must name one of {', '.join(REGISTRY)}, got {name!r}")
+    if plugins.is_module_ref(name) and name != algo:
+        raise ConfigError(
+            f"{run_dir / ALGO_FILE}: trained by {name}, a module reference isac-iov does not import from a file; "
+            f"pass --algo {name} to load it"
+        )
     if "code" in meta and not isinstance(meta["code"], dict):
         raise ConfigError(f"{run_dir / ALGO_FILE}: field 'code' must be a mapping, got {type(meta['code']).__name__}")
     try:
-        algo_cfg = make_algo_config(algo_spec(name).config, meta["params"])
+        algo_cfg = make_algo_config(algo_spec(name, command_line=name == algo).config, meta["params"])
     except (ConfigError, ValueError, TypeError) as exc:
         raise ConfigError(f"{run_dir / ALGO_FILE}: field 'params': {exc}") from None
     return cfg, name, algo_cfg, meta
@@ -189,10 +202,11 @@ class OtherCodeWarning(UserWarning):
     """A trained run was made by another version of the model, policy or learner code than the running one."""
 
 
-def load_policy(run_dir: str | Path) -> TrainedPolicy:
-    """The trained actors of ``run_dir`` (its last checkpoint) as a deterministic decentralised policy."""
+def load_policy(run_dir: str | Path, algo: str | None = None) -> TrainedPolicy:
+    """The trained actors of ``run_dir`` (its last checkpoint) as a deterministic decentralised policy
+    (``algo``: the command line's ``--algo``, needed for a run of a ``module:attr`` learner, :func:`read_run`)."""
     run_dir = Path(run_dir)
-    cfg, name, algo_cfg, meta = read_run(run_dir)
+    cfg, name, algo_cfg, meta = read_run(run_dir, algo)
     trained_by, code = recorded_fingerprint(meta), code_fingerprint()["fingerprint"]
     if trained_by != code:
         warnings.warn(
@@ -203,7 +217,7 @@ def load_policy(run_dir: str | Path) -> TrainedPolicy:
         )
     state = read_checkpoint(run_dir, cfg)
     spec = EnvSpec.from_config(cfg)
-    learner = algo_spec(name).learner(spec, algo_cfg)
+    learner = algo_spec(name, command_line=name == algo).learner(spec, algo_cfg)
     try:
         learner.actor.load_state_dict(state["learner"]["actor"])
     except (KeyError, RuntimeError, TypeError, AttributeError) as exc:

@@ -340,7 +340,7 @@ def _prepare_dir(out_dir: Path, cfgs: list[Config], meta: dict, resume: bool) ->
         raise FileExistsError(f"run directory {out_dir} is not empty; pass --resume to continue its run")
     cfg = cfgs[0]
     if (out_dir / CONFIG_FILE).is_file():
-        old_cfg, _, _, old_meta = read_run(out_dir)
+        old_cfg, _, _, old_meta = read_run(out_dir, meta["algo"])
         if old_cfg.digest() != cfg.digest():
             raise ConfigError(
                 f"{out_dir} holds a run of another scenario (config digest {old_cfg.digest()} "

@@ -23,7 +23,8 @@ Reference policies are centralised oracles: they may read the env's full state
 ===============  ==========================================================================================
 
 A name that is an existing directory is a trained run and is loaded with
-:func:`isac_iov.learners.load_policy`.
+:func:`isac_iov.learners.load_policy`; any other name is a plug-in, an installed entry point or a
+``package.module:attr`` reference (:mod:`isac_iov.plugins`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .. import plugins
 from ..config import Config
 from ..env.core import BatchedEnv
 from .lyopt import LyOptConfig, LyOptPolicy
@@ -61,15 +63,22 @@ REGISTRY: dict[str, Callable[[Config, int], Policy]] = {  # strongest first: the
 }
 
 
-def make_policy(name: str, cfg: Config, seed: int) -> Policy:
-    """The reference policy ``name``, or the trained run stored in directory ``name``."""
+def make_policy(name: str, cfg: Config, seed: int, algo: str | None = None) -> Policy:
+    """The reference policy ``name``, the trained run stored in directory ``name`` (``algo``: see
+    :func:`isac_iov.learners.load_policy`), or the plug-in ``name`` (given on the command line)."""
     if name in REGISTRY:
         return REGISTRY[name](cfg, seed)
     if Path(name).is_dir():
         from ..learners import load_policy
 
-        return load_policy(name)
-    raise ValueError(f"policy {name!r}: not a run directory nor one of {', '.join(REGISTRY)}")
+        return load_policy(name, algo)
+    if plugins.known("policy", name, command_line=True):
+        policy: Policy = plugins.check_policy(name, plugins.load_policy_maker(name, True)(cfg, seed))
+        return policy
+    installed = [*REGISTRY, *plugins.installed("policy")]
+    raise ValueError(
+        f"policy {name!r}: not a run directory, one of {', '.join(installed)}, nor a package.module:attr reference"
+    )
 
 
 __all__ = [
