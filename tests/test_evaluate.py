@@ -151,7 +151,7 @@ def test_run_directory_uses_its_config_unless_another_is_named(tmp_path, monkeyp
     extra = tmp_path / "extra.yaml"
     extra.write_text("lyapunov:\n  v_control: 9.0\n")
     fake = types.ModuleType("isac_iov.learners")
-    fake.load_policy = lambda path: LocalPolicy()
+    fake.load_policy = lambda path, algo=None: LocalPolicy()
     monkeypatch.setitem(sys.modules, "isac_iov.learners", fake)
     out = tmp_path / "o.json"
     assert (

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from pathlib import Path
 
 import pytest
 import yaml
@@ -133,3 +134,14 @@ def test_the_scale_study_takes_a_plug_in_learner(package):
     series = {r["series"] for r in json.loads((out / "results" / "scale.json").read_text())["scalars"]}
     assert "my-ppo" in series and "highway: my-ppo" in series
     assert "| my-ppo |" in (out / "scale.md").read_text()
+
+
+def test_the_policy_example_of_the_docs_runs_as_written(tmp_path, monkeypatch, capsys):
+    text = (Path(__file__).parents[1] / "docs" / "plugins.md").read_text()
+    block = text.split("```python\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "even_split.py").write_text(block)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["evaluate", "--policy", "even_split:make_policy", "--episodes", "2", "--quiet"]) == 0
+    summary = _summary(capsys)
+    assert summary["policy"] == "even-split" and 0 < float(summary["cost"]) < 10
+    assert float(summary["offload_share"]) > 0.9  # nothing asked to run locally

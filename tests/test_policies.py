@@ -147,7 +147,7 @@ def test_make_policy_names_and_run_directories(tmp_path, monkeypatch):
         make_policy("no-such-policy", load_config(), 0)
     loaded = []
     fake = types.ModuleType("isac_iov.learners")
-    fake.load_policy = lambda path: loaded.append(path) or "trained"
+    fake.load_policy = lambda path, algo=None: loaded.append(path) or "trained"
     monkeypatch.setitem(sys.modules, "isac_iov.learners", fake)
     assert make_policy(str(tmp_path), load_config(), 0) == "trained" and loaded == [str(tmp_path)]
 
