@@ -8,7 +8,7 @@ from pettingzoo.test import parallel_api_test, parallel_seed_test
 
 from isac_iov import BatchedEnv, ConfigError, load_config, parallel_env
 from isac_iov.actions import ActionError
-from isac_iov.env.core import MemoryEstimateError, critic_states, estimate_memory_bytes
+from isac_iov.env.core import MemoryEstimateError, critic_states, dims, estimate_memory_bytes
 from isac_iov.slot import evaluate
 
 
@@ -358,3 +358,44 @@ def test_shipped_contention_scenario():
     assert cfg.num_cvs == 8 and cfg.rsu.cpu_max_hz == 12e9
     with pytest.raises(ConfigError, match="unknown scenario 'busy'.*contention"):
         scenario_overrides("busy")
+
+
+# -- options for generic learners ------------------------------------------------------------------------------
+def test_centred_actions_map_zero_to_the_learners_initial_policy():
+    from isac_iov.actions import from_centred, layout
+
+    parts = layout(3)
+    zero, one = from_centred(np.zeros(parts.dim), 3), from_centred(np.ones(parts.dim), 3)
+    sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+    assert zero[parts.local] == pytest.approx(sig(-3.0)) == pytest.approx(0.04743, abs=1e-5)
+    assert np.allclose(zero[parts.task], 0.5) and np.allclose(zero[parts.bandwidth], 0.5)
+    assert np.allclose(zero[parts.cpu], sig(-2.0)) and np.allclose(one[parts.task], sig(6.0))  # 0.99753
+    assert from_centred(-np.ones(parts.dim), 3)[parts.local] == pytest.approx(sig(-9.0))
+
+
+def test_the_learner_friendly_options_change_the_interface_not_the_model():
+    box = parallel_env(seed=3, overrides=["num_cvs=4"])
+    centred = parallel_env(seed=3, overrides=["num_cvs=4"], actions="centred", reward="per_cv")
+    parallel_api_test(parallel_env(seed=0, overrides=["num_cvs=3"], actions="centred", reward="per_cv"), 20)
+    assert centred.action_space("cv_0").low.min() == -1.0 and box.action_space("cv_0").low.min() == 0.0
+    obs_b, _ = box.reset()
+    obs_c, _ = centred.reset()
+    rng = np.random.default_rng(0)
+    from isac_iov.actions import from_centred
+
+    coverage = dims(box.core.cfg).link("in_coverage")
+    for _ in range(5):
+        u = {a: rng.uniform(-1, 1, centred.action_space(a).shape) for a in centred.agents}
+        obs_b, rew_b, _, _, _ = box.step({a: from_centred(v, box.core.num_rsus) for a, v in u.items()})
+        obs_c, rew_c, _, _, info_c = centred.step(u)
+        assert all(np.array_equal(obs_b[a], obs_c[a]) for a in obs_b)  # the same slot played
+        assert sum(rew_c.values()) == pytest.approx(rew_b["cv_0"])  # the shares sum to the team reward
+        for a in box.agents:
+            mask = info_c[a]["action_mask"]
+            k = box.core.num_rsus
+            reach = obs_b[a][coverage] > 0.5
+            assert mask[0] and np.array_equal(mask[1 : 1 + k], reach) and np.array_equal(mask[1 + 2 * k :], reach)
+    with pytest.raises(ActionError, match=r"entries in \[-1, 1\], got -1.5"):
+        centred.step({a: np.full(centred.action_space(a).shape, -1.5) for a in centred.agents})
+    with pytest.raises(ValueError, match="reward: must be one of"):
+        parallel_env(reward="shaped")

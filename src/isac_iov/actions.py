@@ -33,6 +33,14 @@ field              slice           length      meaning
 The floors keep every used link's rate and CPU strictly positive, so delays
 stay finite whatever the policy does.  Actions outside ``[0, 1]``, NaN or of
 the wrong shape raise :class:`ActionError`.
+
+**Centred actions** (an interface for generic learners, :func:`from_centred`):
+``u`` in ``[-1, 1]^(1 + 3K)`` maps to ``sigmoid(b + 6 u)`` with ``b`` = -3 on the
+local weight, -2 on every CPU request and 0 elsewhere, so ``u = 0`` offloads all
+but about 5 % of a task evenly over the RSUs in reach (the local part then falls
+under ``min_task_share``), shares the band evenly and asks each RSU for 12 % of
+its CPU: the initial policy of the project's own learners.  ``u = +-1`` reaches
+``sigmoid(b +- 6)``, within 0.3 % of 0 and 1 for the task and band weights.
 """
 
 from __future__ import annotations
@@ -86,6 +94,19 @@ class ActionError(ValueError):
 
 def action_dim(num_rsus: int) -> int:
     return layout(num_rsus).dim
+
+
+CENTRED_SCALE = 6.0
+CENTRED_BIAS = {"local": -3.0, "task": 0.0, "bandwidth": 0.0, "cpu": -2.0}
+
+
+def from_centred(u: np.ndarray, num_rsus: int) -> np.ndarray:
+    """Env actions in ``[0, 1]`` from centred actions ``u (..., 1 + 3K)`` in ``[-1, 1]`` (module docstring)."""
+    parts = layout(num_rsus)
+    bias = np.zeros(parts.dim)
+    for name, value in CENTRED_BIAS.items():
+        bias[getattr(parts, name)] = value
+    return 1.0 / (1.0 + np.exp(-(bias + CENTRED_SCALE * np.asarray(u, dtype=float))))
 
 
 def check_actions(actions: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
