@@ -12,6 +12,7 @@ import pytest
 import torch
 import yaml
 
+from isac_iov import checkpoint
 from isac_iov.cli import main
 from isac_iov.config import ConfigError, load_config
 from isac_iov.env.core import BatchedEnv
@@ -178,3 +179,13 @@ def test_vary_makes_a_mixture_of_every_file_with_every_value(tmp_path, error_lin
     assert [int(r["scenario"]) for r in _rows(out / "metrics.csv")] == [0, 0, 1, 1, 2, 2, 3, 3]
     assert main(["train", "--algo", "ly-dtmpo", "--vary", "num_cvs=4", "--out", str(tmp_path / "x")]) == 2
     assert "--vary 'num_cvs=4': expected KEY=[V1, V2, ...]" in error_line("train")
+
+
+def test_each_scenario_of_a_mixture_scales_its_rewards_by_its_own_statistics(tmp_path):
+    cfgs = [load_config(f, []) for f in _files(tmp_path)]
+    scarce = load_config(None, ["num_cvs=3", "episode_slots=5", "rsu.cpu_max_hz=2.0e9"])  # rewards far below
+    run = train_run("ly-dtmpo", [*cfgs, scarce], 6, 0, tmp_path / "run", algo_overrides=ALGO, progress=False)
+    state = checkpoint.loads((run / "checkpoint.safetensors").read_bytes(), "run")["learner"]
+    stats = [state["return_rms"], *state["return_rms_mixture"]]
+    assert len(stats) == 3 and all(s["count"] > 1 for s in stats)
+    assert stats[2]["var"] > 10 * stats[0]["var"]  # the scarce scenario's returns spread far wider

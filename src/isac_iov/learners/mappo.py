@@ -240,6 +240,7 @@ class MAPPO:
         self.critic_opt = adam(self.critic.parameters(), lr=cfg.lr, eps=1e-5)
         self.value_norm = RunningMeanStd(max_count=memory_count(cfg.value_memory, samples))
         self.return_rms = RunningMeanStd(max_count=memory_count(cfg.value_memory, samples))
+        self.return_stats = [self.return_rms]  # one per scenario of a mixture (retarget)
         self.episodes_seen = 0
         self._allocate()
 
@@ -255,13 +256,18 @@ class MAPPO:
         self.log_probs = torch.zeros(t, e, i)
         self.rewards = torch.zeros(t, e, i)
 
-    def retarget(self, spec: EnvSpec) -> None:
-        """Learn on another scenario from the next iteration on (a mixture, :mod:`.train`): possible with the
-        ``link`` actor and critic, whose sizes depend on no scenario; the reward form follows its ``num_cvs``."""
+    def retarget(self, spec: EnvSpec, scenario: int = 0) -> None:
+        """Learn on scenario number ``scenario`` of a mixture from the next iteration on (:mod:`.train`): possible
+        with the ``link`` actor and critic, whose sizes depend on no scenario.  The reward form follows its
+        ``num_cvs``, and its rewards are scaled by its own return statistics (``reward_clip``): the scenarios'
+        rewards can differ a hundredfold, and shared statistics would let the largest set every update's scale."""
         actor_norm, critic_norm = self.actor.obs_norm, self.critic_norm
         if not (isinstance(actor_norm, LinkNorm) and isinstance(critic_norm, LinkNorm)):
             raise TypeError("training on several scenarios needs algo.actor=link and algo.critic_state=link")
         self.spec, self.reward = spec, form(self.cfg, "reward", spec.num_cvs)
+        while len(self.return_stats) <= scenario:
+            self.return_stats.append(RunningMeanStd(max_count=self.return_rms.max_count))
+        self.return_rms = self.return_stats[scenario]
         actor_norm.retarget(spec.link)
         critic_norm.retarget(spec.link)
         self._allocate()
@@ -387,13 +393,15 @@ class MAPPO:
 
     # -- checkpoints -------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
+        mixture = [r.state_dict() for r in self.return_stats[1:]]
         return {
             "actor": self.actor.state_dict(),
             "critic": self.critic.state_dict(),
             "actor_opt": self.actor_opt.state_dict(),
             "critic_opt": self.critic_opt.state_dict(),
             "value_norm": self.value_norm.state_dict(),
-            "return_rms": self.return_rms.state_dict(),
+            "return_rms": self.return_stats[0].state_dict(),
+            **({"return_rms_mixture": mixture} if mixture else {}),
             "episodes_seen": self.episodes_seen,
         }
 
@@ -403,5 +411,10 @@ class MAPPO:
         self.actor_opt.load_state_dict(state["actor_opt"])
         self.critic_opt.load_state_dict(state["critic_opt"])
         self.value_norm.load_state_dict(state["value_norm"])
-        self.return_rms.load_state_dict(state["return_rms"])
+        self.return_stats = [self.return_stats[0]]
+        self.return_stats[0].load_state_dict(state["return_rms"])
+        for saved in state.get("return_rms_mixture", []):
+            self.return_stats.append(RunningMeanStd(max_count=self.return_rms.max_count))
+            self.return_stats[-1].load_state_dict(saved)
+        self.return_rms = self.return_stats[0]
         self.episodes_seen = state["episodes_seen"]

@@ -453,7 +453,7 @@ class _Run:
         j = self.scenario
         metrics, imitation = self.metrics[j], self.imitation
         if self.mixture and imitation is None:
-            self.learner.retarget(self.specs[j])  # type: ignore[attr-defined]  # checked by _mixture_overrides
+            self.learner.retarget(self.specs[j], j)  # type: ignore[attr-defined]  # checked by _mixture_overrides
         metrics.reset()
         env = self.envs[j]
         steps = rollout(env, self.learner.explore) if imitation is None else imitation.play(j, env, keep)
