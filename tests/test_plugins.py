@@ -118,6 +118,7 @@ def test_a_file_never_makes_isac_iov_import_a_module(package, capsys, error_line
         (["evaluate", "--policy", "myalgos.algos:make_nothing"], "the object it made lacks reset, act"),
         (["evaluate", "--policy", "nosuchpkg:make"], "policy nosuchpkg:make: module 'nosuchpkg' not found"),
         (["evaluate", "--policy", "nope"], "policy 'nope': not a run directory, one of ly-opt-dual"),
+        (["evaluate", "--policy", "greedy", "--algo", "a.b:C"], "--algo: names the learner of a run directory"),
     ],
 )
 def test_plug_in_errors_are_one_line_naming_the_reference(package, error_line, command, message):

@@ -339,6 +339,8 @@ def main(args: argparse.Namespace) -> int:
     if not args.policy.strip():
         raise ValueError(f"--policy: empty; expected one of {', '.join(REGISTRY)} or a run directory")
     _check_counts(args.episodes, args.seed, args.num_envs)
+    if args.algo is not None and not Path(args.policy).is_dir():
+        raise ValueError(f"--algo: names the learner of a run directory; --policy {args.policy} is not one")
     cfg = resolve_config(args.policy, args.config, args.overrides)
     policy = make_policy(args.policy, cfg, args.seed, args.algo)
     out = Path(args.out) if args.out is not None else None
