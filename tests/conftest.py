@@ -1,6 +1,7 @@
 """Shared test configuration: Hypothesis profiles, the config variants every environment test runs over,
 the one-line CLI error reader, an environment played a few slots into an episode, a tiny trained run directory
-(``trained``, made once per session) and the arrays of a small hand-made trace (``trace_arrays``).
+(``trained``, made once per session), the arrays of a small hand-made trace (``trace_arrays``) and a training run
+stopped right after a given checkpoint (``stopped_after``).
 
 Hypothesis profiles: ``default`` (bounded and derandomised, so the fuzz tests are reproducible and take well
 under a minute) and ``long`` (2000 random examples per test) for deep runs:
@@ -13,7 +14,8 @@ PettingZoo tests every environment over its arguments: the default scenario, the
 noisy, the per-RSU band, the system-wide energy queue, RSUs serving at full capacity, and 2 and 6 CVs.
 """
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -127,3 +129,25 @@ def played_env() -> Callable[..., tuple[BatchedEnv, np.ndarray]]:
         return env, obs
 
     return play
+
+
+@pytest.fixture
+def stopped_after(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], contextlib.AbstractContextManager[None]]:
+    """``with stopped_after(episode): train_run(...)``: the run stops (``KeyboardInterrupt``, as on Ctrl-C) right
+    after it writes the checkpoint of ``episode``; the ``with`` block asserts that it did."""
+    from isac_iov.learners import train
+
+    save = train._Run._save_checkpoint
+
+    @contextlib.contextmanager
+    def stop(episode: int) -> Iterator[None]:
+        def save_then_stop(run: train._Run) -> None:
+            save(run)
+            if run.episode == episode:
+                raise KeyboardInterrupt
+
+        with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+            patch.setattr(train._Run, "_save_checkpoint", save_then_stop)
+            yield
+
+    return stop

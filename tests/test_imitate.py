@@ -7,13 +7,12 @@ from __future__ import annotations
 import csv
 
 import numpy as np
-import pytest
 
 from isac_iov import checkpoint
 from isac_iov.cli import main
 from isac_iov.config import load_config
 from isac_iov.evaluate import evaluate_policy
-from isac_iov.learners import imitate, load_policy, train
+from isac_iov.learners import imitate, load_policy
 from isac_iov.learners.train import train_run
 
 TINY = ["num_cvs=3", "episode_slots=6"]
@@ -42,22 +41,13 @@ def test_the_actor_learns_to_act_like_its_teacher(tmp_path, monkeypatch):
     assert np.isfinite(costs).all() and len(costs) == 16
 
 
-def test_an_imitation_run_on_a_mixture_resumes_exactly(tmp_path, monkeypatch):
+def test_an_imitation_run_on_a_mixture_resumes_exactly(tmp_path, monkeypatch, stopped_after):
     monkeypatch.setattr(imitate, "FIT_STEPS", 20)
     cfgs = [load_config(None, TINY), load_config(None, ["num_cvs=4", "episode_slots=5", "rsu.x_m=[0, 300]"])]
     kwargs = {"algo_overrides": {**ALGO, "num_envs": 1}, "progress": False, "checkpoint_every": 2, "imitate": "greedy"}
     clean = train_run("ly-masac", cfgs, 6, 2, tmp_path / "clean", **kwargs)
-    save = train._Run._save_checkpoint
-
-    def stop_at_episode_4(run):
-        save(run)
-        if run.episode == 4:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(train._Run, "_save_checkpoint", stop_at_episode_4)
-    with pytest.raises(KeyboardInterrupt):
+    with stopped_after(4):
         train_run("ly-masac", cfgs, 6, 2, tmp_path / "killed", **kwargs)
-    monkeypatch.setattr(train._Run, "_save_checkpoint", save)
     train_run("ly-masac", cfgs, 6, 2, tmp_path / "killed", resume=True, **kwargs)
     assert _costs(tmp_path / "killed" / "metrics.csv") == _costs(clean / "metrics.csv")
 

@@ -66,22 +66,13 @@ def test_a_mixture_cycles_its_scenarios_and_records_them(tmp_path):
     assert 0 <= mixture_seed(2**63 - 1, 1) < 2**63
 
 
-def test_a_mixture_resumes_exactly_where_it_stopped(tmp_path, monkeypatch):
+def test_a_mixture_resumes_exactly_where_it_stopped(tmp_path, stopped_after):
     cfgs = [load_config(f, []) for f in _files(tmp_path)]
     clean = train_run(
         "ly-dtmpo", cfgs, 8, 4, tmp_path / "clean", algo_overrides=ALGO, progress=False, checkpoint_every=2
     )
-    save = train._Run._save_checkpoint
-
-    def stop_after_episode_4(run):
-        save(run)
-        if run.episode == 4:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(train._Run, "_save_checkpoint", stop_after_episode_4)
-    with pytest.raises(KeyboardInterrupt):
+    with stopped_after(4):
         train_run("ly-dtmpo", cfgs, 8, 4, tmp_path / "killed", algo_overrides=ALGO, progress=False, checkpoint_every=2)
-    monkeypatch.setattr(train._Run, "_save_checkpoint", save)
     assert len(_rows(tmp_path / "killed" / "metrics.csv")) == 4
     train_run(
         "ly-dtmpo",
