@@ -1,4 +1,4 @@
-"""``isac-iov train``: train one algorithm on one scenario, with checkpoints and exact resume.
+"""``isac-iov train``: train one algorithm on one scenario or a mixture, with checkpoints and exact resume.
 
     isac-iov train --algo ly-dtmpo [--config FILE]... [--set key=value]... [--vary key=[v1, v2, ...]]... \\
         [--episodes 1800] [--seed 0] --out RUN_DIR [--resume] [--checkpoint-every 100] \\
@@ -9,7 +9,8 @@
 batched env and generator, so every scenario gets the same share of episodes in turn, and a resumed run
 continues the cycle where it stopped.  The networks must not depend on the scenario: the PPO learners with
 the per-link actor and critic (``algo.actor=link``, ``algo.critic_state=link``: a mixture sets both unless
-``--set`` says otherwise, which is refused) and the reward form ``auto`` resolves per scenario.  The
+``--set`` says otherwise, which is refused), the reward form ``auto`` resolves per scenario and each scenario
+scales its rewards by its own statistics (:meth:`.mappo.MAPPO.retarget`).  The
 off-policy learners train on one scenario, except by imitation (``--imitate``), which any learner's per-link
 actor does on a mixture.  ``--set`` scenario keys apply to every file; ``--vary KEY=[V1, V2, ...]`` (repeatable)
 makes a mixture of every file with every combination of the listed values (files outer, the last ``--vary``
@@ -26,7 +27,8 @@ before the first episode (:mod:`.warmstart`); by default actors start from scrat
 
 The run directory holds
 
-* ``config.yaml`` - the scenario actually trained on (Ly-MAPPO: twin off);
+* ``config.yaml`` - the scenario actually trained on (Ly-MAPPO: twin off; a mixture's first, the others in
+  ``mixture.yaml``);
 * ``algo.yaml`` - algorithm name, hyper-parameters, episodes, seed and the code version
   (:func:`isac_iov.rundir.code_fingerprint`);
 * ``metrics.csv`` - one row per episode (columns in :mod:`.metrics`) and ``tb/``
