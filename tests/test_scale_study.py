@@ -60,3 +60,21 @@ def test_scale_study_requests_that_cannot_work_are_refused(tmp_path, error_line)
     assert cli.main(["reproduce", "all", "--tiny", "--algos", "ly-dtmpo", "--out", out]) == 2
     assert "--algos: chooses the learners of scale" in error_line("reproduce")
     assert not (tmp_path / "x").exists()
+
+
+def test_the_zero_shot_benchmark_trains_once_and_prints_every_network(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_zeroshot.py"
+    args = ["--seeds", "1", "--episodes", "2", "--eval-episodes", "1", "--out", str(tmp_path)]
+    args += ["--set", "episode_slots=3", "--set", "algo.num_envs=1", "--set", "algo.hidden=8"]
+    runs = [subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, check=True)]
+    rows = [line.split() for line in runs[0].stdout.splitlines() if line.split()[:1] in (["city"], ["spider"])]
+    assert [r[:2] for r in rows] == [["city", "training"], ["spider", "test"]]
+    cost, to_opt, greedy, opt = float(rows[1][2]), float(rows[1][3]), float(rows[1][7]), float(rows[1][8])
+    assert to_opt == pytest.approx(cost / opt, abs=1e-3) and 0 < greedy and rows[1][9] in ("met", "MISSED")
+    runs.append(subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, check=True))
+    assert runs[1].stdout == runs[0].stdout  # the run and every evaluation reused
+    assert "zero-shot target on the test networks:" in runs[0].stdout
