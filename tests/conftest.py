@@ -135,19 +135,19 @@ def played_env() -> Callable[..., tuple[BatchedEnv, np.ndarray]]:
 def stopped_after(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], contextlib.AbstractContextManager[None]]:
     """``with stopped_after(episode): train_run(...)``: the run stops (``KeyboardInterrupt``, as on Ctrl-C) right
     after it writes the checkpoint of ``episode``; the ``with`` block asserts that it did."""
-    from isac_iov.learners import train
+    from isac_iov.learners.loop import TrainingLoop
 
-    save = train._Run._save_checkpoint
+    save = TrainingLoop._save_checkpoint
 
     @contextlib.contextmanager
     def stop(episode: int) -> Iterator[None]:
-        def save_then_stop(run: train._Run) -> None:
+        def save_then_stop(run: TrainingLoop) -> None:
             save(run)
             if run.episode == episode:
                 raise KeyboardInterrupt
 
         with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
-            patch.setattr(train._Run, "_save_checkpoint", save_then_stop)
+            patch.setattr(TrainingLoop, "_save_checkpoint", save_then_stop)
             yield
 
     return stop

@@ -19,7 +19,8 @@ from isac_iov.env.core import BatchedEnv
 from isac_iov.evaluate import evaluate_policy
 from isac_iov.learners import load_policy, train
 from isac_iov.learners.linknet import LinkCritic, LinkScenario
-from isac_iov.learners.train import mixture_seed, train_run
+from isac_iov.learners.loop import mixture_seed
+from isac_iov.learners.train import train_run
 
 SMALL = {"num_cvs": 3, "episode_slots": 5}
 WIDE = {"num_cvs": 5, "episode_slots": 4, "rsu": {"x_m": [0.0, 200.0, 400.0, 600.0]}}
