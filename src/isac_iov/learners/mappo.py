@@ -15,7 +15,10 @@ is zero, docs/model.md#twin-absent).
   ``critic_state = pooled`` (``auto`` above 16 CVs) replaces the global state by
   its mean and spread over CVs, and ``agent_id = none`` drops the one-hot
   agent id of the critic (and of the shared actor), so neither network grows
-  with the number of CVs (:mod:`.common`).
+  with the number of CVs (:mod:`.common`); ``critic_state = link``
+  (:class:`.linknet.LinkCritic`, taken by a mixture of scenarios) reads the
+  observation alone through a per-link body and pools the CVs' own features,
+  so the critic fits any number of CVs and RSUs.
 * **Update** (per iteration of ``num_envs`` episodes): GAE (``gamma``,
   ``gae_lambda``) with a bootstrap at the time-limit end of each episode;
   ``epochs`` passes of the clipped surrogate (``clip_eps``) over minibatches of
