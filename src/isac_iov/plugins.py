@@ -1,7 +1,7 @@
 """Your algorithm next to the paper's: policies and learners from other packages, by name.
 
 Two ways to name one, wherever isac-iov takes a policy or a learner (``evaluate --policy``, ``train --algo``,
-``train --init`` / ``--imitate``, ``reproduce scale --algos``):
+``reproduce scale --algos``; ``train --init`` and ``--imitate`` take the built-in reference policies only):
 
 * **an installed entry point**: a package declares, in its ``pyproject.toml``, ::
 

@@ -52,6 +52,11 @@ class Normalisers:
         )
 
 
+def rsu_available_hz(cfg: Config) -> float:
+    """``F^max - C^twin``: an RSU's CPU left to the CVs' parts once the twin has its reserve."""
+    return cfg.rsu.cpu_max_hz * (1.0 - cfg.rsu.twin_reserve_fraction)
+
+
 @dataclass
 class Physical:
     """The physical state of one slot, batched ``(E, I)`` or ``(E, I, K)``."""
@@ -92,7 +97,7 @@ class Scenario:
             np.asarray(cfg.rsu.y_m, dtype=float) if cfg.rsu.y_m else np.full(self.num_rsus, cfg.rsu.lateral_offset_m)
         )
         self.trace: Trace | None = None if cfg.mobility.source == "builtin" else check_config(cfg)
-        self.rsu_available_hz = cfg.rsu.cpu_max_hz * (1.0 - cfg.rsu.twin_reserve_fraction)
+        self.rsu_available_hz = rsu_available_hz(cfg)
         self.norm = Normalisers.from_config(cfg)
 
     def lane_y_m(self, lane: np.ndarray) -> np.ndarray:

@@ -35,7 +35,7 @@ from ..env.rollout import rollout
 from .common import as_tensor, to_actions
 from .linknet import LinkNorm, LinkScenario
 from .networks import Actor
-from .warmstart import CLIP_EPS
+from .warmstart import pre_action_target
 
 MEMORY_EPISODES = 32  # episodes of labelled slots each scenario's aggregate keeps
 FIT_STEPS = 200  # Adam steps per iteration
@@ -47,10 +47,8 @@ class Imitation:
     """The DAgger loop of the module docstring for ``actor`` on scenarios ``cfgs`` with teacher ``teacher``."""
 
     def __init__(self, actor: Actor, cfgs: list[Config], teacher: str, seed: int, episodes: int):
-        from ..policies import REGISTRY, make_policy
+        from ..policies import make_policy
 
-        if teacher not in REGISTRY:
-            raise ValueError(f"--imitate: unknown reference policy {teacher!r} (known: {', '.join(REGISTRY)})")
         self.actor, self.episodes = actor, episodes
         self.teachers = [make_policy(teacher, c, seed) for c in cfgs]
         self.links = [LinkScenario.of(c) for c in cfgs]
@@ -97,17 +95,21 @@ class Imitation:
             obs, labels = self.data[j]
             self._retarget(j)
             idx = torch.randint(obs.shape[0], (max(1, BATCH_CVS // obs.shape[1]),), generator=self.gen)
-            loss = (self.actor.pre_mean(obs[idx]) - _target(labels[idx])).pow(2).mean()
+            loss = self._error(obs[idx], labels[idx])
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()
         self.iterations += 1
+        errors = []
         with torch.no_grad():
-            errors = []
             for j in filled:
                 self._retarget(j)
-                errors.append(float((self.actor.pre_mean(self.data[j][0]) - _target(self.data[j][1])).pow(2).mean()))
+                errors.append(float(self._error(*self.data[j])))
         return {"imitation_mse": float(np.mean(errors))}
+
+    def _error(self, obs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The mean squared error of the actor's pre-action against the labels' (:func:`.pre_action_target`)."""
+        return (self.actor.pre_mean(obs) - pre_action_target(labels)).pow(2).mean()
 
     def _retarget(self, j: int) -> None:
         if isinstance(self.actor.obs_norm, LinkNorm):
@@ -128,7 +130,3 @@ class Imitation:
         self.opt.load_state_dict(state["opt"])
         self.gen.set_state(state["gen"])
         self.iterations = int(state["iterations"])
-
-
-def _target(labels: torch.Tensor) -> torch.Tensor:
-    return torch.logit(labels.clamp(CLIP_EPS, 1.0 - CLIP_EPS))

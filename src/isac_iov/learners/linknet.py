@@ -33,7 +33,7 @@ from torch import nn
 
 from ..config import Config
 from ..env.core import LINK_FEATURE_NAMES, OWN_FEATURE_NAMES, dims
-from ..scenario import Normalisers
+from ..scenario import Normalisers, rsu_available_hz
 from ..twin import LOAD_FEATURES
 from .networks import RunningNorm
 
@@ -55,8 +55,8 @@ class LinkScenario:
 
     @classmethod
     def of(cls, cfg: Config) -> LinkScenario:
-        available_hz = cfg.rsu.cpu_max_hz * (1.0 - cfg.rsu.twin_reserve_fraction)
-        return cls(dims(cfg).own_names, available_hz * cfg.slot_s / Normalisers.from_config(cfg).queue_ref_cycles)
+        tasks = rsu_available_hz(cfg) * cfg.slot_s / Normalisers.from_config(cfg).queue_ref_cycles
+        return cls(dims(cfg).own_names, tasks)
 
 
 @dataclass(frozen=True)
@@ -165,6 +165,11 @@ def _mlp(d_in: int, hidden: int, d_out: int, out_gain: float = 1.0) -> nn.Sequen
     return nn.Sequential(*net, head)
 
 
+def _pool(h: torch.Tensor, x: LinkInputs) -> torch.Tensor:
+    """The mean over each CV's links of their embeddings ``h (L, H)``: ``(N, H)``, zeros for a CV without links."""
+    return torch.zeros(x.own.shape[0], h.shape[-1], dtype=h.dtype).index_add(0, x.row, h) * x.inv_links[:, None]
+
+
 class LinkNet(nn.Module):
     """``heads`` action-shaped outputs ``(..., I, heads * (1 + 3K))`` from :class:`LinkInputs` (see the module
     docstring); ``init`` is the initial pre-action of each part (local, task, bandwidth, CPU)."""
@@ -184,7 +189,7 @@ class LinkNet(nn.Module):
     def forward(self, x: LinkInputs) -> torch.Tensor:
         n, k, heads = x.own.shape[0], x.num_rsus, self.heads
         h = self.phi(x.links)
-        pooled = torch.zeros(n, h.shape[-1], dtype=h.dtype).index_add(0, x.row, h) * x.inv_links[:, None]
+        pooled = _pool(h, x)
         per_link = self.psi(torch.cat([h, pooled[x.row]], dim=-1)).reshape(-1, heads, 3)  # (L, heads, 3)
         local = self.rho(torch.cat([x.own, pooled, x.inv_links[:, None]], dim=-1))  # (N, heads)
         rsu = torch.full((n, k, heads, 3), OUT_OF_COVERAGE_PRE_ACTION, dtype=h.dtype)
@@ -215,7 +220,7 @@ class LinkCritic(nn.Module):
         x = self.obs_norm(obs)
         n, i = x.own.shape[0], obs.shape[-2]
         h = self.phi(x.links)
-        pooled = torch.zeros(n, h.shape[-1], dtype=h.dtype).index_add(0, x.row, h) * x.inv_links[:, None]
+        pooled = _pool(h, x)
         own = x.own.reshape(-1, i, x.own.shape[-1])
         context = torch.cat([own.mean(-2), own.std(-2, unbiased=False)], dim=-1)  # (envs, 2F)
         context = context[:, None].expand(-1, i, -1).reshape(n, -1)

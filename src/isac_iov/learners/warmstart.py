@@ -54,6 +54,11 @@ def collect(
     return as_tensor(np.concatenate(xs)), as_tensor(np.concatenate(ys))
 
 
+def pre_action_target(actions: torch.Tensor) -> torch.Tensor:
+    """What a clone's pre-action is fitted to: ``logit(clip(a, eps, 1 - eps))`` of the reference's actions."""
+    return torch.logit(actions.clamp(CLIP_EPS, 1.0 - CLIP_EPS))
+
+
 def behaviour_clone(
     actor: Actor,
     obs: torch.Tensor,
@@ -67,7 +72,7 @@ def behaviour_clone(
     """Fit ``actor.pre_mean(obs)`` to the logits of ``actions`` in ``steps`` Adam steps on random minibatches
     (learning rate decaying linearly to zero); returns the final mean squared error over all samples."""
     actor.obs_norm.update(obs)
-    target = torch.logit(actions.clamp(CLIP_EPS, 1.0 - CLIP_EPS))
+    target = pre_action_target(actions)
     params = [p for name, p in actor.named_parameters() if name != "log_std"]
     opt = torch.optim.Adam(params, lr=lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 1.0 - k / steps)
