@@ -30,27 +30,20 @@ the same inputs (:mod:`benchruns`).
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from bench_env import batched_rate  # this script's folder is on sys.path when it runs
 from benchruns import evaluate, train
 from benchruns import scenario_sets as shipped_sets
 from isac_iov.config import Config, ConfigError, load_config
+from isac_iov.experiments.specs import standin_overrides
 from isac_iov.learners.offpolicy import OffPolicyConfig
 
 TARGET_RSS_GIB = 2.0
 TARGET_RATIO = 2.0
 DEFAULT_CVS, DEFAULT_BATCH = 5, OffPolicyConfig().batch_size  # Table II's CVs; the off-policy learners' batch_size
 DEFAULT_AGENT_BATCH = DEFAULT_CVS * DEFAULT_BATCH
-STANDIN_RSUS_M = [100.0 + 200.0 * k for k in range(16)]
-STANDIN = [
-    "num_cvs=50",
-    "road.length_m=3200",
-    f"rsu.x_m={json.dumps(STANDIN_RSUS_M)}",
-    "vehicle.initial_x_m=[0, 3200]",
-    "rsu.cpu_max_hz=37.5e9",  # as the city scenario: Table II's RSU CPU per CV (16 x 37.5 GHz / 50 = 12 GHz)
-]
+STANDIN = list(standin_overrides(50))  # the city's CVs per RSU and RSU CPU per CV (16 x 37.5 GHz / 50 = 12 GHz)
 
 
 def scenario_sets(name: str) -> list[str]:

@@ -60,6 +60,7 @@ class IsacIovParallelEnv(ParallelEnv):
                 raise ValueError(f"{option}: must be one of {allowed}, got {value!r}")
         self.actions, self.reward = actions, reward
         self.core = BatchedEnv(cfg, num_envs=1, seed=seed)
+        self._coverage, self._parts = dims(cfg).link("in_coverage"), layout(cfg.num_rsus)  # for the action masks
         self.possible_agents = [f"cv_{i}" for i in range(cfg.num_cvs)]
         self.agents: list[str] = []
         self._started = False
@@ -144,8 +145,7 @@ class IsacIovParallelEnv(ParallelEnv):
     def _masks(self, obs: np.ndarray) -> np.ndarray:
         """Per CV, which entries of its next action act: the local weight and every entry of an RSU its
         observation ``obs (1, I, O)`` says is in coverage."""
-        reachable = obs[0, :, dims(self.core.cfg).link("in_coverage")] > 0.5
-        parts = layout(self.core.num_rsus)
+        reachable, parts = obs[0, :, self._coverage] > 0.5, self._parts
         mask = np.zeros((self.core.num_cvs, parts.dim), dtype=bool)
         mask[:, parts.local] = True
         for part in (parts.task, parts.bandwidth, parts.cpu):
