@@ -78,7 +78,7 @@ where an RSU has CPU left), scaled (``LyOptDualConfig.bound_price_scales``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -178,6 +178,13 @@ class Model:
     kappa_rsu: float
     tx_power_w: float
     available_hz: float
+    kappa_cycles: np.ndarray = field(init=False)  # (E, I, 1) kappa_rsu c: energy per Hz^2 of an RSU part
+    curvature: np.ndarray = field(init=False)  # (E, I, 1) 2 w_E kappa_rsu c: the energy term's gradient factor
+
+    def __post_init__(self) -> None:
+        c = self.cycles[..., None]
+        self.kappa_cycles = self.kappa_rsu * c
+        self.curvature = 2.0 * self.w_e[..., None] * self.kappa_rsu * c
 
 
 def build_model(scn: Scenario, phys: Physical, q: QueueState, waits_s: tuple[np.ndarray, np.ndarray]) -> Model:
@@ -235,11 +242,10 @@ def fill_time_s(rate: np.ndarray, sorted_wait_s: np.ndarray, order: np.ndarray) 
 
 @dataclass
 class CvSolution:
-    """Each CV's best split for given CPU: cost ``(E, I)``, finish time, shares ``(E, I, 1+K)``, gradient."""
+    """Each CV's best split for given CPU: cost ``(E, I)``, shares ``(E, I, 1+K)``, gradient."""
 
     cost: np.ndarray
     switch_cost: np.ndarray  # (E, I) how much more the other local option costs under this CPU
-    finish_s: np.ndarray
     share: np.ndarray
     grad: np.ndarray  # (E, I, K) d cost / d F_ik, per Hz
     price: np.ndarray  # (E, I, K) the drift's share of it: cost per Hz of a part's CPU
@@ -264,15 +270,16 @@ def split(m: Model, f_hz: np.ndarray, band: np.ndarray, local_mode: np.ndarray) 
     denom = upload * f_hz + c
     servers = f_hz.shape[:-1] + (f_hz.shape[-1] + 1,)
     rate = np.empty((2,) + servers)
-    rate[..., 1:] = f_hz / denom  # f is 0 where an RSU is out of reach (project_columns)
+    np.divide(f_hz, denom, out=rate[..., 1:])  # f is 0 where an RSU is out of reach (project_columns)
     rate[0, ..., 0] = 0.0
     rate[1, ..., 0] = m.local_rate * (local_mode != NO_LOCAL)
     t = fill_time_s(rate, m.sorted_wait_s, m.order)  # (2, E, I)
-    active = np.where(m.wait_s < t[..., None], rate, 0.0)
-    share = active * (t[..., None] - m.wait_s)
+    t_col = t[..., None]
+    active = np.where(m.wait_s < t_col, rate, 0.0)
+    share = active * (t_col - m.wait_s)
     e_all = np.empty((2,) + servers)
     e_all[..., 0] = m.local_cost
-    e_all[..., 1:] = m.w_e[..., None] * (m.tx_power_w * upload + m.kappa_rsu * c * f_hz**2)
+    np.multiply(m.w_e[..., None], m.tx_power_w * upload + m.kappa_cycles * f_hz**2, out=e_all[..., 1:])
     e_rsu = e_all[..., 1:]
     # the RSU drift of a part: per share or per Hz (work-conserving: whichever of lambda, tau F is larger)
     if not m.backlog:
@@ -288,13 +295,12 @@ def split(m: Model, f_hz: np.ndarray, band: np.ndarray, local_mode: np.ndarray) 
     rho = (m.w_t + (active * e_all).sum(-1)) / np.maximum(active.sum(-1), TINY)
     slack = np.maximum(np.minimum(t, 1e6)[..., None] - m.wait_s[..., 1:], 0.0)  # 0 on a server-less option
     grad = slack * c / denom**2 * (e_rsu - rho[..., None])
-    grad += 2.0 * m.w_e[..., None] * m.kappa_rsu * c * share[..., 1:] * f_hz + price
+    grad += m.curvature * share[..., 1:] * f_hz + price
     one = (cost[1] < cost[0]) | (local_mode == LOCAL_JOINS)
     both = one[..., None]
     return CvSolution(
         np.where(one, cost[1], cost[0]),
         np.abs(cost[1] - cost[0]),
-        np.where(one, t[1], t[0]),
         np.where(both, share[1], share[0]),
         np.where(both, grad[1], grad[0]),
         np.where(both, price[1], price[0]) if price.ndim > f_hz.ndim else price,
@@ -308,10 +314,11 @@ def project_columns(f: np.ndarray, allowed: np.ndarray) -> np.ndarray:
     over = f.sum(-2) > 1.0
     if not over.any():
         return f
-    desc = -np.sort(-f, axis=-2)
+    desc = np.sort(f, axis=-2)[..., ::-1, :]
     excess = np.cumsum(desc, -2) - 1.0
-    count = (desc * np.arange(1, f.shape[-2] + 1)[:, None] > excess).sum(-2, keepdims=True)
-    theta = np.take_along_axis(excess, count - 1, -2) / count
+    rank = np.arange(1, f.shape[-2] + 1)[:, None]
+    count = (desc * rank > excess).sum(-2, keepdims=True)
+    theta = np.where(rank == count, excess, 0.0).sum(-2, keepdims=True) / count  # excess at row count - 1
     return np.where(over[:, None, :], np.maximum(f - theta, 0.0), f)
 
 
@@ -351,13 +358,14 @@ def descend(
     cur = start
     total = cur.cvs.cost.sum(-1)
     lr = np.full(total.shape, step)
+    by_rsu = per_rsu[:, None, None]
     for _ in range(iterations):
         g = cur.cvs.grad * m.available_hz
         # the gradient scaled to unit max-norm over the env, or over each RSU's users where ``per_rsu``
-        scale = np.where(
-            per_rsu[:, None, None], np.abs(g).max(axis=-2, keepdims=True), np.abs(g).max(axis=(-1, -2), keepdims=True)
+        size = np.abs(g)
+        scale = np.maximum(
+            np.where(by_rsu, size.max(axis=-2, keepdims=True), size.max(axis=(-1, -2), keepdims=True)), TINY
         )
-        scale = np.maximum(scale, TINY)
         f = project_columns(cur.f - lr[:, None, None] * g / scale, allowed)
         band = bandwidth_rule(m, cur.cvs.share[..., 1:], f > 0, sharing, floor)
         trial = Allocation(f, band, split(m, f * m.available_hz, band, local_mode))
