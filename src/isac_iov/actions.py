@@ -50,6 +50,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .physics.sums import sum_last, sum_over_cvs
+
 
 @dataclass(frozen=True)
 class ActionLayout:
@@ -114,18 +116,18 @@ def check_actions(actions: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     a = np.asarray(actions, dtype=float)
     if a.shape != shape:
         raise ActionError(f"actions: expected shape {shape}, got {a.shape}")
+    if ((a >= 0) & (a <= 1)).all():  # one pass for the usual case (False on NaN)
+        return a
     if not np.isfinite(a).all():
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
         raise ActionError(f"actions: non-finite value {a[bad]} at index {bad}")
-    if (a < 0).any() or (a > 1).any():
-        bad = tuple(int(i) for i in np.argwhere((a < 0) | (a > 1))[0])
-        raise ActionError(f"actions: value {a[bad]} at index {bad} outside [0, 1]")
-    return a
+    bad = tuple(int(i) for i in np.argwhere((a < 0) | (a > 1))[0])
+    raise ActionError(f"actions: value {a[bad]} at index {bad} outside [0, 1]")
 
 
 def _normalise(w_loc: np.ndarray, w_rsu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Weights divided by their sum per CV; all-zero weights run locally."""
-    total = w_loc + w_rsu.sum(axis=-1)
+    total = w_loc + sum_last(w_rsu)
     empty = total <= 0
     safe = np.where(empty, 1.0, total)
     return np.where(empty, 1.0, w_loc / safe), w_rsu / safe[..., None]
@@ -149,13 +151,13 @@ def task_shares(actions: np.ndarray, reachable: np.ndarray, min_share: float = 0
 def bandwidth_shares(actions: np.ndarray, used: np.ndarray, sharing: str, floor: float) -> np.ndarray:
     """C4: bandwidth fraction ``b_ik`` of each used link (0 on unused links)."""
     w = np.where(used, np.maximum(actions[..., layout(used.shape[-1]).bandwidth], floor), 0.0)
-    axis = -1 if sharing == "per_cv" else -2
-    total = w.sum(axis=axis, keepdims=True)
-    return np.divide(w, total, out=np.zeros_like(w), where=total > 0)
+    total = sum_last(w)[..., None] if sharing == "per_cv" else sum_over_cvs(w, keepdims=True)
+    some = total > 0
+    return np.where(some, w / np.where(some, total, 1.0), 0.0)
 
 
 def rsu_cpu_hz(actions: np.ndarray, used: np.ndarray, available_hz: float, floor: float) -> np.ndarray:
     """C6: CPU ``F_ik`` each RSU gives to each CV's part (scaled so each RSU's sum fits)."""
     req = np.where(used, np.maximum(actions[..., layout(used.shape[-1]).cpu], floor), 0.0)
-    total = req.sum(axis=-2, keepdims=True)
+    total = sum_over_cvs(req, keepdims=True)
     return available_hz * req / np.maximum(total, 1.0)

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import actions as act
 from .physics import channel, computing, cost, queues
+from .physics.sums import sum_last, sum_over_cvs
 from .scenario import Physical, Scenario
 
 
@@ -134,7 +135,7 @@ def links(
         bandwidth=bandwidth,
         rate_bps=rate,
         rsu_cpu_hz=f_rsu,
-        rsu_given_hz=f_rsu.sum(axis=-2),
+        rsu_given_hz=sum_over_cvs(f_rsu),
         datat_s=computing.datat_upload_s(share_rsu, phys.data_bits, rate),
         instruction_s=computing.instruction_upload_s(used, phys.instruction_bits, rate),
         cotransform_s=computing.rsu_cycles_time_s(share_rsu, phys.data_bits, phys.cotransform_cycles_per_bit, f_rsu),
@@ -159,7 +160,7 @@ def outcome(scn: Scenario, phys: Physical, q: QueueState, ln: Links, eta: np.nda
     lam_link = queues.rsu_arrivals_cycles(
         ln.share_rsu, phys.data_bits, phys.intensity_cycles_per_bit, phys.cotransform_cycles_per_bit, eta
     )
-    lam_rsu = lam_link.sum(axis=-2)
+    lam_rsu = sum_over_cvs(lam_link)
     backlog_in, service = rsu_service(cfg.rsu.service, lam_link, ln, scn.rsu_available_hz, cfg.slot_s)
     dq_loc, dq_rsu = queueing_delay_s(scn, phys, q, lam_loc, lam_rsu)
     # Delay, eqs. (19), (21).
@@ -173,7 +174,7 @@ def outcome(scn: Scenario, phys: Physical, q: QueueState, ln: Links, eta: np.nda
     if cfg.lyapunov.energy_queue == "per_cv":
         driver, budget = energy, np.full(energy.shape, budget_cv)
     else:
-        total = energy.sum(axis=-1, keepdims=True)
+        total = sum_last(energy)[..., None]
         driver = np.broadcast_to(total, energy.shape)
         budget = np.full(energy.shape, budget_cv * scn.num_cvs)
     # Drift-plus-penalty, eqs. (39), (44), and its split over CVs.
@@ -181,7 +182,7 @@ def outcome(scn: Scenario, phys: Physical, q: QueueState, ln: Links, eta: np.nda
     terms_loc = cost.queue_drift_terms(q.local_cycles, lam_loc, phys.cpu_hz * cfg.slot_s, qref)
     terms_rsu = cost.queue_drift_terms(q.rsu_cycles, backlog_in, service * cfg.slot_s, qref)
     terms_e = cost.queue_drift_terms(q.energy_j, driver, budget, norm.energy_queue_ref_j)
-    drift_loc, drift_rsu, drift_e = terms_loc.sum(-1), terms_rsu.sum(-1), terms_e.sum(-1)
+    drift_loc, drift_rsu, drift_e = sum_last(terms_loc), sum_last(terms_rsu), sum_last(terms_e)
     objective = cost.drift_plus_penalty(cfg.lyapunov.v_control, sys_cost, drift_loc, drift_rsu, drift_e)
     per_cv = cost.per_cv_objective(cfg.lyapunov.v_control, c, terms_loc, terms_rsu, lam_link, terms_e)
     return Outcome(
@@ -242,9 +243,9 @@ def rsu_service(
     * ``capacity``: every arrival joins the queue, served by ``F^max - C^twin``.
     """
     if rule == "work_conserving":
-        leftover = np.maximum(link_arrivals - ln.rsu_cpu_hz * slot_s, 0.0).sum(axis=-2)
+        leftover = sum_over_cvs(np.maximum(link_arrivals - ln.rsu_cpu_hz * slot_s, 0.0))
         return leftover, np.maximum(available_hz - ln.rsu_given_hz, 0.0)
-    arrivals = link_arrivals.sum(axis=-2)
+    arrivals = sum_over_cvs(link_arrivals)
     if rule == "allocated":
         return arrivals, np.where(ln.used.any(axis=-2), ln.rsu_given_hz, available_hz)
     return arrivals, np.full(arrivals.shape, available_hz)

@@ -30,6 +30,7 @@ from collections import deque
 
 import numpy as np
 
+from .physics.sums import max_last, sum_last, sum_over_cvs
 from .scenario import Physical, Scenario
 from .slot import Links, select_modes
 
@@ -40,7 +41,7 @@ LOAD_FEATURES = len(LOAD_FEATURE_NAMES)
 
 def coverage_claims(reachable: np.ndarray) -> np.ndarray:
     """Each CV's claim on each RSU ``(E, I, K)``: ``1 / n_i`` on the ``n_i`` RSUs it reaches, 0 elsewhere."""
-    return reachable / np.maximum(reachable.sum(axis=-1, keepdims=True), 1)
+    return reachable / np.maximum(sum_last(reachable.astype(float)), 1.0)[..., None]
 
 
 def rsu_load(scn: Scenario, phys: Physical, reachable: np.ndarray, last_cpu_hz: np.ndarray) -> np.ndarray:
@@ -57,9 +58,9 @@ def rsu_load(scn: Scenario, phys: Physical, reachable: np.ndarray, last_cpu_hz: 
     claim = coverage_claims(reachable)
     cycles = (phys.data_bits * phys.intensity_cycles_per_bit)[..., None]
     features = {
-        "coverage_fraction": reachable.mean(axis=-2),
-        "contention": claim.sum(axis=-2),
-        "demand": (claim * cycles).sum(axis=-2) / scn.norm.queue_ref_cycles,
+        "coverage_fraction": sum_over_cvs(reachable.astype(float)) / reachable.shape[-2],
+        "contention": sum_over_cvs(claim),
+        "demand": sum_over_cvs(claim * cycles) / scn.norm.queue_ref_cycles,
         "cpu_given": last_cpu_hz / scn.rsu_available_hz,
     }
     return np.stack([features[name] for name in LOAD_FEATURE_NAMES], axis=-1)
@@ -105,7 +106,9 @@ class DigitalTwin:
         """Record this slot's CV features ``(E, I, F)``, RSU queues ``(E, K)`` and loads (with the CPU
         ``rsu_given_hz`` (E, K) each RSU gave in the slot before); form the (lagged, noisy) view."""
         load = rsu_load(self.scn, phys, reachable, rsu_given_hz)
-        self._history.append((cv_features.copy(), rsu_cycles.copy(), load))
+        # The env makes new feature and queue arrays every slot and never writes to old ones, but the features
+        # live in the observation the env hands out: a lagging twin keeps its own copy.
+        self._history.append((cv_features.copy() if self.lag else cv_features, rsu_cycles, load))
         feats, q_rsu, load = self._history[0]
         if self.noise_std > 0:
 
@@ -113,7 +116,8 @@ class DigitalTwin:
                 return x * (1.0 + self.noise_std * self.rng.standard_normal(x.shape))
 
             feats, q_rsu, load = noisy(feats), np.maximum(noisy(q_rsu), 0.0), np.maximum(noisy(load), 0.0)
-        g_rsu = np.stack([q_rsu.sum(-1), q_rsu.mean(-1), q_rsu.max(-1)], axis=-1)
+        total = sum_last(q_rsu)
+        g_rsu = np.stack([total, total / q_rsu.shape[-1], max_last(q_rsu)], axis=-1)
         self._view = (feats, q_rsu, g_rsu, load)
 
     def global_view(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

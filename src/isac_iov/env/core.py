@@ -249,7 +249,7 @@ class BatchedEnv:
         self.t = 0
         self.phys = self.scn.new_physical(self.rng, self.num_envs)
         self.queues.reset()
-        self._features = self._cv_features(None)
+        self._new_features(None)
         self.twin.reset(self._features, self.phys, self._chan[1], self.queues.state.rsu_cycles)
         return self._observe_all()
 
@@ -277,11 +277,18 @@ class BatchedEnv:
         self.scn.advance_vehicles(p)
         for name, value in self.scn.draw_tasks(self.rng, self.num_envs).items():
             setattr(p, name, value)
-        self._features = self._cv_features(self.queues.state)
+        self._new_features(self.queues.state)
 
     # -- observations ------------------------------------------------------------------------
-    def _cv_features(self, queues: QueueState | None) -> np.ndarray:
-        """Each CV's own features ``(E, I, cv_feature_dim)`` given its queues (None: empty)."""
+    def _new_features(self, queues: QueueState | None) -> None:
+        """Start the next observation array with each CV's own features: the twin reads them from there
+        (one array per slot, never written after the slot, so the twin keeps no copy unless it lags)."""
+        self._obs = np.empty((self.num_envs, self.num_cvs, self.obs_dim))
+        self._features = self._cv_features(queues, self._obs[..., : self.cv_feature_dim])
+
+    def _cv_features(self, queues: QueueState | None, features: np.ndarray) -> np.ndarray:
+        """Each CV's own features ``(E, I, cv_feature_dim)`` given its queues (None: empty), written into
+        ``features``."""
         cfg, p = self.cfg, self.phys
         zeros = np.zeros(p.x_m.shape)
         q_loc = queues.local_cycles / self.scn.norm.queue_ref_cycles if queues is not None else zeros
@@ -308,15 +315,17 @@ class BatchedEnv:
             "in_coverage": reachable,
             "spectral_efficiency": se / SPECTRAL_EFF_SCALE,
         }
-        return np.concatenate(
-            [np.stack([own[n] for n in self._own_names], axis=-1), *(links[n] for n in LINK_FEATURE_NAMES)], axis=-1
-        )
+        own_dim = len(self._own_names)
+        np.stack([own[n] for n in self._own_names], axis=-1, out=features[..., :own_dim])
+        k = self.num_rsus
+        for j, name in enumerate(LINK_FEATURE_NAMES):
+            features[..., own_dim + j * k : own_dim + (j + 1) * k] = links[name]
+        return features
 
     def _observe_all(self) -> tuple[np.ndarray, np.ndarray]:
         """``(obs (E, I, O), global_state (E, G))`` from one read of the twin's view."""
         glob = self.global_state()
-        obs = np.empty((self.num_envs, self.num_cvs, self.obs_dim))
-        obs[..., : self.cv_feature_dim] = self._features
+        obs = self._obs
         obs[..., self.cv_feature_dim :] = glob[:, None, -self.twin_feature_dim :]
         return obs, glob
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .sums import max_last, sum_last
+
 
 def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """``num / den`` where ``num > 0``; 0 where ``num == 0`` (unused links)."""
-    out = np.zeros(np.broadcast(num, den).shape)
-    np.divide(num, den, out=out, where=num > 0)
-    return out
+    some = num > 0
+    return np.where(some, num / np.where(some, den, 1.0), 0.0)
 
 
 def local_delay_s(
@@ -80,7 +81,7 @@ def task_delay_s(
 ) -> np.ndarray:
     """Eqs. (19), (21): the max over the local part and every RSU part with a non-zero share."""
     loc = np.where(share_local > 0, local_total_s, 0.0)
-    rsu = np.where(used, rsu_total_s, 0.0).max(axis=-1)
+    rsu = max_last(np.where(used, rsu_total_s, 0.0))
     return np.maximum(loc, rsu)
 
 
@@ -88,4 +89,4 @@ def task_energy_j(
     local_j: np.ndarray, eta: np.ndarray, datat_j: np.ndarray, cotransform_j: np.ndarray, compute_j: np.ndarray
 ) -> np.ndarray:
     """Eq. (23): ``E_loc + sum_k [(1 - eta) E_DataT + eta E_co-tra + E_compt]``."""
-    return local_j + np.where(eta, cotransform_j, datat_j).sum(axis=-1) + compute_j.sum(axis=-1)
+    return local_j + sum_last(np.where(eta, cotransform_j, datat_j)) + sum_last(compute_j)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .sums import sum_last, sum_over_cvs
+
 
 def cv_cost(
     delay_s: np.ndarray, energy_j: np.ndarray, alpha: float, delay_ref_s: float, energy_ref_j: float
@@ -48,10 +50,10 @@ def per_cv_objective(
     each RSU's summand ``rsu_terms (..., K)`` in proportion to its arrivals there
     ``link_arrivals (..., I, K)`` (equal shares at an RSU nobody sends to).
     """
-    total = link_arrivals.sum(axis=-2, keepdims=True)
-    equal = np.full(link_arrivals.shape, 1.0 / link_arrivals.shape[-2])
-    weight = np.divide(link_arrivals, total, out=equal, where=total > 0)
-    return v_control * cost_per_cv + local_terms + (weight * rsu_terms[..., None, :]).sum(axis=-1) + energy_terms
+    total = sum_over_cvs(link_arrivals, keepdims=True)
+    some = total > 0
+    weight = np.where(some, link_arrivals / np.where(some, total, 1.0), 1.0 / link_arrivals.shape[-2])
+    return v_control * cost_per_cv + local_terms + sum_last(weight * rsu_terms[..., None, :]) + energy_terms
 
 
 def drift_plus_penalty(
