@@ -21,11 +21,11 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
 
+from harness import parse, parser, summary, target  # this script's folder is on sys.path when it runs
 from isac_iov import BatchedEnv, load_config
 from isac_iov.config import Config
 from isac_iov.policies import LyOptPolicy, make_policy
@@ -119,13 +119,13 @@ def bound_gap(cfg: Config, count: int, seed: int) -> tuple[float, float, float]:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = parser(__doc__)
     p.add_argument("--states", type=int, default=240, help="sampled states at 5 x 3 (>= 200 for the target)")
     p.add_argument("--slots", type=int, default=5, help="slots timed per scale")
     p.add_argument("--ref-max-cvs", type=int, default=20, help="time ly-opt up to this many CVs")
     p.add_argument("--bound-states", type=int, default=8, help="sampled states for the bound at each scale")
     p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args()
+    args = parse(p)
 
     print("decision time per slot, one env (ms; CPU time of the process, wall time in brackets):")
     print(f"{'CVs x RSUs':<12}{'ly-opt-dual':>20}{'ly-opt':>20}{'bound gap mean':>16}{'max':>8}{'bound ms':>10}")
@@ -153,10 +153,12 @@ def main() -> None:
         f"near 0); bound below both objectives on {stats['bound_ok']:.0%}"
     )
     t53, t100 = times[(5, 3)], times[(100, 16)]
-    print(
-        f"targets: <= 10 ms at 5 x 3 -> {'met' if t53 <= 0.010 else 'MISSED'}; no worse on >= 99 % -> "
-        f"{'met' if stats['no_worse'] >= 0.99 else 'MISSED'}; <= 1 s at 100 x 16 -> "
-        f"{'met' if t100 <= 1.0 else 'MISSED'}"
+    summary(
+        [
+            target("ly-opt-dual CPU time per slot at 5 x 3", t53 * 1e3, "<=", 10.0, "ms", ".1f"),
+            target("ly-opt-dual no worse than ly-opt, sampled states", stats["no_worse"], ">=", 0.99, fmt=".1%"),
+            target("ly-opt-dual CPU time per slot at 100 x 16", t100, "<=", 1.0, "s", ".3f"),
+        ]
     )
 
 

@@ -10,13 +10,13 @@ Run it alone on an idle machine, single-threaded::
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from harness import parse, parser  # this script's folder is on sys.path when it runs
 from isac_iov.config import SCENARIO_DIR, load_config
 from isac_iov.env.core import BatchedEnv
 from isac_iov.mobility.record import record
@@ -38,10 +38,10 @@ def cv_slots_per_s(config: str | None, overrides: list[str], envs: int, slots: i
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = parser(__doc__)
     p.add_argument("--envs", type=int, default=1024)
     p.add_argument("--slots", type=int, default=60)
-    args = p.parse_args()
+    args = parse(p)
     with tempfile.TemporaryDirectory() as tmp:
         road = Path(tmp) / "road.npz"
         record(road, 1000, vehicles=100, seed=0)

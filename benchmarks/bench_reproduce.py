@@ -19,12 +19,12 @@ already steps ``algo.num_envs`` environments in lockstep.)
 
 from __future__ import annotations
 
-import argparse
 import os
 import tempfile
 import time
 from pathlib import Path
 
+from harness import parse, parser  # this script's folder is on sys.path when it runs
 from isac_iov.experiments import runner, specs
 
 
@@ -38,11 +38,10 @@ def _time(runs: list[specs.RunSpec], workers: int, out: Path) -> tuple[float, fl
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = parser(__doc__, episodes=60)
     p.add_argument("--algo", default="ly-dtmpo", choices=specs.LEARNERS)
-    p.add_argument("--episodes", type=int, default=60)
-    p.add_argument("--runs", type=int, default=os.cpu_count() or 1)
-    args = p.parse_args()
+    p.add_argument("--runs", type=int, default=os.cpu_count() or 1, help="seeds 0..N-1, and processes in parallel")
+    args = parse(p)
     runs = [specs.RunSpec("train", args.algo, (), s, args.episodes) for s in range(args.runs)]
     with tempfile.TemporaryDirectory() as tmp:
         threads_s = _time(runs, 1, Path(tmp) / "threads")

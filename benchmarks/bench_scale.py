@@ -29,12 +29,12 @@ the same inputs (:mod:`benchruns`).
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from bench_env import batched_rate  # this script's folder is on sys.path when it runs
 from benchruns import evaluate, train
 from benchruns import scenario_sets as shipped_sets
+from harness import parse, parser, summary, target
 from isac_iov.config import Config, ConfigError, load_config
 from isac_iov.experiments.specs import standin_overrides
 from isac_iov.learners.offpolicy import OffPolicyConfig
@@ -58,10 +58,8 @@ def offpolicy_batch(num_cvs: int) -> int:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = parser(__doc__, episodes=300, eval_episodes=10, out=Path("bench_runs/scale"))
     p.add_argument("--scenario", default="standin", help="'standin' (builtin 50 x 16 road) or a shipped scenario")
-    p.add_argument("--episodes", type=int, default=300, help="training episodes per run")
-    p.add_argument("--eval-episodes", type=int, default=10)
     p.add_argument("--offpolicy", default="ly-masac", help="the off-policy learner to train")
     p.add_argument("--lyopt-cvs", type=int, default=10, help="evaluate ly-opt on scenarios up to this many CVs")
     p.add_argument("--cvs", default="100,200", help="further CV counts for the env throughput of the large scenario")
@@ -69,12 +67,11 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=2.0, help="time per throughput measurement")
     p.add_argument("--repeats", type=int, default=3, help="throughput measurements per case (the best counts)")
     p.add_argument("--skip-training", action="store_true", help="env throughput only")
-    p.add_argument("--out", type=Path, default=Path("bench_runs/scale"))
-    args = p.parse_args()
+    args = parse(p)
     scenarios = {"default": [], args.scenario: scenario_sets(args.scenario)}
 
     print(f"env throughput: batched core, {args.envs} envs, random actions, best of {args.repeats} interleaved runs")
-    print(f"{'scenario':<12}{'CVs':>6}{'RSUs':>6}{'CV-slots/s':>14}{'default/this':>14}  target <= {TARGET_RATIO:g}x")
+    print(f"{'scenario':<12}{'CVs':>6}{'RSUs':>6}{'CV-slots/s':>14}{'default/this':>14}")
     large = scenarios[args.scenario]
     counts = [load_config(None, large).num_cvs, *(int(c) for c in args.cvs.split(",") if c)]
     cases: list[tuple[str, Config]] = [("default", load_config())]
@@ -87,10 +84,15 @@ def main() -> None:
     for _ in range(args.repeats):  # interleaved, so a load change on a shared machine hits every case alike
         rates = [max(r, batched_rate(cfg, args.envs, args.seconds)) for r, (_, cfg) in zip(rates, cases, strict=True)]
     for (name, cfg), rate in zip(cases, rates, strict=True):
-        ratio = rates[0] / rate
-        verdict = "" if name == "default" else ("met" if ratio <= TARGET_RATIO else "MISSED")
-        print(f"{name:<12}{cfg.num_cvs:>6}{cfg.num_rsus:>6}{rate:>14,.0f}{ratio:>14.2f}  {verdict}", flush=True)
+        print(f"{name:<12}{cfg.num_cvs:>6}{cfg.num_rsus:>6}{rate:>14,.0f}{rates[0] / rate:>14.2f}", flush=True)
+    targets = [
+        target(
+            f"per-CV env rate, default / {name} at {cfg.num_cvs} CVs", rates[0] / rate, "<=", TARGET_RATIO, "x", ".2f"
+        )
+        for (name, cfg), rate in zip(cases[1:], rates[1:], strict=True)
+    ]
     if args.skip_training:
+        summary(targets)
         return
 
     header = (
@@ -129,11 +131,9 @@ def main() -> None:
             )
     print(header)
     print("\n".join(lines))
-    worst = max(rss)
-    print(
-        f"(seed 0, {args.episodes} training episodes, {args.eval_episodes} evaluation episodes; "
-        f"peak RSS {worst:.2f} GiB -> {'met' if worst <= TARGET_RSS_GIB else 'MISSED'} <= {TARGET_RSS_GIB:g} GiB)"
-    )
+    print(f"(seed 0, {args.episodes} training episodes, {args.eval_episodes} evaluation episodes)")
+    targets.append(target("peak RSS of every training run", max(rss), "<=", TARGET_RSS_GIB, "GiB", ".2f"))
+    summary(targets)
 
 
 if __name__ == "__main__":

@@ -1,20 +1,17 @@
 """Reference policies and the per-slot optimiser ly-opt: validity, hand-computed rules, optimality vs references."""
 
-import importlib.util
 import sys
 import types
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from isac_iov import BatchedEnv, load_config
 from isac_iov.actions import check_actions, layout
-from isac_iov.policies import REGISTRY, GreedyPolicy, LyOptConfig, LyOptPolicy, make_policy, reference
+from isac_iov.policies import REGISTRY, LyOptConfig, LyOptPolicy, make_policy
 from isac_iov.policies.lyopt import solve
 from isac_iov.policies.reference import water_fill
 from isac_iov.slot import evaluate
-from isac_iov.twin import DigitalTwin, coverage_claims
 
 SCENARIOS = {
     "default": [],
@@ -150,81 +147,3 @@ def test_make_policy_names_and_run_directories(tmp_path, monkeypatch):
     fake.load_policy = lambda path, algo=None: loaded.append(path) or "trained"
     monkeypatch.setitem(sys.modules, "isac_iov.learners", fake)
     assert make_policy(str(tmp_path), load_config(), 0) == "trained" and loaded == [str(tmp_path)]
-
-
-def _benchmark(name: str) -> types.ModuleType:
-    folder = Path(__file__).resolve().parents[1] / "benchmarks"
-    if str(folder) not in sys.path:  # as when the script runs: its folder holds benchruns
-        sys.path.insert(0, str(folder))
-    path = folder / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_blind_greedy_is_greedy_given_the_true_claims_and_no_backlog(played_env):
-    blind_greedy = _benchmark("bench_local_greedy").BlindGreedy
-
-    def others_claims(env: BatchedEnv) -> np.ndarray:
-        claims = coverage_claims(reference.link_view(env.scn, env.snapshot()[0]).reachable)
-        return claims.sum(axis=-2, keepdims=True) - claims
-
-    env = BatchedEnv(load_config(None, []), 4, seed=3)
-    obs, _ = env.reset()  # every queue empty: only the claims can differ
-    assert not env.snapshot()[1].rsu_cycles.any()
-    greedy = GreedyPolicy().act(env, obs)
-    np.testing.assert_allclose(blind_greedy(others_claims(env)).act(env, obs), greedy)
-    np.testing.assert_allclose(blind_greedy(None).act(env, obs), greedy)  # None: the true claims
-    mean_others = others_claims(env).mean(axis=(0, 1))  # a constant prior in place of the true claims
-    assert not np.allclose(blind_greedy(mean_others).act(env, obs), greedy)
-    env, obs = played_env(["rsu.service=allocated"], seed=1)  # RSU backlogs, which the blind rule ignores
-    assert env.snapshot()[1].rsu_cycles.max() > 0
-    greedy = GreedyPolicy().act(env, obs)
-    np.testing.assert_allclose(blind_greedy(None).act(env, obs), blind_greedy(others_claims(env)).act(env, obs))
-    assert not np.allclose(blind_greedy(None).act(env, obs), greedy)
-
-
-def test_reward_terms_add_up_to_the_reward_of_eq_39():
-    row = _benchmark("bench_reward_terms").reward_terms("greedy", "default", episodes=1, seed=0)
-    cfg = load_config(None, [])
-    terms = row["penalty"] + row["drift_local"] + row["drift_rsu"] + row["drift_energy"]
-    assert row["reward"] == pytest.approx(-terms, rel=1e-9)
-    # the system cost is the sum of the CVs' costs, so the penalty is V * N * (mean cost per CV)
-    assert row["penalty"] == pytest.approx(cfg.lyapunov.v_control * cfg.num_cvs * row["cost"], rel=1e-9)
-    assert row["penalty"] > 0 and row["energy_queue_j"] >= 0
-
-
-def test_imitation_views_show_only_the_information_they_name():
-    bench = _benchmark("bench_imitation")
-    originals = (BatchedEnv.step, DigitalTwin.view_features)
-    cfg = load_config(None, [])
-    k = cfg.num_rsus
-
-    def greedy_slot():
-        """A fresh env's first observations, then its first slot played by ``greedy``."""
-        env = BatchedEnv(cfg, 2, seed=0)
-        obs, _ = env.reset()
-        return env, obs, env.step(make_policy("greedy", cfg, 0).act(env, obs))
-
-    env, _, step = greedy_slot()
-    twin = slice(env.cv_feature_dim, env.obs_dim)
-    full = step.obs[..., twin]
-    contention = [k + 3 + r * 4 + 1 for r in range(k)]  # the second load feature of each RSU
-    with bench.restricted_view("twin=contention", k):
-        kept = greedy_slot()[2].obs[..., twin]
-    np.testing.assert_array_equal(kept[..., contention], full[..., contention])
-    assert np.all(np.delete(kept, contention, axis=-1) == 0) and np.any(full[..., contention] > 0)
-    for view in ("feedback", "beacon"):
-        with bench.restricted_view(view, k):
-            env, obs, step = greedy_slot()
-        assert np.all(obs[..., twin] == 0)  # nothing to feed back before the first slot
-        links, seen = step.outcome.links, step.obs[..., twin]
-        # feedback: each CV's own CPU share per RSU; beacon: the fraction of CVs using each RSU, seen by all
-        expected = links.rsu_cpu_hz / env.scn.rsu_available_hz if view == "feedback" else links.used.mean(-2)[:, None]
-        np.testing.assert_allclose(seen[..., :k], np.broadcast_to(expected, seen[..., :k].shape))
-        assert np.all(seen[..., k:] == 0) and np.any(seen[..., :k] > 0)
-    assert (BatchedEnv.step, DigitalTwin.view_features) == originals  # the views patch only inside their block
-    with pytest.raises(SystemExit, match="unknown twin group 'load'"), bench.restricted_view("twin=load", k):
-        pass

@@ -60,8 +60,8 @@ cost, ``ly-opt`` 0.276; Ly-MADDPG unless stated):
   out of an early energy-queue blow-up (-480 per slot at episode 200).
   With ``gamma = 0`` the critics' target is the scaled reward itself, so an
   update neither samples nor evaluates the next state (:meth:`OffPolicyLearner.td_target`):
-  an update takes 0.83-0.84 of the time (``benchmarks/bench_update.py --key gamma
-  --values 0.01,0``), and Ly-MASAC trained in 160 CPU s instead of 187 (seed 0,
+  an update takes 0.83-0.84 of the time (``bench_update.py --key gamma --values
+  0.01,0``, retired: docs/learners.md#retired-diagnostics), and Ly-MASAC trained in 160 CPU s instead of 187 (seed 0,
   both versions side by side).  Nothing else changes: Ly-MADDPG's training is
   bit-identical; Ly-MATD3 and Ly-MASAC draw fewer random numbers.
 * ``preact_reg = 0``: the penalty balanced the critic's small gradient at
@@ -69,7 +69,7 @@ cost, ``ly-opt`` 0.276; Ly-MADDPG unless stated):
 * ``buffer_episodes = 200`` (was 2000): 0.392 vs 0.419 after 900 episodes; the
   warm-up's random actions leave the buffer sooner.
 * ``batch_size = 128`` (was 256): an update takes 0.51-0.57 of the time
-  (``benchmarks/bench_update.py --key batch_size --values 256,128``), training
+  (``bench_update.py --key batch_size --values 256,128``), training
   about two thirds, and 5 seeds learned almost as well (``bench_train.py``, times
   ``ly-opt``): Ly-MADDPG 1.035 against 1.028, Ly-MATD3
   1.035 against 1.031, Ly-MASAC 1.040 against 1.034.
@@ -137,7 +137,7 @@ actor lr 3e-4                                                SAC    0       0.34
 The state baseline (the "advantage-centred" critic, not kept) takes the state
 dependence out of the critics' targets, but the residual left by an imperfect
 ``b(s)`` still dwarfs the action's effect, and the critics' action gradients
-stayed uncorrelated with the true ones (``critic_diagnosis.py``: per-dimension
+stayed uncorrelated with the true ones (``critic_diagnosis.py``, retired: per-dimension
 correlations from -0.16 to +0.20).  A fit alone does not fix that: the plain critics
 of the annealed Ly-MADDPG run fit fresh data with R^2 0.87, and their per-dimension
 gradient correlations still lie between -0.29 and +0.30.  The training
