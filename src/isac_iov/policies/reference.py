@@ -124,8 +124,10 @@ def best_rsu_hz(
     root, or returns ``cap`` when the derivative is still negative there.
     """
 
+    neg_delay_w, energy_w2 = -delay_w, 2.0 * energy_w  # hoisted out of the bisection, same arithmetic
+
     def slope(f: np.ndarray) -> np.ndarray:
-        return -delay_w / f**2 + 2.0 * energy_w * f - beta
+        return neg_delay_w / f**2 + energy_w2 * f - beta
 
     lo, hi = np.zeros(np.shape(cap_hz)), np.asarray(cap_hz, dtype=float)
     for _ in range(iterations):

@@ -112,14 +112,6 @@ class CvSolution:
     grad: np.ndarray  # (E, I, K) d cost / d F_ik, per Hz
     price: np.ndarray  # (E, I, K) the drift's share of it: cost per Hz of a part's CPU
 
-    def where(self, take: np.ndarray, other: CvSolution) -> CvSolution:
-        """``self`` where ``take (E,)`` or ``(E, I)``, else ``other``."""
-
-        def pick(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-            return np.where(take.reshape(take.shape + (1,) * (a.ndim - take.ndim)), a, b)
-
-        return CvSolution(*(pick(a, b) for a, b in zip(vars(self).values(), vars(other).values(), strict=True)))
-
 
 def split(m: Model, f_hz: np.ndarray, band: np.ndarray, local_mode: np.ndarray) -> CvSolution:
     """Step 1 of the package docstring: every CV's split, cost and CPU gradient for the CPU ``f_hz (E, I, K)``.
@@ -233,10 +225,18 @@ def descend(
         trial = Allocation(f, band, split(m, f * m.available_hz, band, local_mode))
         trial_total = trial.cvs.cost.sum(-1)
         ok = trial_total <= total
+        per_cv, per_link = ok[:, None], ok[:, None, None]
+        new, old = trial.cvs, cur.cvs
         cur = Allocation(
-            np.where(ok[:, None, None], trial.f, cur.f),
-            np.where(ok[:, None, None], trial.band, cur.band),
-            trial.cvs.where(ok, cur.cvs),
+            np.where(per_link, trial.f, cur.f),
+            np.where(per_link, trial.band, cur.band),
+            CvSolution(
+                np.where(per_cv, new.cost, old.cost),
+                np.where(per_cv, new.switch_cost, old.switch_cost),
+                np.where(per_link, new.share, old.share),
+                np.where(per_link, new.grad, old.grad),
+                np.where(per_link, new.price, old.price),
+            ),
         )
         total = np.where(ok, trial_total, total)
         lr = np.where(ok, lr * 1.3, lr * 0.4)
