@@ -14,7 +14,7 @@ from isac_iov.env.core import BatchedEnv, dims
 from isac_iov.env.rollout import rollout
 from isac_iov.learners import REGISTRY, load_policy
 from isac_iov.learners.common import EnvSpec, make_algo_config
-from isac_iov.learners.linknet import LINK_INPUT, LinkNet, LinkNorm, LinkScenario
+from isac_iov.learners.linknet import LINK_INPUT, LinkNet, LinkNorm, LinkQ, LinkScenario
 
 CITY = "src/isac_iov/scenarios/city.yaml"
 OTHER = ["num_cvs=7", "rsu.x_m=[0, 150, 300, 450]", "rsu.cpu_max_hz=15.0e9"]
@@ -152,3 +152,48 @@ def test_a_link_input_carries_the_rsu_cpu_per_slot_in_mean_tasks():
     links = [LinkNorm(LinkScenario.of(c)).raw(x).links[:, -1] for c in (cfg, scarce)]
     assert torch.allclose(links[0], torch.full_like(links[0], np.log(20e9 * 0.9 / 3.5e9)))
     assert torch.allclose(links[0] - links[1], torch.full_like(links[0], np.log(2.0)))
+
+
+def _q_input(obs: np.ndarray, actions: torch.Tensor) -> torch.Tensor:
+    """``[obs, own action, the others' summed]`` as the off-policy learners give their critics."""
+    return torch.cat([torch.as_tensor(obs, dtype=torch.float32), actions, actions.sum(-2, keepdim=True) - actions], -1)
+
+
+def _permute_rsu_actions(a: torch.Tensor, perm: np.ndarray) -> torch.Tensor:
+    k = len(perm)
+    out = a.clone()
+    for part in range(3):
+        block = slice(1 + part * k, 1 + (part + 1) * k)
+        out[..., block] = a[..., block][..., perm]
+    return out
+
+
+def test_the_link_q_critic_fits_any_scenario_and_reads_the_load_at_its_rsus():
+    small, names = _obs([])
+    city, city_names = _obs([], CITY, num_envs=1)
+    torch.manual_seed(0)
+    q = LinkQ(LinkScenario(tuple(names)), hidden=16, copies=2)
+    a = torch.rand(3, 5, 10)
+    out = q(_q_input(small, a))
+    assert out.shape == (3, 2, 5) and not torch.allclose(out[:, 0], out[:, 1])  # two independent copies
+    # the CVs' order and the RSUs' order change nothing but the order of the values
+    cvs = torch.tensor([3, 1, 4, 0, 2])
+    moved = q(_q_input(small[:, cvs.numpy()], a[:, cvs]))
+    assert torch.allclose(moved, out[..., cvs], atol=1e-5)
+    perm = np.array([2, 0, 1])
+    rsus = q(_q_input(_permute_rsus(small, names, perm), _permute_rsu_actions(a, perm)))
+    assert torch.allclose(rsus, out, atol=1e-5)
+    # a CV's value moves with the other CVs' CPU requests at an RSU it reaches, not at one it does not reach
+    cover = torch.as_tensor(small[..., len(names) + 3 : len(names) + 6] > 0.5)  # in_coverage block
+    env, cv = next((e, i) for e in range(3) for i in range(5) if cover[e, i].any() and not cover[e, i].all())
+    inside, outside = int(cover[env, cv].nonzero()[0]), int((~cover[env, cv]).nonzero()[0])
+    x = _q_input(small, a)
+    for rsu, moves in ((inside, True), (outside, False)):
+        bumped = x.clone()
+        bumped[env, cv, -10 + 1 + 6 + rsu] += 0.5  # the others' CPU fractions at that RSU
+        assert (q(bumped)[env, :, cv] != out[env, :, cv]).any() == moves
+    # the same weights on the city (50 CVs, 16 RSUs)
+    q.obs_norm.retarget(LinkScenario(tuple(city_names)))
+    assert q(_q_input(city, torch.rand(1, 50, 49))).shape == (1, 2, 50)
+    with pytest.raises(ValueError, match="do not fit"):
+        q(torch.zeros(1, 5, 7))

@@ -233,3 +233,64 @@ class LinkCritic(nn.Module):
         layer = self.v[-1]
         assert isinstance(layer, nn.Linear)
         return layer
+
+
+LINK_ACTION_INPUT = 5  # the CV's task, bandwidth and CPU share on the link; the others' task and CPU at its RSU
+
+
+class LinkQ(nn.Module):
+    """``copies`` Q-values per CV ``(..., copies, I)`` for the off-policy learners (``algo.critic_state = "link"``)
+    from ``x = [obs, own mapped action, others' mapped actions summed] (..., I, O + 2A)`` of any ``I`` and ``K``
+    (``A = 1 + 3K``; the mapped actions of :func:`.offpolicy.mapped_actions`, the summary of
+    :meth:`.offpolicy.OffPolicyLearner.action_summary`).
+
+    Each in-coverage link's input is its :class:`LinkNet` input plus the CV's task share, bandwidth share and
+    CPU fraction on it and the other CVs' task shares and CPU fractions at its RSU - the per-RSU quantities
+    through which C4 and C6 couple the CVs' rewards; links are embedded by ``phi`` and mean-pooled, and the
+    head ``q`` reads ``[own, local share, pooled links, 1 / n, mean and std over the env's CVs of their own
+    features]`` (as :class:`LinkCritic`).  Each copy has its own ``phi`` and ``q``.
+    """
+
+    def __init__(self, scenario: LinkScenario, hidden: int, copies: int, max_count: float = math.inf):
+        super().__init__()
+        own = len(LINK_OWN_FEATURES)
+        self.copies = copies
+        self.obs_norm = LinkNorm(scenario, max_count)
+        self.phi = nn.ModuleList(_mlp(LINK_INPUT + LINK_ACTION_INPUT, hidden, hidden) for _ in range(copies))
+        self.q = nn.ModuleList(_mlp(3 * own + hidden + 2, hidden, 1) for _ in range(copies))
+
+    def num_rsus(self, width: int) -> int:
+        """``K`` of inputs of width ``width = O + 2A = own + 5 + 14K`` (:func:`isac_iov.env.core.dims`)."""
+        k, rest = divmod(width - len(self.obs_norm.scenario.own_names) - GLOBAL_TWIN - 2, 14)
+        if rest or k < 1:
+            raise ValueError(f"critic inputs of width {width} do not fit observations and two actions of K RSUs")
+        return k
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        k = self.num_rsus(x.shape[-1])
+        a = 1 + 3 * k
+        obs, own_act, others = x[..., : -2 * a], x[..., -2 * a : -a], x[..., -a:]
+        inp = self.obs_norm(obs)
+        n, i = inp.own.shape[0], obs.shape[-2]
+        mine, rest = own_act.reshape(n, a), others.reshape(n, a)
+        row, rsu = inp.row, inp.rsu
+        link_act = torch.stack(
+            [
+                mine[row, 1 + rsu],  # task share on the link (C5)
+                mine[row, 1 + k + rsu],  # bandwidth share (C4)
+                mine[row, 1 + 2 * k + rsu],  # fraction of the RSU's CPU (C6)
+                rest[row, 1 + rsu],  # the other CVs' task shares at this RSU
+                rest[row, 1 + 2 * k + rsu],  # and their CPU fractions
+            ],
+            dim=-1,
+        )
+        links = torch.cat([inp.links, link_act], dim=-1)
+        own = inp.own.reshape(-1, i, inp.own.shape[-1])
+        context = torch.cat([own.mean(-2), own.std(-2, unbiased=False)], dim=-1)
+        context = context[:, None].expand(-1, i, -1).reshape(n, -1)
+        head_in = [inp.own, mine[:, :1], inp.inv_links[:, None], context]
+        values = [
+            q(torch.cat([head_in[0], head_in[1], _pool(phi(links), inp), *head_in[2:]], dim=-1))
+            for phi, q in zip(self.phi, self.q, strict=True)
+        ]
+        return torch.cat(values, dim=-1).reshape(*inp.lead, self.copies).transpose(-1, -2)
