@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from isac_iov import cli
+from isac_iov import cli, rundir
 from isac_iov.config import ConfigError
-from isac_iov.experiments import paper, report, reproduce, results, runner, specs, stats
+from isac_iov.experiments import paper, report, reproduce, results, runner, runstore, specs, stats
 from isac_iov.experiments.report import write_report
 from isac_iov.learners.metrics import BASE_COLUMNS
 
@@ -205,7 +205,7 @@ def test_runner_caches_resumes_and_isolates_failures(tmp_path):
     failed_train = [k for k in first.failed if k.startswith("train-ly-matd3")]
     orphans = [k for k in first.failed if k.startswith("evaluate-ly-matd3")]
     assert len(failed_train) == 3 and len(orphans) == 3  # N = 5, 2, 3, and the evaluation of each
-    assert "injected failure" in (tmp_path / "runs" / failed_train[0] / runner.ERROR_FILE).read_text()
+    assert "injected failure" in (tmp_path / "runs" / failed_train[0] / rundir.ERROR_FILE).read_text()
     assert len(first.executed) == len(runs) - 6
     (tmp_path / "FAIL").unlink()
     second = runner.execute(runs, tmp_path, workers=1, run_fn=fake_run, progress=False)
@@ -213,7 +213,7 @@ def test_runner_caches_resumes_and_isolates_failures(tmp_path):
     assert len(second.skipped) == len(runs) - 6
     third = runner.execute(runs, tmp_path, workers=1, run_fn=fake_run, progress=False)
     assert third.executed == [] and len(third.skipped) == len(runs)
-    assert not list((tmp_path / "runs").glob("*/" + runner.ERROR_FILE))
+    assert not list((tmp_path / "runs").glob("*/" + rundir.ERROR_FILE))
 
 
 def test_bench_adopts_only_intact_runs_of_the_reproduction(tmp_path, monkeypatch):
@@ -223,12 +223,12 @@ def test_bench_adopts_only_intact_runs_of_the_reproduction(tmp_path, monkeypatch
     repro, bench = tmp_path / "repro", tmp_path / "bench"
     spec = specs.RunSpec("train", "ly-dtmpo", (), 0, 6)
     runner.execute([spec], repro, workers=1, run_fn=fake_run, progress=False)
-    source = runner.run_dir(repro, spec)
-    record = json.loads((source / runner.DONE_FILE).read_text())
+    source = runstore.run_dir(repro, spec)
+    record = json.loads((source / rundir.DONE_FILE).read_text())
     stats = benchruns.train("ly-dtmpo", 6, 0, [], bench / "a", repro)
     assert (stats["wall_s"], stats["cpu_s"], stats["rss_gib"]) == (record["wall_time_s"], record["cpu_time_s"], None)
     assert (bench / "a" / "metrics.csv").read_text() == (source / "metrics.csv").read_text()
-    assert not (bench / "a" / runner.LOCK_FILE).exists()
+    assert not (bench / "a" / rundir.LOCK_FILE).exists()
     assert benchruns.train("ly-dtmpo", 6, 0, [], bench / "a", None) == stats  # kept, not trained again
     for seed, sets in ((1, []), (0, ["num_cvs=3"])):  # runs the reproduction does not hold
         assert not benchruns.adopt(repro, "ly-dtmpo", 6, seed, sets, bench / "b")
@@ -457,13 +457,13 @@ def test_a_resumed_training_run_counts_its_earlier_attempts(tmp_path):
 
 
 def test_logged_training_reads_the_last_complete_row(tmp_path):
-    assert runner.logged_training(tmp_path / "none") == (0, 0.0)
+    assert runstore.logged_training(tmp_path / "none") == (0, 0.0)
     _metrics_clock(tmp_path, "empty", [])
-    assert runner.logged_training(tmp_path / "runs" / "empty") == (0, 0.0)
+    assert runstore.logged_training(tmp_path / "runs" / "empty") == (0, 0.0)
     _metrics_clock(tmp_path, "cut", [3.0])
     with open(tmp_path / "runs" / "cut" / "metrics.csv", "a") as fh:
         fh.write("1,-2.0")  # a row cut short by a kill: the clock of the row before counts
-    assert runner.logged_training(tmp_path / "runs" / "cut") == (2, 3.0)
+    assert runstore.logged_training(tmp_path / "runs" / "cut") == (2, 3.0)
 
 
 def test_real_tiny_reproduction_end_to_end(tmp_path):
@@ -679,7 +679,7 @@ def test_ray_cluster_of_two_nodes_matches_the_local_backend(tmp_path, monkeypatc
     assert _outputs(tmp_path / "cluster") == _outputs(tmp_path / "local")
     worked = [p.read_text() for p in (tmp_path / "cluster" / "runs").glob("*/where.txt")]
     assert len(worked) == len(runs) and not any(str(tmp_path / "cluster") in w for w in worked)
-    assert all(runner.verify(tmp_path / "cluster", r).status == "done" for r in runs)
+    assert all(runstore.verify(tmp_path / "cluster", r).status == "done" for r in runs)
 
 
 def test_eta_stands_in_only_rates_of_the_same_kind_of_run(tmp_path):

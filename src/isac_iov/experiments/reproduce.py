@@ -24,7 +24,7 @@ writes ``DIR/scale.md`` (:mod:`.scale_report`) instead of ``report.md``.
    estimates: from wall time (what this machine delivered, sharing included)
    and from each run's own CPU time (what ``workers`` free cores would take).
    A training run resumed after a kill counts the time of its earlier attempts
-   too (:func:`.runner.run_wall_s`).
+   too (:func:`.runstore.run_wall_s`).
 4. Writes ``DIR/report.md`` and ``DIR/figures/*.png`` (:mod:`.report`).
 
 ``--quick`` is the reduced smoke-test scale (see :func:`.specs.make_scale`).
@@ -41,8 +41,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from ..rundir import write_atomic
-from . import results, runner, specs
+from ..rundir import DONE_FILE, write_atomic
+from . import results, runner, runstore, specs
 from .report import write_report
 from .scale_report import write_scale_report
 
@@ -126,12 +126,12 @@ def _estimate(timing: dict) -> str:
 
 def run_times(out_dir: Path, records: list[dict]) -> list[dict]:
     """Per finished run of ``records`` (its ``done.json`` files): ``kind``, ``algo``, ``overrides``,
-    ``episodes``, ``wall_s`` over all its attempts (:func:`.runner.run_wall_s`), ``resumed`` (earlier
+    ``episodes``, ``wall_s`` over all its attempts (:func:`.runstore.run_wall_s`), ``resumed`` (earlier
     attempts counted) and ``cpu_s``, the CPU time of the attempt that finished (``None`` if resumed: the
     earlier attempts' CPU time is not recorded)."""
     times = []
     for record in records:
-        spec, wall = record["spec"], runner.run_wall_s(out_dir, record)
+        spec, wall = record["spec"], runstore.run_wall_s(out_dir, record)
         resumed = wall > record["wall_time_s"]
         times.append(
             {
@@ -181,7 +181,7 @@ def working_wall_s(records: list[dict]) -> float:
     spans = sorted(
         (end - r["wall_time_s"], end)
         for r in records
-        for end in (datetime.strptime(r["finished_at"], runner.FINISHED_AT_FORMAT).timestamp(),)
+        for end in (datetime.strptime(r["finished_at"], runstore.FINISHED_AT_FORMAT).timestamp(),)
     )
     total, start, stop = 0.0, -math.inf, -math.inf
     for lo, hi in spans:
@@ -194,7 +194,7 @@ def working_wall_s(records: list[dict]) -> float:
 
 def _done_records(out_dir: Path) -> list[dict]:
     """The well-formed ``done.json`` records under ``out_dir`` (a malformed one is redone, not timed)."""
-    records = (runner.done_json(p.parent) for p in sorted(Path(out_dir).glob(f"runs/*/{runner.DONE_FILE}")))
+    records = (runstore.done_json(p.parent) for p in sorted(Path(out_dir).glob(f"runs/*/{DONE_FILE}")))
     return [r for r in records if r is not None]
 
 
