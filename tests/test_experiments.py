@@ -17,7 +17,7 @@ import pytest
 from isac_iov import cli, rundir
 from isac_iov.config import ConfigError
 from isac_iov.experiments import paper, report, reproduce, results, runner, runstore, specs, stats
-from isac_iov.experiments.report import write_report
+from isac_iov.experiments.report import figures, render, write_report
 from isac_iov.learners.metrics import BASE_COLUMNS
 
 # ----------------------------------------------------------------------------- a fake run function
@@ -610,15 +610,15 @@ def test_learners_sharing_the_best_value_are_a_tie_never_a_win():
     metric = "steady_local_queue_cycles"
     same = [2.0e6, 0.0, 1.0e6]
     res = {"scalars": [_scalar(a, metric, same) for a in specs.LEARNERS]}
-    assert report._best_verdict(res, metric, "ly-dtmpo", lowest=True) == (" = ".join(specs.LEARNERS), "tie")
-    section = report._fig5(res)
+    assert render.best_verdict(res, metric, "ly-dtmpo", lowest=True) == (" = ".join(specs.LEARNERS), "tie")
+    section = figures.fig5_body(res)
     assert "Every learner's local queue is the same, seed by seed" in section.text
     assert section.claims[0][3] == "tie"
     res["scalars"][1] = _scalar("ly-mappo", metric, [1.0e6, 0.0, 1.0e6])  # one learner strictly lower
-    assert report._best_verdict(res, metric, "ly-dtmpo", lowest=True)[1] == "differs (CIs overlap)"
-    assert "is the same" not in report._fig5(res).text
+    assert render.best_verdict(res, metric, "ly-dtmpo", lowest=True)[1] == "differs (CIs overlap)"
+    assert "is the same" not in figures.fig5_body(res).text
     res["scalars"][0] = _scalar("ly-dtmpo", metric, [0.0, 0.0, 1.0e6])
-    assert report._best_verdict(res, metric, "ly-dtmpo", lowest=True) == ("ly-dtmpo", "agrees")
+    assert render.best_verdict(res, metric, "ly-dtmpo", lowest=True) == ("ly-dtmpo", "agrees")
 
 
 def test_report_takes_every_paper_number_from_the_paper_module(tiny_reproduction, tmp_path, monkeypatch):

@@ -30,7 +30,7 @@ COMMANDS = {
     "evaluate": ("isac_iov.evaluate", "evaluate a reference policy or a trained run"),
     "train": ("isac_iov.learners.train", "train a MARL algorithm"),
     "reproduce": ("isac_iov.experiments.reproduce", "reproduce the paper's tables and figures"),
-    "report": ("isac_iov.experiments.report", "redraw the report from saved results"),
+    "report": ("isac_iov.commands.report", "redraw the report from saved results"),
     "mobility": ("isac_iov.mobility.cli", "record a SUMO mobility trace, or plot one"),
 }
 
