@@ -16,7 +16,7 @@ import pytest
 
 from isac_iov import cli, rundir
 from isac_iov.config import ConfigError
-from isac_iov.experiments import paper, report, reproduce, results, runner, runstore, specs, stats
+from isac_iov.experiments import paper, report, results, runner, runstore, specs, stats, timing
 from isac_iov.experiments.report import figures, render, write_report
 from isac_iov.learners.metrics import BASE_COLUMNS
 
@@ -403,8 +403,8 @@ def test_working_wall_time_is_the_union_of_the_run_intervals():
     # a resumed invocation a day later adds its 60 s without the pause; an instant run inside a stretch adds 0
     records = [record("10:00:10", 10), record("10:00:12", 7), record("10:00:25", 5), record("10:00:11", 0)]
     records.append({"finished_at": "2026-12-02T10:01:00+0000", "wall_time_s": 60})
-    assert reproduce.working_wall_s(records) == pytest.approx(12 + 5 + 60)
-    assert reproduce.working_wall_s([]) == 0.0
+    assert timing.working_wall_s(records) == pytest.approx(12 + 5 + 60)
+    assert timing.working_wall_s([]) == 0.0
 
 
 def _timed_record(key, kind, algo, episodes, wall_s, cpu_s, overrides=()):
@@ -425,10 +425,10 @@ def test_seconds_per_episode_averages_each_kind_of_run(tmp_path):
         _timed_record("b", "train", "ly-dtmpo", 20, 20.0, 30.0),
         _timed_record("c", "evaluate", "ly-opt", 4, 2.0, 1.0),
     ]
-    times = reproduce.run_times(tmp_path, records)  # no metrics.csv: the done-markers' clocks
+    times = timing.run_times(tmp_path, records)  # no metrics.csv: the done-markers' clocks
     # per-run rates 2.0 and 1.0 s/episode average to 1.5, not total time / total episodes
-    assert reproduce.seconds_per_episode(times) == {"train/ly-dtmpo": 1.5, "evaluate/ly-opt": 0.5}
-    assert reproduce.seconds_per_episode(times, "cpu_s") == {"train/ly-dtmpo": 1.25, "evaluate/ly-opt": 0.25}
+    assert timing.seconds_per_episode(times) == {"train/ly-dtmpo": 1.5, "evaluate/ly-opt": 0.5}
+    assert timing.seconds_per_episode(times, "cpu_s") == {"train/ly-dtmpo": 1.25, "evaluate/ly-opt": 0.25}
 
 
 def test_a_resumed_training_run_counts_its_earlier_attempts(tmp_path):
@@ -441,17 +441,17 @@ def test_a_resumed_training_run_counts_its_earlier_attempts(tmp_path):
         _timed_record("f", "train", "ly-maddpg", 10, 45.0, 44.0),
         _timed_record("o", "train", "ly-maddpg", 10, 7.0, 7.0, overrides=["num_cvs=2"]),
     ]
-    times = reproduce.run_times(tmp_path, records)
+    times = timing.run_times(tmp_path, records)
     assert [(t["wall_s"], t["resumed"], t["cpu_s"]) for t in times] == [
         (100.0, True, None),
         (45.0, False, 44.0),
         (7.0, False, 7.0),
     ]
-    assert reproduce.seconds_per_episode(times) == {"train/ly-maddpg": pytest.approx((10.0 + 4.5 + 0.7) / 3)}
+    assert timing.seconds_per_episode(times) == {"train/ly-maddpg": pytest.approx((10.0 + 4.5 + 0.7) / 3)}
     # the resumed run's CPU time covers one attempt only: left out of the CPU rates
-    assert reproduce.seconds_per_episode(times, "cpu_s") == {"train/ly-maddpg": pytest.approx((4.4 + 0.7) / 2)}
+    assert timing.seconds_per_episode(times, "cpu_s") == {"train/ly-maddpg": pytest.approx((4.4 + 0.7) / 2)}
     # the default scenario's runs only (no overrides): "r" and "f"
-    assert reproduce.training_seconds(times) == {
+    assert timing.training_seconds(times) == {
         "ly-maddpg": {"runs": 2, "resumed": 1, "min": 45.0, "median": 72.5, "max": 100.0}
     }
 
