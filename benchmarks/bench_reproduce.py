@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from harness import parse, parser  # this script's folder is on sys.path when it runs
-from isac_iov.experiments import runner, specs
+from isac_iov.experiments import runner, runstore, specs
 
 
 def _time(runs: list[specs.RunSpec], workers: int, out: Path) -> tuple[float, float]:
@@ -34,7 +34,7 @@ def _time(runs: list[specs.RunSpec], workers: int, out: Path) -> tuple[float, fl
     report = runner.execute(runs, out, workers=workers, progress=False)
     if report.failed:
         raise RuntimeError(f"benchmark runs failed: {report.failed}")
-    return time.perf_counter() - start, sum(runner.done_record(out, r)["cpu_time_s"] for r in runs)
+    return time.perf_counter() - start, sum(runstore.done_record(out, r)["cpu_time_s"] for r in runs)
 
 
 def main() -> None:

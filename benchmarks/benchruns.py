@@ -10,7 +10,7 @@ default or learner is never measured from stale runs.
 
 :func:`adopt` takes a finished training run of ``isac-iov reproduce`` instead of training again when the
 reproduction trained exactly that run (same learner, seed, episodes and config overrides) with this code and
-its files still match its ``done.json`` (:func:`isac_iov.experiments.runner.done_record`); the reproduction
+its files still match its ``done.json`` (:func:`isac_iov.experiments.runstore.done_record`); the reproduction
 records the run's wall and CPU time but not its peak RSS.
 
 Two benchmarks may share a folder (say, one per learner): each run directory and each evaluation is made under a
@@ -39,8 +39,8 @@ import numpy as np
 
 from isac_iov.config import load_config, scenario_overrides
 from isac_iov.evaluate import evaluate_policy
-from isac_iov.experiments.runner import done_record
-from isac_iov.experiments.runner import run_dir as reproduction_run_dir
+from isac_iov.experiments.runstore import done_record
+from isac_iov.experiments.runstore import run_dir as reproduction_run_dir
 from isac_iov.experiments.specs import RunSpec
 from isac_iov.rundir import LOCK_FILE, RunDirBusy, code_fingerprint, locked, write_atomic
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from isac_iov import cli
+from isac_iov import cli, rundir
 from isac_iov.config import ConfigError
-from isac_iov.experiments import paper, report, reproduce, results, runner, specs, stats
-from isac_iov.experiments.report import write_report
+from isac_iov.experiments import paper, report, results, runner, runstore, specs, stats, timing
+from isac_iov.experiments.report import figures, render, write_report
 from isac_iov.learners.metrics import BASE_COLUMNS
 
 # ----------------------------------------------------------------------------- a fake run function
@@ -205,7 +205,7 @@ def test_runner_caches_resumes_and_isolates_failures(tmp_path):
     failed_train = [k for k in first.failed if k.startswith("train-ly-matd3")]
     orphans = [k for k in first.failed if k.startswith("evaluate-ly-matd3")]
     assert len(failed_train) == 3 and len(orphans) == 3  # N = 5, 2, 3, and the evaluation of each
-    assert "injected failure" in (tmp_path / "runs" / failed_train[0] / runner.ERROR_FILE).read_text()
+    assert "injected failure" in (tmp_path / "runs" / failed_train[0] / rundir.ERROR_FILE).read_text()
     assert len(first.executed) == len(runs) - 6
     (tmp_path / "FAIL").unlink()
     second = runner.execute(runs, tmp_path, workers=1, run_fn=fake_run, progress=False)
@@ -213,7 +213,7 @@ def test_runner_caches_resumes_and_isolates_failures(tmp_path):
     assert len(second.skipped) == len(runs) - 6
     third = runner.execute(runs, tmp_path, workers=1, run_fn=fake_run, progress=False)
     assert third.executed == [] and len(third.skipped) == len(runs)
-    assert not list((tmp_path / "runs").glob("*/" + runner.ERROR_FILE))
+    assert not list((tmp_path / "runs").glob("*/" + rundir.ERROR_FILE))
 
 
 def test_bench_adopts_only_intact_runs_of_the_reproduction(tmp_path, monkeypatch):
@@ -223,12 +223,12 @@ def test_bench_adopts_only_intact_runs_of_the_reproduction(tmp_path, monkeypatch
     repro, bench = tmp_path / "repro", tmp_path / "bench"
     spec = specs.RunSpec("train", "ly-dtmpo", (), 0, 6)
     runner.execute([spec], repro, workers=1, run_fn=fake_run, progress=False)
-    source = runner.run_dir(repro, spec)
-    record = json.loads((source / runner.DONE_FILE).read_text())
+    source = runstore.run_dir(repro, spec)
+    record = json.loads((source / rundir.DONE_FILE).read_text())
     stats = benchruns.train("ly-dtmpo", 6, 0, [], bench / "a", repro)
     assert (stats["wall_s"], stats["cpu_s"], stats["rss_gib"]) == (record["wall_time_s"], record["cpu_time_s"], None)
     assert (bench / "a" / "metrics.csv").read_text() == (source / "metrics.csv").read_text()
-    assert not (bench / "a" / runner.LOCK_FILE).exists()
+    assert not (bench / "a" / rundir.LOCK_FILE).exists()
     assert benchruns.train("ly-dtmpo", 6, 0, [], bench / "a", None) == stats  # kept, not trained again
     for seed, sets in ((1, []), (0, ["num_cvs=3"])):  # runs the reproduction does not hold
         assert not benchruns.adopt(repro, "ly-dtmpo", 6, seed, sets, bench / "b")
@@ -403,8 +403,8 @@ def test_working_wall_time_is_the_union_of_the_run_intervals():
     # a resumed invocation a day later adds its 60 s without the pause; an instant run inside a stretch adds 0
     records = [record("10:00:10", 10), record("10:00:12", 7), record("10:00:25", 5), record("10:00:11", 0)]
     records.append({"finished_at": "2026-12-02T10:01:00+0000", "wall_time_s": 60})
-    assert reproduce.working_wall_s(records) == pytest.approx(12 + 5 + 60)
-    assert reproduce.working_wall_s([]) == 0.0
+    assert timing.working_wall_s(records) == pytest.approx(12 + 5 + 60)
+    assert timing.working_wall_s([]) == 0.0
 
 
 def _timed_record(key, kind, algo, episodes, wall_s, cpu_s, overrides=()):
@@ -425,10 +425,10 @@ def test_seconds_per_episode_averages_each_kind_of_run(tmp_path):
         _timed_record("b", "train", "ly-dtmpo", 20, 20.0, 30.0),
         _timed_record("c", "evaluate", "ly-opt", 4, 2.0, 1.0),
     ]
-    times = reproduce.run_times(tmp_path, records)  # no metrics.csv: the done-markers' clocks
+    times = timing.run_times(tmp_path, records)  # no metrics.csv: the done-markers' clocks
     # per-run rates 2.0 and 1.0 s/episode average to 1.5, not total time / total episodes
-    assert reproduce.seconds_per_episode(times) == {"train/ly-dtmpo": 1.5, "evaluate/ly-opt": 0.5}
-    assert reproduce.seconds_per_episode(times, "cpu_s") == {"train/ly-dtmpo": 1.25, "evaluate/ly-opt": 0.25}
+    assert timing.seconds_per_episode(times) == {"train/ly-dtmpo": 1.5, "evaluate/ly-opt": 0.5}
+    assert timing.seconds_per_episode(times, "cpu_s") == {"train/ly-dtmpo": 1.25, "evaluate/ly-opt": 0.25}
 
 
 def test_a_resumed_training_run_counts_its_earlier_attempts(tmp_path):
@@ -441,29 +441,29 @@ def test_a_resumed_training_run_counts_its_earlier_attempts(tmp_path):
         _timed_record("f", "train", "ly-maddpg", 10, 45.0, 44.0),
         _timed_record("o", "train", "ly-maddpg", 10, 7.0, 7.0, overrides=["num_cvs=2"]),
     ]
-    times = reproduce.run_times(tmp_path, records)
+    times = timing.run_times(tmp_path, records)
     assert [(t["wall_s"], t["resumed"], t["cpu_s"]) for t in times] == [
         (100.0, True, None),
         (45.0, False, 44.0),
         (7.0, False, 7.0),
     ]
-    assert reproduce.seconds_per_episode(times) == {"train/ly-maddpg": pytest.approx((10.0 + 4.5 + 0.7) / 3)}
+    assert timing.seconds_per_episode(times) == {"train/ly-maddpg": pytest.approx((10.0 + 4.5 + 0.7) / 3)}
     # the resumed run's CPU time covers one attempt only: left out of the CPU rates
-    assert reproduce.seconds_per_episode(times, "cpu_s") == {"train/ly-maddpg": pytest.approx((4.4 + 0.7) / 2)}
+    assert timing.seconds_per_episode(times, "cpu_s") == {"train/ly-maddpg": pytest.approx((4.4 + 0.7) / 2)}
     # the default scenario's runs only (no overrides): "r" and "f"
-    assert reproduce.training_seconds(times) == {
+    assert timing.training_seconds(times) == {
         "ly-maddpg": {"runs": 2, "resumed": 1, "min": 45.0, "median": 72.5, "max": 100.0}
     }
 
 
 def test_logged_training_reads_the_last_complete_row(tmp_path):
-    assert runner.logged_training(tmp_path / "none") == (0, 0.0)
+    assert runstore.logged_training(tmp_path / "none") == (0, 0.0)
     _metrics_clock(tmp_path, "empty", [])
-    assert runner.logged_training(tmp_path / "runs" / "empty") == (0, 0.0)
+    assert runstore.logged_training(tmp_path / "runs" / "empty") == (0, 0.0)
     _metrics_clock(tmp_path, "cut", [3.0])
     with open(tmp_path / "runs" / "cut" / "metrics.csv", "a") as fh:
         fh.write("1,-2.0")  # a row cut short by a kill: the clock of the row before counts
-    assert runner.logged_training(tmp_path / "runs" / "cut") == (2, 3.0)
+    assert runstore.logged_training(tmp_path / "runs" / "cut") == (2, 3.0)
 
 
 def test_real_tiny_reproduction_end_to_end(tmp_path):
@@ -610,15 +610,15 @@ def test_learners_sharing_the_best_value_are_a_tie_never_a_win():
     metric = "steady_local_queue_cycles"
     same = [2.0e6, 0.0, 1.0e6]
     res = {"scalars": [_scalar(a, metric, same) for a in specs.LEARNERS]}
-    assert report._best_verdict(res, metric, "ly-dtmpo", lowest=True) == (" = ".join(specs.LEARNERS), "tie")
-    section = report._fig5(res)
+    assert render.best_verdict(res, metric, "ly-dtmpo", lowest=True) == (" = ".join(specs.LEARNERS), "tie")
+    section = figures.fig5_body(res)
     assert "Every learner's local queue is the same, seed by seed" in section.text
     assert section.claims[0][3] == "tie"
     res["scalars"][1] = _scalar("ly-mappo", metric, [1.0e6, 0.0, 1.0e6])  # one learner strictly lower
-    assert report._best_verdict(res, metric, "ly-dtmpo", lowest=True)[1] == "differs (CIs overlap)"
-    assert "is the same" not in report._fig5(res).text
+    assert render.best_verdict(res, metric, "ly-dtmpo", lowest=True)[1] == "differs (CIs overlap)"
+    assert "is the same" not in figures.fig5_body(res).text
     res["scalars"][0] = _scalar("ly-dtmpo", metric, [0.0, 0.0, 1.0e6])
-    assert report._best_verdict(res, metric, "ly-dtmpo", lowest=True) == ("ly-dtmpo", "agrees")
+    assert render.best_verdict(res, metric, "ly-dtmpo", lowest=True) == ("ly-dtmpo", "agrees")
 
 
 def test_report_takes_every_paper_number_from_the_paper_module(tiny_reproduction, tmp_path, monkeypatch):
@@ -679,7 +679,7 @@ def test_ray_cluster_of_two_nodes_matches_the_local_backend(tmp_path, monkeypatc
     assert _outputs(tmp_path / "cluster") == _outputs(tmp_path / "local")
     worked = [p.read_text() for p in (tmp_path / "cluster" / "runs").glob("*/where.txt")]
     assert len(worked) == len(runs) and not any(str(tmp_path / "cluster") in w for w in worked)
-    assert all(runner.verify(tmp_path / "cluster", r).status == "done" for r in runs)
+    assert all(runstore.verify(tmp_path / "cluster", r).status == "done" for r in runs)
 
 
 def test_eta_stands_in_only_rates_of_the_same_kind_of_run(tmp_path):

@@ -20,7 +20,7 @@ from isac_iov import checkpoint, rundir
 from isac_iov.cli import main as cli_main
 from isac_iov.config import load_config
 from isac_iov.env.core import BatchedEnv
-from isac_iov.experiments import runner, specs
+from isac_iov.experiments import runner, runstore, specs
 from isac_iov.learners.common import NonFiniteTraining, optimise
 
 TINY_SETS = ["--set=num_cvs=2", "--set=episode_slots=4", "--set=algo.num_envs=1", "--set=algo.hidden=8"]
@@ -160,7 +160,7 @@ def test_reproduce_killed_and_rerun_at_once_leaves_no_worker_and_no_duplicate(tm
     for spec in _slow_specs():
         rows = (out / "runs" / spec.key / "metrics.csv").read_text().splitlines()
         assert rows == ["episode,reward"] + [f"{e},{-e}" for e in range(12)]
-        assert runner.verify(out, spec).status == "done"
+        assert runstore.verify(out, spec).status == "done"
 
 
 def _slow_specs() -> list[specs.RunSpec]:
@@ -169,15 +169,15 @@ def _slow_specs() -> list[specs.RunSpec]:
 
 def test_a_run_held_by_another_process_is_reported_busy_and_not_written(tmp_path, monkeypatch):
     spec = specs.RunSpec("train", "ly-dtmpo", ("num_cvs=2",), 0, 3)
-    proc = _hold(runner.run_dir(tmp_path, spec))
-    monkeypatch.setattr(runner, "LOCK_WAIT_S", 0.2)
+    proc = _hold(runstore.run_dir(tmp_path, spec))
+    monkeypatch.setattr(runstore, "LOCK_WAIT_S", 0.2)
     try:
         report = runner.execute([spec], tmp_path, workers=1, run_fn=_fake_train, progress=False)
     finally:
         proc.kill()
         proc.wait()
     assert f"in use by pid {proc.pid}" in report.failed[spec.key]
-    assert [p.name for p in runner.run_dir(tmp_path, spec).iterdir()] == [rundir.LOCK_FILE]
+    assert [p.name for p in runstore.run_dir(tmp_path, spec).iterdir()] == [rundir.LOCK_FILE]
 
 
 # -- verified reuse --------------------------------------------------------------------------------
@@ -206,7 +206,7 @@ def _snapshot(out: Path) -> dict[str, bytes]:
 
 def test_corrupt_finished_runs_are_redone_not_reused(tmp_path, capsys):
     runs = _two_runs_and_an_evaluation()
-    a, b, ev = (runner.run_dir(tmp_path, s) for s in runs)
+    a, b, ev = (runstore.run_dir(tmp_path, s) for s in runs)
     assert runner.execute(runs, tmp_path, workers=1, run_fn=_fake_train, progress=False).executed
     good = _snapshot(tmp_path)
     lines = (a / rundir.METRICS_FILE).read_text().splitlines()
@@ -219,8 +219,8 @@ def test_corrupt_finished_runs_are_redone_not_reused(tmp_path, capsys):
     assert "its training run changed or is not done; redoing it" in err  # the evaluation follows its source
     assert _snapshot(tmp_path) == good
     (b / rundir.METRICS_FILE).write_text((b / rundir.METRICS_FILE).read_text() + "5,-6\n")  # a duplicated row
-    assert runner.verify(tmp_path, runs[1]).status == "bad"
-    assert runner.done_record(tmp_path, runs[1]) is None
+    assert runstore.verify(tmp_path, runs[1]).status == "bad"
+    assert runstore.done_record(tmp_path, runs[1]) is None
 
 
 def test_one_run_spelled_two_ways_is_one_finished_run(tmp_path):
@@ -228,7 +228,7 @@ def test_one_run_spelled_two_ways_is_one_finished_run(tmp_path):
     spelled = specs.RunSpec("train", "ly-dtmpo", ("lyapunov.v_control=5", "num_cvs=2"), 0, 6)  # 5 = the default
     assert default.key == spelled.key and default.to_dict() != spelled.to_dict()
     runner.execute([default], tmp_path, workers=1, run_fn=_fake_train, progress=False)
-    assert runner.done_record(tmp_path, spelled) is not None
+    assert runstore.done_record(tmp_path, spelled) is not None
 
 
 def test_a_run_that_logs_an_episode_twice_fails_instead_of_finishing(tmp_path):
@@ -240,7 +240,7 @@ def test_a_run_that_logs_an_episode_twice_fails_instead_of_finishing(tmp_path):
     spec = _two_runs_and_an_evaluation()[0]
     report = runner.execute([spec], tmp_path, workers=1, run_fn=duplicating, progress=False)
     assert "expected episodes 0..5 once each, found 7 rows" in report.failed[spec.key]
-    assert runner.verify(tmp_path, spec).status == "todo"
+    assert runstore.verify(tmp_path, spec).status == "todo"
 
 
 def test_runs_of_other_code_are_refused_or_redone_on_request(tmp_path, monkeypatch, capsys):
@@ -251,7 +251,7 @@ def test_runs_of_other_code_are_refused_or_redone_on_request(tmp_path, monkeypat
         runner.execute(runs, tmp_path, workers=1, run_fn=_fake_train, progress=False)
     redone = runner.execute(runs, tmp_path, workers=1, run_fn=_fake_train, progress=False, redo_stale=True)
     assert sorted(redone.redone) == sorted(s.key for s in runs)
-    record = json.loads((runner.run_dir(tmp_path, runs[0]) / rundir.DONE_FILE).read_text())
+    record = json.loads((runstore.run_dir(tmp_path, runs[0]) / rundir.DONE_FILE).read_text())
     assert record["code"] == {"version": "9.9", "fingerprint": "0" * 16}
 
 
@@ -259,7 +259,7 @@ def test_reproduce_refuses_stale_runs_in_one_line_and_workers_zero(tmp_path, mon
     assert cli_main(["reproduce", "table3", "--tiny", "--seeds", "1", "--out", str(tmp_path), "--workers", "0"]) == 2
     assert "--workers" in error_line("reproduce")
     spec = specs.build("table3", specs.make_scale("tiny", 1))[0].runs()[0]
-    directory = runner.run_dir(tmp_path, spec)
+    directory = runstore.run_dir(tmp_path, spec)
     directory.mkdir(parents=True)
     rundir.write_json(directory / rundir.SPEC_FILE, {**spec.to_dict(), "code": {"version": "0", "fingerprint": "x"}})
     assert cli_main(["reproduce", "table3", "--tiny", "--seeds", "1", "--out", str(tmp_path), "--workers", "1"]) == 2

@@ -29,8 +29,8 @@ COMMANDS = {
     "config": ("isac_iov.config_cmd", "print the effective config with its Table II sources"),
     "evaluate": ("isac_iov.evaluate", "evaluate a reference policy or a trained run"),
     "train": ("isac_iov.learners.train", "train a MARL algorithm"),
-    "reproduce": ("isac_iov.experiments.reproduce", "reproduce the paper's tables and figures"),
-    "report": ("isac_iov.experiments.report", "redraw the report from saved results"),
+    "reproduce": ("isac_iov.commands.reproduce", "reproduce the paper's tables and figures"),
+    "report": ("isac_iov.commands.report", "redraw the report from saved results"),
     "mobility": ("isac_iov.mobility.cli", "record a SUMO mobility trace, or plot one"),
 }
 

@@ -47,7 +47,7 @@ import numpy as np
 from ..learners.metrics import BASE_COLUMNS
 from ..rundir import METRICS_FILE, SUMMARY_FILE, RunDirError, read_text_member, write_atomic
 from . import schema, stats
-from .runner import DECISION_FILE, done_record, run_dir
+from .runstore import DECISION_FILE, done_record, run_dir
 from .schema import ResultFileError
 from .specs import LEARNERS, Cell, Experiment, RunSpec, Scale, unique_runs
 
