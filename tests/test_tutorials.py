@@ -4,7 +4,7 @@ Each page becomes one bash script, run in a folder of its own (holding a link ``
 the pages' ``src/isac_iov/scenarios/...`` paths work): a ```` ```bash ```` block runs as it is, with ``isac-iov``
 and ``python`` this interpreter running this checkout's code; a block with ``title="FILE"`` is written to FILE; a
 ```` ```python ```` block without a title runs as a script. Commands that run at full scale (the paper's 1800
-episodes, a 20-minute SUMO recording, a five-seed sweep) run with the tiny options of :data:`TINY`, each of which must
+episodes, 20 minutes of SUMO traffic, a five-seed sweep) run with the tiny options of :data:`TINY`, each of which must
 still match its page. A block preceded by ``<!-- not run by the tests: REASON -->`` is left out and its reason
 printed; in a tutorial the reason can only be that it needs a cluster of machines. The pages run side by side.
 """
@@ -92,7 +92,7 @@ def script(page: str) -> str:
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory):
     """Every page's script started at once (they mostly wait: on SUMO, on Ray, on process start-up); a page's test
-    waits for its own. Returns page -> (folder, process, log file)."""
+    waits for its own. Returns page -> (folder, process); the process writes to ``folder/_page.log``."""
     env = {
         **os.environ,
         "PYTHON": sys.executable,
@@ -105,21 +105,19 @@ def ran(tmp_path_factory):
         folder = tmp_path_factory.mktemp(Path(page).stem)
         (folder / "src").symlink_to(ROOT / "src")
         (folder / "_page.sh").write_text(script(page))
-        log = open(folder / "_page.log", "w")  # noqa: SIM115 (closed when the page's test has waited)
-        proc = subprocess.Popen(["bash", "_page.sh"], cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
-        started[page] = (folder, proc, log)
+        with open(folder / "_page.log", "w") as log:  # the script writes to its own copy of the file
+            proc = subprocess.Popen(["bash", "_page.sh"], cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
+        started[page] = (folder, proc)
     yield started
-    for _, proc, log in started.values():
+    for _, proc in started.values():
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        log.close()
 
 
 def _finished(ran, page: str) -> tuple[Path, str]:
-    folder, proc, log = ran[page]
+    folder, proc = ran[page]
     rc = proc.wait(timeout=600)
-    log.close()
     out = (folder / "_page.log").read_text()
     assert rc == 0, f"{page}: exit status {rc}; its blocks ran up to\n{out[-4000:]}"
     return folder, out
