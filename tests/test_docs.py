@@ -113,7 +113,8 @@ def test_the_api_reference_has_a_page_for_every_module():
     spec.loader.exec_module(hook)
     modules = hook.api_modules()
     on_disk = {p.relative_to(ROOT / "src").with_suffix("") for p in (ROOT / "src" / "isac_iov").rglob("*.py")}
-    expected = {".".join(p.parts[:-1] if p.name == "__init__" else p.parts) for p in on_disk}
+    public = {p for p in on_disk if p.name == "__init__" or not p.name.startswith("_")}  # no _private, __main__
+    expected = {".".join(p.parts[:-1] if p.name == "__init__" else p.parts) for p in public}
     assert set(modules) == expected and "isac_iov.env.core" in modules and modules[0] == "isac_iov"
     pages = [hook.page_path(m) for m in modules]
     assert len(set(pages)) == len(pages) and hook.page_path("isac_iov.env") == "api/isac_iov/env/index.md"
