@@ -1,7 +1,7 @@
 """Independent PPO with one shared network on isac-iov's PettingZoo view: a user's algorithm, in one file.
 
 Everything it knows of isac-iov is the public PettingZoo API of ``isac_iov.parallel_env`` with the options a
-generic learner wants (docs/plugins.md):
+generic learner wants (docs/tutorials/own-algorithm.md):
 
 * ``actions="centred"``: each agent acts in ``Box(-1, 1)``, and the zero action is a sensible policy (offload
   almost everything, evenly over the RSUs in reach, with a modest CPU request), so an untrained Gaussian policy

@@ -51,7 +51,7 @@ def test_report_readme_flag_names_a_readme_without_the_block(tmp_path, error_lin
 
 
 def test_every_relative_link_of_the_documentation_resolves():
-    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    pages = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").rglob("*.md"))]
     broken, checked = [], 0
     for page in pages:
         for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
@@ -66,12 +66,12 @@ def test_every_relative_link_of_the_documentation_resolves():
     assert checked >= 20 and broken == []
 
 
-def test_bench_train_markdown_matches_the_readme_table(monkeypatch):
+def test_bench_train_markdown_matches_the_learners_table(monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
     import bench_train
 
-    readme = (ROOT / "README.md").read_text()
-    assert bench_train.markdown_header() in readme
+    learners = (ROOT / "docs" / "learners.md").read_text()
+    assert bench_train.markdown_header() in learners
     refs = {
         "ly-opt": {"cost": 0.2754, "energy_j": 17.64, "deadline_miss_rate": 0.004, "reward": -6.321},
         "greedy": {"cost": 0.2813, "energy_j": 16.0, "deadline_miss_rate": 0.0083, "reward": -6.44},
@@ -93,3 +93,37 @@ def test_bench_train_flags_runs_that_waited_for_a_core(monkeypatch):
     # seed 0 waited 30 s for a core; seed 1 is within the slack; seed 2 has no CPU time to judge
     assert bench_train.oversubscribed(runs) == [(0, 95.0, 65.0)]
     assert bench_train.oversubscribed(runs, slack=1.5) == []
+
+
+def test_the_readme_is_a_newcomers_page():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 150
+    quick_start = ["pip install -c constraints.txt -e '.[test,ray,sumo]' && isac-iov run", "python -m pytest"]
+    assert [b.strip() for b in re.findall(r"^```bash\n(.*?)^```", readme, re.MULTILINE | re.DOTALL)] == quick_start
+    assert readme.count("![") == 1 and "](docs/figures/" in readme  # one figure
+    for command in ("run", "config", "evaluate", "train", "reproduce", "report", "mobility"):
+        assert f"| `isac-iov {command}" in readme, command  # the command overview
+
+
+def test_the_api_reference_has_a_page_for_every_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("api_reference", ROOT / "docs" / "hooks" / "api_reference.py")
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    modules = hook.api_modules()
+    on_disk = {p.relative_to(ROOT / "src").with_suffix("") for p in (ROOT / "src" / "isac_iov").rglob("*.py")}
+    public = {p for p in on_disk if p.name == "__init__" or not p.name.startswith("_")}  # no _private, __main__
+    expected = {".".join(p.parts[:-1] if p.name == "__init__" else p.parts) for p in public}
+    assert set(modules) == expected and "isac_iov.env.core" in modules and modules[0] == "isac_iov"
+    pages = [hook.page_path(m) for m in modules]
+    assert len(set(pages)) == len(pages) and hook.page_path("isac_iov.env") == "api/isac_iov/env/index.md"
+    nav = hook.api_nav(modules)
+    listed, stack = [], list(nav)
+    while stack:
+        for value in stack.pop().values():
+            if isinstance(value, list):
+                stack.extend(value)
+            else:
+                listed.append(value)
+    assert sorted(listed) == sorted(pages)

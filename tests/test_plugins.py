@@ -138,8 +138,8 @@ def test_the_scale_study_takes_a_plug_in_learner(package):
 
 
 def test_the_policy_example_of_the_docs_runs_as_written(tmp_path, monkeypatch, capsys):
-    text = (Path(__file__).parents[1] / "docs" / "plugins.md").read_text()
-    block = text.split("```python\n", 1)[1].split("```", 1)[0]
+    text = (Path(__file__).parents[1] / "docs" / "tutorials" / "own-algorithm.md").read_text()
+    block = text.split('```python title="even_split.py"\n', 1)[1].split("```", 1)[0]
     (tmp_path / "even_split.py").write_text(block)
     monkeypatch.syspath_prepend(str(tmp_path))
     assert main(["evaluate", "--policy", "even_split:make_policy", "--episodes", "2", "--quiet"]) == 0
