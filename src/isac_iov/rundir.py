@@ -257,7 +257,7 @@ def _acquire(directory: Path, wait_s: float) -> IO[str]:
 # -- the code fingerprint --------------------------------------------------------------------
 
 # Front ends that do not change what a run computes: the CLI, the experiment pipeline and reports.
-_NOT_FINGERPRINTED = ("cli.py", "config_cmd.py", "mainjob.py", "experiments/")
+_NOT_FINGERPRINTED = ("cli.py", "commands/", "mainjob.py", "experiments/")
 
 
 def recorded_fingerprint(meta: dict) -> str | None:
