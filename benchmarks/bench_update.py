@@ -5,7 +5,7 @@ warm-up episodes of the default scenario (played as ``algo.warmup_actions``
 says: by default the initial policy), then times ``--updates`` calls of
 ``learner.update`` on fresh minibatches (one thread, after a warm-up), once per
 value of ``--key`` (default ``critic_action_input``: the critics on the raw
-actions against the mapped ones, :func:`isac_iov.learners.offpolicy.mapped_actions`),
+actions against the mapped ones, :func:`isac_iov.learners.offpolicy_critics.mapped_actions`),
 interleaved in rounds so that a change in the machine's speed hits both alike.
 Prints milliseconds per update and the ratio of the second value to the first.
 A training episode of the paper's protocol runs ``episode_slots *

@@ -6,7 +6,7 @@ For a trained Ly-MADDPG / Ly-MATD3 / Ly-MASAC run directory, prints
   behaviour policy (``--envs`` envs, one episode), against the scaled rewards
   the critics learn from;
 * per action dimension, the correlation between the gradient of the value the
-  actors ascend (:meth:`~isac_iov.learners.offpolicy.OffPolicyLearner.policy_value`,
+  actors ascend (:meth:`~isac_iov.learners.offpolicy_critics.CentralCritics.policy_value`,
   first copy, agent 0's entry: with the per-CV reward the sum over CVs) with
   respect to each agent's action, and the true gradient of the team reward of
   eq. (44), by central finite differences of ``slot.evaluate`` on the same
