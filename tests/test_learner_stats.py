@@ -6,11 +6,10 @@ import numpy as np
 import torch
 
 from isac_iov.config import load_config
-from isac_iov.learners.buffers import RunningMeanStd
+from isac_iov.learners.buffers import RunningMeanStd, RunningNorm
 from isac_iov.learners.common import EnvSpec, make_algo_config
 from isac_iov.learners.mappo import MAPPO, MappoConfig
 from isac_iov.learners.mappo_critic import popart_update
-from isac_iov.learners.networks import RunningNorm
 
 CFG = load_config(None, ["num_cvs=2", "episode_slots=5"])
 

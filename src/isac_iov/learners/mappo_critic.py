@@ -16,10 +16,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from .buffers import RunningMeanStd
+from .buffers import RunningMeanStd, RunningNorm
 from .common import EnvSpec
 from .linknet import LinkCritic, LinkNorm
-from .networks import AgentMLP, RunningNorm
+from .networks import AgentMLP
 
 
 class MlpHead:

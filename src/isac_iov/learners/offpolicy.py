@@ -199,7 +199,7 @@ import numpy as np
 import torch
 
 from ..env.core import Step
-from .buffers import EpisodeReplay, RunningMeanStd, memory_count
+from .buffers import EpisodeReplay, RunningMeanStd, RunningNorm, memory_count
 from .common import (
     AlgoConfig,
     EnvSpec,
@@ -215,7 +215,7 @@ from .common import (
     to_actions,
     uses_agent_id,
 )
-from .networks import Actor, RunningNorm
+from .networks import Actor
 from .offpolicy_critics import CentralCritics
 
 

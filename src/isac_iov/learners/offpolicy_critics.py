@@ -38,9 +38,9 @@ from typing import Protocol
 import torch
 
 from ..actions import layout
-from .buffers import RunningMeanStd
+from .buffers import RunningMeanStd, RunningNorm
 from .common import EnvSpec, critic_state
-from .networks import QEnsemble, RunningNorm
+from .networks import QEnsemble
 
 
 def joint_with_own(replayed: torch.Tensor, own: torch.Tensor) -> torch.Tensor:
