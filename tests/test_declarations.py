@@ -68,10 +68,10 @@ def test_every_config_key_is_declared_once_with_its_documentation():
     from isac_iov.learners.common import make_algo_config
     from isac_iov.learners.mappo import MappoConfig
 
-    flat = list(config._flat_items(config.Config()))
+    flat = list(config.schema.flat_items(config.Config()))
     assert list(config.KEYS) == flat and all(meta["source"] for meta in config.KEYS.values())
     assert config.PLAUSIBLE_RANGES["lyapunov.alpha"] == (0.0, 1.0) == config.KEYS["lyapunov.alpha"]["bounds"]
-    assert config._CHOICES["rsu.service"] == ("work_conserving", "allocated", "capacity")
+    assert config.CHOICES["rsu.service"] == ("work_conserving", "allocated", "capacity")
     line = next(ln for ln in config.describe(config.Config()).splitlines() if ln.startswith("lyapunov.alpha "))
     assert "[0, 1]" in line and "alpha = 0.6" in line
     with pytest.raises(config.ConfigError, match=r"algo.num_envs: must be >= 1"):

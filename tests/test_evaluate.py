@@ -200,7 +200,7 @@ def test_format_summary_table():
     ],
 )
 def test_unwritable_out_fails_before_the_work_and_leaves_no_tmp(tmp_path, monkeypatch, target, fragment, error_line):
-    import isac_iov.evaluate as ev
+    import isac_iov.commands.evaluate as ev
 
     monkeypatch.setattr(ev, "evaluate_policy", lambda *a, **k: pytest.fail("the work started"))
     out = target.replace("DIR", str(tmp_path))
@@ -211,7 +211,7 @@ def test_unwritable_out_fails_before_the_work_and_leaves_no_tmp(tmp_path, monkey
 
 
 def test_failure_during_the_work_leaves_no_tmp(tmp_path, monkeypatch, error_line):
-    import isac_iov.evaluate as ev
+    import isac_iov.commands.evaluate as ev
 
     def boom(*args, **kwargs):
         assert (tmp_path / "o.json.tmp").exists()  # opened before the work
@@ -223,7 +223,7 @@ def test_failure_during_the_work_leaves_no_tmp(tmp_path, monkeypatch, error_line
 
 
 def test_non_finite_summary_is_an_error_naming_the_field(tmp_path, monkeypatch, error_line):
-    import isac_iov.evaluate as ev
+    import isac_iov.commands.evaluate as ev
 
     real = ev.evaluate_policy
 

@@ -25,7 +25,7 @@ from isac_iov.learners import REGISTRY, OtherCodeWarning, TrainedPolicy, common,
 from isac_iov.learners.common import EnvSpec, algo_rules, make_algo_config
 from isac_iov.learners.mappo import MAPPO, MappoConfig
 from isac_iov.learners.networks import AgentMLP
-from isac_iov.learners.offpolicy import joint_with_own
+from isac_iov.learners.offpolicy_critics import joint_with_own
 from isac_iov.learners.train import train_run
 
 torch.set_num_threads(1)  # the direct learner drives below; train_run fixes its own thread count

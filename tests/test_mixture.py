@@ -14,10 +14,10 @@ import yaml
 
 from isac_iov import checkpoint
 from isac_iov.cli import main
-from isac_iov.config import ConfigError, load_config
+from isac_iov.config import ConfigError, load_config, variations
 from isac_iov.env.core import BatchedEnv
 from isac_iov.evaluate import evaluate_policy
-from isac_iov.learners import load_policy, train
+from isac_iov.learners import load_policy
 from isac_iov.learners.linknet import LinkCritic, LinkScenario
 from isac_iov.learners.loop import mixture_seed
 from isac_iov.learners.train import train_run
@@ -134,8 +134,8 @@ def test_a_policy_learned_on_a_mixture_improves_on_a_scenario_it_never_saw(tmp_p
 
 
 def test_vary_makes_a_mixture_of_every_file_with_every_value(tmp_path, error_line):
-    assert train.variations([]) == [[]]
-    assert train.variations(["rsu.cpu_max_hz=[1.0e10, 2.0e10]", "num_cvs=[3, 4]"]) == [
+    assert variations([]) == [[]]
+    assert variations(["rsu.cpu_max_hz=[1.0e10, 2.0e10]", "num_cvs=[3, 4]"]) == [
         ["rsu.cpu_max_hz=1.0e10", "num_cvs=3"],
         ["rsu.cpu_max_hz=1.0e10", "num_cvs=4"],
         ["rsu.cpu_max_hz=2.0e10", "num_cvs=3"],

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from isac_iov.cli import main
-from isac_iov.config import SCENARIO_DIR, ConfigError, load_config
+from isac_iov.config import SCENARIO_DIR, ConfigError, load_config, resolve_trace
 from isac_iov.env.core import OWN_FEATURE_NAMES, TRACE_FEATURE_NAMES, BatchedEnv, dims
 from isac_iov.mobility import record as rec
 from isac_iov.mobility import trace as tr
@@ -278,7 +278,7 @@ def test_city_scenario_replays_without_importing_sumo(tmp_path):
 
 def test_city_scenario_matches_its_trace():
     cfg = load_config(CITY)
-    trace = tr.load(tr.resolve(cfg.mobility.source))
+    trace = tr.load(resolve_trace(cfg.mobility.source))
     assert (cfg.num_cvs, cfg.num_rsus) == (50, 16)
     # an RSU at each junction of the trace's network
     junctions = sorted(zip(trace.junction_x_m.tolist(), trace.junction_y_m.tolist(), strict=True))
@@ -312,7 +312,7 @@ def test_a_recorded_paper_road_trace_is_evaluated_and_trained_on(tmp_path, capsy
 
 
 def test_the_shipped_city_trace_is_what_its_command_records(tmp_path):
-    shipped = tr.load(tr.resolve("city"))
+    shipped = tr.load(resolve_trace("city"))
     assert shipped.generator.startswith("isac-iov mobility record --grid 4x4 --block-m 200.0 --vehicles 50")
     assert "--warmup-slots 300" in shipped.generator and "--seed 0" in shipped.generator
     head = rec.record(tmp_path / "c.npz", 40, grid=(4, 4), block_m=200.0, vehicles=50, warmup_slots=300, seed=0)

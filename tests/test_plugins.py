@@ -12,6 +12,7 @@ import yaml
 
 from isac_iov import plugins
 from isac_iov.cli import main
+from isac_iov.learners import load_learner
 
 PACKAGE = {
     "__init__.py": "",
@@ -104,7 +105,7 @@ def test_a_file_never_makes_isac_iov_import_a_module(package, capsys, error_line
     assert "a module reference isac-iov does not import from a file" in error_line("evaluate")
     assert not (package / "imported").exists()
     with pytest.raises(plugins.PluginError, match="read from a file is not imported"):
-        plugins.load_learner("myalgos.marker:SPEC", command_line=False)
+        load_learner("myalgos.marker:SPEC", command_line=False)
     assert not (package / "imported").exists()
 
 

@@ -18,7 +18,7 @@ from isac_iov.learners.buffers import EpisodeReplay
 from isac_iov.learners.common import AUTO_FORMS, SCALE_CVS, EnvSpec, critic_extra, form, make_algo_config
 from isac_iov.learners.maddpg import MADDPG, MaddpgConfig
 from isac_iov.learners.mappo import MappoConfig
-from isac_iov.learners.offpolicy import mapped_actions
+from isac_iov.learners.offpolicy_critics import mapped_actions
 from isac_iov.learners.toy import train_on_toy
 from isac_iov.learners.train import learner_bytes
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from isac_iov.cli import main
-from isac_iov.config import SCENARIO_DIR, load_config
+from isac_iov.config import SCENARIO_DIR, check_trace, load_config, resolve_trace
 from isac_iov.mobility import record as rec
 from isac_iov.mobility import trace as tr
 from isac_iov.physics import channel
@@ -62,7 +62,7 @@ def test_every_trace_scenario_is_in_the_training_or_the_test_set():
 def test_every_shipped_scenario_loads_and_a_short_greedy_evaluation_runs(tmp_path, path: Path):
     cfg = load_config(path)
     if cfg.mobility.source != "builtin":
-        tr.check_config(cfg)  # the trace loads, validates and fits num_cvs, episode_slots and slot_s
+        check_trace(cfg)  # the trace loads, validates and fits num_cvs, episode_slots and slot_s
     out = tmp_path / "e.json"
     args = ["evaluate", "--policy", "greedy", "--config", str(path), "--episodes", "1", "--seed", "0", "--quiet"]
     assert main([*args, "--set", "episode_slots=3", "--no-slots", "--out", str(out)]) == 0
@@ -74,8 +74,8 @@ def test_every_shipped_scenario_loads_and_a_short_greedy_evaluation_runs(tmp_pat
 @pytest.mark.parametrize("name", sorted(SPLIT))
 def test_trace_scenarios_cover_every_street_and_name_their_set_and_command(name):
     cfg = load_config(SCENARIO_DIR / f"{name}.yaml")
-    trace = tr.check_config(cfg)
-    assert cfg.mobility.source == name and tr.resolve(name).stat().st_size < MAX_TRACE_BYTES
+    trace = check_trace(cfg)
+    assert cfg.mobility.source == name and resolve_trace(name).stat().st_size < MAX_TRACE_BYTES
     assert len(trace.start_rows(cfg.num_cvs, cfg.episode_slots + 1)) > 500  # many distinct episode windows
     scn = Scenario(cfg)
     points = _street_points(trace)
@@ -90,7 +90,7 @@ def test_trace_scenarios_cover_every_street_and_name_their_set_and_command(name)
 
 @pytest.mark.parametrize("name", sorted(set(SPLIT) - {"city"}))  # city: tests/test_mobility.py
 def test_a_shipped_trace_is_what_its_header_commands_record(tmp_path, name):
-    shipped = tr.load(tr.resolve(name))
+    shipped = tr.load(resolve_trace(name))
     options = _options(shipped.generator)
     grid, net = options.get("--grid"), None
     if grid is None:  # a network of its own: the header's netgenerate command makes it again

@@ -168,6 +168,7 @@ def test_run_a_sweep_with_ray(ran):
 def test_bring_your_own_algorithm(ran, monkeypatch):
     from isac_iov import plugins
     from isac_iov.config import Config
+    from isac_iov.learners import load_learner
 
     folder, out = _finished(ran, "tutorials/own-algorithm.md")
     assert "even-split" in out and (folder / "runs" / "mine" / "checkpoint.safetensors").exists()
@@ -176,7 +177,7 @@ def test_bring_your_own_algorithm(ran, monkeypatch):
     assert sorted(groups) == ["isac_iov.learners", "isac_iov.policies"]
     monkeypatch.syspath_prepend(str(folder))
     for name, ref in groups["isac_iov.learners"].items():
-        assert plugins.load_learner(ref, command_line=True).config.__name__, name
+        assert load_learner(ref, command_line=True).config.__name__, name
     for name, ref in groups["isac_iov.policies"].items():
         assert plugins.check_policy(name, plugins.load_policy_maker(ref, command_line=True)(Config(), 0)).name
 

@@ -1,7 +1,7 @@
 """Command line: ``isac-iov {run,config,evaluate,train,reproduce,report,mobility}``.
 
-Each sub-command lives in the module that does the work; that module exposes
-``add_arguments(parser)`` and ``main(args) -> int``.  Errors in user input
+Each sub-command's module (``COMMANDS``; the command layer,
+:mod:`isac_iov.commands`) exposes ``add_arguments(parser)`` and ``main(args) -> int``.  Errors in user input
 are printed as one line ``isac-iov COMMAND: error: ...`` on stderr and exit
 with 2, never as a traceback: wrong options (argparse), invalid config keys,
 values, files and YAML (:class:`~isac_iov.config.ConfigError`), bad actions,
@@ -25,13 +25,13 @@ DESCRIPTION = (
     "evaluate multi-agent offloading policies on it, and reproduce the paper's results."
 )
 COMMANDS = {
-    "run": ("isac_iov.mainjob", "the main job: train Ly-DTMPO, then compare it with the reference policies"),
-    "config": ("isac_iov.config_cmd", "print the effective config with its Table II sources"),
-    "evaluate": ("isac_iov.evaluate", "evaluate a reference policy or a trained run"),
-    "train": ("isac_iov.learners.train", "train a MARL algorithm"),
+    "run": ("isac_iov.commands.run", "the main job: train Ly-DTMPO, then compare it with the reference policies"),
+    "config": ("isac_iov.commands.config", "print the effective config with its Table II sources"),
+    "evaluate": ("isac_iov.commands.evaluate", "evaluate a reference policy or a trained run"),
+    "train": ("isac_iov.commands.train", "train a MARL algorithm"),
     "reproduce": ("isac_iov.commands.reproduce", "reproduce the paper's tables and figures"),
     "report": ("isac_iov.commands.report", "redraw the report from saved results"),
-    "mobility": ("isac_iov.mobility.cli", "record a SUMO mobility trace, or plot one"),
+    "mobility": ("isac_iov.commands.mobility", "record a SUMO mobility trace, or plot one"),
 }
 
 

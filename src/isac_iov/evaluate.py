@@ -1,20 +1,16 @@
-"""``isac-iov evaluate``: run a policy for whole episodes and summarise delay, energy, cost and queues.
+"""Evaluation: run a policy for whole episodes and summarise delay, energy, cost and queues.
 
-``isac-iov evaluate --policy NAME [--config FILE] [--set k=v]... --episodes N --seed S --out FILE.json``
+``isac-iov evaluate`` (:mod:`isac_iov.commands.evaluate`) runs :func:`evaluate_policy` on a reference policy
+(``local``, ``offload``, ``random``, ``greedy``, ``ly-opt``; see :mod:`isac_iov.policies`) or a trained run
+directory; for a run directory the scenario is ``RUN_DIR/config.yaml`` unless another config is given
+(:func:`resolve_config`; over Table II's defaults, as for any policy: a run whose actor has the ``link`` body
+acts on any scenario).  Episodes are played ``num_envs`` at a time (each batch seeded from
+``SeedSequence(seed)``), so the same seed and ``num_envs`` give identical results.
 
-``NAME`` is a reference policy (``local``, ``offload``, ``random``, ``greedy``,
-``ly-opt``; see :mod:`isac_iov.policies`) or a trained run directory; for a run
-directory the scenario is ``RUN_DIR/config.yaml`` unless ``--config FILE`` names
-another (over Table II's defaults, as for any policy: a run whose actor has the
-``link`` body acts on any scenario), and ``--set`` applies on top.  Episodes are played ``--num-envs`` at a
-time (each batch seeded from ``SeedSequence(seed)``), so the same seed and
-``--num-envs`` give identical results.
-
-Before any work, ``main`` checks every input: the counts and the seed, the
-config, the memory the run needs (:func:`memory_bytes`, refused with the
-estimate when it exceeds what the machine has) and ``--out`` (its ``.tmp``
-file is created first, and removed whatever happens).  The JSON never holds
-``NaN`` or ``Infinity``: a non-finite number is an error naming its field.
+Before any work, :func:`evaluate_policy` checks the counts and the seed (:func:`check_counts`) and the memory
+the run needs (:func:`memory_bytes`, refused with the estimate when it exceeds what the machine has).  The
+JSON text of a result (:func:`to_json`) never holds ``NaN`` or ``Infinity``: a non-finite number is an error
+naming its field.
 
 :func:`evaluate_policy` returns ``{"summary": ..., "slots": [...], "timing": ...}``:
 
@@ -36,7 +32,6 @@ file is created first, and removed whatever happens).  The JSON never holds
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import time
@@ -46,13 +41,13 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from .config import Config, ConfigError, add_config_arguments, check_seed, load_config
+from .config import Config, ConfigError, check_seed, load_config
 from .env.core import BatchedEnv, check_memory, estimate_memory_bytes, slot_bytes
 from .env.rollout import SlotRecord, rollout
 from .physics.computing import MODE_INSTRT, MODE_NAMES, MODE_UNUSED
 from .policies import REGISTRY, LyOptDualPolicy, LyOptPolicy, Policy, make_policy
 from .policies.lyopt_dual import decision_bytes
-from .rundir import CONFIG_FILE, refuse_link, write_atomic
+from .rundir import CONFIG_FILE, refuse_link
 
 DEFAULT_NUM_ENVS = 10
 KEPT_ARRAYS_PER_CV = 7  # per-CV float arrays kept of every played slot (see env.rollout.SlotRecord)
@@ -76,7 +71,8 @@ TABLE_COLUMNS = (
 )
 
 
-def _check_counts(episodes: int, seed: int, num_envs: int | None) -> None:
+def check_counts(episodes: int, seed: int, num_envs: int | None) -> None:
+    """Refuse an episode count, seed or ``num_envs`` an evaluation cannot run with (errors name the option)."""
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
         raise ValueError(f"--episodes: must be a positive integer, got {episodes!r}")
     check_seed("--seed", seed)
@@ -211,7 +207,7 @@ def evaluate_policy(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Play ``episodes`` episodes of ``policy`` (an object or a name for :func:`make_policy`)."""
-    _check_counts(episodes, seed, num_envs)
+    check_counts(episodes, seed, num_envs)
     if isinstance(policy, str):
         policy = make_policy(policy, cfg, seed)
     name = getattr(policy, "name", type(policy).__name__)
@@ -264,32 +260,6 @@ def format_summary(summary: dict[str, Any]) -> str:
     return "\n".join(f"{k:<{width}}  {_fmt(v, '.6g')}" for k, v in summary.items())
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--policy",
-        required=True,
-        help=f"{' | '.join(REGISTRY)} | RUN_DIR | an installed plug-in | package.module:make_policy",
-    )
-    p.add_argument(
-        "--algo",
-        default=None,
-        metavar="package.module:Learner",
-        help="the learner of a RUN_DIR trained with a module reference (isac-iov never imports one named in a file)",
-    )
-    add_config_arguments(p)
-    p.add_argument("--episodes", type=int, default=20, help="episodes to play (default 20)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the episodes and of the policy (default 0)")
-    p.add_argument(
-        "--num-envs",
-        type=int,
-        default=None,
-        help=f"episodes played at once (default min(episodes, {DEFAULT_NUM_ENVS}))",
-    )
-    p.add_argument("--out", default=None, help="write summary, per-slot records and timing to this JSON file")
-    p.add_argument("--no-slots", action="store_true", help="leave the per-slot records out of the JSON")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
 def resolve_config(policy: str, config: str | None, overrides: list[str]) -> Config:
     """The scenario: ``config`` (else, for a run directory, its ``config.yaml``), then overrides."""
     run_cfg = Path(policy) / CONFIG_FILE
@@ -320,50 +290,3 @@ def to_json(result: dict[str, Any]) -> str:
     if bad is not None:
         raise ValueError(f"--out: {bad} is not finite; nothing written")
     return json.dumps(result, indent=1, allow_nan=False)
-
-
-def open_out(out: Path) -> Path:
-    """Check that ``out`` can be written before any work: create its parent and the empty ``out.tmp``."""
-    if out.is_dir():
-        raise ValueError(f"--out {str(out)!r}: is a directory, expected a file name")
-    tmp = out.with_name(out.name + ".tmp")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text("")
-    except OSError as exc:
-        raise ValueError(f"--out {str(out)!r}: cannot write there: {exc.strerror or exc}") from None
-    return tmp
-
-
-def main(args: argparse.Namespace) -> int:
-    if not args.policy.strip():
-        raise ValueError(f"--policy: empty; expected one of {', '.join(REGISTRY)} or a run directory")
-    _check_counts(args.episodes, args.seed, args.num_envs)
-    if args.algo is not None and not Path(args.policy).is_dir():
-        raise ValueError(f"--algo: names the learner of a run directory; --policy {args.policy} is not one")
-    cfg = resolve_config(args.policy, args.config, args.overrides)
-    policy = make_policy(args.policy, cfg, args.seed, args.algo)
-    out = Path(args.out) if args.out is not None else None
-    tmp = open_out(out) if out is not None else None
-    try:
-        result = evaluate_policy(
-            policy,
-            cfg,
-            args.episodes,
-            args.seed,
-            args.num_envs,
-            record_slots=not args.no_slots,
-            progress=not args.quiet,
-        )
-        print(format_summary(result["summary"]))
-        timing = result["timing"]
-        print(
-            f"decision time per env-slot: {timing['act_s_per_env_slot'] * 1e3:.2f} ms   wall: {timing['wall_s']:.1f} s"
-        )
-        if out is not None:
-            write_atomic(out, to_json(result))
-            print(f"wrote {out}")
-    finally:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
-    return 0

@@ -37,10 +37,7 @@ from __future__ import annotations
 import importlib
 import re
 from importlib.metadata import EntryPoint, entry_points
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .learners import AlgoSpec
+from typing import Any
 
 GROUPS = {"learner": "isac_iov.learners", "policy": "isac_iov.policies"}
 MODULE_REF = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
@@ -66,33 +63,9 @@ def known(kind: str, name: str, command_line: bool) -> bool:
     return name in installed(kind) or (command_line and is_module_ref(name))
 
 
-def load_learner(name: str, command_line: bool) -> AlgoSpec:
-    """The :class:`~isac_iov.learners.AlgoSpec` of plug-in ``name`` (see the module docstring)."""
-    from .learners import AlgoSpec
-    from .learners.common import AlgoConfig
-
-    value = _load("learner", name, command_line)
-    if isinstance(value, AlgoSpec):
-        spec = value
-    elif isinstance(value, type) and isinstance(getattr(value, "Config", None), type):
-        spec = AlgoSpec(value, getattr(value, "Config"))  # noqa: B009 (mypy: not every class has it)
-    else:
-        raise PluginError(
-            f"learner {name}: expected an isac_iov.learners.AlgoSpec or a learner class with a Config attribute, "
-            f"got {type(value).__name__}"
-        )
-    if not (isinstance(spec.config, type) and issubclass(spec.config, AlgoConfig)):
-        raise PluginError(f"learner {name}: its config must derive from isac_iov.learners.common.AlgoConfig")
-    needed = ("explore", "record", "end_iteration", "state_dict", "load_state_dict")
-    missing = [m for m in needed if not hasattr(spec.learner, m)]
-    if missing:
-        raise PluginError(f"learner {name}: {spec.learner.__name__} lacks {', '.join(missing)} (the Learner protocol)")
-    return spec
-
-
 def load_policy_maker(name: str, command_line: bool) -> Any:
     """The ``make(cfg, seed)`` of policy plug-in ``name`` (see the module docstring)."""
-    value = _load("policy", name, command_line)
+    value = load("policy", name, command_line)
     if not callable(value):
         raise PluginError(f"policy {name}: expected a callable make(cfg, seed) -> Policy, got {type(value).__name__}")
     return value
@@ -106,7 +79,10 @@ def check_policy(name: str, policy: Any) -> Any:
     return policy
 
 
-def _load(kind: str, name: str, command_line: bool) -> Any:
+def load(kind: str, name: str, command_line: bool) -> Any:
+    """The object plug-in ``name`` of ``kind`` names: an installed entry point's, or (``command_line``) a module
+    reference's attribute; what it must be is checked by the caller (:func:`load_policy_maker`,
+    :func:`isac_iov.learners.load_learner`)."""
     eps = installed(kind)
     if name in eps:
         try:

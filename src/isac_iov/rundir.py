@@ -256,8 +256,8 @@ def _acquire(directory: Path, wait_s: float) -> IO[str]:
 
 # -- the code fingerprint --------------------------------------------------------------------
 
-# Front ends that do not change what a run computes: the CLI and its commands, the experiment pipeline and reports.
-_NOT_FINGERPRINTED = ("cli.py", "commands/", "config_cmd.py", "mainjob.py", "experiments/")
+# Front ends that do not change what a run computes: the CLI, the experiment pipeline and reports.
+_NOT_FINGERPRINTED = ("cli.py", "commands/", "mainjob.py", "experiments/")
 
 
 def recorded_fingerprint(meta: dict) -> str | None:

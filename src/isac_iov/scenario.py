@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import Config, Range
-from .mobility.trace import Trace, check_config
+from .config import Config, Range, check_trace
+from .mobility.trace import Trace
 from .physics import channel
 
 
@@ -96,7 +96,7 @@ class Scenario:
         self.rsu_y_m = (
             np.asarray(cfg.rsu.y_m, dtype=float) if cfg.rsu.y_m else np.full(self.num_rsus, cfg.rsu.lateral_offset_m)
         )
-        self.trace: Trace | None = None if cfg.mobility.source == "builtin" else check_config(cfg)
+        self.trace: Trace | None = None if cfg.mobility.source == "builtin" else check_trace(cfg)
         self.rsu_available_hz = rsu_available_hz(cfg)
         self.norm = Normalisers.from_config(cfg)
 

@@ -83,7 +83,33 @@ def algo_spec(name: str, command_line: bool = True) -> AlgoSpec:
     if not plugins.known("learner", name, command_line):
         known = ", ".join([*REGISTRY, *plugins.installed("learner")])
         raise ValueError(f"unknown algorithm {name!r} (known: {known}; or package.module:attr)")
-    return plugins.load_learner(name, command_line)
+    return load_learner(name, command_line)
+
+
+def load_learner(name: str, command_line: bool) -> AlgoSpec:
+    """The :class:`AlgoSpec` of plug-in ``name`` (:mod:`isac_iov.plugins`): the AlgoSpec it names, or one made
+    of the learner class it names and that class's ``Config``; a :class:`~isac_iov.plugins.PluginError` when
+    it is neither, its config does not derive from :class:`~.common.AlgoConfig` or the learner lacks a method
+    of the Learner protocol."""
+    value = plugins.load("learner", name, command_line)
+    if isinstance(value, AlgoSpec):
+        spec = value
+    elif isinstance(value, type) and isinstance(getattr(value, "Config", None), type):
+        spec = AlgoSpec(value, getattr(value, "Config"))  # noqa: B009 (mypy: not every class has it)
+    else:
+        raise plugins.PluginError(
+            f"learner {name}: expected an isac_iov.learners.AlgoSpec or a learner class with a Config attribute, "
+            f"got {type(value).__name__}"
+        )
+    if not (isinstance(spec.config, type) and issubclass(spec.config, AlgoConfig)):
+        raise plugins.PluginError(f"learner {name}: its config must derive from isac_iov.learners.common.AlgoConfig")
+    needed = ("explore", "record", "end_iteration", "state_dict", "load_state_dict")
+    missing = [m for m in needed if not hasattr(spec.learner, m)]
+    if missing:
+        raise plugins.PluginError(
+            f"learner {name}: {spec.learner.__name__} lacks {', '.join(missing)} (the Learner protocol)"
+        )
+    return spec
 
 
 def effective_config(name: str, cfg: Config) -> Config:

@@ -2,6 +2,7 @@
 
 * :class:`RunningMeanStd` - streaming mean/variance (parallel-merge formula), used
   for value normalisation (PPO) and reward scaling (off-policy learners).
+* :class:`RunningNorm` - per-feature running standardisation of network inputs, a torch module.
 * :func:`gae` - generalised advantage estimation over the slots of one episode
   per env; the last slot is a time-limit truncation, so it bootstraps from the
   value of the state after it.
@@ -26,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 
 def memory_count(memory: float, samples_per_iteration: int) -> float:
@@ -38,7 +40,7 @@ def merge_moments(mean: Any, var: Any, count: Any, b_mean: Any, b_var: Any, b_co
     """Mean, variance and count of two samples pooled (Chan et al.'s parallel update).
 
     Works elementwise on floats, arrays or tensors alike; shared by
-    :class:`RunningMeanStd` and :class:`~.networks.RunningNorm`.
+    :class:`RunningMeanStd` and :class:`RunningNorm`.
     """
     delta, total = b_mean - mean, count + b_count
     new_mean = mean + delta * b_count / total
@@ -83,6 +85,51 @@ class RunningMeanStd:
 
     def load_state_dict(self, state: dict[str, float]) -> None:
         self.mean, self.var, self.count = state["mean"], state["var"], state["count"]
+
+
+class RunningNorm(nn.Module):
+    """Per-feature running standardisation ``(x - mean) / max(std, min_std)`` clipped to ``+-clip``.
+
+    The statistics are buffers (saved with the network) and change only in
+    :meth:`update`, which learners call between iterations, so a policy is
+    fixed while it collects and while it is updated.  Needed because some
+    observation entries (the virtual energy queue, in slots of budget) reach
+    the hundreds while the others are O(1).  The ``min_std = 1`` floor only ever
+    shrinks features: the env already scales its features to O(1), and
+    dividing a rarely non-zero feature (an RSU backlog) by its tiny std
+    would turn it into large spikes.
+
+    With ``max_count`` the statistics weigh the past as at most
+    ``max_count`` samples (an exponential moving average): the virtual
+    energy queue falls from hundreds to a few budgets while a policy
+    learns, and statistics over the whole run would keep scaling it by the
+    early spread, leaving the late policy unable to tell an empty queue from
+    a growing one.
+    """
+
+    mean: torch.Tensor
+    var: torch.Tensor
+    count: torch.Tensor
+
+    def __init__(self, dim: int, clip: float = 10.0, min_std: float = 1.0, max_count: float = math.inf):
+        super().__init__()
+        self.clip, self.min_std, self.max_count = clip, min_std, max_count
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("var", torch.ones(dim))
+        self.register_buffer("count", torch.tensor(1e-4))
+
+    @torch.no_grad()
+    def update(self, x: torch.Tensor) -> None:
+        x = x.reshape(-1, x.shape[-1])
+        n = x.shape[0]
+        self.count.clamp_(max=self.max_count)
+        mean, var, count = merge_moments(self.mean, self.var, self.count, x.mean(0), x.var(0, unbiased=False), n)
+        self.mean.copy_(mean)
+        self.var.copy_(var)
+        self.count.copy_(count)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return ((x - self.mean) / self.var.sqrt().clamp(min=self.min_std)).clamp(-self.clip, self.clip)
 
 
 def gae(rewards: torch.Tensor, values: torch.Tensor, gamma: float, lam: float) -> torch.Tensor:

@@ -19,7 +19,7 @@ masks them (C5, C6).  The network therefore has the same size and meaning at 5 C
 CVs and 16 RSUs on another road network, and a trained actor can act on any of them.
 
 Inputs are standardised by running statistics (:class:`LinkNorm`, the analogue of
-:class:`.networks.RunningNorm`) over the in-coverage links and the CVs.  Layout of the observation:
+:class:`.buffers.RunningNorm`) over the in-coverage links and the CVs.  Layout of the observation:
 :func:`isac_iov.env.core.dims`.
 """
 
@@ -35,7 +35,7 @@ from ..config import Config
 from ..env.core import LINK_FEATURE_NAMES, OWN_FEATURE_NAMES, dims
 from ..scenario import Normalisers, rsu_available_hz
 from ..twin import LOAD_FEATURES
-from .networks import RunningNorm
+from .buffers import RunningNorm
 
 LINK_OWN_FEATURES = tuple(name for name in OWN_FEATURE_NAMES if name not in ("x", "y"))  # the same on every road
 GLOBAL_TWIN = 3  # G_rsu: the sum, mean and maximum of the RSU backlogs, after the K backlogs (docs/model.md#twin-view)
@@ -106,7 +106,7 @@ class LinkInputs:
 
 class LinkNorm(nn.Module):
     """Gathers the link inputs out of observations ``(..., I, O)`` and standardises them with running statistics
-    (``update``, called by the learners between iterations, like :class:`.networks.RunningNorm`)."""
+    (``update``, called by the learners between iterations, like :class:`.buffers.RunningNorm`)."""
 
     def __init__(self, scenario: LinkScenario, max_count: float = math.inf):
         super().__init__()

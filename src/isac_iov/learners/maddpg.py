@@ -5,7 +5,7 @@ other off-policy learners (:mod:`.offpolicy`).  Per update:
 
 1. critic ``i`` regresses ``r_scaled + gamma * Q'_i(s'_i, mu'(o'))`` (target
    actors and critics);
-2. the actors ascend :meth:`~.offpolicy.OffPolicyLearner.policy_value`: with
+2. the actors ascend :meth:`~.offpolicy_critics.CentralCritics.policy_value`: with
    per-CV critics (default) the sum of all critics at the joint policy action;
    with the team reward ``Q_i(s_i, a_1..mu_i(o_i)..a_I)``, the others' actions
    from the replay buffer;

@@ -39,6 +39,8 @@ is zero, docs/model.md#twin-absent).
   ``value_memory`` iterations; when the statistics move, the critic's output
   layer is rescaled so its values in return units are unchanged.
 
+The critic, the value normalisation and the reward scale are :mod:`.mappo_critic`.
+
 **Deviations from the paper's settings, and why.**  Measured with
 ``isac-iov train --episodes 1800 --seed 0`` then ``isac-iov evaluate
 --episodes 20 --seed 0`` on the default scenario (deterministic cost of eq. 24;
@@ -135,7 +137,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from torch import nn
 
 from ..env.core import Step
 from .buffers import RunningMeanStd, gae, memory_count
@@ -157,15 +158,9 @@ from .common import (
     to_actions,
     uses_agent_id,
 )
-from .linknet import LinkCritic, LinkNorm
-from .networks import AgentMLP, GaussianActor, RunningNorm, gaussian_entropy, gaussian_log_prob, squash
-
-
-class _MlpHead:
-    """The output layer of an :class:`AgentMLP` critic, as ``weight`` and ``bias`` (PopArt rescales them)."""
-
-    def __init__(self, mlp: AgentMLP):
-        self.weight, self.bias = mlp.weights[-1], mlp.biases[-1]
+from .linknet import LinkNorm
+from .mappo_critic import ReturnScale, build_critic, popart_update
+from .networks import GaussianActor, gaussian_entropy, gaussian_log_prob, squash
 
 
 @dataclass(frozen=True)
@@ -222,16 +217,11 @@ class MAPPO:
         )
         self.pooled = pooled_critic(cfg, spec.num_cvs)
         self.link_critic = form(cfg, "critic_state", spec.num_cvs) == "link"
-        if self.link_critic:
-            self.critic: nn.Module = LinkCritic(spec.link, cfg.hidden, norm_count)
-            self.critic_norm: RunningNorm | LinkNorm = self.critic.obs_norm
-            self.value_head: nn.Linear | _MlpHead = self.critic.head
-        else:
-            self.critic_dim = spec.obs_dim + (critic_extra_dim(spec, self.pooled) if cfg.critic_global else 0)
-            self.critic_norm = RunningNorm(self.critic_dim, max_count=norm_count)
-            critic_mlp = AgentMLP(spec.num_cvs, self.critic_dim, 1, cfg.hidden, shared=True, agent_id=agent_id)
-            self.critic = nn.Sequential(self.critic_norm, critic_mlp)
-            self.value_head = _MlpHead(critic_mlp)
+        global_dim = critic_extra_dim(spec, self.pooled) if cfg.critic_global and not self.link_critic else 0
+        self.critic_dim = spec.obs_dim + global_dim  # the link critic reads the observation alone
+        self.critic, self.critic_norm, self.value_head = build_critic(
+            spec, cfg.hidden, self.link_critic, self.critic_dim, norm_count, agent_id
+        )
         self.actor_opt = adam(
             [
                 {"params": [p for n, p in self.actor.named_parameters() if n != "log_std"]},
@@ -242,8 +232,7 @@ class MAPPO:
         )
         self.critic_opt = adam(self.critic.parameters(), lr=cfg.lr, eps=1e-5)
         self.value_norm = RunningMeanStd(max_count=memory_count(cfg.value_memory, samples))
-        self.return_rms = RunningMeanStd(max_count=memory_count(cfg.value_memory, samples))
-        self.return_stats = [self.return_rms]  # one per scenario of a mixture (retarget)
+        self.return_scale = ReturnScale(cfg.gamma, cfg.reward_clip, memory_count(cfg.value_memory, samples))
         self.episodes_seen = 0
         self._allocate()
 
@@ -268,9 +257,7 @@ class MAPPO:
         if not (isinstance(actor_norm, LinkNorm) and isinstance(critic_norm, LinkNorm)):
             raise TypeError("training on several scenarios needs algo.actor=link and algo.critic_state=link")
         self.spec, self.reward = spec, form(self.cfg, "reward", spec.num_cvs)
-        while len(self.return_stats) <= scenario:
-            self.return_stats.append(RunningMeanStd(max_count=self.return_rms.max_count))
-        self.return_rms = self.return_stats[scenario]
+        self.return_scale.use(scenario)
         actor_norm.retarget(spec.link)
         critic_norm.retarget(spec.link)
         self._allocate()
@@ -306,9 +293,9 @@ class MAPPO:
         states = self.states[:, :keep]
         with torch.no_grad():
             values = self.value_norm.denormalize(self.critic(states).squeeze(-1))
-        adv = gae(self._learning_rewards(self.rewards[:, :keep]), values, cfg.gamma, cfg.gae_lambda)
+        adv = gae(self.return_scale(self.rewards[:, :keep]), values, cfg.gamma, cfg.gae_lambda)
         returns = adv + values[:-1]
-        self._update_value_norm(returns)
+        popart_update(self.value_norm, self.value_head, returns)
         batch = {
             "obs": self.obs[:, :keep],
             "states": states[:-1],
@@ -338,37 +325,6 @@ class MAPPO:
         actor, log_std, critic = *self.actor_opt.param_groups, *self.critic_opt.param_groups
         actor["lr"], log_std["lr"], critic["lr"] = cfg.lr * factor, cfg.log_std_lr * factor, cfg.lr * factor
 
-    def _learning_rewards(self, rewards: torch.Tensor) -> torch.Tensor:
-        """Rewards ``(T, N)`` scaled by the running std of the discounted return and clipped (``reward_clip``).
-
-        Outliers (a CPU request near zero makes a slot's delay, hence its
-        reward, thousands of times the usual) are first clipped at the old
-        scale so they cannot inflate it.
-        """
-        clip = self.cfg.reward_clip
-        if clip <= 0:
-            return rewards
-        if self.return_rms.count >= 1:
-            bound = clip * self.return_rms.std
-            rewards = rewards.clamp(-bound, bound)
-        returns = torch.zeros_like(rewards)
-        running = torch.zeros_like(rewards[0])
-        for t in range(rewards.shape[0]):
-            running = self.cfg.gamma * running + rewards[t]
-            returns[t] = running
-        self.return_rms.update(returns)
-        return (rewards / self.return_rms.std).clamp(-clip, clip)
-
-    def _update_value_norm(self, returns: torch.Tensor) -> None:
-        """Update the return statistics and rescale the critic's output layer so its values are unchanged (PopArt)."""
-        old_mean, old_std = self.value_norm.mean, self.value_norm.std
-        self.value_norm.update(returns)
-        new_mean, new_std = self.value_norm.mean, self.value_norm.std
-        weight, bias = self.value_head.weight, self.value_head.bias
-        with torch.no_grad():
-            weight.mul_(old_std / new_std)
-            bias.mul_(old_std).add_(old_mean - new_mean).div_(new_std)
-
     def _update(self, b: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """One PPO minibatch step; its statistics by name."""
         cfg = self.cfg
@@ -396,15 +352,13 @@ class MAPPO:
 
     # -- checkpoints -------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        mixture = [r.state_dict() for r in self.return_stats[1:]]
         return {
             "actor": self.actor.state_dict(),
             "critic": self.critic.state_dict(),
             "actor_opt": self.actor_opt.state_dict(),
             "critic_opt": self.critic_opt.state_dict(),
             "value_norm": self.value_norm.state_dict(),
-            "return_rms": self.return_stats[0].state_dict(),
-            **({"return_rms_mixture": mixture} if mixture else {}),
+            **self.return_scale.state_dict(),
             "episodes_seen": self.episodes_seen,
         }
 
@@ -414,10 +368,5 @@ class MAPPO:
         self.actor_opt.load_state_dict(state["actor_opt"])
         self.critic_opt.load_state_dict(state["critic_opt"])
         self.value_norm.load_state_dict(state["value_norm"])
-        self.return_stats = [self.return_stats[0]]
-        self.return_stats[0].load_state_dict(state["return_rms"])
-        for saved in state.get("return_rms_mixture", []):
-            self.return_stats.append(RunningMeanStd(max_count=self.return_rms.max_count))
-            self.return_stats[-1].load_state_dict(saved)
-        self.return_rms = self.return_stats[0]
+        self.return_scale.load_state_dict(state)
         self.episodes_seen = state["episodes_seen"]

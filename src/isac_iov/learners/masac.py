@@ -8,7 +8,7 @@ the squash Jacobian, :class:`~.networks.SquashedGaussianActor`).  Per update:
    with ``a' ~ pi(o')`` from the current actors;
 2. actor ``i`` minimises ``alpha_i log pi_i(a_i | o_i) - min_j V_ij`` with ``a_i``
    reparameterised and ``V`` the critics' policy value
-   (:meth:`~.offpolicy.OffPolicyLearner.policy_value`);
+   (:meth:`~.offpolicy_critics.CentralCritics.policy_value`);
 3. ``log alpha_i`` descends ``-log alpha_i (log pi_i + target_entropy)`` where
    ``target_entropy = target_entropy_per_dim * action_dim``.  The default is -0.5 per dimension, not SAC's
    usual -1: an action squashed into [0, 1] has entropy at most 0, and -1 holds each dimension to a

@@ -5,7 +5,7 @@ Per update:
 1. both critics of agent ``i`` regress ``r_scaled + gamma * min_j Q'_ij(s'_i, a')``
    where ``a' = clip(mu'(o') + clip(N(0, target_noise), +-target_noise_clip), 0, 1)``;
 2. every ``policy_delay`` updates, the actors ascend the minimum of the two
-   critics' policy values (:meth:`~.offpolicy.OffPolicyLearner.policy_value`;
+   critics' policy values (:meth:`~.offpolicy_critics.CentralCritics.policy_value`;
    ``actor_critic = "first"``: the first critic's, as in TD3) and all targets
    move by Polyak averaging.
 

@@ -9,7 +9,7 @@ one-hot agent id is appended to every input (its first layer then grows with
 the number of agents ``I``), without it the network is the same for every
 agent and its size does not depend on ``I`` (``algo.agent_id``,
 :mod:`.common`).  Every actor and critic standardises its inputs
-with a :class:`RunningNorm`.
+with a :class:`~.buffers.RunningNorm`.
 
 **Action mapping (all algorithms).**  Env actions live in ``[0, 1]``.  Every
 policy produces an unbounded pre-action ``u`` and plays ``a = sigmoid(u)``
@@ -26,16 +26,13 @@ import itertools
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .buffers import merge_moments
-
-if TYPE_CHECKING:
-    from .linknet import LinkNorm, LinkScenario
+from .buffers import RunningNorm
+from .linknet import LinkNet, LinkNorm, LinkScenario
 
 
 def squash(u: torch.Tensor) -> torch.Tensor:
@@ -57,51 +54,6 @@ def gaussian_log_prob(u: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor
 def gaussian_entropy(log_std: torch.Tensor) -> torch.Tensor:
     """Entropy of a diagonal Gaussian, summed over the last axis."""
     return (log_std + 0.5 * math.log(2 * math.pi * math.e)).sum(-1)
-
-
-class RunningNorm(nn.Module):
-    """Per-feature running standardisation ``(x - mean) / max(std, min_std)`` clipped to ``+-clip``.
-
-    The statistics are buffers (saved with the network) and change only in
-    :meth:`update`, which learners call between iterations, so a policy is
-    fixed while it collects and while it is updated.  Needed because some
-    observation entries (the virtual energy queue, in slots of budget) reach
-    the hundreds while the others are O(1).  The ``min_std = 1`` floor only ever
-    shrinks features: the env already scales its features to O(1), and
-    dividing a rarely non-zero feature (an RSU backlog) by its tiny std
-    would turn it into large spikes.
-
-    With ``max_count`` the statistics weigh the past as at most
-    ``max_count`` samples (an exponential moving average): the virtual
-    energy queue falls from hundreds to a few budgets while a policy
-    learns, and statistics over the whole run would keep scaling it by the
-    early spread, leaving the late policy unable to tell an empty queue from
-    a growing one.
-    """
-
-    mean: torch.Tensor
-    var: torch.Tensor
-    count: torch.Tensor
-
-    def __init__(self, dim: int, clip: float = 10.0, min_std: float = 1.0, max_count: float = math.inf):
-        super().__init__()
-        self.clip, self.min_std, self.max_count = clip, min_std, max_count
-        self.register_buffer("mean", torch.zeros(dim))
-        self.register_buffer("var", torch.ones(dim))
-        self.register_buffer("count", torch.tensor(1e-4))
-
-    @torch.no_grad()
-    def update(self, x: torch.Tensor) -> None:
-        x = x.reshape(-1, x.shape[-1])
-        n = x.shape[0]
-        self.count.clamp_(max=self.max_count)
-        mean, var, count = merge_moments(self.mean, self.var, self.count, x.mean(0), x.var(0, unbiased=False), n)
-        self.mean.copy_(mean)
-        self.var.copy_(var)
-        self.count.copy_(count)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return ((x - self.mean) / self.var.sqrt().clamp(min=self.min_std)).clamp(-self.clip, self.clip)
 
 
 class AgentMLP(nn.Module):
@@ -200,8 +152,6 @@ def actor_body(
         return RunningNorm(obs_dim, max_count=norm_max_count), policy_mlp(
             n, obs_dim, heads * action_dim, hidden, shared, init_pre_action, agent_id
         )
-    from .linknet import LinkNet, LinkNorm, LinkScenario  # here: linknet builds on RunningNorm
-
     init = torch.zeros(action_dim) if init_pre_action is None else init_pre_action
     first = [int((part_index(action_dim) == p).nonzero()[0]) for p in range(4)]
     net = LinkNet(hidden, heads, tuple(float(init[i]) for i in first))

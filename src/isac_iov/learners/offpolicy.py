@@ -1,4 +1,4 @@
-"""The part Ly-MADDPG, Ly-MATD3 and Ly-MASAC share: collection, replay, reward scaling, critic inputs.
+"""The part Ly-MADDPG, Ly-MATD3 and Ly-MASAC share: collection, replay, reward scaling, the critics.
 
 :class:`OffPolicyLearner` plays the ``num_envs`` envs of an iteration with the
 subclass's ``behaviour`` policy (also during the first ``warmup_episodes``, which
@@ -9,35 +9,16 @@ every vector step (``num_envs`` env-slots) it runs ``updates_per_step``
 gradient updates (the subclass's ``update``) on minibatches of ``batch_size``
 joint transitions sampled from the episodes stored so far.
 
-**Critics** are centralised and per agent: critic ``i`` sees agent ``i``'s
-critic state (its observation + the twin's global state) and the joint action
-of all CVs (:meth:`OffPolicyLearner.critic_input`) as the env maps it
-(``critic_action_input = effective``, :func:`mapped_actions`): the task shares
-(C5), the bandwidth shares of the used links (C4) and each link's fraction of
-its RSU's CPU (C6), the quantities the reward depends on; ``raw`` gives the
-actions in [0, 1] instead.  Actors and critics
-standardise their inputs with running statistics updated when an iteration's
-episodes are stored.  The last slot of an episode is a time
-limit, so targets always bootstrap.
-
-**At city scale** (``critic_actions = summary``, ``auto`` above 16 CVs) ``I``
-critics on ``I (1 + 3K)`` joint-action inputs do not fit (50 CVs x 16 RSUs:
-50 critics of about 5,600 inputs).  One shared critic (copies for TD3/SAC)
-then sees agent ``i``'s critic state (pooled over CVs with ``critic_state =
-pooled``), its own action and a fixed-size summary of the others' actions
-(:meth:`OffPolicyLearner.action_summary`): the sums over the other CVs of
-their mapped actions (:func:`mapped_actions`: task shares per RSU, bandwidth
-shares and CPU fractions of the links they use) - the per-RSU quantities
-through which C4 and C6 couple the CVs.  With ``agent_id = none`` its size does not depend on ``I``
-(:mod:`.common`).  Everything else - per-CV rewards, actors ascending the sum
-of the critics - is unchanged.
+**Critics** are centralised: what they see (the critic state and the joint action as the env maps it, or its
+summary at city scale), their targets and the value the actors ascend are :mod:`.offpolicy_critics`
+(:class:`~.offpolicy_critics.CentralCritics`, a base of :class:`OffPolicyLearner`).
 
 **Per-CV critics, team actors** (``reward = "per_cv"``, the default).  Critic
 ``i`` learns CV ``i``'s exact share of eq. (44) (``Outcome.reward_per_cv``),
 a target with far less of the other CVs' noise than the team reward; since the
 shares sum to the team reward, the sum of the critics is the team value, and
 every actor ascends that sum at the joint policy action
-(:meth:`OffPolicyLearner.policy_value`).  An actor that ascended only its own
+(:meth:`~.offpolicy_critics.CentralCritics.policy_value`).  An actor that ascended only its own
 critic would ask for all the RSU CPU it can get (its share improves, the
 others' worsen): measured, every CPU request ended at 0.98.  ``reward =
 "team"`` gives the classic MADDPG form: each critic learns the team reward and
@@ -59,9 +40,9 @@ cost, ``ly-opt`` 0.276; Ly-MADDPG unless stated):
   cost of about 0.40 here (curve at episode 1400), with rewards still climbing
   out of an early energy-queue blow-up (-480 per slot at episode 200).
   With ``gamma = 0`` the critics' target is the scaled reward itself, so an
-  update neither samples nor evaluates the next state (:meth:`OffPolicyLearner.td_target`):
-  an update takes 0.83-0.84 of the time (``bench_update.py --key gamma --values
-  0.01,0``, retired: docs/learners.md#retired-diagnostics), and Ly-MASAC trained in 160 CPU s instead of 187 (seed 0,
+  update neither samples nor evaluates the next state (:meth:`~.offpolicy_critics.CentralCritics.td_target`):
+  an update takes 0.83-0.84 of the time (``bench_update.py --key gamma --values 0.01,0``,
+  retired: docs/learners.md#retired-diagnostics), and Ly-MASAC trained in 160 CPU s instead of 187 (seed 0,
   both versions side by side).  Nothing else changes: Ly-MADDPG's training is
   bit-identical; Ly-MATD3 and Ly-MASAC draw fewer random numbers.
 * ``preact_reg = 0``: the penalty balanced the critic's small gradient at
@@ -160,7 +141,7 @@ and thresholds; its action gradients were wrong where it mattered.  The trained
 Ly-MATD3 left RSU backlogs (2.4e8 cycles on average, ``ly-opt-dual`` none) and put
 its bandwidth weights near the floor (mean 0.08, many below 0.01, where the floor
 and the normalisation bend the split): low energy (13 J), 6.7 % deadline misses.
-:func:`mapped_actions` is the mapping in torch, exact against the env (test:
+:func:`~.offpolicy_critics.mapped_actions` is the mapping in torch, exact against the env (test:
 ``tests/test_scale.py``), so the critics see the shares themselves and the actors
 get the mapping's true derivative.
 
@@ -211,16 +192,14 @@ Ly-MASAC 0.286, 1.040, 17.5 J, 0.8 %, -1.7 %.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
-from ..actions import layout
 from ..env.core import Step
-from .buffers import EpisodeReplay, RunningMeanStd, memory_count
+from .buffers import EpisodeReplay, RunningMeanStd, RunningNorm, memory_count
 from .common import (
     AlgoConfig,
     EnvSpec,
@@ -236,7 +215,8 @@ from .common import (
     to_actions,
     uses_agent_id,
 )
-from .networks import Actor, QEnsemble, RunningNorm
+from .networks import Actor
+from .offpolicy_critics import CentralCritics
 
 
 @dataclass(frozen=True)
@@ -256,53 +236,20 @@ class OffPolicyConfig(AlgoConfig):
     reward_memory: float = 10.0  # iterations of rewards the reward scale remembers (0: all)
     reward_clip: float = 10.0  # scaled rewards are clipped to +-this (> 0), so a rare blow-up cannot dominate
     reward: str = "per_cv"  # "per_cv": critic i learns CV i's share, actors ascend their sum; "team"
-    critic_actions: str = "auto"  # "joint" (a critic per CV), "summary" (one shared critic), "auto" (docstring)
+    critic_actions: str = "auto"  # "joint" (a critic per CV), "summary" (one shared critic), "auto" (offpolicy_critics)
     actor_lr_floor: float = 1.0  # the actor lr falls linearly to actor_lr * this over anneal_episodes
     anneal_episodes: int = 1800  # episodes of the actor lr's fall (the paper's protocol)
-    critic_action_input: str = "effective"  # or "raw": what the joint critics see of the actions (docstring)
+    critic_action_input: str = "effective"  # or "raw": what the joint critics see of the actions (offpolicy_critics)
 
     RULES: ClassVar[dict[str, Rule]] = {"reward_clip": "> 0"}
 
 
-def joint_with_own(replayed: torch.Tensor, own: torch.Tensor) -> torch.Tensor:
-    """``(B, I, I*A)``: for critic ``i``, agent ``i``'s action from ``own``, the others from ``replayed``."""
-    b, i, a = replayed.shape
-    eye = torch.eye(i, dtype=torch.bool)[None, :, :, None]
-    return torch.where(eye, own[:, None], replayed[:, None]).reshape(b, i, i * a)
-
-
-def mapped_actions(actions: torch.Tensor, cover: torch.Tensor, spec: EnvSpec) -> torch.Tensor:
-    """The action mapping of :mod:`isac_iov.actions` in torch, differentiable in ``actions (B, I, 1+3K)``.
-
-    Returns, in the action's layout, the task shares (C5: local and per-RSU, parts below
-    ``min_task_share`` dropped), the bandwidth shares of the used links (C4) and the fraction of
-    each RSU's available CPU each used link gets (C6), for coverage flags ``cover (B, I, K)``.  Which
-    parts are dropped and which links are used are held fixed under differentiation.
-    """
-    parts = layout(cover.shape[-1])
-    split = torch.cat([actions[..., : parts.local + 1], actions[..., parts.task] * cover], dim=-1)
-    total = split.sum(-1, keepdim=True)
-    run_local = torch.zeros_like(split)
-    run_local[..., 0] = 1.0  # all-zero weights: the whole task runs locally
-    shares = torch.where(total > 0, split / total.clamp(min=1e-12), run_local)
-    if spec.min_task_share > 0:
-        shares = shares * (shares >= spec.min_task_share).detach()
-        shares = shares / shares.sum(-1, keepdim=True).clamp(min=1e-12)
-    used = shares[..., 1:] > 0
-    floor = spec.min_resource_share
-    bw = torch.where(used, actions[..., parts.bandwidth].clamp(min=floor), 0.0)
-    bw = bw / bw.sum(-2 if spec.bandwidth_per_rsu else -1, keepdim=True).clamp(min=1e-12)
-    req = torch.where(used, actions[..., parts.cpu].clamp(min=floor), 0.0)
-    cpu = req / req.sum(-2, keepdim=True).clamp(min=1.0)
-    return torch.cat([shares, bw, cpu], dim=-1)
-
-
-class OffPolicyLearner(ABC):
-    """Collection, replay and update schedule; subclasses set ``actor`` and implement
+class OffPolicyLearner(CentralCritics, ABC):
+    """Collection, replay and update schedule; subclasses set ``actor`` and ``critic`` and implement
     ``behaviour(obs) -> actions``, ``update(batch) -> losses`` and ``components() -> dict``."""
 
+    cfg: OffPolicyConfig
     actor: Actor
-    critic: QEnsemble
     actor_opt: torch.optim.Optimizer
 
     def __init__(self, spec: EnvSpec, cfg: OffPolicyConfig):
@@ -382,92 +329,6 @@ class OffPolicyLearner(ABC):
         batch = self.replay.sample(self.cfg.batch_size, next_state=self.cfg.gamma > 0)
         batch["rew"] = self.scale_rewards(batch["rew"])
         return batch
-
-    def td_target(self, batch: dict[str, torch.Tensor], next_value: Callable[[], torch.Tensor]) -> torch.Tensor:
-        """The critics' regression target ``rew + gamma * next_value()``, without gradient; ``next_value`` (the
-        target networks at the next state) is not called when ``gamma = 0``: the target is the reward, and
-        skipping the next state's forward passes makes an update cheaper (module docstring)."""
-        if self.cfg.gamma == 0:
-            return batch["rew"]
-        with torch.no_grad():
-            return batch["rew"] + self.cfg.gamma * next_value()
-
-    def scale_rewards(self, rew: torch.Tensor) -> torch.Tensor:
-        """``(B, I)`` rewards times ``(1 - gamma) / std``, clipped to ``+-reward_clip`` (Q-values O(1))."""
-        clip = self.cfg.reward_clip
-        return (rew * ((1.0 - self.cfg.gamma) / self.reward_stats.std)).clamp(-clip, clip)
-
-    @property
-    def critic_in_dim(self) -> int:
-        """Input width of each critic: critic state plus the joint action, or plus the agent's own action and the
-        summary of the others' (``critic_actions = summary``)."""
-        acts = 2 if self.summary else self.spec.num_cvs
-        return self.critic_state_dim + acts * self.spec.action_dim
-
-    def make_critic(self, copies: int) -> QEnsemble:
-        """The critics: ``copies`` per CV on the joint action, or ``copies`` shared by all CVs (summary)."""
-        return QEnsemble(
-            self.spec.num_cvs, self.critic_in_dim, self.cfg.hidden, copies, shared=self.summary, agent_id=self.agent_id
-        )
-
-    def policy_value(
-        self, obs: torch.Tensor, glob: torch.Tensor, replayed: torch.Tensor, own: torch.Tensor
-    ) -> torch.Tensor:
-        """The value ``(B, copies, I)`` each agent's actor ascends, for its own actions ``own (B, I, A)``.
-
-        ``team``: critic ``i`` with agent ``i``'s action from the policy and the others' from the replay
-        (MADDPG).  ``per_cv``: the critics learn each CV's share of eq. (44), whose sum is the team
-        value, so every actor ascends the sum over CVs of their critics at the joint policy action: a CV
-        is charged for what its action costs the others (a larger CPU request slows them down), which
-        a critic of its own share alone would miss.
-        """
-        if self.cfg.reward == "team":
-            return self.critic(self.critic_input(obs, glob, replayed, own=own))
-        return self.critic(self.critic_input(obs, glob, own)).sum(-1, keepdim=True).expand(-1, -1, own.shape[1])
-
-    @staticmethod
-    def critic_loss(q: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Squared error of ``q`` against ``target``, summed over critic copies when ``q (B, copies, I)`` has
-        them, averaged over samples and agents."""
-        err = (q - target).pow(2)
-        return err.sum(1).mean() if q.dim() == 3 else err.mean()
-
-    def critic_input(
-        self, obs: torch.Tensor, glob: torch.Tensor, actions: torch.Tensor, own: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Per-agent critic input ``(B, I, O + G + I*A)``: the standardised critic state and the joint action
-        ``actions (B, I, A)``, with agent ``i``'s own action replaced by ``own[:, i]`` for critic ``i`` when
-        given (:func:`joint_with_own`).  With ``critic_actions = summary``, ``(B, I, O + X + 2A)``: the critic
-        state, agent ``i``'s action (``own[:, i]`` if given, else ``actions[:, i]``) and the summary of the
-        others' ``actions`` (:meth:`action_summary`)."""
-        state = self.state_norm(critic_state(obs, glob))
-        if self.summary:
-            mine = actions if own is None else own
-            return torch.cat([state, mine, self.action_summary(obs, actions)], dim=-1)
-        effective = self.cfg.critic_action_input == "effective"
-        if own is None:
-            joint = self.effective_actions(obs, actions) if effective else actions
-            acts = joint.flatten(1)[:, None].expand(*state.shape[:2], -1)
-        else:
-            acts = joint_with_own(actions, own)
-            if effective:  # each critic's joint action is mapped as a whole: C6 couples the CVs' CPU
-                b, i, _ = acts.shape
-                mixed = acts.reshape(b, i, i, -1)
-                acts = self.effective_actions(obs[:, None].expand(b, i, *obs.shape[1:]), mixed).reshape(b, i, -1)
-        return torch.cat([state, acts], dim=-1)
-
-    def action_summary(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """For each agent ``i``, the sum over the other agents of their mapped actions ``(B, I, A)``
-        (:meth:`effective_actions`), in the action's layout; the raw actions without an RSU layout."""
-        eff = self.effective_actions(obs, actions)
-        return eff.sum(-2, keepdim=True) - eff
-
-    def effective_actions(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """``(B, I, A)``: what the env makes of the actions (:func:`mapped_actions`); the raw actions without an
-        RSU layout (``spec.coverage`` None)."""
-        if self.spec.coverage is None:
-            return actions
-        return mapped_actions(actions, obs[..., self.spec.coverage], self.spec)
 
     def end_iteration(self, keep: int) -> dict[str, float]:
         obs, glob = self.stage["obs"][:keep], self.stage["glob"][:keep]

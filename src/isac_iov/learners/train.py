@@ -1,29 +1,21 @@
-"""``isac-iov train``: train one algorithm on one scenario or a mixture, with checkpoints and exact resume.
+"""Training one algorithm on one scenario or a mixture, with checkpoints and exact resume: :func:`train_run`,
+which ``isac-iov train`` starts (:mod:`isac_iov.commands.train`).
 
-    isac-iov train --algo ly-dtmpo [--config FILE]... [--set key=value]... [--vary key=[v1, v2, ...]]... \\
-        [--episodes 1800] [--seed 0] --out RUN_DIR [--resume] [--checkpoint-every 100] \\
-        [--init greedy | --imitate ly-opt-dual]
+**A mixture of scenarios.**  A list of ``S`` configs trains one policy on all of them: iteration ``n``
+(``num_envs`` lockstep episodes) plays scenario ``n mod S``, each with its own batched env and generator, so
+every scenario gets the same share of episodes in turn, and a resumed run continues the cycle where it stopped.
+The networks must not depend on the scenario: the PPO learners with the per-link actor and critic
+(``algo.actor=link``, ``algo.critic_state=link``: a mixture sets both unless the algorithm overrides say
+otherwise, which is refused), the reward form ``auto`` resolves per scenario and each scenario scales its
+rewards by its own statistics (:meth:`.mappo.MAPPO.retarget`).  The off-policy learners train on one scenario,
+except by imitation (``imitate``), which any learner's per-link actor does on a mixture.  The run is evaluated
+with ``isac-iov evaluate --policy RUN --config ANY.yaml`` on any scenario.
 
-**A mixture of scenarios.**  ``--config`` given several times trains one policy on all of them: iteration
-``n`` (``num_envs`` lockstep episodes) plays scenario ``n mod S`` of the ``S`` files, each with its own
-batched env and generator, so every scenario gets the same share of episodes in turn, and a resumed run
-continues the cycle where it stopped.  The networks must not depend on the scenario: the PPO learners with
-the per-link actor and critic (``algo.actor=link``, ``algo.critic_state=link``: a mixture sets both unless
-``--set`` says otherwise, which is refused), the reward form ``auto`` resolves per scenario and each scenario
-scales its rewards by its own statistics (:meth:`.mappo.MAPPO.retarget`).  The
-off-policy learners train on one scenario, except by imitation (``--imitate``), which any learner's per-link
-actor does on a mixture.  ``--set`` scenario keys apply to every file; ``--vary KEY=[V1, V2, ...]`` (repeatable)
-makes a mixture of every file with every combination of the listed values (files outer, the last ``--vary``
-innermost), e.g. ``--vary 'rsu.cpu_max_hz=[12e9, 37.5e9]'`` for scarce and ample RSUs on each road.  The run is
-evaluated with ``isac-iov evaluate --policy RUN --config ANY.yaml`` on any scenario.
-
-``--init NAME`` behaviour-clones the reference policy ``NAME`` into the actor
-before the first episode (:mod:`.warmstart`); by default actors start from scratch.
-``--imitate NAME`` trains the actor by imitating ``NAME`` with the teacher in the loop
-(DAgger, :mod:`.imitate`) instead of learning from rewards.
-``--set`` keys starting with ``algo.`` set algorithm hyper-parameters (e.g.
-``--set algo.num_envs=8``; see the config dataclasses of :mod:`.mappo`,
-:mod:`.maddpg`, :mod:`.matd3`, :mod:`.masac`); all others set the scenario.
+``init`` names a reference policy to behaviour-clone into the actor before the first episode
+(:mod:`.warmstart`); by default actors start from scratch.  ``imitate`` names one whose actions the actor
+imitates, with the teacher in the loop (DAgger, :mod:`.imitate`), instead of learning from rewards.
+``algo_overrides`` set algorithm hyper-parameters (see the config dataclasses of :mod:`.mappo`,
+:mod:`.maddpg`, :mod:`.matd3`, :mod:`.masac`).
 
 The run directory holds
 
@@ -39,23 +31,23 @@ The run directory holds
   (:mod:`isac_iov.checkpoint`; a run of isac-iov 0.1 resumes from its
   ``checkpoint.pt``, read safely), written atomically with a SHA-256 sidecar
   (:func:`isac_iov.rundir.save_checked`, verified on every load) every
-  ``--checkpoint-every`` episodes (at the next iteration boundary) and at the end;
+  ``checkpoint_every`` episodes (at the next iteration boundary) and at the end;
 * ``.lock`` - held (``flock``) while a process trains here: a second one stops
   with one line naming the holder.
 
-``--resume`` continues a run from its last checkpoint, whatever killed it: rows
+``resume`` continues a run from its last checkpoint, whatever killed it: rows
 of ``metrics.csv`` past the checkpoint are dropped and TensorBoard events past
 it purged, so the finished run has each episode exactly once and the same
 metrics as an uninterrupted run with the same seed (same machine: every
 generator is seeded and checkpointed, and torch runs on a fixed number of
 threads, ``algo.torch_threads``; the CPU kernels used - batched matmul,
 element-wise ops, indexing - are deterministic then, which the tests check by
-comparing a killed-and-resumed run with an uninterrupted one).  ``--resume`` on a
+comparing a killed-and-resumed run with an uninterrupted one).  ``resume`` on a
 directory without a run starts one.  Errors, raised before anything is written:
-unknown algorithm or key, ``--episodes`` < 1, a seed outside ``[0, 2**63 - 1]``,
+unknown algorithm or key, ``episodes`` < 1, a seed outside ``[0, 2**63 - 1]``,
 a scenario whose estimated memory (env plus :func:`learner_bytes`) exceeds
-what the machine has, an ``--out`` that is a file or cannot be created, a
-non-empty directory without ``--resume``, a directory in use by another
+what the machine has, an ``out_dir`` that is a file or cannot be created, a
+non-empty directory without ``resume``, a directory in use by another
 process, a directory whose run has another scenario, algorithm,
 hyper-parameters, episode count or seed, a damaged run directory or
 checkpoint.  A non-finite reward, metric, loss, gradient or weight stops the
@@ -64,8 +56,6 @@ run with one line naming it and the episodes, keeping the last good checkpoint.
 
 from __future__ import annotations
 
-import argparse
-import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -73,15 +63,7 @@ from typing import Any
 import torch
 import yaml
 
-from ..config import (
-    Config,
-    ConfigError,
-    add_config_arguments,
-    check_seed,
-    load_config,
-    parse_override,
-    split_algo_overrides,
-)
+from ..config import Config, ConfigError, check_seed
 from ..env.core import check_memory, estimate_memory_bytes
 from ..rundir import (
     ALGO_FILE,
@@ -107,63 +89,7 @@ from .common import (
 from .loop import TrainingLoop
 
 FLOAT32_BYTES = 4
-DEFAULT_EPISODES = 1800
 DEFAULT_CHECKPOINT_EVERY = 100
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    from . import REGISTRY
-
-    p.add_argument(
-        "--algo", required=True, help=f"one of {', '.join(REGISTRY)}; hyper-parameters via --set algo.KEY=VALUE"
-    )
-    add_config_arguments(p, several=True)
-    p.add_argument(
-        "--vary",
-        action="append",
-        default=[],
-        metavar="KEY=[V1, V2]",
-        help="train on every scenario with each of these values of KEY (a mixture; repeatable)",
-    )
-    p.add_argument("--episodes", type=int, default=DEFAULT_EPISODES, help="episodes to train (default 1800)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", required=True, type=Path, help="run directory")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    p.add_argument("--checkpoint-every", type=int, default=DEFAULT_CHECKPOINT_EVERY, metavar="EPISODES")
-    p.add_argument(
-        "--init",
-        default=None,
-        metavar="POLICY",
-        help="behaviour-clone this reference policy (e.g. greedy) into the actor first",
-    )
-    p.add_argument(
-        "--imitate",
-        default=None,
-        metavar="POLICY",
-        help="train by imitating this reference policy (e.g. ly-opt-dual), the teacher labelling the states the "
-        "actor reaches (DAgger), instead of learning from rewards",
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def main(args: argparse.Namespace) -> int:
-    scenario_sets, overrides = split_algo_overrides(args.overrides)
-    cfgs = [load_config(path, scenario_sets + sets) for path in args.config or [None] for sets in variations(args.vary)]
-    out = train_run(
-        args.algo,
-        cfgs if len(cfgs) > 1 else cfgs[0],
-        args.episodes,
-        args.seed,
-        args.out,
-        resume=args.resume,
-        algo_overrides=overrides,
-        progress=not args.no_progress,
-        checkpoint_every=args.checkpoint_every,
-        init=args.init,
-        imitate=args.imitate,
-    )
-    print(f"run written to {out}")
-    return 0
 
 
 def train_run(
@@ -359,17 +285,3 @@ def _prepare_dir(out_dir: Path, cfgs: list[Config], meta: dict, resume: bool) ->
         write_atomic(out_dir / MIXTURE_FILE, yaml.safe_dump(others, sort_keys=False))
     write_atomic(out_dir / ALGO_FILE, yaml.safe_dump(meta, sort_keys=False))
     return False
-
-
-def variations(texts: list[str]) -> list[list[str]]:
-    """The ``key=value`` override lists of every combination of the ``--vary KEY=[V1, V2, ...]`` texts
-    (``[[]]`` without any), the last text varying fastest."""
-    combos: list[list[str]] = [[]]
-    for text in texts:
-        path, values = parse_override(text)
-        if not isinstance(values, list) or not values:
-            raise ConfigError(f"--vary {text!r}: expected KEY=[V1, V2, ...], a non-empty list of values")
-        key = ".".join(path)
-        texts_of = [v if isinstance(v, str) else json.dumps(v) for v in values]  # "1.0e10" stays as written
-        combos = [combo + [f"{key}={v}"] for combo in combos for v in texts_of]
-    return combos

@@ -5,5 +5,6 @@
 * :mod:`~isac_iov.mobility.record`: records a trace with Eclipse SUMO through libsumo (the ``sumo`` extra,
   imported only when a trace is recorded).
 * :mod:`~isac_iov.mobility.plot`: the road network, the RSUs with their coverage and a few vehicle tracks.
-* :mod:`~isac_iov.mobility.cli`: ``isac-iov mobility {record,plot}``.
+
+The command ``isac-iov mobility {record,plot}`` is :mod:`isac_iov.commands.mobility`.
 """

@@ -27,8 +27,9 @@ Arrays (``(S, C)`` unless noted; ``NaN`` / ``-1`` where a column is empty):
 =================  ===============================================================================
 
 :func:`load` validates a file (shapes, dtypes, finite values where a column is occupied) and raises
-:class:`TraceError` (a :class:`~isac_iov.config.ConfigError`) naming the file and the array.  :func:`check_config`
-checks a trace against a config (slot length, enough occupied columns).  Replay is pure indexing:
+:class:`TraceError` (a :class:`~isac_iov.errors.ConfigError`) naming the file and the array; config validation
+finds a config's trace and checks it against the config (:func:`isac_iov.config.checks.check_trace`: slot
+length, enough occupied columns).  This module knows nothing of configs.  Replay is pure indexing:
 ``Trace.replay(rows, columns)`` gives every env's CVs at its own row in one fancy-indexing step.
 """
 
@@ -39,14 +40,10 @@ import itertools
 import os
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..config import SCENARIO_DIR, ConfigError
-
-if TYPE_CHECKING:
-    from ..config import Config
+from ..errors import ConfigError
 
 GRID_ARRAYS = ("x_m", "y_m", "speed_mps", "heading_rad", "lane", "vehicle")
 FLOAT_ARRAYS = ("x_m", "y_m", "speed_mps", "heading_rad")
@@ -78,7 +75,6 @@ ARRAY_KINDS = {
     **dict.fromkeys(STRING_SCALARS, ("U", 0)),
 }
 _KIND_NAMES = {"f": "float", "fiu": "numeric", "iu": "integer", "U": "string"}
-SLOT_TOLERANCE = 1e-9  # relative difference allowed between a trace's slot_s and the config's
 _CACHE_SIZE = 8
 
 
@@ -257,39 +253,4 @@ def load(path: str | Path) -> Trace:
     if len(_cache) >= _CACHE_SIZE:
         _cache.pop(next(iter(_cache)))
     _cache[key] = trace
-    return trace
-
-
-def resolve(source: str, key: str = "mobility.source") -> Path:
-    """The file of ``source``: a shipped trace ``NAME`` (``scenarios/NAME.npz``) or a ``PATH.npz``; errors name
-    ``key``."""
-    shipped = SCENARIO_DIR / f"{source}.npz"
-    if source and "/" not in source and "." not in source and shipped.is_file():
-        return shipped
-    if source.endswith(".npz"):
-        return Path(source)
-    known = ", ".join(sorted(p.stem for p in SCENARIO_DIR.glob("*.npz")))
-    builtin = "builtin, " if key == "mobility.source" else ""
-    raise ConfigError(f"{key}: expected {builtin}a shipped trace ({known}) or a PATH.npz, got {source!r}")
-
-
-def check_config(cfg: Config) -> Trace:
-    """The trace of ``cfg.mobility.source``, checked against the config; ConfigError names the key."""
-    path = resolve(cfg.mobility.source)
-    try:
-        trace = load(path)
-    except TraceError as exc:
-        raise ConfigError(f"mobility.source: {exc}") from None
-    if abs(trace.slot_s - cfg.slot_s) > SLOT_TOLERANCE * cfg.slot_s:
-        raise ConfigError(
-            f"mobility.source: trace {str(path)!r} was sampled every {trace.slot_s:g} s but slot_s is "
-            f"{cfg.slot_s:g} s (record it with --slot-s {cfg.slot_s:g})"
-        )
-    window = cfg.episode_slots + 1
-    if not len(trace.start_rows(cfg.num_cvs, window)):
-        raise ConfigError(
-            f"mobility.source: trace {str(path)!r} ({trace.num_slots} slots, {trace.num_columns} columns) has no "
-            f"{window} consecutive slots (episode_slots + 1) in which num_cvs = {cfg.num_cvs} columns all hold a "
-            "vehicle"
-        )
     return trace

@@ -12,11 +12,12 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from .config import ConfigError, add_config_arguments, describe, load_config, split_algo_overrides
-from .scenario import Normalisers
+from ..config import ConfigError, describe, load_config, split_algo_overrides
+from ..scenario import Normalisers
+from .options import add_config_arguments
 
 if TYPE_CHECKING:
-    from .learners.common import AlgoConfig
+    from ..learners.common import AlgoConfig
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -31,8 +32,8 @@ def main(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, scenario_sets)
     algo_cfg = None
     if args.algo:  # the learners import torch: only when asked for
-        from .learners import algo_spec, effective_config
-        from .learners.common import SCALE_CVS, describe_algo, make_algo_config
+        from ..learners import algo_spec, effective_config
+        from ..learners.common import SCALE_CVS, describe_algo, make_algo_config
 
         algo_cfg = make_algo_config(algo_spec(args.algo).config, algo_sets)
         cfg = effective_config(args.algo, cfg)
@@ -53,7 +54,7 @@ def main(args: argparse.Namespace) -> int:
 
 def resolved_autos(algo_cfg: AlgoConfig, num_cvs: int) -> str:
     """What each ``auto`` option of ``algo_cfg`` becomes at ``num_cvs`` CVs (``AUTO_FORMS``, learners/common.py)."""
-    from .learners.common import AUTO_FORMS, form
+    from ..learners.common import AUTO_FORMS, form
 
     autos = [key for key in AUTO_FORMS if getattr(algo_cfg, key, None) == "auto"]
     return ", ".join(f"algo.{key}={form(algo_cfg, key, num_cvs)}" for key in autos)

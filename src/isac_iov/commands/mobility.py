@@ -20,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import Config, ConfigError, add_config_arguments, load_config
+from ..config import Config, ConfigError, load_config, resolve_trace
+from ..mobility.trace import load
+from .options import add_config_arguments
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -63,7 +65,7 @@ def rsu_lines(x_m: np.ndarray, y_m: np.ndarray) -> str:
 
 
 def _record(args: argparse.Namespace, cfg: Config) -> int:
-    from .record import record
+    from ..mobility.record import record
 
     command = "isac-iov mobility record " + " ".join(
         f"{k} {v}"
@@ -107,10 +109,9 @@ def _record(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from .plot import plot_trace
-    from .trace import load, resolve
+    from ..mobility.plot import plot_trace
 
-    trace = load(resolve(args.trace, "trace"))
+    trace = load(resolve_trace(args.trace, "trace"))
     cfg = load_config(args.config, args.overrides)
     if args.config is None and not args.overrides and trace.junction_x_m.size:
         rsu_x, rsu_y = trace.junction_x_m, trace.junction_y_m

@@ -1,0 +1,102 @@
+"""``isac-iov evaluate``: run a policy for whole episodes and print its summary (:mod:`isac_iov.evaluate`).
+
+``isac-iov evaluate --policy NAME [--config FILE] [--set k=v]... --episodes N --seed S --out FILE.json``
+
+``NAME`` is a reference policy, a trained run directory (its scenario is ``RUN_DIR/config.yaml`` unless
+``--config FILE`` names another; ``--set`` applies on top), an installed plug-in or a module reference.  Episodes
+are played ``--num-envs`` at a time, so the same seed and ``--num-envs`` give identical results.
+
+Before any work, ``main`` checks every input: the counts and the seed, the config, the memory the run needs
+and ``--out`` (its ``.tmp`` file is created first, and removed whatever happens).  The JSON never holds ``NaN``
+or ``Infinity``: a non-finite number is an error naming its field.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..evaluate import (
+    DEFAULT_NUM_ENVS,
+    check_counts,
+    evaluate_policy,
+    format_summary,
+    resolve_config,
+    to_json,
+)
+from ..policies import REGISTRY, make_policy
+from ..rundir import write_atomic
+from .options import add_config_arguments
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--policy",
+        required=True,
+        help=f"{' | '.join(REGISTRY)} | RUN_DIR | an installed plug-in | package.module:make_policy",
+    )
+    p.add_argument(
+        "--algo",
+        default=None,
+        metavar="package.module:Learner",
+        help="the learner of a RUN_DIR trained with a module reference (isac-iov never imports one named in a file)",
+    )
+    add_config_arguments(p)
+    p.add_argument("--episodes", type=int, default=20, help="episodes to play (default 20)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the episodes and of the policy (default 0)")
+    p.add_argument(
+        "--num-envs",
+        type=int,
+        default=None,
+        help=f"episodes played at once (default min(episodes, {DEFAULT_NUM_ENVS}))",
+    )
+    p.add_argument("--out", default=None, help="write summary, per-slot records and timing to this JSON file")
+    p.add_argument("--no-slots", action="store_true", help="leave the per-slot records out of the JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def open_out(out: Path) -> Path:
+    """Check that ``out`` can be written before any work: create its parent and the empty ``out.tmp``."""
+    if out.is_dir():
+        raise ValueError(f"--out {str(out)!r}: is a directory, expected a file name")
+    tmp = out.with_name(out.name + ".tmp")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text("")
+    except OSError as exc:
+        raise ValueError(f"--out {str(out)!r}: cannot write there: {exc.strerror or exc}") from None
+    return tmp
+
+
+def main(args: argparse.Namespace) -> int:
+    if not args.policy.strip():
+        raise ValueError(f"--policy: empty; expected one of {', '.join(REGISTRY)} or a run directory")
+    check_counts(args.episodes, args.seed, args.num_envs)
+    if args.algo is not None and not Path(args.policy).is_dir():
+        raise ValueError(f"--algo: names the learner of a run directory; --policy {args.policy} is not one")
+    cfg = resolve_config(args.policy, args.config, args.overrides)
+    policy = make_policy(args.policy, cfg, args.seed, args.algo)
+    out = Path(args.out) if args.out is not None else None
+    tmp = open_out(out) if out is not None else None
+    try:
+        result = evaluate_policy(
+            policy,
+            cfg,
+            args.episodes,
+            args.seed,
+            args.num_envs,
+            record_slots=not args.no_slots,
+            progress=not args.quiet,
+        )
+        print(format_summary(result["summary"]))
+        timing = result["timing"]
+        print(
+            f"decision time per env-slot: {timing['act_s_per_env_slot'] * 1e3:.2f} ms   wall: {timing['wall_s']:.1f} s"
+        )
+        if out is not None:
+            write_atomic(out, to_json(result))
+            print(f"wrote {out}")
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+    return 0
