@@ -215,6 +215,7 @@ from .common import (
     to_actions,
     uses_agent_id,
 )
+from .linknet import LinkQ
 from .networks import Actor
 from .offpolicy_critics import CentralCritics
 
@@ -241,7 +242,10 @@ class OffPolicyConfig(AlgoConfig):
     anneal_episodes: int = 1800  # episodes of the actor lr's fall (the paper's protocol)
     critic_action_input: str = "effective"  # or "raw": what the joint critics see of the actions (offpolicy_critics)
 
-    RULES: ClassVar[dict[str, Rule]] = {"reward_clip": "> 0"}
+    RULES: ClassVar[dict[str, Rule]] = {
+        "reward_clip": "> 0",
+        "critic_state": ("auto", "global", "pooled", "link"),  # link: linknet.LinkQ, any I and K
+    }
 
 
 class OffPolicyLearner(CentralCritics, ABC):
@@ -256,8 +260,9 @@ class OffPolicyLearner(CentralCritics, ABC):
         self.spec, self.cfg, self.num_envs = spec, cfg, cfg.num_envs
         t, e, i = spec.slots, cfg.num_envs, spec.num_cvs
         self.agent_id = uses_agent_id(cfg, i)
-        self.pooled = pooled_critic(cfg, i)
-        self.summary = form(cfg, "critic_actions", i) == "summary"
+        self.link_critic = form(cfg, "critic_state", i) == "link"
+        self.pooled = pooled_critic(cfg, i) or self.link_critic  # a link critic reads observations alone
+        self.summary = form(cfg, "critic_actions", i) == "summary" or self.link_critic
         extra = critic_extra_dim(spec, self.pooled)  # what the replay keeps per env-slot beside the observations
         self.critic_state_dim = spec.obs_dim + extra
         self.replay = EpisodeReplay(
@@ -333,7 +338,10 @@ class OffPolicyLearner(CentralCritics, ABC):
     def end_iteration(self, keep: int) -> dict[str, float]:
         obs, glob = self.stage["obs"][:keep], self.stage["glob"][:keep]
         self.actor.obs_norm.update(obs)
-        self.state_norm.update(critic_state(obs.flatten(0, 1), glob.flatten(0, 1)))
+        if isinstance(self.critic, LinkQ):
+            self.critic.obs_norm.update(obs)
+        else:
+            self.state_norm.update(critic_state(obs.flatten(0, 1), glob.flatten(0, 1)))
         self.replay.add_episodes(*(self.stage[k][:keep] for k in ("obs", "glob", "act", "rew")))
         self.episodes_seen += keep
         for group in self.actor_opt.param_groups:

@@ -40,6 +40,7 @@ import torch
 from ..actions import layout
 from .buffers import RunningMeanStd, RunningNorm
 from .common import EnvSpec, critic_state
+from .linknet import LinkQ
 from .networks import QEnsemble
 
 
@@ -101,11 +102,12 @@ class CentralCritics:
     spec: EnvSpec
     cfg: CriticSettings
     summary: bool  # critic_actions = summary: one shared critic on own action + the others' summary
+    link_critic: bool  # critic_state = link: LinkQ on observations, own mapped action and the others' summary
     agent_id: bool
     critic_state_dim: int
     state_norm: RunningNorm  # standardises the critic state
     reward_stats: RunningMeanStd  # the rewards' running statistics (scale_rewards)
-    critic: QEnsemble
+    critic: QEnsemble | LinkQ
 
     def td_target(self, batch: dict[str, torch.Tensor], next_value: Callable[[], torch.Tensor]) -> torch.Tensor:
         """The critics' regression target ``rew + gamma * next_value()``, without gradient; ``next_value`` (the
@@ -128,8 +130,11 @@ class CentralCritics:
         acts = 2 if self.summary else self.spec.num_cvs
         return self.critic_state_dim + acts * self.spec.action_dim
 
-    def make_critic(self, copies: int) -> QEnsemble:
-        """The critics: ``copies`` per CV on the joint action, or ``copies`` shared by all CVs (summary)."""
+    def make_critic(self, copies: int) -> QEnsemble | LinkQ:
+        """The critics: ``copies`` per CV on the joint action, ``copies`` shared by all CVs (summary), or ``copies``
+        link critics (``critic_state = link``: :class:`.linknet.LinkQ`)."""
+        if self.link_critic:
+            return LinkQ(self.spec.link, self.cfg.hidden, copies, self.state_norm.max_count)
         return QEnsemble(
             self.spec.num_cvs, self.critic_in_dim, self.cfg.hidden, copies, shared=self.summary, agent_id=self.agent_id
         )
@@ -164,6 +169,9 @@ class CentralCritics:
         given (:func:`joint_with_own`).  With ``critic_actions = summary``, ``(B, I, O + X + 2A)``: the critic
         state, agent ``i``'s action (``own[:, i]`` if given, else ``actions[:, i]``) and the summary of the
         others' ``actions`` (:meth:`action_summary`)."""
+        if self.link_critic:  # raw observations (LinkQ standardises them), mapped own action, the others' summary
+            mine = self.effective_actions(obs, actions if own is None else own)
+            return torch.cat([obs, mine, self.action_summary(obs, actions)], dim=-1)
         state = self.state_norm(critic_state(obs, glob))
         if self.summary:
             mine = actions if own is None else own
