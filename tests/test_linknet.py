@@ -111,6 +111,24 @@ def test_every_learner_takes_the_link_body_and_acts_on_another_scenario(algo):
     assert action.shape == (3, 7, 1 + 3 * 4) and ((action >= 0) & (action <= 1)).all()
 
 
+@pytest.mark.parametrize("algo", ["ly-maddpg", "ly-matd3", "ly-masac"])
+def test_off_policy_link_critics_learn_from_the_replay(algo):
+    cfg = load_config(None, ["num_cvs=3", "episode_slots=5"])
+    spec = REGISTRY[algo]
+    overrides = {"actor": "link", "critic_state": "link", "hidden": 16, "warmup_episodes": 4, "batch_size": 32}
+    learner = spec.learner(EnvSpec.from_config(cfg), make_algo_config(spec.config, overrides))
+    assert isinstance(learner.critic, LinkQ) and learner.summary and learner.pooled
+    env = BatchedEnv(cfg, learner.num_envs, seed=0)
+    losses = []
+    for _ in range(4):
+        for t, step in enumerate(rollout(env, learner.explore)):
+            learner.record(step, t)
+        losses.append(learner.end_iteration(learner.num_envs))
+    assert learner.updates > 0 and all(np.isfinite(v) for d in losses[1:] for v in d.values())
+    # the critic standardises what it reads: its link statistics moved off their initial values
+    assert not torch.allclose(learner.critic.obs_norm.link_norm.mean, torch.zeros(LINK_INPUT))
+
+
 def test_a_trained_link_actor_is_evaluated_on_other_cvs_and_rsus_and_a_flat_one_says_why_not(tmp_path, error_line):
     sets = ["--set=num_cvs=3", "--set=episode_slots=4", "--set=algo.num_envs=2", "--set=algo.hidden=16"]
     train = ["train", "--algo", "ly-dtmpo", "--episodes", "2", "--no-progress"]

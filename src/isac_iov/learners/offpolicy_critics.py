@@ -25,6 +25,11 @@ through which C4 and C6 couple the CVs.  With ``agent_id = none`` its size does 
 (:mod:`.common`).  Everything else - per-CV rewards, actors ascending the sum
 of the critics - is unchanged.
 
+**On any scenario** (``critic_state = link``) the shared critic is :class:`.linknet.LinkQ`: it reads the raw
+observations (standardised inside, per link), the agent's own mapped action and the same summary of the
+others', and scores every CV-RSU link in reach with one set of weights, so its size and meaning depend on
+neither ``I`` nor ``K``.
+
 Targets and losses: :meth:`CentralCritics.td_target` (the scaled reward when ``gamma = 0``),
 :meth:`CentralCritics.scale_rewards`, :meth:`CentralCritics.critic_loss`; the value every actor ascends:
 :meth:`CentralCritics.policy_value` (per-CV critics, team actors: :mod:`.offpolicy`).
