@@ -147,3 +147,18 @@ def test_the_policy_example_of_the_docs_runs_as_written(tmp_path, monkeypatch, c
     summary = _summary(capsys)
     assert summary["policy"] == "even-split" and 0 < float(summary["cost"]) < 10
     assert float(summary["offload_share"]) > 0.9  # nothing asked to run locally
+
+
+def test_a_plug_in_learner_stands_in_table_iii_next_to_the_paper_s(package, error_line, capsys):
+    out = package / "table3"
+    args = ["reproduce", "table3", "--tiny", "--algos", "ly-dtmpo,my-ppo", "--out", str(out), "--workers", "1"]
+    assert main(args) == 0
+    report = (out / "report.md").read_text()
+    assert "| my-ppo | – |" in report  # Table III: the paper has no column for it
+    assert report.count("| my-ppo |") >= 2  # and the evaluated policies next to ly-opt and greedy
+    assert "ly-mappo, ly-maddpg, ly-matd3, ly-masac not run" in report  # the paper's claims need its five
+    capsys.readouterr()
+    assert main(["reproduce", "fig7", "--tiny", "--algos", "my-ppo", "--out", str(out)]) == 2
+    assert "--algos: chooses the learners of table3, fig4, fig5, fig6, all, scale, not of fig7" in error_line(
+        "reproduce"
+    )

@@ -5,8 +5,11 @@
 [--algos ly-dtmpo,...]``
 
 ``all`` is the paper's Section VII; ``scale`` (beyond the paper, :mod:`isac_iov.experiments.specs.scaling`)
-trains the learners of ``--algos`` (default: all five) on stand-in roads of 5 to 200 CVs and on the test
-networks and writes ``DIR/scale.md`` (:mod:`isac_iov.experiments.scale_report`) instead of ``report.md``.
+trains the learners on stand-in roads of 5 to 200 CVs and on the test networks and writes ``DIR/scale.md``
+(:mod:`isac_iov.experiments.scale_report`) instead of ``report.md``.  ``--algos`` chooses the learners of
+Table III, Figs. 4 to 6 (so of ``all``) and ``scale``, by name or as a plug-in (``package.module:attr``,
+:mod:`isac_iov.plugins`; default: the paper's five): a user's learner is trained, cached, evaluated and reported
+next to the paper's, whose runs are reused.  Figs. 7 and the twin study are Ly-DTMPO's (and Ly-MAPPO's).
 
 1. Expands the experiment specs (:mod:`isac_iov.experiments.specs`) at the chosen scale into runs
    and validates every run's config before any work.
@@ -43,7 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--algos",
         default=None,
-        help=f"comma-separated learners of `scale` (default: {','.join(specs.LEARNERS)})",
+        help=f"comma-separated learners (plug-ins too) of {', '.join(specs.WITH_ALGOS)} (default: the paper's five)",
     )
     p.add_argument(
         "--seeds",
@@ -76,8 +79,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     scale_name = "tiny" if args.tiny else ("quick" if args.quick else "full")
     algos = None if args.algos is None else [a.strip() for a in args.algos.split(",") if a.strip()]
-    if algos is not None and args.experiment not in specs.BEYOND:
-        raise ValueError(f"--algos: chooses the learners of {', '.join(specs.BEYOND)}; {args.experiment} runs all")
+    if algos is not None and args.experiment not in specs.WITH_ALGOS:
+        raise ValueError(f"--algos: chooses the learners of {', '.join(specs.WITH_ALGOS)}, not of {args.experiment}")
     scale = specs.make_scale(scale_name, args.seeds, algos)
     experiments = specs.build(args.experiment, scale)
     runs = specs.unique_runs(experiments)  # keys hash every run's config: all validated before any work

@@ -112,17 +112,18 @@ def fig6(res: dict[str, Any], path: Path) -> Path:
     panels = (("cost", "system average cost"), ("delay_s", "delay (s)"), ("energy_j", "energy (J)"))
     ticks = sorted({r["x"] for r in res["scalars"]})
     colours = {name: f"C{i}" for i, name in enumerate(series_names(res))}  # one colour per policy in both rows
+    learned = res["scale"].get("algos", LEARNERS)
     for top, bottom, (metric, label) in zip(axes[0], axes[1], panels, strict=True):
         best = {r["x"]: r["mean"] for r in scalar_rows(res, metric, COMPARED_WITH[0])}
         for name in series_names(res):
             rows = scalar_rows(res, metric, name)
-            style = "-o" if name in LEARNERS else "--s"
+            style = "-o" if name in learned else "--s"
             if rows:
                 _points(top, rows, name, style=style, color=colours[name])
             relative = [
                 {**r, **{k: r[k] / best[r["x"]] for k in ("mean", "ci_low", "ci_high")}} for r in rows if r["x"] in best
             ]
-            if relative and (name in LEARNERS or name in COMPARED_WITH[1:]):
+            if relative and (name in learned or name in COMPARED_WITH[1:]):
                 _points(bottom, relative, name, style=style, color=colours[name])
         bottom.axhline(1.0, color="k", lw=0.8, ls=":")
         top.set(xlabel="number of CVs", ylabel=label + " (log scale)", title=f"Fig. 6: {label} vs CVs", yscale="log")

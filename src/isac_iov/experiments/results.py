@@ -49,7 +49,7 @@ from ..rundir import METRICS_FILE, SUMMARY_FILE, RunDirError, read_text_member, 
 from . import schema, stats
 from .runstore import DECISION_FILE, done_record, run_dir
 from .schema import ResultFileError
-from .specs import LEARNERS, Cell, Experiment, RunSpec, Scale, unique_runs
+from .specs import Cell, Experiment, RunSpec, Scale, unique_runs
 
 RESULTS = "results"
 PROVENANCE = "provenance.json"
@@ -275,7 +275,7 @@ def marl_eval_export(
     tasks: dict[str, dict[str, dict[str, Any]]] = {}
     for exp in (e for e in experiments if e.name in MARL_EVAL_EXPERIMENTS):
         for cell in exp.cells:
-            if cell.series not in LEARNERS:
+            if cell.series not in scale.algos:
                 continue
             for spec in (s for s in cell.runs if s.kind == kind):
                 entry = _marl_eval_run(out_dir, spec, scale, points)

@@ -10,7 +10,19 @@ from typing import Any
 
 from .. import paper, plots
 from ..specs import LEARNERS, curves_of
-from .render import Claim, Section, best_verdict, ci_text, find_row, md_table, mean_of, overlap, pct_text, verdict
+from .render import (
+    Claim,
+    Section,
+    best_verdict,
+    ci_text,
+    find_row,
+    learners,
+    md_table,
+    mean_of,
+    overlap,
+    pct_text,
+    verdict,
+)
 
 # ----------------------------------------------------------------------------- Fig. 4
 
@@ -40,7 +52,7 @@ def fig5_body(res: dict[str, Any]) -> Section:
         "ly-dtmpo",
         *best_verdict(res, "steady_local_queue_cycles", "ly-dtmpo", lowest=True),
     )
-    found = [r for r in (find_row(res, "steady_local_queue_cycles", a) for a in LEARNERS) if r is not None]
+    found = [r for r in (find_row(res, "steady_local_queue_cycles", a) for a in learners(res)) if r is not None]
     rows = [[r["series"], ci_text(r)] for r in found]
     text = "Steady mean local queue (cycles, last steady window):\n\n" + md_table(["algorithm", "ours"], rows)
     if len(found) > 1 and all(r["values"] == found[0]["values"] for r in found):

@@ -99,6 +99,12 @@ def verdict(ok: bool) -> str:
     return "agrees" if ok else "differs"
 
 
+def learners(res: dict[str, Any]) -> tuple[str, ...]:
+    """The learners of a result, in order: those ``reproduce --algos`` chose (the paper's five unless a user
+    added or chose others); the paper's claims are judged among the paper's five only."""
+    return tuple(res["scale"].get("algos", LEARNERS))
+
+
 def overlap(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
     """Whether the confidence intervals of two scalar rows overlap."""
     return a is not None and b is not None and a["ci_low"] <= b["ci_high"] and b["ci_low"] <= a["ci_high"]

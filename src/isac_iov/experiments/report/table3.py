@@ -8,24 +8,25 @@ from typing import Any
 
 from .. import paper
 from ..specs import COMPARED_WITH, LEARNERS
-from .render import Claim, Section, best_verdict, ci_text, find_row, md_table, mean_of, pct_text, verdict
+from .render import Claim, Section, best_verdict, ci_text, find_row, learners, md_table, mean_of, pct_text, verdict
 
 BASELINES = tuple(a for a in LEARNERS if a != "ly-dtmpo")  # the learners the paper compares Ly-DTMPO with
+NOT_IN_PAPER = "–"  # the paper's column of a learner it does not have (a user's, reproduce --algos)
 
 
 def table3_body(res: dict[str, Any]) -> Section:
     rows = []
-    for algo in LEARNERS:
-        p = paper.TABLE_III[algo]
+    for algo in learners(res):
+        p = paper.TABLE_III.get(algo)
         rows.append(
             [
                 algo,
-                f"{p['steady_reward']:.3f}",
+                f"{p['steady_reward']:.3f}" if p else NOT_IN_PAPER,
                 ci_text(find_row(res, "steady_reward", algo), with_iqm=True),
-                f"{p['cv']:.3f}",
+                f"{p['cv']:.3f}" if p else NOT_IN_PAPER,
                 ci_text(find_row(res, "cv_all", algo), with_iqm=True),
                 ci_text(find_row(res, "cv_steady", algo)),
-                f"{p['conv_episode']:g}",
+                f"{p['conv_episode']:g}" if p else NOT_IN_PAPER,
                 ci_text(find_row(res, "conv_episode", algo), 4, with_iqm=True),
             ]
         )
@@ -42,9 +43,13 @@ def table3_body(res: dict[str, Any]) -> Section:
         ],
         rows,
     )
-    steady = {a: mean_of(res, "steady_reward", a) for a in LEARNERS}
-    gains = {b: (steady["ly-dtmpo"] - steady[b]) / abs(steady[b]) * 100 for b in BASELINES}
-    gain_rows = [[b, pct_text(paper.REWARD_GAIN_PCT[b], exact=True), pct_text(gains[b])] for b in BASELINES]
+    steady = {a: r["mean"] for a in learners(res) if (r := find_row(res, "steady_reward", a)) is not None}
+    dt = steady.get("ly-dtmpo")
+    gains = {b: (dt - s) / abs(s) * 100 for b, s in steady.items() if b != "ly-dtmpo"} if dt is not None else {}
+    gain_rows = [
+        [b, pct_text(paper.REWARD_GAIN_PCT[b], exact=True) if b in paper.REWARD_GAIN_PCT else NOT_IN_PAPER, pct_text(g)]
+        for b, g in gains.items()
+    ]
     text = (
         table
         + _twin_input_note(res)
@@ -63,7 +68,7 @@ def _evaluated(res: dict[str, Any]) -> str:
     """The trained policies evaluated on Table III's scenario next to ``ly-opt`` and ``greedy`` (empty for a
     result collected without those evaluations)."""
     ref = {p: mean_of(res, "cost", p) for p in COMPARED_WITH}
-    series = [s for s in (*COMPARED_WITH, *LEARNERS) if find_row(res, "cost", s) is not None]
+    series = [s for s in (*COMPARED_WITH, *learners(res)) if find_row(res, "cost", s) is not None]
     if not series:
         return ""
     rows = [
@@ -91,6 +96,11 @@ def _percent(r: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def _table3_claims(res: dict[str, Any], gains: dict[str, float]) -> tuple[Claim, ...]:
+    missing = [a for a in LEARNERS if find_row(res, "steady_reward", a) is None]
+    if missing:
+        return (
+            ("Table III: the paper's claims", "the paper's five learners", f"{', '.join(missing)} not run", "not run"),
+        )
     positive = [b for b in BASELINES if gains[b] > 0]
     cv = {a: mean_of(res, "cv_all", a) for a in LEARNERS}
     conv = {a: mean_of(res, "conv_episode", a) for a in LEARNERS}

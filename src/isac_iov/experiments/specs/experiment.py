@@ -44,6 +44,7 @@ SCALE_REFERENCES = ("greedy", "ly-opt-dual")  # at scale ly-opt takes minutes pe
 KINDS = ("train", "evaluate")
 EXPERIMENTS = ("table3", "fig4", "fig5", "fig6", "fig7", "twin", "bandwidth")  # the paper's: ``all``
 BEYOND = ("scale",)  # experiments run only by name
+WITH_ALGOS = ("table3", "fig4", "fig5", "fig6", "all", "scale")  # whose learners ``reproduce --algos`` chooses
 TEST_NETWORKS = ("spider", "highway")  # shipped scenarios kept out of every tuning (docs/model.md#more-scenarios)
 EVALUATED = ("table3", "fig4")  # experiments that also evaluate the trained policies next to COMPARED_WITH
 EVAL_SEED_OFFSET = 10_000  # evaluation scenarios never replay a training seed's stream

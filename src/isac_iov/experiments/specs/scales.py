@@ -39,7 +39,7 @@ class Scale:
     scale_networks: tuple[str, ...] = TEST_NETWORKS
     scale_eval_episodes: int = 3
     scale_extra: tuple[str, ...] = ()  # overrides of every ``scale`` run (tiny: shorter episodes)
-    algos: tuple[str, ...] = LEARNERS  # the learners of ``scale`` (``reproduce --algos``)
+    algos: tuple[str, ...] = LEARNERS  # the learners of WITH_ALGOS's experiments (``reproduce --algos``)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(self).items()}
@@ -50,7 +50,7 @@ DEFAULT_SEEDS = {"full": 5, "quick": 2, "tiny": 1}
 
 def make_scale(name: str, seeds: int | None = None, algos: Sequence[str] | None = None) -> Scale:
     """The ``full``, ``quick`` or ``tiny`` budget with seeds 0 .. seeds-1 (default 5, 2, 1) and the learners
-    ``algos`` in ``scale`` (default: all)."""
+    ``algos`` (default: the paper's five) in the experiments of ``WITH_ALGOS``."""
     if name not in DEFAULT_SEEDS:
         raise ValueError(f"unknown scale {name!r} (known: {', '.join(DEFAULT_SEEDS)})")
     seeds = DEFAULT_SEEDS[name] if seeds is None else seeds

@@ -10,20 +10,21 @@ executes every distinct key once.
 from __future__ import annotations
 
 from ...config import scenario_overrides
-from .experiment import COMPARED_WITH, EVALUATED, LEARNERS, NO_TWIN, REFERENCES, Experiment
+from .experiment import COMPARED_WITH, EVALUATED, NO_TWIN, REFERENCES, Experiment
 from .scales import Scale, eval_cell, fmt, train_cell
 
 
 def convergence(scale: Scale, name: str = "table3") -> Experiment:
-    """Table III, Fig. 4 and Fig. 5: the five learners trained on the default scenario (5 CVs, 3 RSUs).
+    """Table III, Fig. 4 and Fig. 5: the learners of ``scale.algos`` (the paper's five unless ``reproduce --algos``
+    chose others) trained on the default scenario (5 CVs, 3 RSUs).
 
     Table III and Fig. 4 (:data:`EVALUATED`) also evaluate each trained policy and the references ``ly-opt``
     and ``greedy`` on that scenario, ``eval_episodes`` per seed, so a learned policy is always seen next to
     them; the cells share their series name with the training cells (evaluation metrics are ``cost``,
     ``reward``, ..., training ones ``steady_*``, so they do not mix)."""
-    cells = [train_cell(scale, a, (), a) for a in LEARNERS]
+    cells = [train_cell(scale, a, (), a) for a in scale.algos]
     if name in EVALUATED:
-        cells += [eval_cell(scale, a, (), a, learned=True) for a in LEARNERS]
+        cells += [eval_cell(scale, a, (), a, learned=True) for a in scale.algos]
         cells += [eval_cell(scale, p, (), p) for p in COMPARED_WITH]
     return Experiment(name, tuple(cells))
 
@@ -33,7 +34,7 @@ def fig6(scale: Scale) -> Experiment:
     cells = []
     for n in scale.num_cvs:
         ov = (f"num_cvs={n}", "lyapunov.alpha=0.6")
-        cells += [eval_cell(scale, a, ov, a, n, learned=True) for a in LEARNERS]
+        cells += [eval_cell(scale, a, ov, a, n, learned=True) for a in scale.algos]
         cells += [eval_cell(scale, p, ov, p, n) for p in REFERENCES]
     return Experiment("fig6", tuple(cells))
 
