@@ -2,6 +2,8 @@
 
 import math
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -54,6 +56,7 @@ def test_the_shared_options_and_the_banner(harness, capsys):
 def test_every_living_benchmark_runs_through_the_harness():
     scripts = sorted(BENCHMARKS.glob("bench_*.py"))
     assert [p.stem for p in scripts] == [
+        "bench_batched",
         "bench_env",
         "bench_lyopt",
         "bench_mobility",
@@ -62,10 +65,21 @@ def test_every_living_benchmark_runs_through_the_harness():
         "bench_train",
         "bench_zeroshot",
     ]
-    with_targets = {"bench_env", "bench_lyopt", "bench_scale", "bench_train", "bench_zeroshot"}
+    with_targets = {"bench_batched", "bench_env", "bench_lyopt", "bench_scale", "bench_train", "bench_zeroshot"}
     for script in scripts:
         text = script.read_text()
         assert "args = parse(p)" in text and "argparse.ArgumentParser(" not in text, script.name
         checks = re.search(r"from harness import .*\b(target|report|summary)\b", text)
         assert bool(checks) == (script.stem in with_targets), script.name
         assert "'met' if" not in text and '"met" if' not in text, script.name  # no verdict of its own
+
+
+def test_the_batched_update_benchmark_checks_its_gradients_before_timing():
+    out = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_batched.py"), "--runs", "2", "--steps", "2", "--rounds", "1"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert re.search(r"TARGET stacked gradients agree with single ones \(relative\): \S+ .* met", out), out
+    assert "TARGET update speed-up, 2 runs stacked:" in out and "MFLOP of matrix products" in out
