@@ -54,6 +54,7 @@ def test_the_shared_options_and_the_banner(harness, capsys):
 def test_every_living_benchmark_runs_through_the_harness():
     scripts = sorted(BENCHMARKS.glob("bench_*.py"))
     assert [p.stem for p in scripts] == [
+        "bench_benchmarl",
         "bench_env",
         "bench_lyopt",
         "bench_mobility",
@@ -62,7 +63,7 @@ def test_every_living_benchmark_runs_through_the_harness():
         "bench_train",
         "bench_zeroshot",
     ]
-    with_targets = {"bench_env", "bench_lyopt", "bench_scale", "bench_train", "bench_zeroshot"}
+    with_targets = {"bench_benchmarl", "bench_env", "bench_lyopt", "bench_scale", "bench_train", "bench_zeroshot"}
     for script in scripts:
         text = script.read_text()
         assert "args = parse(p)" in text and "argparse.ArgumentParser(" not in text, script.name
