@@ -28,9 +28,10 @@ Needs the optional extra ``benchmarl`` (``pip install -c constraints.txt 'isac-i
 * ``actions`` (``"box"``) and ``reward`` (``"per_cv"``): the PettingZoo view's options; the per-CV reward is on
   by default because BenchMARL does not normalise rewards, and the team reward, in the hundreds per slot once the
   virtual energy queue grows, drove its MAPPO to three times the energy budget, where each CV's own share kept it
-  within the budget at the same cost; centred actions are off because they made it worse (2.6 x ``greedy``
-  against 1.3 x): the centred map's slope turns the outputs and noise its tanh-squashed Gaussian starts with into
-  all-or-nothing shares (:mod:`isac_iov.integrations.torchrl` and docs/integrations.md have the measurements).
+  within the budget at a slightly lower cost (with more deadline misses); centred actions are off because they
+  made it worse (2.6 x ``greedy`` against 1.3 x): the centred map's slope turns the outputs and noise its
+  tanh-squashed Gaussian starts with into all-or-nothing shares (:mod:`isac_iov.integrations.torchrl` and
+  docs/integrations.md have the measurements).
 
 The env is :func:`isac_iov.integrations.torchrl.make_env` (TorchRL's ``PettingZooWrapper`` of the PettingZoo
 view, every CV in the group ``"agents"``), continuous actions only; the action mask it carries says which entries

@@ -19,12 +19,13 @@ group, ``"agents"``, so a policy shared by the agents sees ``(..., I, ·)`` tens
 
 Why those defaults, measured with BenchMARL's MAPPO and its default configuration (54,000 frames, seed 0,
 ``benchmarks/bench_benchmarl.py``, docs/integrations.md): a generic learner does not normalise rewards, and the
-team reward of a 30-slot episode, in the hundreds once the virtual energy queue grows, drove it to three times the
-energy budget, where each CV's own share (about -1.2 per slot under ``greedy``) kept it within the budget at the
-same cost.  Centred actions, on the other hand, made it worse (2.6 x ``greedy`` against 1.3 x): its policy starts
-with outputs of a few tenths and a noise of about one before the tanh, which the centred map's slope of 6 turns
-into all-or-nothing shares and CPU requests of 2 %, where the box maps them linearly.  Centred actions are for a
-learner that starts at exactly zero with a small noise (``examples/ippo.py``).
+team reward, in the hundreds per slot once the virtual energy queue grows, drove it to three times the energy
+budget, where each CV's own share (about -1.2 per slot under ``greedy``) kept it within the budget at a slightly
+lower cost (1.33 x ``greedy`` against 1.35 x), though with more deadline misses (8.4 % against 0.8 %).  Centred
+actions, on the other hand, made it worse (2.6 x ``greedy``): its policy starts with outputs of a few tenths and a
+noise of about one before the tanh, which the centred map's slope of 6 turns into all-or-nothing shares and CPU
+requests of 2 to 7 %, where the box maps them linearly.  Centred actions are for a learner that starts at exactly
+zero with a small noise (``examples/ippo.py``, ``examples/torchrl_mappo.py``).
 
 :class:`TensorDictPolicy` turns a TorchRL policy module trained on that env into a :class:`isac_iov.policies.Policy`
 for :func:`isac_iov.evaluate.evaluate_policy`: it acts deterministically (TorchRL's ``DETERMINISTIC``
