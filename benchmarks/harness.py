@@ -3,6 +3,7 @@
 The benchmarks a user reruns, each a script in this folder (``python benchmarks/NAME.py --help`` for its options):
 
 * ``bench_batched.py``: R runs' updates with stacked weights against one after another;
+* ``bench_benchmarl.py``: BenchMARL MAPPO with its defaults on the BenchMARL task, against ``greedy``;
 * ``bench_env.py``: env throughput in CV-slots per second, batched core against the PettingZoo loop;
 * ``bench_lyopt.py``: the per-slot optimisers, ``ly-opt-dual`` against ``ly-opt`` and the dual bound;
 * ``bench_train.py``: the learners against ``ly-opt`` and ``greedy`` over seeds, with training time and memory;

@@ -57,6 +57,7 @@ def test_every_living_benchmark_runs_through_the_harness():
     scripts = sorted(BENCHMARKS.glob("bench_*.py"))
     assert [p.stem for p in scripts] == [
         "bench_batched",
+        "bench_benchmarl",
         "bench_env",
         "bench_lyopt",
         "bench_mobility",
@@ -65,7 +66,15 @@ def test_every_living_benchmark_runs_through_the_harness():
         "bench_train",
         "bench_zeroshot",
     ]
-    with_targets = {"bench_batched", "bench_env", "bench_lyopt", "bench_scale", "bench_train", "bench_zeroshot"}
+    with_targets = {
+        "bench_batched",
+        "bench_benchmarl",
+        "bench_env",
+        "bench_lyopt",
+        "bench_scale",
+        "bench_train",
+        "bench_zeroshot",
+    }
     for script in scripts:
         text = script.read_text()
         assert "args = parse(p)" in text and "argparse.ArgumentParser(" not in text, script.name
