@@ -8,7 +8,6 @@ section per package, in import-path order.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -53,21 +52,8 @@ def api_nav(modules: list[str]) -> list[Any]:
     return top + [{name: pages} for name, pages in sections.items()]
 
 
-class _OptionsAreNotReferences(logging.Filter):
-    """Docstrings are plain text: a command-line synopsis such as ``[--seed 0]`` is Markdown's reference-link syntax,
-    and mkdocs-autorefs reports it as a missing cross-reference. A target starting with ``-`` is never an identifier,
-    so that report is dropped; every other missing reference still fails ``mkdocs build --strict``."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "Could not find cross-reference target '-" not in record.getMessage()
-
-
 def on_config(config: Any) -> Any:
-    """Fill the API reference section of the nav with the pages this build generates, and keep command-line
-    synopses in docstrings from counting as missing cross-references."""
-    for handler in logging.getLogger("mkdocs").handlers:
-        if not any(isinstance(f, _OptionsAreNotReferences) for f in handler.filters):
-            handler.addFilter(_OptionsAreNotReferences())
+    """Fill the API reference section of the nav with the pages this build generates."""
     for item in config["nav"] or []:
         if isinstance(item, dict) and NAV_TITLE in item:
             item[NAV_TITLE] = [*item[NAV_TITLE][:1], *api_nav(api_modules())]
