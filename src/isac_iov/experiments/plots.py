@@ -112,7 +112,7 @@ def fig6(res: dict[str, Any], path: Path) -> Path:
     panels = (("cost", "system average cost"), ("delay_s", "delay (s)"), ("energy_j", "energy (J)"))
     ticks = sorted({r["x"] for r in res["scalars"]})
     colours = {name: f"C{i}" for i, name in enumerate(series_names(res))}  # one colour per policy in both rows
-    learned = res["scale"].get("algos", LEARNERS)
+    learned = res.get("scale", {}).get("algos", LEARNERS)
     for top, bottom, (metric, label) in zip(axes[0], axes[1], panels, strict=True):
         best = {r["x"]: r["mean"] for r in scalar_rows(res, metric, COMPARED_WITH[0])}
         for name in series_names(res):

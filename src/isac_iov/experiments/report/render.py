@@ -102,7 +102,7 @@ def verdict(ok: bool) -> str:
 def learners(res: dict[str, Any]) -> tuple[str, ...]:
     """The learners of a result, in order: those ``reproduce --algos`` chose (the paper's five unless a user
     added or chose others); the paper's claims are judged among the paper's five only."""
-    return tuple(res["scale"].get("algos", LEARNERS))
+    return tuple(res.get("scale", {}).get("algos", LEARNERS))
 
 
 def overlap(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
