@@ -57,8 +57,10 @@ def test_scale_study_requests_that_cannot_work_are_refused(tmp_path, error_line)
     out = str(tmp_path / "x")
     assert cli.main(["reproduce", "scale", "--tiny", "--algos", "ly-ppo", "--out", out]) == 2
     assert "--algos: unknown learner(s) ly-ppo" in error_line("reproduce")
-    assert cli.main(["reproduce", "all", "--tiny", "--algos", "ly-dtmpo", "--out", out]) == 2
-    assert "--algos: chooses the learners of scale" in error_line("reproduce")
+    assert cli.main(["reproduce", "twin", "--tiny", "--algos", "ly-dtmpo", "--out", out]) == 2
+    assert "--algos: chooses the learners of table3, fig4, fig5, fig6, all, scale, not of twin" in error_line(
+        "reproduce"
+    )
     assert not (tmp_path / "x").exists()
 
 
