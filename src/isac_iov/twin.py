@@ -106,9 +106,9 @@ class DigitalTwin:
         """Record this slot's CV features ``(E, I, F)``, RSU queues ``(E, K)`` and loads (with the CPU
         ``rsu_given_hz`` (E, K) each RSU gave in the slot before); form the (lagged, noisy) view."""
         load = rsu_load(self.scn, phys, reachable, rsu_given_hz)
-        # The env makes new feature and queue arrays every slot and never writes to old ones, but the features
-        # live in the observation the env hands out: a lagging twin keeps its own copy.
-        self._history.append((cv_features.copy() if self.lag else cv_features, rsu_cycles, load))
+        # no copies: the env makes new feature and queue arrays every slot, never writes to old ones and hands
+        # out copies only (the observation holds a copy of the features)
+        self._history.append((cv_features, rsu_cycles, load))
         feats, q_rsu, load = self._history[0]
         if self.noise_std > 0:
 

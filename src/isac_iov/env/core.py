@@ -281,10 +281,9 @@ class BatchedEnv:
 
     # -- observations ------------------------------------------------------------------------
     def _new_features(self, queues: QueueState | None) -> None:
-        """Start the next observation array with each CV's own features: the twin reads them from there
-        (one array per slot, never written after the slot, so the twin keeps no copy unless it lags)."""
-        self._obs = np.empty((self.num_envs, self.num_cvs, self.obs_dim))
-        self._features = self._cv_features(queues, self._obs[..., : self.cv_feature_dim])
+        """This slot's own features of every CV, in a new array that nothing writes to afterwards and that is
+        never handed out (observations get a copy), so the twin keeps it without copying it."""
+        self._features = self._cv_features(queues, np.empty((self.num_envs, self.num_cvs, self.cv_feature_dim)))
 
     def _cv_features(self, queues: QueueState | None, features: np.ndarray) -> np.ndarray:
         """Each CV's own features ``(E, I, cv_feature_dim)`` given its queues (None: empty), written into
@@ -325,7 +324,8 @@ class BatchedEnv:
     def _observe_all(self) -> tuple[np.ndarray, np.ndarray]:
         """``(obs (E, I, O), global_state (E, G))`` from one read of the twin's view."""
         glob = self.global_state()
-        obs = self._obs
+        obs = np.empty((self.num_envs, self.num_cvs, self.obs_dim))
+        obs[..., : self.cv_feature_dim] = self._features
         obs[..., self.cv_feature_dim :] = glob[:, None, -self.twin_feature_dim :]
         return obs, glob
 
