@@ -83,7 +83,7 @@ class Stacked:
             [{"params": actor_main}, {"params": [self.actor_p["log_std"]], "lr": cfg.log_std_lr}], lr=cfg.lr, eps=1e-5
         )
         self.critic_opt = torch.optim.Adam(list(self.critic_p.values()), lr=cfg.lr, eps=1e-5)
-        self.grad = vmap(grad(self._losses, argnums=(0, 1), has_aux=False))
+        self.grad = vmap(grad(self._losses, argnums=(0, 1)))
 
     def _losses(self, actor_p, critic_p, actor_b, critic_b, b):
         cfg = self.cfg
@@ -98,10 +98,14 @@ class Stacked:
 
     def loss_of(self, learner, b: dict[str, torch.Tensor]) -> torch.Tensor:
         """The same loss for one learner's own networks (for the check)."""
-        params = {**dict(learner.actor.named_parameters())}
-        buffers = dict(learner.actor.named_buffers())
-        critic_p, critic_b = dict(learner.critic.named_parameters()), dict(learner.critic.named_buffers())
-        return self._losses(params, critic_p, buffers, critic_b, b)
+        actor, critic = learner.actor, learner.critic
+        return self._losses(
+            dict(actor.named_parameters()),
+            dict(critic.named_parameters()),
+            dict(actor.named_buffers()),
+            dict(critic.named_buffers()),
+            b,
+        )
 
     def gradients(self, batches: list[dict[str, torch.Tensor]]) -> tuple[dict, dict]:
         stacked = {k: torch.stack([b[k] for b in batches]) for k in batches[0]}

@@ -50,7 +50,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .physics.sums import sum_last, sum_over_cvs
+from .physics.sums import divide_where, sum_last, sum_over_cvs
 
 
 @dataclass(frozen=True)
@@ -152,8 +152,7 @@ def bandwidth_shares(actions: np.ndarray, used: np.ndarray, sharing: str, floor:
     """C4: bandwidth fraction ``b_ik`` of each used link (0 on unused links)."""
     w = np.where(used, np.maximum(actions[..., layout(used.shape[-1]).bandwidth], floor), 0.0)
     total = sum_last(w)[..., None] if sharing == "per_cv" else sum_over_cvs(w, keepdims=True)
-    some = total > 0
-    return np.where(some, w / np.where(some, total, 1.0), 0.0)
+    return divide_where(w, total, total > 0, 0.0)
 
 
 def rsu_cpu_hz(actions: np.ndarray, used: np.ndarray, available_hz: float, floor: float) -> np.ndarray:

@@ -249,7 +249,7 @@ class BatchedEnv:
         self.t = 0
         self.phys = self.scn.new_physical(self.rng, self.num_envs)
         self.queues.reset()
-        self._new_features(None)
+        self._features = self._cv_features(None)
         self.twin.reset(self._features, self.phys, self._chan[1], self.queues.state.rsu_cycles)
         return self._observe_all()
 
@@ -277,17 +277,13 @@ class BatchedEnv:
         self.scn.advance_vehicles(p)
         for name, value in self.scn.draw_tasks(self.rng, self.num_envs).items():
             setattr(p, name, value)
-        self._new_features(self.queues.state)
+        self._features = self._cv_features(self.queues.state)
 
     # -- observations ------------------------------------------------------------------------
-    def _new_features(self, queues: QueueState | None) -> None:
-        """This slot's own features of every CV, in a new array that nothing writes to afterwards and that is
-        never handed out (observations get a copy), so the twin keeps it without copying it."""
-        self._features = self._cv_features(queues, np.empty((self.num_envs, self.num_cvs, self.cv_feature_dim)))
-
-    def _cv_features(self, queues: QueueState | None, features: np.ndarray) -> np.ndarray:
-        """Each CV's own features ``(E, I, cv_feature_dim)`` given its queues (None: empty), written into
-        ``features``."""
+    def _cv_features(self, queues: QueueState | None) -> np.ndarray:
+        """Each CV's own features ``(E, I, cv_feature_dim)`` given its queues (None: empty), in a new array that
+        nothing writes to afterwards and that is never handed out (observations get a copy), so the twin keeps
+        it without copying it."""
         cfg, p = self.cfg, self.phys
         zeros = np.zeros(p.x_m.shape)
         q_loc = queues.local_cycles / self.scn.norm.queue_ref_cycles if queues is not None else zeros
@@ -314,6 +310,7 @@ class BatchedEnv:
             "in_coverage": reachable,
             "spectral_efficiency": se / SPECTRAL_EFF_SCALE,
         }
+        features = np.empty(p.x_m.shape + (self.cv_feature_dim,))
         own_dim = len(self._own_names)
         np.stack([own[n] for n in self._own_names], axis=-1, out=features[..., :own_dim])
         k = self.num_rsus

@@ -170,6 +170,14 @@ def _pool(h: torch.Tensor, x: LinkInputs) -> torch.Tensor:
     return torch.zeros(x.own.shape[0], h.shape[-1], dtype=h.dtype).index_add(0, x.row, h) * x.inv_links[:, None]
 
 
+def _system_context(x: LinkInputs, num_cvs: int) -> torch.Tensor:
+    """The critics' centralised view (eq. 41) of each of the ``N`` CVs ``(N, 2F)``: the mean and standard deviation
+    over its env's ``num_cvs`` CVs of their own features, a width that does not depend on the number of CVs."""
+    own = x.own.reshape(-1, num_cvs, x.own.shape[-1])
+    context = torch.cat([own.mean(-2), own.std(-2, unbiased=False)], dim=-1)  # (envs, 2F)
+    return context[:, None].expand(-1, num_cvs, -1).reshape(x.own.shape[0], -1)
+
+
 class LinkNet(nn.Module):
     """``heads`` action-shaped outputs ``(..., I, heads * (1 + 3K))`` from :class:`LinkInputs` (see the module
     docstring); ``init`` is the initial pre-action of each part (local, task, bandwidth, CPU)."""
@@ -218,13 +226,10 @@ class LinkCritic(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         x = self.obs_norm(obs)
-        n, i = x.own.shape[0], obs.shape[-2]
+        i = obs.shape[-2]
         h = self.phi(x.links)
         pooled = _pool(h, x)
-        own = x.own.reshape(-1, i, x.own.shape[-1])
-        context = torch.cat([own.mean(-2), own.std(-2, unbiased=False)], dim=-1)  # (envs, 2F)
-        context = context[:, None].expand(-1, i, -1).reshape(n, -1)
-        value = self.v(torch.cat([x.own, pooled, x.inv_links[:, None], context], dim=-1))
+        value = self.v(torch.cat([x.own, pooled, x.inv_links[:, None], _system_context(x, i)], dim=-1))
         return value.reshape(*x.lead, 1)
 
     @property
@@ -285,12 +290,9 @@ class LinkQ(nn.Module):
             dim=-1,
         )
         links = torch.cat([inp.links, link_act], dim=-1)
-        own = inp.own.reshape(-1, i, inp.own.shape[-1])
-        context = torch.cat([own.mean(-2), own.std(-2, unbiased=False)], dim=-1)
-        context = context[:, None].expand(-1, i, -1).reshape(n, -1)
-        head_in = [inp.own, mine[:, :1], inp.inv_links[:, None], context]
+        context = _system_context(inp, i)
         values = [
-            q(torch.cat([head_in[0], head_in[1], _pool(phi(links), inp), *head_in[2:]], dim=-1))
+            q(torch.cat([inp.own, mine[:, :1], _pool(phi(links), inp), inp.inv_links[:, None], context], dim=-1))
             for phi, q in zip(self.phi, self.q, strict=True)
         ]
         return torch.cat(values, dim=-1).reshape(*inp.lead, self.copies).transpose(-1, -2)

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .sums import max_last, sum_last
+from .sums import divide_where, max_last, sum_last
 
 
 def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """``num / den`` where ``num > 0``; 0 where ``num == 0`` (unused links)."""
-    some = num > 0
-    return np.where(some, num / np.where(some, den, 1.0), 0.0)
+    return divide_where(num, den, num > 0, 0.0)
 
 
 def local_delay_s(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .sums import sum_last, sum_over_cvs
+from .sums import divide_where, sum_last, sum_over_cvs
 
 
 def cv_cost(
@@ -51,8 +51,7 @@ def per_cv_objective(
     ``link_arrivals (..., I, K)`` (equal shares at an RSU nobody sends to).
     """
     total = sum_over_cvs(link_arrivals, keepdims=True)
-    some = total > 0
-    weight = np.where(some, link_arrivals / np.where(some, total, 1.0), 1.0 / link_arrivals.shape[-2])
+    weight = divide_where(link_arrivals, total, total > 0, 1.0 / link_arrivals.shape[-2])
     return v_control * cost_per_cv + local_terms + sum_last(weight * rsu_terms[..., None, :]) + energy_terms
 
 

@@ -9,6 +9,8 @@ against 11 us over the RSUs).  The functions here add the same terms in the same
   in one pass; with ``K = 1`` the axis is contiguous and NumPy's own sum is kept;
 * over a last axis of fewer than eight entries NumPy adds them one after another to +0.0, as a loop
   over the columns does; from eight on it sums pairwise, and its own sum is kept.
+
+:func:`divide_where` is the same for ``np.divide(..., where=)``, whose masked loops cost several plain passes.
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ def sum_last(x: np.ndarray) -> np.ndarray:
     for j in range(1, n):
         total += x[..., j]
     return total
+
+
+def divide_where(num: np.ndarray, den: np.ndarray, where: np.ndarray, fill: float) -> np.ndarray:
+    """``num / den`` where ``where``, ``fill`` elsewhere (``den`` is never read there), broadcast together."""
+    return np.where(where, num / np.where(where, den, 1.0), fill)
 
 
 def max_last(x: np.ndarray) -> np.ndarray:
