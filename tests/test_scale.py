@@ -211,3 +211,21 @@ def test_ppo_learns_from_its_neighbours_shares_above_16_cvs():
     assert _learner("ly-dtmpo", 40, {"reward": "per_cv"})[0].reward == "per_cv"
     with pytest.raises(ConfigError, match=r"algo.reward: must be one of \('team', 'per_cv'\), got 'auto'"):
         make_algo_config(MaddpgConfig, {"reward": "auto"})  # the off-policy learners have no 'auto' reward
+
+
+@pytest.mark.parametrize(
+    ("num_cvs", "minibatch", "steps"), [(5, "auto", 2 * 2), (40, "agents", 2 * 10), (40, "auto", 2 * 2)]
+)
+def test_ppo_minibatches_take_the_papers_steps_per_iteration_above_16_cvs(num_cvs, minibatch, steps):
+    # 4 envs x 30 slots = 120 slots, 2 epochs, 512 agent-transitions per minibatch: 102 slots of 5 CVs (102 + 18
+    # per epoch), 12 slots of 40 CVs (10 per epoch); above 16 CVs "auto" keeps the 5-CV scenario's 102 slots
+    options = {"num_envs": 4, "hidden": 16, "epochs": 2, "batch_size": 512, "minibatch": minibatch}
+    learner, cfg = _learner("ly-dtmpo", num_cvs, options, slots=30)
+    env = BatchedEnv(cfg, 4, seed=0)
+    for t, step in enumerate(rollout(env, learner.explore)):
+        learner.record(step, t)
+    sizes = []
+    update = learner._update
+    learner._update = lambda batch: sizes.append(len(batch["obs"])) or update(batch)
+    learner.end_iteration(4)
+    assert len(sizes) == steps and sum(sizes) == 2 * 120

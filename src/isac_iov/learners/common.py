@@ -47,7 +47,10 @@ scalable form above:
 The PPO learners' ``reward`` (:mod:`.mappo`) is ``auto`` too: the team reward up
 to 16 CVs; above, where one CV's action moves the team reward too little for its
 advantage to stand out, the ``neighbours`` reward, the mean per-CV share of the
-CVs that share an RSU's coverage with it (:func:`step_rewards`).
+CVs that share an RSU's coverage with it (:func:`step_rewards`).  So is their
+``minibatch``: ``batch_size`` agent-transitions up to 16 CVs; above, the slots that
+hold ``batch_size`` of them on the paper's road, so an iteration takes as many
+gradient steps at 200 CVs as at 5.
 
 Hyper-parameters are frozen dataclasses deriving from :class:`AlgoConfig`;
 :func:`make_algo_config` applies ``key=value`` overrides with the same
@@ -146,6 +149,7 @@ AUTO_FORMS: dict[str, tuple[str, str]] = {  # key: (its form up to SCALE_CVS CVs
     "critic_actions": ("joint", "summary"),
     "reward": ("team", "neighbours"),  # "auto" only for MAPPO (MappoConfig.RULES)
     "actor": ("flat", "link"),
+    "minibatch": ("agents", "slots"),  # MAPPO only (MappoConfig.RULES)
 }
 _CHOICES = {
     **{key: ("auto", *AUTO_FORMS[key]) for key in ("agent_id", "critic_state", "critic_actions", "actor")},
