@@ -395,11 +395,12 @@ def test_config_command_lists_an_algorithms_keys_with_their_rules(capsys):
     assert rows["algo.reward"] == ['"auto"', "auto", "|", "team", "|", "per_cv", "|", "neighbours"]
     assert rows["algo.reward_clip"] == ["10.0", "float"]  # <= 0 is allowed: it switches the scaling off
     assert rows["algo.shared_actor"][1:] == ["true", "|", "false"]
-    auto = "(the scalable form above 16): algo.agent_id={}, algo.critic_state={}, algo.reward={}, algo.actor={}"
-    assert lines[-1] == "'auto' at 5 CVs " + auto.format("onehot", "global", "team", "flat")
+    auto = "(the scalable form above 16): algo.agent_id={}, algo.critic_state={}, algo.reward={}, algo.actor={}, "
+    auto += "algo.minibatch={}"
+    assert lines[-1] == "'auto' at 5 CVs " + auto.format("onehot", "global", "team", "flat", "agents")
     assert cli_main(["config", "--algo", "ly-mappo", "--set", "num_cvs=20"]) == 0
     last = capsys.readouterr().out.splitlines()[-1]
-    assert last == "'auto' at 20 CVs " + auto.format("none", "pooled", "neighbours", "link")
+    assert last == "'auto' at 20 CVs " + auto.format("none", "link", "neighbours", "link", "slots")
     assert cli_main(["config", "--algo", "ly-matd3"]) == 0
     out = capsys.readouterr().out
     assert re.search(r"^algo\.reward_clip +10\.0 +> 0$", out, re.MULTILINE) and re.search(

@@ -24,7 +24,7 @@ from isac_iov.learners.train import learner_bytes
 
 torch.set_num_threads(1)
 
-SCALABLE = {"agent_id": "none", "critic_state": "pooled", "critic_actions": "summary", "actor": "link"}
+SCALABLE = {"agent_id": "none", "critic_state": "link", "critic_actions": "summary", "actor": "link"}
 SMALL = {"agent_id": "onehot", "critic_state": "global", "critic_actions": "joint", "actor": "flat"}
 TINY_ALGO = {"num_envs": 2, "hidden": 16, "batch_size": 16, "warmup_episodes": 2, "buffer_episodes": 8}
 
@@ -86,7 +86,8 @@ def test_pooled_critic_state_is_the_mean_and_spread_over_cvs():
 
 def test_action_summary_sums_the_others_shares_per_rsu():
     cfg = load_config(None, ["num_cvs=3", "rsu.x_m=[200, 500]"])  # K = 2: action (local, task 2, bw 2, cpu 2)
-    learner = MADDPG(EnvSpec.from_config(cfg), make_algo_config(MaddpgConfig, {**SCALABLE, "hidden": 8}))
+    summary_critic = {**SCALABLE, "critic_state": "pooled", "hidden": 8}  # an MLP critic on a summary of actions
+    learner = MADDPG(EnvSpec.from_config(cfg), make_algo_config(MaddpgConfig, summary_critic))
     spec = learner.spec
     obs = torch.zeros(1, 3, spec.obs_dim)
     obs[..., spec.coverage] = torch.tensor([[[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]])
@@ -168,7 +169,8 @@ def test_every_learner_trains_at_40_cvs_with_the_scalable_options(algo):
 def test_scalable_options_solve_the_toy_task(algo):
     # the budgets of tests/test_learner_sanity.py, with one network (no agent id), a pooled critic state and,
     # off-policy, one shared critic on the own action and the sum of the others' actions
-    common = {"hidden": 32, "torch_threads": 1, "init_local_logit": 0.0, **SCALABLE, "actor": "flat"}  # no RSU links
+    no_links = {"actor": "flat", "critic_state": "pooled"}  # the toy task has no RSU links
+    common = {"hidden": 32, "torch_threads": 1, "init_local_logit": 0.0, **SCALABLE, **no_links}
     off_policy = {**common, "actor_lr": 1e-3, "batch_size": 128}
     overrides, iterations = (common, 150) if algo == "ly-dtmpo" else (off_policy, 200)
     run = train_on_toy(algo, iterations, seed=0, overrides=_config(algo, overrides).to_dict(), eval_every=50)

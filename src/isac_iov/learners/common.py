@@ -32,8 +32,11 @@ scalable form above:
 * ``critic_state``: ``global`` gives a critic agent i's observation and the
   twin's global state (``I`` CVs' features: ``I^2`` inputs over all agents);
   ``pooled`` gives it its observation and the mean and standard deviation over
-  CVs of every CV feature of the global state (:func:`critic_extra`), a fixed
-  width;
+  CVs of every CV feature of the global state (:func:`critic_extra`), a width
+  that grows with ``K``; ``link`` (the scalable form) reads the observations
+  through a per-link body (:mod:`.linknet`: ``LinkCritic`` for the PPO learners,
+  ``LinkQ`` for the off-policy ones), whose size depends on neither ``I`` nor
+  ``K``;
 * ``critic_actions`` (off-policy learners, :mod:`.offpolicy`): the joint action
   with one critic per CV, or one shared critic on the agent's own action and a
   fixed-size summary of the others'.
@@ -145,7 +148,7 @@ class AlgoConfig:
 SCALE_CVS = 16  # "auto" options take their scalable form above this many CVs
 AUTO_FORMS: dict[str, tuple[str, str]] = {  # key: (its form up to SCALE_CVS CVs, its scalable form above)
     "agent_id": ("onehot", "none"),
-    "critic_state": ("global", "pooled"),
+    "critic_state": ("global", "link"),
     "critic_actions": ("joint", "summary"),
     "reward": ("team", "neighbours"),  # "auto" only for MAPPO (MappoConfig.RULES)
     "actor": ("flat", "link"),

@@ -12,11 +12,11 @@ is zero, docs/model.md#twin-absent).
   agent's critic state (its observation + the twin's global state, which
   includes ``G_rsu``); it outputs a per-agent value of the team return.
   ``critic_global = false`` gives it the agent's observation only;
-  ``critic_state = pooled`` (``auto`` above 16 CVs) replaces the global state by
+  ``critic_state = pooled`` replaces the global state by
   its mean and spread over CVs, and ``agent_id = none`` drops the one-hot
   agent id of the critic (and of the shared actor), so neither network grows
   with the number of CVs (:mod:`.common`); ``critic_state = link``
-  (:class:`.linknet.LinkCritic`, taken by a mixture of scenarios) reads the
+  (:class:`.linknet.LinkCritic`, ``auto`` above 16 CVs) reads the
   observation alone through a per-link body and pools the CVs' own features,
   so the critic fits any number of CVs and RSUs.
 * **Update** (per iteration of ``num_envs`` episodes): GAE (``gamma``,

@@ -197,12 +197,15 @@ def learner_bytes(cfg: Config, algo_cfg: Any) -> int:
     ``buffer_episodes`` and the staged ``num_envs`` (each CV's own features, action and reward; per env-slot the
     twin's part and the global state or its pooled form), and the networks (actor, critics, target copies)
     with Adam's two moments.  Linear in the CVs with the scalable options (:mod:`.common`), quadratic with the
-    global critic state or the joint-action critics."""
+    global critic state or the joint-action critics.  Networks are counted as MLPs on the whole observation,
+    per-link ones too: a few hundred thousand parameters either way, small beside the buffers at scale."""
     spec = EnvSpec.from_config(cfg)
     i, a = spec.num_cvs, spec.action_dim
-    extra = critic_extra_dim(spec, pooled_critic(algo_cfg, i))
-    state = spec.obs_dim + extra
     replay = getattr(algo_cfg, "buffer_episodes", None)
+    link = form(algo_cfg, "critic_state", i) == "link"  # PPO's link critic reads observations alone; the off-policy
+    # learners' replay keeps the pooled global state beside them
+    extra = 0 if link and replay is None else critic_extra_dim(spec, pooled_critic(algo_cfg, i) or link)
+    state = spec.obs_dim + extra
     if replay is None:
         per_agent, per_env_slot, episodes = spec.obs_dim + state + a + 3, 0, algo_cfg.num_envs
     else:
