@@ -127,12 +127,12 @@ Kept from the paper: lambda 0.95, clip 0.2, 10 epochs, 512-sample minibatches.
 
 **Minibatches above 16 CVs** (``minibatch = auto``).  Rounded to whole slots, 512 agent-transitions are 102 slots
 of the paper's 5 CVs but 10 slots at 50 CVs and 2 at 200: an iteration of 240 slots then took 240 and 1200 Adam
-steps instead of 30, on minibatches of a few correlated slots, and the policy kept its initial local share (its
-log-std fell to 0.03 while the mean stayed) and learned the split less precisely.  Above 16 CVs a minibatch is
-therefore 102 slots at any number of CVs (``minibatch = slots``), the paper's steps per iteration.  On the 50-CV
-stand-in of ``reproduce scale`` (seed 0, 1800 episodes, evaluated over 3 episodes, seed 5), minibatches of 81 slots
-(``batch_size = 4096``) took it from 0.2557 to 0.2483 (1.067 -> 1.036 x ``ly-opt-dual``; ``greedy`` 0.2462) in 13 %
-less CPU time.
+steps instead of 30, on minibatches of a few correlated slots, and the policy kept its initial local share (the
+standard deviation of its local pre-action fell to 0.03 while the mean stayed) and learned the split less
+precisely.  Above 16 CVs a minibatch is therefore 102 slots at any number of CVs (``minibatch = slots``), the
+paper's steps per iteration.  Seed 0, 1800 episodes, evaluated over 3 episodes (seed 5), in ``ly-opt-dual``'s
+units: the city 1.031 -> 1.018 in 27 % less CPU time, the 200-CV stand-in of ``reproduce scale`` 1.146 -> 1.062
+(docs/learners.md).
 
 **Ly-MAPPO's plateau.**  Without the twin, twice the paper's run (3600 episodes,
 seed 0) ends at a cost of 0.333 (1.21 times ``ly-opt``, 2.9 % deadline misses),
