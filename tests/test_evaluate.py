@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from isac_iov import load_config
+from isac_iov.breakdown import miss_breakdown
 from isac_iov.cli import main
 from isac_iov.evaluate import evaluate_policy, format_summary_table
 from isac_iov.policies import REGISTRY, LocalPolicy
@@ -318,3 +319,72 @@ def test_run_directory_with_a_bad_config_names_the_file(tmp_path, error_line):
 def test_option_errors_are_one_line(args, fragment, error_line):
     assert main(["evaluate", "--policy", "local", *TINY, *args]) == 2
     assert fragment in error_line("evaluate")
+
+
+def _arrays(mode, miss, local, cost, backlog):
+    return {
+        "mode": np.array(mode),
+        "deadline_miss": np.array(miss, dtype=bool),
+        "share_local": np.array(local, dtype=float),
+        "cost": np.array(cost, dtype=float),
+        "rsu_queue_cycles": np.array(backlog, dtype=float),
+    }
+
+
+def test_breakdown_matches_hand_counts():
+    # one episode of 3 slots, 2 CVs, 2 RSUs; mode 0 = unused, 1 = DataT, 2 = InstrT
+    arr = _arrays(
+        mode=[[[[1, 1], [0, 1]], [[0, 0], [0, 2]], [[1, 0], [1, 0]]]],
+        miss=[[[1, 0], [0, 1], [1, 1]]],
+        local=[[[0.0, 0.2], [1.0, 0.5], [0.4, 0.0]]],
+        cost=[[[0.6, 0.2], [0.3, 0.5], [0.9, 0.7]]],
+        backlog=[[[2e9, 0.0], [0.0, 4e9], [6e9, 2e9]]],
+    )
+    b = miss_breakdown(arr)
+    assert b["cv_slots"] == 6 and b["miss_rate"] == pytest.approx(4 / 6)
+    by_used = {g["group"]: g for g in b["by_rsus_used"]}
+    # CV-slots using 0 RSUs: (slot 1, CV 0); 1 RSU: (0,1), (1,1), (2,0), (2,1); 2 RSUs: (0,0)
+    assert by_used["0"] == {"group": "0", "cv_slot_share": 1 / 6, "miss_rate": 0.0, "cost": 0.3, "local_share": 1.0}
+    assert by_used["1"]["cv_slot_share"] == pytest.approx(4 / 6) and by_used["1"]["miss_rate"] == pytest.approx(3 / 4)
+    assert by_used["1"]["cost"] == pytest.approx((0.2 + 0.5 + 0.9 + 0.7) / 4)
+    assert by_used["2"]["miss_rate"] == 1.0 and by_used["2"]["local_share"] == 0.0
+    # busiest RSU used: slot 0 RSU 1 has 2 users, RSU 0 one; slot 1 RSU 1 one; slot 2 RSU 0 two
+    crowd = {g["group"]: g for g in b["by_crowding"]}
+    assert set(crowd) == {"local", "1", "2-3"}
+    assert crowd["2-3"]["cv_slot_share"] == pytest.approx(4 / 6) and crowd["2-3"]["miss_rate"] == pytest.approx(3 / 4)
+    assert crowd["1"]["miss_rate"] == 1.0 and crowd["local"]["miss_rate"] == 0.0
+    parts = [g["miss_rate"] for g in b["by_episode_part"]]
+    assert parts == [0.5, 0.5, 1.0]
+    # RSU 0 users: (0,0) miss, (2,0) miss, (2,1) miss; RSU 1 users: (0,0) miss, (0,1), (1,1) miss
+    assert b["rsus"] == [
+        {"rsu": 0, "cv_slots": 3, "miss_rate": 1.0, "backlog_cycles": pytest.approx(8e9 / 3), "users": 1.0},
+        {"rsu": 1, "cv_slots": 3, "miss_rate": pytest.approx(2 / 3), "backlog_cycles": 2e9, "users": 1.0},
+    ]
+    assert b["cvs"] == [
+        {"cv": 0, "miss_rate": pytest.approx(2 / 3), "share_of_misses": 0.5},
+        {"cv": 1, "miss_rate": pytest.approx(2 / 3), "share_of_misses": 0.5},
+    ]
+    assert b["local"] == {
+        "mean_share": pytest.approx(2.1 / 6),
+        "cv_slots_running_locally": pytest.approx(4 / 6),
+        "share_among_them": pytest.approx(2.1 / 4),
+    }
+
+
+def test_cli_breakdown_adds_up_to_the_summary(tmp_path, capsys):
+    out = tmp_path / "e.json"
+    args = ["evaluate", "--policy", "greedy", "--set", "num_cvs=8", "--set", "rsu.cpu_max_hz=12e9"]
+    assert main([*args, *TINY, "--no-slots", "--breakdown", "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    b, s = data["breakdown"], data["summary"]
+    assert b["miss_rate"] == pytest.approx(s["deadline_miss_rate"]) and s["deadline_miss_rate"] > 0
+    assert b["local"]["mean_share"] == pytest.approx(1 - s["offload_share"])
+    for key in ("by_rsus_used", "by_crowding", "by_episode_part"):
+        groups = b[key]
+        assert sum(g["cv_slot_share"] for g in groups) == pytest.approx(1.0)
+        assert sum(g["cv_slot_share"] * g["miss_rate"] for g in groups) == pytest.approx(s["deadline_miss_rate"])
+        assert sum(g["cv_slot_share"] * g["cost"] for g in groups) == pytest.approx(s["cost"])
+    assert 0 < sum(r["share_of_misses"] for r in b["cvs"]) <= 1 + 1e-12
+    assert all(0 <= r["rsu"] < 3 for r in b["rsus"])
+    printed = capsys.readouterr().out
+    assert all(title in printed for title in ("where the misses are", "by part of the episode", "CVs that missed most"))

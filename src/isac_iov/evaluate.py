@@ -25,7 +25,9 @@ naming its field.
 * ``slots`` - one record per (episode, slot, CV) with its delay, energy, cost,
   modes, queues, the slot's P2 objective and drift terms and the deadline flag.
 * ``timing`` - wall time and the policy's decision time per env-slot (not part
-  of the summary, which is reproducible).
+  of the summary, which is reproducible);
+* ``breakdown`` (with ``breakdown=True``) - where the deadline misses and the cost come from
+  (:mod:`isac_iov.breakdown`).
 
 :func:`format_summary_table` prints several policies' summaries side by side.
 """
@@ -41,6 +43,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from .breakdown import miss_breakdown
 from .config import Config, ConfigError, check_seed, load_config
 from .env.core import BatchedEnv, check_memory, estimate_memory_bytes, slot_bytes
 from .env.rollout import SlotRecord, rollout
@@ -205,8 +208,10 @@ def evaluate_policy(
     num_envs: int | None = None,
     record_slots: bool = True,
     progress: bool = True,
+    breakdown: bool = False,
 ) -> dict[str, Any]:
-    """Play ``episodes`` episodes of ``policy`` (an object or a name for :func:`make_policy`)."""
+    """Play ``episodes`` episodes of ``policy`` (an object or a name for :func:`make_policy`); with ``breakdown``,
+    the result has where its misses come from too (:func:`isac_iov.breakdown.miss_breakdown`)."""
     check_counts(episodes, seed, num_envs)
     if isinstance(policy, str):
         policy = make_policy(policy, cfg, seed)
@@ -221,7 +226,7 @@ def evaluate_policy(
     start = time.perf_counter()
     arr, act_s = _play(policy, name, cfg, sizes, seed, progress)
     env_slots = episodes * cfg.episode_slots
-    return {
+    result = {
         "summary": _summary(arr, cfg, name, episodes, seed),
         "slots": _records(arr) if record_slots else [],
         "timing": {
@@ -230,6 +235,9 @@ def evaluate_policy(
             "num_envs": sizes[0],
         },
     }
+    if breakdown:
+        result["breakdown"] = miss_breakdown(arr)
+    return result
 
 
 def _fmt(value: Any, spec: str) -> str:

@@ -1,6 +1,9 @@
 """``isac-iov evaluate``: run a policy for whole episodes and print its summary (:mod:`isac_iov.evaluate`).
 
-``isac-iov evaluate --policy NAME [--config FILE] [--set k=v]... --episodes N --seed S --out FILE.json``
+``isac-iov evaluate --policy NAME [--config FILE] [--set k=v]... --episodes N --seed S --out FILE.json [--breakdown]``
+
+``--breakdown`` prints where the deadline misses come from (:mod:`isac_iov.breakdown`: by RSUs used, by crowding,
+by part of the episode, the RSUs and CVs that missed most, how work runs locally) and puts it in the JSON.
 
 ``NAME`` is a reference policy, a trained run directory (its scenario is ``RUN_DIR/config.yaml`` unless
 ``--config FILE`` names another; ``--set`` applies on top), an installed plug-in or a module reference.  Episodes
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..breakdown import format_breakdown
 from ..evaluate import (
     DEFAULT_NUM_ENVS,
     check_counts,
@@ -53,6 +57,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="write summary, per-slot records and timing to this JSON file")
     p.add_argument("--no-slots", action="store_true", help="leave the per-slot records out of the JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--breakdown", action="store_true", help="print where the deadline misses come from (and add it to --out)"
+    )
 
 
 def open_out(out: Path) -> Path:
@@ -87,8 +94,11 @@ def main(args: argparse.Namespace) -> int:
             args.num_envs,
             record_slots=not args.no_slots,
             progress=not args.quiet,
+            breakdown=args.breakdown,
         )
         print(format_summary(result["summary"]))
+        if args.breakdown:
+            print(format_breakdown(result["breakdown"]))
         timing = result["timing"]
         print(
             f"decision time per env-slot: {timing['act_s_per_env_slot'] * 1e3:.2f} ms   wall: {timing['wall_s']:.1f} s"
