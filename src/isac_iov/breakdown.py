@@ -90,11 +90,21 @@ def _cv_rows(arr: dict[str, np.ndarray], top: int) -> list[dict[str, Any]]:
     ]
 
 
+def _busiest_used(used: np.ndarray) -> np.ndarray:
+    """``(E, T, I)``: the users that slot of the busiest RSU each CV used (0: none), one RSU at a time so that no
+    temporary is larger than the ``mode`` array the evaluation keeps anyway."""
+    users = used.sum(-2)  # (E, T, K)
+    crowd = np.zeros(used.shape[:-1], dtype=users.dtype)
+    for k in range(used.shape[-1]):
+        np.maximum(crowd, np.where(used[..., k], users[..., k, None], 0), out=crowd)
+    return crowd
+
+
 def miss_breakdown(arr: dict[str, np.ndarray], top: int = 5) -> dict[str, Any]:
     """The breakdown of the module docstring from evaluation arrays ``(episodes, slots, CVs[, RSUs])``."""
     used = arr["mode"] != MODE_UNUSED  # (E, T, I, K)
     n_used = used.sum(-1)
-    crowd = np.where(used, used.sum(-2)[..., None, :], 0).max(-1)  # users of the busiest RSU each CV used
+    crowd = _busiest_used(used)
     slots = arr["cost"].shape[1]
     parts = np.array_split(np.arange(slots), len(EPISODE_PARTS))
     by_part = []
