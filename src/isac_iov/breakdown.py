@@ -56,10 +56,10 @@ def _crowd_masks(crowd: np.ndarray) -> list[tuple[str, np.ndarray]]:
     return masks
 
 
-def _rsu_rows(used: np.ndarray, arr: dict[str, np.ndarray], top: int) -> list[dict[str, Any]]:
-    """The ``top`` RSUs whose users missed most deadlines (ties: by index)."""
-    miss = arr["deadline_miss"].astype(bool)
-    users = used.sum(-2)  # (E, T, K)
+def _rsu_rows(
+    used: np.ndarray, users: np.ndarray, miss: np.ndarray, backlog: np.ndarray, top: int
+) -> list[dict[str, Any]]:
+    """The ``top`` RSUs whose users missed most deadlines (ties: by index); ``users (E, T, K)`` per RSU and slot."""
     missed = (used & miss[..., None]).sum((0, 1, 2))  # (K,) misses of CV-slots that used RSU k
     rows = []
     for k in np.argsort(-missed, kind="stable")[:top]:
@@ -71,16 +71,15 @@ def _rsu_rows(used: np.ndarray, arr: dict[str, np.ndarray], top: int) -> list[di
                 "rsu": int(k),
                 "cv_slots": int(sent.sum()),
                 "miss_rate": float(miss[sent].mean()),
-                "backlog_cycles": float(arr["rsu_queue_cycles"][..., k].mean()),
+                "backlog_cycles": float(backlog[..., k].mean()),
                 "users": float(users[..., k].mean()),
             }
         )
     return rows
 
 
-def _cv_rows(arr: dict[str, np.ndarray], top: int) -> list[dict[str, Any]]:
+def _cv_rows(miss: np.ndarray, top: int) -> list[dict[str, Any]]:
     """The ``top`` CVs with most misses (ties: by index), and their share of all misses."""
-    miss = arr["deadline_miss"].astype(bool)
     per_cv = miss.sum((0, 1))
     total = max(int(miss.sum()), 1)
     return [
@@ -90,10 +89,9 @@ def _cv_rows(arr: dict[str, np.ndarray], top: int) -> list[dict[str, Any]]:
     ]
 
 
-def _busiest_used(used: np.ndarray) -> np.ndarray:
+def _busiest_used(used: np.ndarray, users: np.ndarray) -> np.ndarray:
     """``(E, T, I)``: the users that slot of the busiest RSU each CV used (0: none), one RSU at a time so that no
     temporary is larger than the ``mode`` array the evaluation keeps anyway."""
-    users = used.sum(-2)  # (E, T, K)
     crowd = np.zeros(used.shape[:-1], dtype=users.dtype)
     for k in range(used.shape[-1]):
         np.maximum(crowd, np.where(used[..., k], users[..., k, None], 0), out=crowd)
@@ -104,7 +102,9 @@ def miss_breakdown(arr: dict[str, np.ndarray], top: int = 5) -> dict[str, Any]:
     """The breakdown of the module docstring from evaluation arrays ``(episodes, slots, CVs[, RSUs])``."""
     used = arr["mode"] != MODE_UNUSED  # (E, T, I, K)
     n_used = used.sum(-1)
-    crowd = _busiest_used(used)
+    users = used.sum(-2)  # (E, T, K) CVs sending each RSU a part
+    miss = arr["deadline_miss"].astype(bool)
+    crowd = _busiest_used(used, users)
     slots = arr["cost"].shape[1]
     parts = np.array_split(np.arange(slots), len(EPISODE_PARTS))
     by_part = []
@@ -116,12 +116,12 @@ def miss_breakdown(arr: dict[str, np.ndarray], top: int = 5) -> dict[str, Any]:
     running = local > 0
     return {
         "cv_slots": int(local.size),
-        "miss_rate": float(arr["deadline_miss"].mean()),
+        "miss_rate": float(miss.mean()),
         "by_rsus_used": _groups([(str(n), n_used == n) for n in range(int(n_used.max()) + 1)], arr),
         "by_crowding": _groups(_crowd_masks(crowd), arr),
         "by_episode_part": _groups(by_part, arr),
-        "rsus": _rsu_rows(used, arr, top),
-        "cvs": _cv_rows(arr, top),
+        "rsus": _rsu_rows(used, users, miss, arr["rsu_queue_cycles"], top),
+        "cvs": _cv_rows(miss, top),
         "local": {
             "mean_share": float(local.mean()),
             "cv_slots_running_locally": float(running.mean()),
