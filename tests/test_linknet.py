@@ -14,7 +14,16 @@ from isac_iov.env.core import BatchedEnv, dims
 from isac_iov.env.rollout import rollout
 from isac_iov.learners import REGISTRY, load_policy
 from isac_iov.learners.common import EnvSpec, make_algo_config
-from isac_iov.learners.linknet import LINK_INPUT, LinkNet, LinkNorm, LinkQ, LinkScenario
+from isac_iov.learners.linknet import (
+    EXCHANGE_ROUNDS,
+    LINK_INPUT,
+    LinkInputs,
+    LinkNet,
+    LinkNorm,
+    LinkQ,
+    LinkScenario,
+    _rsu_mean,
+)
 
 CITY = "src/isac_iov/scenarios/city.yaml"
 OTHER = ["num_cvs=7", "rsu.x_m=[0, 150, 300, 450]", "rsu.cpu_max_hz=15.0e9"]
@@ -96,11 +105,14 @@ def test_out_of_coverage_links_get_the_masked_constant_and_the_initial_policy_is
     assert np.allclose(cpu[reach], -2.0, atol=0.05) and np.allclose(out[..., 0].detach(), -3.0, atol=0.05)
 
 
+@pytest.mark.parametrize("body", ["link", "exchange"])
 @pytest.mark.parametrize("algo", list(REGISTRY))
-def test_every_learner_takes_the_link_body_and_acts_on_another_scenario(algo):
+def test_every_learner_takes_the_link_bodies_and_acts_on_another_scenario(algo, body):
     cfg = load_config(None, ["num_cvs=3", "episode_slots=3"])
     spec = REGISTRY[algo]
-    learner = spec.learner(EnvSpec.from_config(cfg), make_algo_config(spec.config, {"actor": "link", "hidden": 16}))
+    learner = spec.learner(EnvSpec.from_config(cfg), make_algo_config(spec.config, {"actor": body, "hidden": 16}))
+    net = next(m for m in learner.actor.modules() if isinstance(m, LinkNet))
+    assert len(net.chi) == (EXCHANGE_ROUNDS if body == "exchange" else 0)
     env = BatchedEnv(cfg, learner.num_envs, seed=0)
     for t, step in enumerate(rollout(env, learner.explore)):
         learner.record(step, t)
@@ -141,7 +153,7 @@ def test_a_trained_link_actor_is_evaluated_on_other_cvs_and_rsus_and_a_flat_one_
     assert main([*evaluate, "--policy", str(tmp_path / "link"), *other, "--out", str(out)]) == 0
     assert '"num_rsus": 4' in out.read_text() and '"num_cvs": 7' in out.read_text()
     assert main([*evaluate, "--policy", str(tmp_path / "flat"), *other]) == 2
-    assert "algo.actor=link acts on any scenario" in error_line("evaluate")
+    assert "algo.actor=link or exchange acts on any scenario" in error_line("evaluate")
 
 
 def test_ly_dtmpo_with_the_link_body_learns_on_the_paper_scenario(tmp_path):
@@ -215,3 +227,28 @@ def test_the_link_q_critic_fits_any_scenario_and_reads_the_load_at_its_rsus():
     assert q(_q_input(city, torch.rand(1, 50, 49))).shape == (1, 2, 50)
     with pytest.raises(ValueError, match="do not fit"):
         q(torch.zeros(1, 5, 7))
+
+
+def test_the_exchange_averages_over_the_links_to_one_rsu_in_one_env_by_hand():
+    # 2 envs of 2 CVs and 2 RSUs; links (env, cv, rsu): (0,0,0) (0,0,1) (0,1,0) (1,0,0) (1,1,1)
+    row, rsu = torch.tensor([0, 0, 1, 2, 3]), torch.tensor([0, 1, 0, 0, 1])
+    h = torch.tensor([[1.0], [2.0], [3.0], [10.0], [20.0]])
+    x = LinkInputs(h, row, rsu, torch.zeros(4, 1), torch.ones(4), (2, 2), 2)
+    # RSU 0 of env 0 hears CVs 0 and 1 (mean 2); RSU 1 of env 0 only CV 0; env 1's RSUs one CV each
+    assert _rsu_mean(h, x).flatten().tolist() == [2.0, 2.0, 2.0, 10.0, 20.0]
+
+
+def test_with_the_exchange_a_cv_hears_the_cvs_at_its_rsus_and_no_other_env():
+    obs, names = _obs(["num_cvs=4"])
+    torch.manual_seed(0)
+    norm, net = LinkNorm(LinkScenario(tuple(names))), LinkNet(16, out_gain=1.0, exchange=2)
+    norm.update(torch.as_tensor(obs, dtype=torch.float32))
+    base = net(norm(torch.as_tensor(obs, dtype=torch.float32)))
+    # the CVs' order changes nothing but the order of the actions
+    cvs = np.array([2, 0, 3, 1])
+    assert torch.allclose(net(norm(torch.as_tensor(obs[:, cvs], dtype=torch.float32))), base[:, cvs], atol=1e-5)
+    # another CV's task (in reach of the same RSUs on the paper's road) moves CV 0's action, in its env only
+    changed = obs.copy()
+    changed[0, 1, names.index("data_bits")] *= 3.0
+    after = net(norm(torch.as_tensor(changed, dtype=torch.float32)))
+    assert not torch.allclose(after[0, 0], base[0, 0]) and torch.equal(after[1:], base[1:])

@@ -127,7 +127,7 @@ class TrainedPolicy:
 
     @property
     def any_scenario(self) -> bool:
-        """Whether the actor acts on any number of CVs and RSUs (a ``link`` body, :mod:`.linknet`)."""
+        """Whether the actor acts on any number of CVs and RSUs (a ``link`` or ``exchange`` body, :mod:`.linknet`)."""
         return isinstance(self.actor.obs_norm, LinkNorm)
 
     def reset(self, env: BatchedEnv) -> None:
@@ -140,7 +140,7 @@ class TrainedPolicy:
         if got != want:
             raise ValueError(
                 f"policy {self.name}: trained for (CVs, obs_dim, action_dim) = {want}, the env has {got} "
-                "(an actor trained with algo.actor=link acts on any scenario)"
+                "(an actor trained with algo.actor=link or exchange acts on any scenario)"
             )
 
     def act(self, env: BatchedEnv, obs: np.ndarray) -> np.ndarray:

@@ -45,7 +45,10 @@ scalable form above:
   grow with the number of RSUs ``K``), or ``link``, one network shared by every
   CV-RSU link (:mod:`.linknet`), whose size and meaning depend neither on ``I``
   nor on ``K`` nor on the road network, so a trained actor can act on another
-  scenario (:func:`isac_iov.learners.load_policy`).
+  scenario (:func:`isac_iov.learners.load_policy`); or ``exchange``, the link
+  body with message passing over the CVs that share an RSU (a CV's action
+  then depends on theirs, through the twin: :mod:`.linknet`).  ``auto`` never
+  picks ``exchange``.
 
 The PPO learners' ``reward`` (:mod:`.mappo`) is ``auto`` too: the team reward up
 to 16 CVs; above, where one CV's action moves the team reward too little for its
@@ -137,7 +140,8 @@ class AlgoConfig:
     norm_memory: float = 10.0  # iterations of inputs the input normalisers remember (0: all)
     agent_id: str = "auto"  # shared networks: "onehot" agent id, "none" (I-independent), "auto" (module docstring)
     critic_state: str = "auto"  # critic input: "global" state, "pooled" over CVs (I-independent), "auto"
-    actor: str = "auto"  # actor body: "flat" MLP over the observation, "link" (one net per CV-RSU link), "auto"
+    actor: str = "auto"  # actor body: "flat" MLP over the observation, "link" (one net per CV-RSU link), "exchange"
+    # (link with message passing over the CVs sharing an RSU), "auto"
 
     RULES: ClassVar[dict[str, Rule]] = {}  # a learner's own rules, over the common ones of _RULES
 
@@ -155,7 +159,8 @@ AUTO_FORMS: dict[str, tuple[str, str]] = {  # key: (its form up to SCALE_CVS CVs
     "minibatch": ("agents", "slots"),  # MAPPO only (MappoConfig.RULES)
 }
 _CHOICES = {
-    **{key: ("auto", *AUTO_FORMS[key]) for key in ("agent_id", "critic_state", "critic_actions", "actor")},
+    **{key: ("auto", *AUTO_FORMS[key]) for key in ("agent_id", "critic_state", "critic_actions")},
+    "actor": ("auto", *AUTO_FORMS["actor"], "exchange"),
     "reward": ("team", "per_cv"),  # the off-policy learners' forms; MappoConfig.RULES has MAPPO's
     "critic_action_input": ("raw", "effective"),
     "noise_space": ("action", "pre_action"),

@@ -18,6 +18,17 @@ on ``[own, m, 1 / n]`` gives the local weight.  Links out of coverage get a cons
 masks them (C5, C6).  The network therefore has the same size and meaning at 5 CVs and 3 RSUs as at 200
 CVs and 16 RSUs on another road network, and a trained actor can act on any of them.
 
+``algo.actor = "exchange"`` adds :data:`EXCHANGE_ROUNDS` rounds of message passing between ``phi`` and the
+heads: in each, every link embedding ``h`` becomes ``h + chi([h, r, m])``, with ``r`` the mean of the embeddings
+of all links to the same RSU in the same env (the CVs that may use that RSU this slot) and ``m`` the CV's mean
+over its own links.  A CV's action then depends on the CVs it shares RSUs with (their tasks, links and local
+CPU, and after two rounds what they make of theirs), which a per-CV decision cannot see: who runs locally and
+which RSU takes whose part when an RSU is scarce.  The RSU means are what the twin, which holds every CV's
+features (docs/model.md#twin-view), computes and hands back; execution is no longer one CV on its observation
+alone.  Sizes still depend on neither ``I`` nor ``K``.  Imitating ``ly-opt-dual`` on the spider network
+(``--imitate ly-opt-dual --episodes 120``) it reaches 1.05 x its teacher, the plain link actor 1.15 x
+(docs/learners.md#the-exchange-actor).
+
 Inputs are standardised by running statistics (:class:`LinkNorm`, the analogue of
 :class:`.buffers.RunningNorm`) over the in-coverage links and the CVs.  Layout of the observation:
 :func:`isac_iov.env.core.dims`.
@@ -42,6 +53,7 @@ GLOBAL_TWIN = 3  # G_rsu: the sum, mean and maximum of the RSU backlogs, after t
 LINK_INPUT = len(LINK_OWN_FEATURES) + 2 + 1 + LOAD_FEATURES + GLOBAL_TWIN + 2
 OUT_OF_COVERAGE_PRE_ACTION = -4.0  # sigmoid(-4) = 0.018; masked by the env anyway
 PARTS = 4  # local, task, bandwidth, CPU: the action layout of isac_iov.actions
+EXCHANGE_ROUNDS = 2  # message-passing rounds of algo.actor=exchange
 
 
 @dataclass(frozen=True)
@@ -170,6 +182,17 @@ def _pool(h: torch.Tensor, x: LinkInputs) -> torch.Tensor:
     return torch.zeros(x.own.shape[0], h.shape[-1], dtype=h.dtype).index_add(0, x.row, h) * x.inv_links[:, None]
 
 
+def _rsu_mean(h: torch.Tensor, x: LinkInputs) -> torch.Tensor:
+    """For each link, the mean of the embeddings ``h (L, H)`` of every link to the same RSU in the same env
+    ``(L, H)``: what the CVs that can use that RSU bring to it this slot (one CV's observation alone: its own)."""
+    cvs = x.lead[-1] if x.lead else 1
+    group = torch.div(x.row, cvs, rounding_mode="floor") * x.num_rsus + x.rsu
+    groups = x.own.shape[0] // cvs * x.num_rsus
+    total = torch.zeros(groups, h.shape[-1], dtype=h.dtype).index_add(0, group, h)
+    count = torch.zeros(groups, dtype=h.dtype).index_add(0, group, torch.ones_like(h[:, 0]))
+    return (total / count.clamp(min=1.0)[:, None])[group]
+
+
 def _system_context(x: LinkInputs, num_cvs: int) -> torch.Tensor:
     """The critics' centralised view (eq. 41) of each of the ``N`` CVs ``(N, 2F)``: the mean and standard deviation
     over its env's ``num_cvs`` CVs of their own features, a width that does not depend on the number of CVs."""
@@ -180,12 +203,21 @@ def _system_context(x: LinkInputs, num_cvs: int) -> torch.Tensor:
 
 class LinkNet(nn.Module):
     """``heads`` action-shaped outputs ``(..., I, heads * (1 + 3K))`` from :class:`LinkInputs` (see the module
-    docstring); ``init`` is the initial pre-action of each part (local, task, bandwidth, CPU)."""
+    docstring); ``init`` is the initial pre-action of each part (local, task, bandwidth, CPU); ``exchange``
+    the rounds of message passing over the CVs that share an RSU (0: each CV on its own observation)."""
 
-    def __init__(self, hidden: int, heads: int = 1, init: tuple[float, ...] = (0.0,) * PARTS, out_gain: float = 0.01):
+    def __init__(
+        self,
+        hidden: int,
+        heads: int = 1,
+        init: tuple[float, ...] = (0.0,) * PARTS,
+        out_gain: float = 0.01,
+        exchange: int = 0,
+    ):
         super().__init__()
         self.heads = heads
         self.phi = _mlp(LINK_INPUT, hidden, hidden)
+        self.chi = nn.ModuleList(_mlp(3 * hidden, hidden, hidden) for _ in range(exchange))
         self.psi = _mlp(2 * hidden, hidden, 3 * heads, out_gain)
         self.rho = _mlp(len(LINK_OWN_FEATURES) + hidden + 1, hidden, heads, out_gain)
         local_head, link_head = self.rho[-1], self.psi[-1]
@@ -197,6 +229,8 @@ class LinkNet(nn.Module):
     def forward(self, x: LinkInputs) -> torch.Tensor:
         n, k, heads = x.own.shape[0], x.num_rsus, self.heads
         h = self.phi(x.links)
+        for chi in self.chi:
+            h = h + chi(torch.cat([h, _rsu_mean(h, x), _pool(h, x)[x.row]], dim=-1))
         pooled = _pool(h, x)
         per_link = self.psi(torch.cat([h, pooled[x.row]], dim=-1)).reshape(-1, heads, 3)  # (L, heads, 3)
         local = self.rho(torch.cat([x.own, pooled, x.inv_links[:, None]], dim=-1))  # (N, heads)

@@ -32,7 +32,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .buffers import RunningNorm
-from .linknet import LinkNet, LinkNorm, LinkScenario
+from .linknet import EXCHANGE_ROUNDS, LinkNet, LinkNorm, LinkScenario
 
 
 def squash(u: torch.Tensor) -> torch.Tensor:
@@ -146,15 +146,17 @@ def actor_body(
     link: LinkScenario | None,
 ) -> tuple[RunningNorm | LinkNorm, nn.Module]:
     """``(obs_norm, net)`` of an actor whose ``net(obs_norm(obs))`` gives ``heads`` action-shaped outputs
-    ``(..., I, heads * A)``: a ``flat`` :class:`RunningNorm` and :func:`policy_mlp`, or a ``link``
-    :class:`.linknet.LinkNorm` and :class:`.linknet.LinkNet` (``algo.actor``)."""
+    ``(..., I, heads * A)``: a ``flat`` :class:`RunningNorm` and :func:`policy_mlp`, or a ``link`` (or
+    ``exchange``) :class:`.linknet.LinkNorm` and :class:`.linknet.LinkNet` (``algo.actor``)."""
     if kind == "flat":
         return RunningNorm(obs_dim, max_count=norm_max_count), policy_mlp(
             n, obs_dim, heads * action_dim, hidden, shared, init_pre_action, agent_id
         )
     init = torch.zeros(action_dim) if init_pre_action is None else init_pre_action
     first = [int((part_index(action_dim) == p).nonzero()[0]) for p in range(4)]
-    net = LinkNet(hidden, heads, tuple(float(init[i]) for i in first))
+    net = LinkNet(
+        hidden, heads, tuple(float(init[i]) for i in first), exchange=EXCHANGE_ROUNDS if kind == "exchange" else 0
+    )
     return LinkNorm(link or LinkScenario(), norm_max_count), net
 
 
@@ -196,8 +198,8 @@ class GaussianActor(Actor):
             body, n, obs_dim, action_dim, hidden, shared, 1, norm_max_count, init_pre_action, agent_id, link
         )
         # a link body's log-std is one per action part (local, task, bandwidth, CPU), so it fits any K
-        rows, cols = (1, 4) if body == "link" else (1 if shared and not agent_id else n, action_dim)
-        self.per_part = body == "link"
+        rows, cols = (1, 4) if body != "flat" else (1 if shared and not agent_id else n, action_dim)
+        self.per_part = body != "flat"
         self.log_std = nn.Parameter(torch.full((rows, cols), float(init_log_std)))
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

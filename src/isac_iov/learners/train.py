@@ -162,6 +162,9 @@ def train_run(
     return out_dir
 
 
+SCALABLE_FORMS = {"actor": ("link", "exchange"), "critic_state": ("link",)}  # forms that fit any scenario
+
+
 def _mixture_overrides(algo: str, spec: Any, scenarios: int, overrides: dict | None, imitate: str | None) -> dict:
     """The algorithm overrides of a run on ``scenarios`` scenarios: a mixture takes the per-link actor (and
     critic, unless it imitates) unless told otherwise, and is refused for learners or forms that depend on
@@ -174,8 +177,10 @@ def _mixture_overrides(algo: str, spec: Any, scenarios: int, overrides: dict | N
             f"{algo}: trains on one scenario (--config once); a mixture needs ly-dtmpo, ly-mappo or --imitate"
         )
     for key in ("actor",) if imitate else ("actor", "critic_state"):
-        if str(overrides.setdefault(key, "link")) != "link":
-            raise ConfigError(f"algo.{key}={overrides[key]}: a mixture of scenarios needs algo.{key}=link")
+        forms = SCALABLE_FORMS[key]
+        if str(overrides.setdefault(key, "link")) not in forms:
+            needed = " or ".join(f"algo.{key}={f}" for f in forms)
+            raise ConfigError(f"algo.{key}={overrides[key]}: a mixture of scenarios needs {needed}")
     return overrides
 
 
