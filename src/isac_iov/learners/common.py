@@ -158,9 +158,10 @@ AUTO_FORMS: dict[str, tuple[str, str]] = {  # key: (its form up to SCALE_CVS CVs
     "actor": ("flat", "link"),
     "minibatch": ("agents", "slots"),  # MAPPO only (MappoConfig.RULES)
 }
+ANY_SCENARIO_FORMS = {"actor": ("link", "exchange"), "critic_state": ("link",)}  # the forms a mixture may take
 _CHOICES = {
     **{key: ("auto", *AUTO_FORMS[key]) for key in ("agent_id", "critic_state", "critic_actions")},
-    "actor": ("auto", *AUTO_FORMS["actor"], "exchange"),
+    "actor": ("auto", AUTO_FORMS["actor"][0], *ANY_SCENARIO_FORMS["actor"]),
     "reward": ("team", "per_cv"),  # the off-policy learners' forms; MappoConfig.RULES has MAPPO's
     "critic_action_input": ("raw", "effective"),
     "noise_space": ("action", "pre_action"),

@@ -79,6 +79,7 @@ from ..rundir import (
 )
 from . import algo_spec, checkpoint_path, effective_config, read_run
 from .common import (
+    ANY_SCENARIO_FORMS,
     EnvSpec,
     critic_extra_dim,
     form,
@@ -162,9 +163,6 @@ def train_run(
     return out_dir
 
 
-SCALABLE_FORMS = {"actor": ("link", "exchange"), "critic_state": ("link",)}  # forms that fit any scenario
-
-
 def _mixture_overrides(algo: str, spec: Any, scenarios: int, overrides: dict | None, imitate: str | None) -> dict:
     """The algorithm overrides of a run on ``scenarios`` scenarios: a mixture takes the per-link actor (and
     critic, unless it imitates) unless told otherwise, and is refused for learners or forms that depend on
@@ -177,7 +175,7 @@ def _mixture_overrides(algo: str, spec: Any, scenarios: int, overrides: dict | N
             f"{algo}: trains on one scenario (--config once); a mixture needs ly-dtmpo, ly-mappo or --imitate"
         )
     for key in ("actor",) if imitate else ("actor", "critic_state"):
-        forms = SCALABLE_FORMS[key]
+        forms = ANY_SCENARIO_FORMS[key]
         if str(overrides.setdefault(key, "link")) not in forms:
             needed = " or ".join(f"algo.{key}={f}" for f in forms)
             raise ConfigError(f"algo.{key}={overrides[key]}: a mixture of scenarios needs {needed}")
