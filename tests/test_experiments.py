@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import random
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -640,13 +642,23 @@ def test_report_without_results_is_a_clear_error(tmp_path, capsys):
     assert "reproduce" in capsys.readouterr().err
 
 
+def _free_port_outside_rays_defaults() -> int:
+    """A free loopback port in 20000-29999: below the kernel's ephemeral range (which Ray's other components draw
+    from) and clear of Ray's fixed defaults (client 10001, workers 10002-19999, dashboard agent 52365); an
+    OS-chosen port once landed on 52365 and `ray start` refused it."""
+    for port in random.Random().sample(range(20000, 30000), 200):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 20000-29999")
+
+
 def test_ray_cluster_of_two_nodes_matches_the_local_backend(tmp_path, monkeypatch):
     """A real two-node Ray cluster (``ray start --head`` plus a second ``ray start --address``): workers get what
     they need through Ray (an evaluation its trained run's files) and never touch --out; same outputs as local."""
-    import socket
-    import subprocess
-    import sys
-
     import ray
     from ray import cloudpickle
 
@@ -656,9 +668,7 @@ def test_ray_cluster_of_two_nodes_matches_the_local_backend(tmp_path, monkeypatc
     assert any(r.source is not None for r in runs)
     runner.execute(runs, tmp_path / "local", workers=1, run_fn=fake_run, progress=False)
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # a throw-away cluster on the loopback interface
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = _free_port_outside_rays_defaults()
     common = ["--num-cpus=1", "--disable-usage-stats"]
     ray_cli = [sys.executable, "-m", "ray.scripts.scripts"]
     subprocess.run(
