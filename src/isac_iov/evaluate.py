@@ -110,15 +110,21 @@ def _batch_sizes(episodes: int, num_envs: int) -> list[int]:
     return [num_envs] * full + ([rest] if rest else [])
 
 
+def episode_batches(episodes: int, num_envs: int, seed: int) -> list[tuple[int, int]]:
+    """``(envs, env seed)`` of each batch an evaluation of ``episodes`` plays, ``num_envs`` at a time."""
+    sizes = _batch_sizes(episodes, min(num_envs, episodes))
+    seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(len(sizes))]
+    return list(zip(sizes, seeds, strict=True))
+
+
 def _play(
-    policy: Policy, name: str, cfg: Config, sizes: list[int], seed: int, progress: bool
+    policy: Policy, name: str, cfg: Config, episodes: int, num_envs: int, seed: int, progress: bool
 ) -> tuple[dict[str, np.ndarray], float]:
     """Play every batch; arrays ``(episodes, slots, ...)`` and the total decision time."""
-    seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(len(sizes))]
     batches: list[dict[str, np.ndarray]] = []
     act_s = 0.0
-    with tqdm(total=sum(sizes) * cfg.episode_slots, desc=f"evaluate {name}", unit="slot", disable=not progress) as bar:
-        for n, batch_seed in zip(sizes, seeds, strict=True):
+    with tqdm(total=episodes * cfg.episode_slots, desc=f"evaluate {name}", unit="slot", disable=not progress) as bar:
+        for n, batch_seed in episode_batches(episodes, num_envs, seed):
             arrays, batch_act_s = _play_batch(policy, BatchedEnv(cfg, n, seed=batch_seed), bar)
             batches.append(arrays)
             act_s += batch_act_s
@@ -222,9 +228,8 @@ def evaluate_policy(
         f"evaluating {name} on {episodes} episode(s) of num_cvs={cfg.num_cvs} CVs, {batch} env(s) at a time",
         "lower num_cvs, --episodes or --num-envs, or add --no-slots",
     )
-    sizes = _batch_sizes(episodes, batch)
     start = time.perf_counter()
-    arr, act_s = _play(policy, name, cfg, sizes, seed, progress)
+    arr, act_s = _play(policy, name, cfg, episodes, batch, seed, progress)
     env_slots = episodes * cfg.episode_slots
     result = {
         "summary": _summary(arr, cfg, name, episodes, seed),
@@ -232,7 +237,7 @@ def evaluate_policy(
         "timing": {
             "wall_s": time.perf_counter() - start,
             "act_s_per_env_slot": act_s / env_slots,
-            "num_envs": sizes[0],
+            "num_envs": batch,
         },
     }
     if breakdown:

@@ -1,9 +1,13 @@
 """``isac-iov evaluate``: run a policy for whole episodes and print its summary (:mod:`isac_iov.evaluate`).
 
-``isac-iov evaluate --policy NAME [--config FILE] [--set k=v]... --episodes N --seed S --out FILE.json [--breakdown]``
+``isac-iov evaluate --policy NAME [--config FILE] [--set k=v]... --episodes N --seed S --out FILE.json [--breakdown]
+[--part-swap REF]``
 
 ``--breakdown`` prints where the deadline misses come from (:mod:`isac_iov.breakdown`: by RSUs used, by crowding,
 by part of the episode, the RSUs and CVs that missed most, how work runs locally) and puts it in the JSON.
+``--part-swap REF`` then plays the same episodes with the policy ``REF`` (e.g. ``ly-opt-dual``) in control and
+scores, on each of its states, its action, the policy's and its own with one part of the policy's swapped in
+(:mod:`isac_iov.partswap`): which part of the action carries the policy's gap to ``REF``.
 
 ``NAME`` is a reference policy, a trained run directory (its scenario is ``RUN_DIR/config.yaml`` unless
 ``--config FILE`` names another; ``--set`` applies on top), an installed plug-in or a module reference.  Episodes
@@ -20,6 +24,7 @@ import argparse
 from pathlib import Path
 
 from ..breakdown import format_breakdown
+from ..config import Config
 from ..evaluate import (
     DEFAULT_NUM_ENVS,
     check_counts,
@@ -28,7 +33,8 @@ from ..evaluate import (
     resolve_config,
     to_json,
 )
-from ..policies import REGISTRY, make_policy
+from ..partswap import format_part_swap, part_swap
+from ..policies import REGISTRY, Policy, make_policy
 from ..rundir import write_atomic
 from .options import add_config_arguments
 
@@ -60,6 +66,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--breakdown", action="store_true", help="print where the deadline misses come from (and add it to --out)"
     )
+    p.add_argument(
+        "--part-swap",
+        default=None,
+        metavar="REF",
+        help="on the states of reference policy REF, score REF's action with each part swapped for the policy's",
+    )
 
 
 def open_out(out: Path) -> Path:
@@ -75,6 +87,14 @@ def open_out(out: Path) -> Path:
     return tmp
 
 
+def _reference(name: str, cfg: Config, seed: int) -> Policy:
+    """The ``--part-swap`` reference policy; a bad name is an error naming the option."""
+    try:
+        return make_policy(name, cfg, seed)
+    except ValueError as exc:
+        raise ValueError(f"--part-swap: {exc}") from None
+
+
 def main(args: argparse.Namespace) -> int:
     if not args.policy.strip():
         raise ValueError(f"--policy: empty; expected one of {', '.join(REGISTRY)} or a run directory")
@@ -83,6 +103,7 @@ def main(args: argparse.Namespace) -> int:
         raise ValueError(f"--algo: names the learner of a run directory; --policy {args.policy} is not one")
     cfg = resolve_config(args.policy, args.config, args.overrides)
     policy = make_policy(args.policy, cfg, args.seed, args.algo)
+    reference = _reference(args.part_swap, cfg, args.seed) if args.part_swap is not None else None
     out = Path(args.out) if args.out is not None else None
     tmp = open_out(out) if out is not None else None
     try:
@@ -99,6 +120,12 @@ def main(args: argparse.Namespace) -> int:
         print(format_summary(result["summary"]))
         if args.breakdown:
             print(format_breakdown(result["breakdown"]))
+        if reference is not None:
+            rows = part_swap(
+                policy, reference, cfg, args.episodes, args.seed, result["timing"]["num_envs"], not args.quiet
+            )
+            result["part_swap"] = {"reference": args.part_swap, "rows": rows}
+            print(format_part_swap(rows, args.part_swap))
         timing = result["timing"]
         print(
             f"decision time per env-slot: {timing['act_s_per_env_slot'] * 1e3:.2f} ms   wall: {timing['wall_s']:.1f} s"
