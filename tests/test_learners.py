@@ -392,7 +392,7 @@ def test_config_command_lists_an_algorithms_keys_with_their_rules(capsys):
     assert set(rows) == {f"algo.{k}" for k in MappoConfig().to_dict()} | {"twin.enabled"}
     assert rows["twin.enabled"][0] == "false"  # the scenario Ly-MAPPO trains on
     assert rows["algo.lr"] == ["0.001", ">", "0"] and rows["algo.gamma"] == ["0.0", "in", "[0,", "1]"]
-    assert rows["algo.reward"] == ['"auto"', "auto", "|", "team", "|", "per_cv", "|", "neighbours"]
+    assert rows["algo.reward"] == ['"auto"', "auto", "|", "team", "|", "per_cv", "|", "neighbours", "|", "difference"]
     assert rows["algo.reward_clip"] == ["10.0", "float"]  # <= 0 is allowed: it switches the scaling off
     assert rows["algo.shared_actor"][1:] == ["true", "|", "false"]
     auto = "(the scalable form above 16): algo.agent_id={}, algo.critic_state={}, algo.reward={}, algo.actor={}, "
@@ -681,3 +681,49 @@ def test_neighbour_rewards_average_the_shares_of_the_cvs_that_share_an_rsus_cove
         reward=np.array([-3.0]),
     )
     assert step_rewards(alone, "neighbours").tolist() == [[-1.0, -2.0]]  # out of every coverage: its own share
+
+
+def test_difference_rewards_are_the_objective_had_each_cv_run_locally_minus_the_slots():
+    from isac_iov import slot
+    from isac_iov.learners.common import step_rewards
+
+    cfg = load_config(None, ["num_cvs=4", "rsu.cpu_max_hz=8e9", "episode_slots=3"])
+    env = BatchedEnv(cfg, 2)
+    env.reset(seed=3)
+    a = np.random.default_rng(0).uniform(size=(2, 4, env.action_dim))
+    a[1, 2, 1:] = 0.0  # CV 2 of env 1 runs its whole task locally already: its difference reward is 0
+    assert env.step(a).objective_if_local is None  # off unless asked: it costs I slot evaluations
+    env.reset(seed=3)
+    phys, queues = env.snapshot()
+    env.what_if_local = True
+    step = env.step(a)
+    want = np.empty((2, 4))
+    for e, i in np.ndindex(2, 4):  # one slot evaluation per (env, CV), its task moved to the CV
+        what_if = a.copy()
+        what_if[e, i] = 0.0
+        what_if[e, i, 0] = 1.0
+        want[e, i] = slot.evaluate(env.scn, phys, queues, what_if).objective[e] - step.outcome.objective[e]
+    assert step_rewards(step, "difference") == pytest.approx(want, rel=1e-12, abs=1e-12)
+    assert step_rewards(step, "difference")[1, 2] == 0.0 and np.abs(want).min() < np.abs(want).max()
+    chunks = slot.objective_if_local(env.scn, phys, queues, a)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(slot, "WHAT_IF_ROWS", 3)  # 8 rows in chunks of 3: the same numbers
+        assert np.array_equal(slot.objective_if_local(env.scn, phys, queues, a), chunks)
+    with pytest.raises(RuntimeError, match="what_if_local"):
+        step_rewards(type(step)(**{**vars(step), "objective_if_local": None}), "difference")
+
+
+def test_the_training_loop_asks_the_env_for_the_counterfactual_only_for_difference_rewards(tmp_path, monkeypatch):
+    from isac_iov import slot
+
+    calls = []
+    real = slot.objective_if_local
+    monkeypatch.setattr(slot, "objective_if_local", lambda *args: calls.append(args[3].shape) or real(*args))
+    tiny = ["--set=num_cvs=2", "--set=episode_slots=4", "--set=algo.hidden=8", "--set=algo.num_envs=2"]
+    argv = ["train", "--algo", "ly-dtmpo", "--episodes", "2", "--no-progress", *tiny]
+    assert cli_main([*argv, "--out", str(tmp_path / "team")]) == 0
+    assert calls == []
+    assert cli_main([*argv, "--set", "algo.reward=difference", "--out", str(tmp_path / "d")]) == 0
+    assert calls == [(2, 2, layout(3).dim)] * 4  # one iteration: 4 slots of 2 envs x 2 CVs
+    rewards = [float(r["reward"]) for r in csv.DictReader((tmp_path / "d" / "metrics.csv").open())]
+    assert len(rewards) == 2 and all(np.isfinite(rewards))

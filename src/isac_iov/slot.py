@@ -6,6 +6,8 @@ then picks the modes (eqs. 12, 22).  :func:`outcome` computes delays, energies,
 queueing delays, cost and the drift-plus-penalty objective of P2 (eqs. 5-25,
 39, 44).  :func:`evaluate` chains the three without touching any state; the
 per-slot optimiser (``ly-opt``) calls it on many candidate actions at once.
+:func:`objective_if_local` replays a slot once per CV with that CV's whole task
+run locally (the counterfactual of the difference reward, docs/model.md#difference-reward).
 """
 
 from __future__ import annotations
@@ -261,3 +263,33 @@ def evaluate(scn: Scenario, phys: Physical, q: QueueState, a: np.ndarray) -> Out
     """The full slot for validated actions ``a`` (E, I, 1+3K), with the twin's mode rule."""
     ln = links(scn, phys, a)
     return outcome(scn, phys, q, ln, select_modes(ln))
+
+
+WHAT_IF_ROWS = 4096  # counterfactual envs evaluated at once by objective_if_local (bounds its memory)
+
+
+def objective_if_local(
+    scn: Scenario,
+    phys: Physical,
+    q: QueueState,
+    a: np.ndarray,
+    chan: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """``(E, I)``: the P2 objective (eq. 39) of the slot played with actions ``a (E, I, 1+3K)``, except that CV ``i``
+    runs its whole task locally (every other CV acting as in ``a``); the twin's mode rule.  Evaluated as ``E * I``
+    envs, :data:`WHAT_IF_ROWS` of them at a time (docs/model.md#difference-reward)."""
+    num_envs, num_cvs, _ = a.shape
+    local = np.zeros(a.shape[-1])
+    local[act.layout(scn.num_rsus).local] = 1.0  # every offloading weight 0: the whole task runs locally
+    env_of = np.repeat(np.arange(num_envs), num_cvs)  # row r = (env r // I, CV r % I)
+    cv_of = np.tile(np.arange(num_cvs), num_envs)
+    out = np.empty(num_envs * num_cvs)
+    for start in range(0, out.size, WHAT_IF_ROWS):
+        rows = slice(start, min(start + WHAT_IF_ROWS, out.size))
+        e, i = env_of[rows], cv_of[rows]
+        what_if = a[e].copy()
+        what_if[np.arange(e.size), i] = local
+        ph = phys.take(e)
+        ln = links(scn, ph, what_if, None if chan is None else (chan[0][e], chan[1][e], chan[2][e]))
+        out[rows] = outcome(scn, ph, q.take(e), ln, select_modes(ln)).objective
+    return out.reshape(num_envs, num_cvs)

@@ -5,7 +5,10 @@ slot's tasks and fading), the true queues (:class:`~isac_iov.state.Queues`)
 and a :class:`~isac_iov.twin.DigitalTwin`, which gives the view.  ``step``
 takes actions ``(E, I, 1+3K)`` in ``[0, 1]`` (see :mod:`isac_iov.actions`) and
 returns a :class:`Step`.  All envs share the slot counter; an episode ends
-after ``cfg.episode_slots`` slots and ``reset`` starts the next.
+after ``cfg.episode_slots`` slots and ``reset`` starts the next.  With ``what_if_local`` set, each
+``Step`` also carries :func:`isac_iov.slot.objective_if_local` of the slot just played (the twin's counterfactual
+for the difference reward, docs/model.md#difference-reward); it is off by default, as it costs ``I`` slot
+evaluations.
 
 Observation of CV i (eq. 40), all entries normalised to O(1):
 
@@ -199,6 +202,7 @@ class Step:
     done: bool  # the episode ended with this slot (truncation)
     outcome: Outcome
     queues: QueueState  # backlogs at the start of the slot just played
+    objective_if_local: np.ndarray | None = None  # (E, I) with ``what_if_local``: slot.objective_if_local
 
     @property
     def critic_state(self) -> np.ndarray:
@@ -228,6 +232,7 @@ class BatchedEnv:
         self.global_state_dim, self.critic_state_dim = d.global_state_dim, d.critic_state_dim
         self._own_names = d.own_names
         self._seed = seed
+        self.what_if_local = False  # set to add Step.objective_if_local (the module docstring)
         self.t = 0
         self.phys: Physical
         self.queues = Queues(self.scn, num_envs)
@@ -264,12 +269,13 @@ class BatchedEnv:
         eta = self.twin.select_modes(ln)
         q_before = self.queues.state
         out = slot.outcome(self.scn, self.phys, q_before, ln, eta)
+        what_if = slot.objective_if_local(self.scn, self.phys, q_before, a, self._chan) if self.what_if_local else None
         self.queues.advance(self.phys, out)
         self._advance()
         self.twin.mirror(self._features, self.phys, self._chan[1], self.queues.state.rsu_cycles, out.links.rsu_given_hz)
         self.t += 1
         obs, glob = self._observe_all()
-        return Step(obs, glob, out.reward, self.t >= self.cfg.episode_slots, out, q_before)
+        return Step(obs, glob, out.reward, self.t >= self.cfg.episode_slots, out, q_before, what_if)
 
     def _advance(self) -> None:
         """Move the vehicles (eq. 2, docs/model.md#mobility) and draw the next slot's tasks (eq. 4) and fading."""

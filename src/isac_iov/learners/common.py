@@ -378,10 +378,16 @@ def optimise_each(
 def step_rewards(step: Step, reward: str) -> np.ndarray:
     """What a learner learns from in a slot, ``(E, I)`` or ``(E, 1)``: each CV's share of eq. (44)
     (``reward = "per_cv"``), the mean share of the CVs it shares an RSU's coverage with, itself included
-    (``"neighbours"``: the CVs whose costs its use of that RSU's CPU and band moves), or the team reward
-    (``"team"``), the same for every agent."""
+    (``"neighbours"``: the CVs whose costs its use of that RSU's CPU and band moves), the team reward
+    (``"team"``), the same for every agent, or how much lower the slot's objective is than had the CV run its whole
+    task locally (``"difference"``: its own cost and what its offloading did to everyone's, and nothing the other
+    CVs' choices alone decide; docs/model.md#difference-reward)."""
     if reward == "team":
         return step.reward[:, None]
+    if reward == "difference":
+        if step.objective_if_local is None:
+            raise RuntimeError("the difference reward needs the env's what_if_local (set by the training loop)")
+        return step.objective_if_local - step.outcome.objective[:, None]
     per_cv = step.outcome.reward_per_cv
     if reward == "per_cv":
         return per_cv

@@ -196,13 +196,14 @@ class MappoConfig(AlgoConfig):
     lr_floor: float = 0.0  # every step size falls linearly to this fraction of itself over anneal_episodes
     anneal_episodes: int = 1800  # episodes of the step sizes' fall (the paper's protocol)
     reward: str = "auto"  # "team": eq. (44) for every agent; "per_cv": each CV's share; "neighbours": the mean share
-    # of the CVs in coverage of an RSU the CV reaches (common.step_rewards); "auto": neighbours above 16 CVs
+    # of the CVs in coverage of an RSU the CV reaches; "difference": the objective had the CV run locally, minus the
+    # slot's (common.step_rewards); "auto": neighbours above 16 CVs
     critic_global: bool = True  # critic input: own obs + global state (false: own obs only)
     value_memory: float = 2.0  # iterations of returns the value and reward statistics remember (0: all)
     reward_clip: float = 10.0  # > 0: learn from reward / std(discounted return) clipped to +-this
 
     RULES: ClassVar[dict[str, Rule]] = {
-        "reward": ("auto", "team", "per_cv", "neighbours"),
+        "reward": ("auto", "team", "per_cv", "neighbours", "difference"),
         "minibatch": ("auto", "agents", "slots"),
         "critic_state": ("auto", "global", "pooled", "link"),  # link: linknet.LinkCritic, any I and K
     }
