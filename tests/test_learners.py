@@ -707,7 +707,7 @@ def test_difference_rewards_are_the_objective_had_each_cv_run_locally_minus_the_
     assert step_rewards(step, "difference")[1, 2] == 0.0 and np.abs(want).min() < np.abs(want).max()
     chunks = slot.objective_if_local(env.scn, phys, queues, a)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(slot, "WHAT_IF_ROWS", 3)  # 8 rows in chunks of 3: the same numbers
+        mp.setattr(slot, "WHAT_IF_LINKS", 36)  # 8 counterfactual envs of 4 x 3 links in chunks of 3: the same numbers
         assert np.array_equal(slot.objective_if_local(env.scn, phys, queues, a), chunks)
     with pytest.raises(RuntimeError, match="what_if_local"):
         step_rewards(type(step)(**{**vars(step), "objective_if_local": None}), "difference")
