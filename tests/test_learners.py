@@ -666,7 +666,7 @@ def test_actors_ascend_the_chosen_critic_value(algo, choice):
 def test_neighbour_rewards_average_the_shares_of_the_cvs_that_share_an_rsus_coverage():
     from types import SimpleNamespace
 
-    from isac_iov.learners.common import step_rewards
+    from isac_iov.learners.rewards import step_rewards
 
     reach = np.array([[[1, 0], [1, 1], [0, 1]]], dtype=bool)  # CV 0 and 1 share RSU 0, CV 1 and 2 share RSU 1
     outcome = SimpleNamespace(reward_per_cv=np.array([[-1.0, -2.0, -4.0]]), links=SimpleNamespace(reachable=reach))
@@ -685,7 +685,7 @@ def test_neighbour_rewards_average_the_shares_of_the_cvs_that_share_an_rsus_cove
 
 def test_difference_rewards_are_the_objective_had_each_cv_run_locally_minus_the_slots():
     from isac_iov import slot
-    from isac_iov.learners.common import step_rewards
+    from isac_iov.learners.rewards import step_rewards
 
     cfg = load_config(None, ["num_cvs=4", "rsu.cpu_max_hz=8e9", "episode_slots=3"])
     env = BatchedEnv(cfg, 2)

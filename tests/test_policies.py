@@ -147,3 +147,28 @@ def test_make_policy_names_and_run_directories(tmp_path, monkeypatch):
     fake.load_policy = lambda path, algo=None: loaded.append(path) or "trained"
     monkeypatch.setitem(sys.modules, "isac_iov.learners", fake)
     assert make_policy(str(tmp_path), load_config(), 0) == "trained" and loaded == [str(tmp_path)]
+
+
+def test_mean_others_claims_with_every_rsu_in_reach_is_counted_by_hand():
+    from isac_iov.policies.reference import mean_others_claims
+    from isac_iov.scenario import Scenario
+
+    cfg = load_config(None, ["num_cvs=4", "rsu.coverage_m=1500"])  # every CV reaches all 3 RSUs: claims 1/3 each
+    assert mean_others_claims(Scenario(cfg)) == pytest.approx(np.full(3, 3 / 3))  # 3 other CVs x 1/3
+    assert mean_others_claims(Scenario(load_config(None, ["num_cvs=4"]))).sum() <= 3 + 1e-12
+
+
+def test_greedy_blind_is_greedy_without_backlogs_or_this_slots_crowding():
+    cfg = load_config(None, ["num_cvs=4", "rsu.coverage_m=1500", "rsu.service=allocated"])  # all in reach
+    env = BatchedEnv(cfg, 2, seed=1)
+    obs, _ = env.reset()
+    greedy, blind = make_policy("greedy", cfg, 0), make_policy("greedy-blind", cfg, 0)
+    empty = blind.act(env, obs)
+    assert np.allclose(empty, greedy.act(env, obs), rtol=1e-9, atol=1e-12)  # empty queues; this slot's crowding = mean
+    env.queues.state.rsu_cycles[:] = 5e9  # long RSU backlogs: greedy sees them, greedy-blind does not
+    assert np.array_equal(blind.act(env, obs), empty)
+    assert not np.allclose(greedy.act(env, obs), empty, rtol=1e-3)
+    crowded = load_config(None, ["num_cvs=4"])  # short coverage: this slot's crowding is not the mean
+    env = BatchedEnv(crowded, 2, seed=1)
+    obs, _ = env.reset()
+    assert not np.allclose(make_policy("greedy-blind", crowded, 0).act(env, obs), greedy.act(env, obs), rtol=1e-3)

@@ -53,7 +53,7 @@ scalable form above:
 The PPO learners' ``reward`` (:mod:`.mappo`) is ``auto`` too: the team reward up
 to 16 CVs; above, where one CV's action moves the team reward too little for its
 advantage to stand out, the ``neighbours`` reward, the mean per-CV share of the
-CVs that share an RSU's coverage with it (:func:`step_rewards`).  So is their
+CVs that share an RSU's coverage with it (:func:`.rewards.step_rewards`).  So is their
 ``minibatch``: ``batch_size`` agent-transitions up to 16 CVs; above, the slots that
 hold ``batch_size`` of them on the paper's road, so an iteration takes as many
 gradient steps at 200 CVs as at 5.
@@ -373,28 +373,6 @@ def optimise_each(
             torch._foreach_mul_(grads, torch.clamp(max_norm / (norm + 1e-6), max=1.0))
     for opt, _, _ in steps:
         opt.step()
-
-
-def step_rewards(step: Step, reward: str) -> np.ndarray:
-    """What a learner learns from in a slot, ``(E, I)`` or ``(E, 1)``: each CV's share of eq. (44)
-    (``reward = "per_cv"``), the mean share of the CVs it shares an RSU's coverage with, itself included
-    (``"neighbours"``: the CVs whose costs its use of that RSU's CPU and band moves), the team reward
-    (``"team"``), the same for every agent, or how much lower the slot's objective is than had the CV run its whole
-    task locally (``"difference"``: its own cost and what its offloading did to everyone's, and nothing the other
-    CVs' choices alone decide; docs/model.md#difference-reward)."""
-    if reward == "team":
-        return step.reward[:, None]
-    if reward == "difference":
-        if step.objective_if_local is None:
-            raise RuntimeError("the difference reward needs the env's what_if_local (set by the training loop)")
-        return step.objective_if_local - step.outcome.objective[:, None]
-    per_cv = step.outcome.reward_per_cv
-    if reward == "per_cv":
-        return per_cv
-    reach = step.outcome.links.reachable.astype(float)  # (E, I, K)
-    near = np.einsum("eik,ejk->eij", reach, reach) > 0
-    near |= np.eye(per_cv.shape[-1], dtype=bool)
-    return np.einsum("eij,ej->ei", near, per_cv) / near.sum(-1)
 
 
 def as_tensor(x: np.ndarray) -> torch.Tensor:

@@ -64,7 +64,7 @@ class TrainingLoop:
         torch.manual_seed(seed)
         self.envs = [BatchedEnv(c, algo_cfg.num_envs, seed=mixture_seed(seed, j)) for j, c in enumerate(cfgs)]
         for env in self.envs:
-            env.what_if_local = getattr(algo_cfg, "reward", None) == "difference"  # common.step_rewards
+            env.what_if_local = getattr(algo_cfg, "reward", None) == "difference"  # rewards.step_rewards
             env.reset()
         self.specs = [EnvSpec.from_config(c) for c in cfgs]
         self.learner: Learner = learner_cls(self.specs[0], algo_cfg)

@@ -165,13 +165,13 @@ from .common import (
     initial_pre_action,
     optimise_each,
     pooled_critic,
-    step_rewards,
     to_actions,
     uses_agent_id,
 )
 from .linknet import LinkNorm
 from .mappo_critic import ReturnScale, build_critic, popart_update
 from .networks import GaussianActor, gaussian_entropy, gaussian_log_prob, squash
+from .rewards import step_rewards
 
 PAPER_CVS = 5  # Table II's CVs: "minibatch = slots" keeps the minibatch the slots of batch_size transitions there
 
@@ -197,7 +197,7 @@ class MappoConfig(AlgoConfig):
     anneal_episodes: int = 1800  # episodes of the step sizes' fall (the paper's protocol)
     reward: str = "auto"  # "team": eq. (44) for every agent; "per_cv": each CV's share; "neighbours": the mean share
     # of the CVs in coverage of an RSU the CV reaches; "difference": the objective had the CV run locally, minus the
-    # slot's (common.step_rewards); "auto": neighbours above 16 CVs
+    # slot's (rewards.step_rewards); "auto": neighbours above 16 CVs
     critic_global: bool = True  # critic input: own obs + global state (false: own obs only)
     value_memory: float = 2.0  # iterations of returns the value and reward statistics remember (0: all)
     reward_clip: float = 10.0  # > 0: learn from reward / std(discounted return) clipped to +-this

@@ -211,13 +211,13 @@ from .common import (
     critic_state,
     form,
     pooled_critic,
-    step_rewards,
     to_actions,
     uses_agent_id,
 )
 from .linknet import LinkQ
 from .networks import Actor
 from .offpolicy_critics import CentralCritics
+from .rewards import step_rewards
 
 
 @dataclass(frozen=True)

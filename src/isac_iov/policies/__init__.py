@@ -12,15 +12,17 @@ Reference policies are centralised oracles: they may read the env's full state
 
 :func:`make_policy` builds one by name:
 
-===============  ==========================================================================================
-``local``        everything runs on the CV (:class:`~isac_iov.policies.reference.LocalPolicy`)
-``offload``      everything to the reachable RSUs evenly (:class:`~.reference.OffloadPolicy`)
-``random``       uniform actions from its own seeded generator (:class:`~.reference.RandomPolicy`)
-``greedy``       per-CV Lyapunov-aware heuristic (:class:`~.reference.GreedyPolicy`)
-``ly-opt``       numerical per-slot solver of P2, eq. (39): multi-start descent (:class:`~.lyopt.LyOptPolicy`)
-``ly-opt-dual``  P2 decomposed over CVs, coordinated on the RSU CPU (C6), with a dual lower bound
-                 (:class:`~.lyopt_dual.LyOptDualPolicy`): faster, scales, and better on P2
-===============  ==========================================================================================
+================  =========================================================================================
+``local``         everything runs on the CV (:class:`~isac_iov.policies.reference.LocalPolicy`)
+``offload``       everything to the reachable RSUs evenly (:class:`~.reference.OffloadPolicy`)
+``random``        uniform actions from its own seeded generator (:class:`~.reference.RandomPolicy`)
+``greedy``        per-CV Lyapunov-aware heuristic (:class:`~.reference.GreedyPolicy`)
+``greedy-blind``  ``greedy`` on a CV's view without the twin: no RSU backlogs, each RSU's mean crowding
+                  (:class:`~.reference.BlindGreedyPolicy`): the heuristic to hold Ly-MAPPO against
+``ly-opt``        numerical per-slot solver of P2, eq. (39): multi-start descent (:class:`~.lyopt.LyOptPolicy`)
+``ly-opt-dual``   P2 decomposed over CVs, coordinated on the RSU CPU (C6), with a dual lower bound
+                  (:class:`~.lyopt_dual.LyOptDualPolicy`): faster, scales, and better on P2
+================  =========================================================================================
 
 A name that is an existing directory is a trained run and is loaded with
 :func:`isac_iov.learners.load_policy`; any other name is a plug-in, an installed entry point or a
@@ -40,7 +42,7 @@ from ..config import Config
 from ..env.core import BatchedEnv
 from .lyopt import LyOptConfig, LyOptPolicy
 from .lyopt_dual import LyOptDualConfig, LyOptDualPolicy
-from .reference import GreedyPolicy, LocalPolicy, OffloadPolicy, RandomPolicy
+from .reference import BlindGreedyPolicy, GreedyPolicy, LocalPolicy, OffloadPolicy, RandomPolicy
 
 
 class Policy(Protocol):
@@ -60,6 +62,7 @@ REGISTRY: dict[str, Callable[[Config, int], Policy]] = {  # strongest first: the
     "offload": lambda cfg, seed: OffloadPolicy(),
     "local": lambda cfg, seed: LocalPolicy(),
     "random": lambda cfg, seed: RandomPolicy(seed),
+    "greedy-blind": lambda cfg, seed: BlindGreedyPolicy(),
 }
 
 
@@ -83,6 +86,7 @@ def make_policy(name: str, cfg: Config, seed: int, algo: str | None = None) -> P
 
 __all__ = [
     "REGISTRY",
+    "BlindGreedyPolicy",
     "GreedyPolicy",
     "LocalPolicy",
     "LyOptConfig",

@@ -1,4 +1,4 @@
-"""Hand-made reference policies: ``local``, ``offload``, ``random`` and ``greedy``.
+"""Hand-made reference policies: ``local``, ``offload``, ``random``, ``greedy`` and ``greedy-blind``.
 
 All act on every env at once and return ``(E, I, 1+3K)`` actions in ``[0, 1]``
 (layout in :mod:`isac_iov.actions`).  ``local``, ``offload`` and ``greedy`` are
@@ -8,7 +8,7 @@ seeded at construction, so a run is reproducible.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -145,12 +145,16 @@ def _prices(scn: Scenario, q: QueueState) -> tuple[float, np.ndarray]:
     return w_t, lya.v_control * (1 - lya.alpha) / norm.energy_ref_j + v_price / norm.energy_queue_ref_j**2
 
 
-def greedy_rsu_hz(scn: Scenario, phys: Physical, q: QueueState, reachable: np.ndarray) -> np.ndarray:
-    """Step 1 of :class:`GreedyPolicy`: the frequency ``F_ik`` each CV asks of each reachable RSU."""
+def greedy_rsu_hz(
+    scn: Scenario, phys: Physical, q: QueueState, reachable: np.ndarray, others_claims: np.ndarray | None = None
+) -> np.ndarray:
+    """Step 1 of :class:`GreedyPolicy`: the frequency ``F_ik`` each CV asks of each reachable RSU; the other CVs'
+    claims on each RSU are their true ones, or ``others_claims (K,)`` when given (:class:`BlindGreedyPolicy`)."""
     cfg = scn.cfg
     f_avail = scn.rsu_available_hz
     claim = coverage_claims(reachable)
-    fair = f_avail * claim / np.maximum(claim.sum(axis=-2, keepdims=True), TINY)
+    total = claim.sum(axis=-2, keepdims=True) if others_claims is None else claim + others_claims
+    fair = f_avail * claim / np.maximum(total, TINY)
     beta = np.broadcast_to(q.rsu_cycles[:, None, :] * cfg.slot_s / scn.norm.queue_ref_cycles**2, fair.shape)
     beta = beta if cfg.rsu.service == "allocated" else np.zeros_like(fair)
     w_t, w_e = _prices(scn, q)
@@ -180,10 +184,12 @@ def _candidates(
     return finish, np.stack([x_rsu, x_all, x_loc], axis=-2)
 
 
-def greedy_actions(scn: Scenario, phys: Physical, q: QueueState, view: LinkView) -> np.ndarray:
-    """Steps 1-4 of :class:`GreedyPolicy` for every env at once."""
+def greedy_actions(
+    scn: Scenario, phys: Physical, q: QueueState, view: LinkView, others_claims: np.ndarray | None = None
+) -> np.ndarray:
+    """Steps 1-4 of :class:`GreedyPolicy` for every env at once (``others_claims``: see :func:`greedy_rsu_hz`)."""
     cfg, k = scn.cfg, scn.num_rsus
-    f_hz = greedy_rsu_hz(scn, phys, q, view.reachable)
+    f_hz = greedy_rsu_hz(scn, phys, q, view.reachable, others_claims)
     finish, parts = _candidates(scn, phys, q, view, f_hz)  # (E,I,3), (E,I,3,1+K)
     cycles = (phys.data_bits * phys.intensity_cycles_per_bit)[..., None, None]
     per_cycle_j = np.concatenate([(cfg.vehicle.kappa * phys.cpu_hz**2)[..., None], cfg.rsu.kappa * f_hz**2], -1)
@@ -243,3 +249,44 @@ class GreedyPolicy:
     def act(self, env: BatchedEnv, obs: np.ndarray) -> np.ndarray:
         phys, q = env.snapshot()
         return greedy_actions(env.scn, phys, q, link_view(env.scn, phys))
+
+
+CLAIM_ENVS = 8  # episodes mean_others_claims averages over
+
+
+def mean_others_claims(scn: Scenario) -> np.ndarray:
+    """``(K,)``: the mean over a scenario's slots of the claims (:func:`isac_iov.twin.coverage_claims`) of all
+    CVs but one on each RSU, ``(I - 1) / I`` of the mean total.  Mobility does not depend on actions, so this is
+    a constant of the scenario, played on its own generator (seed 0) apart from any evaluation."""
+    rng = np.random.default_rng(0)
+    phys = scn.new_physical(rng, CLAIM_ENVS)
+    totals = []
+    for _ in range(scn.cfg.episode_slots):
+        totals.append(coverage_claims(slot.link_channel(scn, phys)[1]).sum(axis=-2))  # (E, K)
+        scn.advance_vehicles(phys)
+    return np.mean(totals, axis=(0, 1)) * (scn.num_cvs - 1) / scn.num_cvs
+
+
+class BlindGreedyPolicy:
+    """``greedy`` on what a CV knows without the twin, the view of Ly-MAPPO's actors (docs/model.md#twin-absent):
+    every RSU backlog read as zero, and the other CVs' claims on each RSU at their mean over the scenario
+    (:func:`mean_others_claims`) instead of this slot's.  The heuristic to hold Ly-MAPPO against."""
+
+    name = "greedy-blind"
+
+    def __init__(self) -> None:
+        self._claims_of: tuple[object, np.ndarray] | None = None  # (the scenario's config, its mean claims)
+
+    def reset(self, env: BatchedEnv) -> None:
+        return None
+
+    def others_claims(self, env: BatchedEnv) -> np.ndarray:
+        """:func:`mean_others_claims` of ``env``'s scenario, computed once per scenario."""
+        if self._claims_of is None or self._claims_of[0] is not env.cfg:
+            self._claims_of = (env.cfg, mean_others_claims(env.scn))
+        return self._claims_of[1]
+
+    def act(self, env: BatchedEnv, obs: np.ndarray) -> np.ndarray:
+        phys, q = env.snapshot()
+        blind = replace(q, rsu_cycles=np.zeros_like(q.rsu_cycles))
+        return greedy_actions(env.scn, phys, blind, link_view(env.scn, phys), self.others_claims(env))
