@@ -31,7 +31,7 @@ def test_the_tiny_scale_study_runs_and_reports_from_its_results(tmp_path):
     res = json.loads((out / "results" / "scale.json").read_text())
     series = {r["series"] for r in res["scalars"]}
     assert series == {
-        *(f"{p}{a}" for p in ("", "highway: ") for a in ("ly-dtmpo", "ly-masac", "greedy", "ly-opt-dual"))
+        *(f"{p}{a}" for p in ("", "highway: ") for a in ("ly-dtmpo", "ly-masac", *specs.SCALE_REFERENCES))
     }
     assert {r["x"] for r in res["scalars"] if ":" not in r["series"]} == {2, 20}
     mean = {(r["series"], r["x"], r["metric"]): r["mean"] for r in res["scalars"]}
@@ -88,3 +88,19 @@ def test_the_zero_shot_benchmark_trains_once_and_prints_every_network(tmp_path):
     runs.append(subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, check=True))
     after_banner = [r.stdout.split("\ncommand: ", 1)[1] for r in runs]  # the banner's machine load differs
     assert after_banner[1] == after_banner[0]  # the run and every evaluation reused
+
+
+def test_the_verdict_holds_ly_mappo_to_greedy_on_its_own_view():
+    from isac_iov.experiments.scale_report import _verdict
+
+    def results(costs: dict[str, float]) -> dict:
+        rows = [{"series": s, "x": 20, "metric": "cost", "mean": c, "n": 1} for s, c in costs.items()]
+        misses = {"series": "ly-dtmpo", "x": 20, "metric": "deadline_miss_rate", "mean": 0.01, "n": 1}
+        return {"scalars": [*rows, misses]}
+
+    costs = {"ly-dtmpo": 1.0, "ly-mappo": 1.2, "greedy": 1.1, "ly-opt-dual": 0.95, "greedy-blind": 1.3}
+    assert "every learner at most its heuristic's cost" in _verdict(results(costs), "", 20)  # 1.2 > greedy: allowed
+    assert "learners above their heuristic: ly-mappo (> greedy-blind)" in _verdict(
+        results({**costs, "greedy-blind": 1.15}), "", 20
+    )
+    assert "ly-dtmpo (> greedy)" in _verdict(results({**costs, "ly-dtmpo": 1.12}), "", 20)

@@ -4,9 +4,10 @@ For every place of the study (a stand-in of ``N`` CVs, or a test network) one ta
 eq. (24) with its 95 % interval over seeds, the ratio of its mean to ``ly-opt-dual``'s and to ``greedy``'s,
 the deadline-miss rate, the energy per CV-slot against the budget, the training CPU time and the decision
 time per env-slot (and its ratio to ``ly-opt-dual``'s).  The targets of the scale study are checked in a
-verdict line per place: every learner at most ``greedy``'s cost, Ly-DTMPO at most 1.10 x ``ly-opt-dual``
-and misses at most 5 %.  The figure draws the cost ratio to ``ly-opt-dual`` against the number of CVs on the
-stand-ins.  Like the paper's report, it reads nothing but the saved result.
+verdict line per place: every learner at most ``greedy``'s cost (Ly-MAPPO, whose actors see no twin, at most
+``greedy-blind``'s, ``greedy`` on the same view), Ly-DTMPO at most 1.10 x ``ly-opt-dual`` and misses at most
+5 %.  The figure draws the cost ratio to ``ly-opt-dual`` against the number of CVs on the stand-ins.  Like the
+paper's report, it reads nothing but the saved result.
 """
 
 from __future__ import annotations
@@ -115,17 +116,27 @@ def _num(v: float, digits: int, unit: str = "") -> str:
 
 
 def _verdict(res: dict[str, Any], prefix: str, x: float) -> str:
-    """The targets at this place: every learner <= greedy, Ly-DTMPO <= 1.10 x ly-opt-dual and <= 5 % misses."""
-    opt, greedy = (_mean(res, "cost", prefix + p, x) for p in ("ly-opt-dual", "greedy"))
+    """The targets at this place: every learner <= greedy (Ly-MAPPO <= greedy-blind), Ly-DTMPO <= 1.10 x
+    ly-opt-dual and <= 5 % misses."""
+    opt = _mean(res, "cost", prefix + "ly-opt-dual", x)
     learners = [a for a in _policies(res, prefix, x) if a not in SCALE_REFERENCES]
-    above = [a for a in learners if not _mean(res, "cost", prefix + a, x) <= greedy]
-    notes = [f"learners above greedy: {', '.join(above)}" if above else "every learner at most greedy's cost"]
+    above = [a for a in learners if not _mean(res, "cost", prefix + a, x) <= _mean(res, "cost", prefix + _bar(a), x)]
+    notes = [
+        f"learners above their heuristic: {', '.join(f'{a} (> {_bar(a)})' for a in above)}"
+        if above
+        else "every learner at most its heuristic's cost (greedy; greedy-blind for ly-mappo)"
+    ]
     if "ly-dtmpo" in learners:
         ratio = _mean(res, "cost", prefix + "ly-dtmpo", x) / opt
         misses = _mean(res, "deadline_miss_rate", prefix + "ly-dtmpo", x)
         notes.append(f"Ly-DTMPO {ratio:.3f} x ly-opt-dual (target {TARGET_TO_OPT}: {_met(ratio <= TARGET_TO_OPT)})")
         notes.append(f"misses {100 * misses:.1f} % (target 5 %: {_met(misses <= TARGET_MISSES)})")
     return "Targets: " + "; ".join(notes) + "."
+
+
+def _bar(learner: str) -> str:
+    """The heuristic a learner must not cost more than: ``greedy``, or for Ly-MAPPO ``greedy`` on its view."""
+    return "greedy-blind" if learner == "ly-mappo" else "greedy"
 
 
 def _met(ok: bool) -> str:

@@ -40,7 +40,8 @@ from ...learners import REGISTRY as LEARNER_REGISTRY
 LEARNERS = tuple(LEARNER_REGISTRY)
 REFERENCES = ("ly-opt", "greedy", "local")  # the reference policies the figures compare with
 COMPARED_WITH = ("ly-opt", "greedy")  # the references every learned policy is shown next to
-SCALE_REFERENCES = ("greedy", "ly-opt-dual")  # at scale ly-opt takes minutes per slot: the decomposed optimiser
+# at scale ly-opt takes minutes per slot: the decomposed optimiser; greedy-blind is Ly-MAPPO's (it sees no twin)
+SCALE_REFERENCES = ("greedy", "ly-opt-dual", "greedy-blind")
 KINDS = ("train", "evaluate")
 EXPERIMENTS = ("table3", "fig4", "fig5", "fig6", "fig7", "twin", "bandwidth")  # the paper's: ``all``
 BEYOND = ("scale",)  # experiments run only by name
