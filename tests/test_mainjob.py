@@ -22,7 +22,8 @@ def test_run_trains_evaluates_and_resumes(tmp_path, capsys):
     assert main(args) == 0
     out = capsys.readouterr().out
     summaries = json.loads((tmp_path / "comparison.json").read_text())
-    assert set(summaries) == {"ly-dtmpo", "ly-opt-dual", "ly-opt", "greedy", "offload", "local", "random"}
+    references = {"ly-opt-dual", "ly-opt", "greedy", "greedy-blind", "offload", "local", "random"}
+    assert set(summaries) == {"ly-dtmpo", *references}
     assert summaries["local"]["offload_share"] == 0.0
     assert summaries["ly-opt"]["reward"] >= summaries["random"]["reward"]
     assert "ly-dtmpo" in out and "ly-opt" in out
