@@ -713,7 +713,9 @@ def test_difference_rewards_are_the_objective_had_each_cv_run_locally_minus_the_
         step_rewards(type(step)(**{**vars(step), "objective_if_local": None}), "difference")
 
 
-def test_the_training_loop_asks_the_env_for_the_counterfactual_only_for_difference_rewards(tmp_path, monkeypatch):
+def test_the_training_loop_asks_the_env_for_the_counterfactual_only_for_difference_rewards(
+    tmp_path, monkeypatch, error_line
+):
     from isac_iov import slot
 
     calls = []
@@ -727,3 +729,7 @@ def test_the_training_loop_asks_the_env_for_the_counterfactual_only_for_differen
     assert calls == [(2, 2, layout(3).dim)] * 4  # one iteration: 4 slots of 2 envs x 2 CVs
     rewards = [float(r["reward"]) for r in csv.DictReader((tmp_path / "d" / "metrics.csv").open())]
     assert len(rewards) == 2 and all(np.isfinite(rewards))
+    blind = ["train", "--algo", "ly-mappo", "--episodes", "2", "--no-progress", *tiny, "--out", str(tmp_path / "m")]
+    assert cli_main([*blind, "--set", "algo.reward=difference"]) == 2  # Ly-MAPPO has no twin to replay the slots
+    assert "algo.reward=difference: ly-mappo trains without the twin" in error_line("train")
+    assert calls == [(2, 2, layout(3).dim)] * 4 and not (tmp_path / "m").exists()

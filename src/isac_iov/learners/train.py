@@ -131,6 +131,8 @@ def train_run(
     cfg = cfgs[0]
     algo_cfg = make_algo_config(spec.config, _mixture_overrides(algo, spec, len(cfgs), algo_overrides, imitate))
     _warn_if_schedule_ends_early(algo_cfg, episodes)
+    if getattr(algo_cfg, "reward", None) == "difference" and not all(c.twin.enabled for c in cfgs):
+        raise ConfigError(f"algo.reward=difference: {algo} trains without the twin, whose replays it learns from")
     for c in cfgs:
         check_memory(
             estimate_memory_bytes(c, algo_cfg.num_envs, learner_bytes(c, algo_cfg)),
