@@ -76,3 +76,14 @@ def test_an_unknown_reference_is_one_line_naming_the_option(tmp_path, error_line
     line = error_line("evaluate")
     assert "--part-swap: policy 'nope'" in line and "ly-opt-dual" in line
     assert not out.exists() and not out.with_name("e.json.tmp").exists()
+
+
+def test_a_reference_too_large_for_memory_is_refused_before_any_work(tmp_path, monkeypatch, error_line):
+    from isac_iov.env import core
+
+    monkeypatch.setattr(core, "available_memory_bytes", lambda: 10_000)
+    out = tmp_path / "e.json"
+    assert main(["evaluate", "--policy", "greedy", "--part-swap", "ly-opt-dual", "--out", str(out), "--quiet"]) == 2
+    line = error_line("evaluate")
+    assert "--part-swap ly-opt-dual: playing 20 episode(s)" in line and "more than the 9.8 KiB available" in line
+    assert not out.exists()

@@ -25,11 +25,13 @@ from pathlib import Path
 
 from ..breakdown import format_breakdown
 from ..config import Config
+from ..env.core import check_memory
 from ..evaluate import (
     DEFAULT_NUM_ENVS,
     check_counts,
     evaluate_policy,
     format_summary,
+    memory_bytes,
     resolve_config,
     to_json,
 )
@@ -87,12 +89,19 @@ def open_out(out: Path) -> Path:
     return tmp
 
 
-def _reference(name: str, cfg: Config, seed: int) -> Policy:
-    """The ``--part-swap`` reference policy; a bad name is an error naming the option."""
+def _reference(name: str, cfg: Config, seed: int, episodes: int, num_envs: int | None) -> Policy:
+    """The ``--part-swap`` reference policy, refused (naming the option) when unknown or too large for memory."""
     try:
-        return make_policy(name, cfg, seed)
+        reference = make_policy(name, cfg, seed)
     except ValueError as exc:
         raise ValueError(f"--part-swap: {exc}") from None
+    batch = min(num_envs or DEFAULT_NUM_ENVS, episodes)
+    check_memory(
+        memory_bytes(reference, cfg, episodes, batch, False),
+        f"--part-swap {name}: playing {episodes} episode(s) of num_cvs={cfg.num_cvs} CVs, {batch} env(s) at a time",
+        "lower num_cvs, --episodes or --num-envs",
+    )
+    return reference
 
 
 def main(args: argparse.Namespace) -> int:
@@ -103,7 +112,9 @@ def main(args: argparse.Namespace) -> int:
         raise ValueError(f"--algo: names the learner of a run directory; --policy {args.policy} is not one")
     cfg = resolve_config(args.policy, args.config, args.overrides)
     policy = make_policy(args.policy, cfg, args.seed, args.algo)
-    reference = _reference(args.part_swap, cfg, args.seed) if args.part_swap is not None else None
+    reference = None
+    if args.part_swap is not None:
+        reference = _reference(args.part_swap, cfg, args.seed, args.episodes, args.num_envs)
     out = Path(args.out) if args.out is not None else None
     tmp = open_out(out) if out is not None else None
     try:
