@@ -110,6 +110,11 @@ def _batch_sizes(episodes: int, num_envs: int) -> list[int]:
     return [num_envs] * full + ([rest] if rest else [])
 
 
+def envs_at_once(episodes: int, num_envs: int | None) -> int:
+    """How many of ``episodes`` an evaluation plays at once: ``num_envs``, by default :data:`DEFAULT_NUM_ENVS`."""
+    return min(num_envs or DEFAULT_NUM_ENVS, episodes)
+
+
 def episode_batches(episodes: int, num_envs: int, seed: int) -> list[tuple[int, int]]:
     """``(envs, env seed)`` of each batch an evaluation of ``episodes`` plays, ``num_envs`` at a time."""
     sizes = _batch_sizes(episodes, min(num_envs, episodes))
@@ -222,7 +227,7 @@ def evaluate_policy(
     if isinstance(policy, str):
         policy = make_policy(policy, cfg, seed)
     name = getattr(policy, "name", type(policy).__name__)
-    batch = min(num_envs or DEFAULT_NUM_ENVS, episodes)
+    batch = envs_at_once(episodes, num_envs)
     check_memory(
         memory_bytes(policy, cfg, episodes, batch, record_slots),
         f"evaluating {name} on {episodes} episode(s) of num_cvs={cfg.num_cvs} CVs, {batch} env(s) at a time",

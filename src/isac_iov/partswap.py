@@ -63,10 +63,11 @@ def part_swap(
 
             def act(obs: np.ndarray, global_state: np.ndarray, t: int, env: BatchedEnv = env) -> np.ndarray:
                 phys, queues = env.snapshot()
+                chan = slot.link_channel(env.scn, phys)  # the same for every action scored on this state
                 ours = reference.act(env, obs)
                 theirs = policy.act(env, obs)
                 for name, a in _variants(ours, theirs, env.scn.num_rsus).items():
-                    o = slot.evaluate(env.scn, phys, queues, a)
+                    o = slot.evaluate(env.scn, phys, queues, a, chan)
                     sums[name] += (o.objective.sum(), o.deadline_miss.sum(), o.rsu_backlog_arrivals.sum())
                 return ours
 

@@ -259,9 +259,16 @@ def select_modes(ln: Links) -> np.ndarray:
     return computing.select_mode(ln.used, ln.datat_s, ln.instrt_s)
 
 
-def evaluate(scn: Scenario, phys: Physical, q: QueueState, a: np.ndarray) -> Outcome:
-    """The full slot for validated actions ``a`` (E, I, 1+3K), with the twin's mode rule."""
-    ln = links(scn, phys, a)
+def evaluate(
+    scn: Scenario,
+    phys: Physical,
+    q: QueueState,
+    a: np.ndarray,
+    chan: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> Outcome:
+    """The full slot for validated actions ``a`` (E, I, 1+3K), with the twin's mode rule (``chan``: see
+    :func:`links`)."""
+    ln = links(scn, phys, a, chan)
     return outcome(scn, phys, q, ln, select_modes(ln))
 
 
@@ -291,7 +298,6 @@ def objective_if_local(
         e, i = env_of[rows], cv_of[rows]
         what_if = a[e].copy()
         what_if[np.arange(e.size), i] = local
-        ph = phys.take(e)
-        ln = links(scn, ph, what_if, None if chan is None else (chan[0][e], chan[1][e], chan[2][e]))
-        out[rows] = outcome(scn, ph, q.take(e), ln, select_modes(ln)).objective
+        part = None if chan is None else (chan[0][e], chan[1][e], chan[2][e])
+        out[rows] = evaluate(scn, phys.take(e), q.take(e), what_if, part).objective
     return out.reshape(num_envs, num_cvs)

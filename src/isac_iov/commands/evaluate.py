@@ -29,6 +29,7 @@ from ..env.core import check_memory
 from ..evaluate import (
     DEFAULT_NUM_ENVS,
     check_counts,
+    envs_at_once,
     evaluate_policy,
     format_summary,
     memory_bytes,
@@ -95,7 +96,7 @@ def _reference(name: str, cfg: Config, seed: int, episodes: int, num_envs: int |
         reference = make_policy(name, cfg, seed)
     except ValueError as exc:
         raise ValueError(f"--part-swap: {exc}") from None
-    batch = min(num_envs or DEFAULT_NUM_ENVS, episodes)
+    batch = envs_at_once(episodes, num_envs)
     check_memory(
         memory_bytes(reference, cfg, episodes, batch, False),
         f"--part-swap {name}: playing {episodes} episode(s) of num_cvs={cfg.num_cvs} CVs, {batch} env(s) at a time",
@@ -132,9 +133,8 @@ def main(args: argparse.Namespace) -> int:
         if args.breakdown:
             print(format_breakdown(result["breakdown"]))
         if reference is not None:
-            rows = part_swap(
-                policy, reference, cfg, args.episodes, args.seed, result["timing"]["num_envs"], not args.quiet
-            )
+            batch = envs_at_once(args.episodes, args.num_envs)
+            rows = part_swap(policy, reference, cfg, args.episodes, args.seed, batch, not args.quiet)
             result["part_swap"] = {"reference": args.part_swap, "rows": rows}
             print(format_part_swap(rows, args.part_swap))
         timing = result["timing"]
