@@ -321,13 +321,20 @@ def test_option_errors_are_one_line(args, fragment, error_line):
     assert fragment in error_line("evaluate")
 
 
-def _arrays(mode, miss, local, cost, backlog):
+DRIFTS = ("drift_local", "drift_rsu", "drift_energy")
+
+
+def _arrays(mode, miss, local, cost, backlog, given, left, system_cost, drifts):
     return {
         "mode": np.array(mode),
         "deadline_miss": np.array(miss, dtype=bool),
         "share_local": np.array(local, dtype=float),
         "cost": np.array(cost, dtype=float),
         "rsu_queue_cycles": np.array(backlog, dtype=float),
+        "rsu_given_hz": np.array(given, dtype=float),
+        "rsu_backlog_arrivals": np.array(left, dtype=float),
+        "system_cost": np.array(system_cost, dtype=float),
+        **{name: np.array(d, dtype=float) for name, d in zip(DRIFTS, drifts, strict=True)},
     }
 
 
@@ -339,8 +346,12 @@ def test_breakdown_matches_hand_counts():
         local=[[[0.0, 0.2], [1.0, 0.5], [0.4, 0.0]]],
         cost=[[[0.6, 0.2], [0.3, 0.5], [0.9, 0.7]]],
         backlog=[[[2e9, 0.0], [0.0, 4e9], [6e9, 2e9]]],
+        given=[[[10.0, 5.0], [3.0, 10.0], [10.0, 0.0]]],  # Hz of 10 available
+        left=[[[1e9, 0.0], [0.0, 2e9], [3e9, 0.0]]],
+        system_cost=[[1.0, 2.0, 3.0]],
+        drifts=([[0.0, 0.3, 0.0]], [[1.0, -1.0, 3.0]], [[-0.6, 0.0, 0.0]]),
     )
-    b = miss_breakdown(arr)
+    b = miss_breakdown(arr, available_hz=10.0, v_control=2.0)
     assert b["cv_slots"] == 6 and b["miss_rate"] == pytest.approx(4 / 6)
     by_used = {g["group"]: g for g in b["by_rsus_used"]}
     # CV-slots using 0 RSUs: (slot 1, CV 0); 1 RSU: (0,1), (1,1), (2,0), (2,1); 2 RSUs: (0,0)
@@ -369,6 +380,15 @@ def test_breakdown_matches_hand_counts():
         "cv_slots_running_locally": pytest.approx(4 / 6),
         "share_among_them": pytest.approx(2.1 / 4),
     }
+    # RSU-slots with parts: slot 0 both RSUs (10 and 5 of 10 Hz given), slot 1 RSU 1 (10), slot 2 RSU 0 (10);
+    # slot 1's 3 Hz at RSU 0, which no CV used, does not count
+    assert b["rsu_cpu"] == {
+        "rsu_slots_with_parts": pytest.approx(4 / 6),
+        "fully_booked": 0.75,
+        "given_fraction": pytest.approx(3.5 / 4),
+        "left_to_queues_cycles_per_slot": pytest.approx(2e9),
+    }
+    assert b["objective"] == pytest.approx({"v_cost": 4.0, "drift_local": 0.1, "drift_rsu": 1.0, "drift_energy": -0.2})
 
 
 def test_cli_breakdown_adds_up_to_the_summary(tmp_path, capsys):
@@ -378,6 +398,8 @@ def test_cli_breakdown_adds_up_to_the_summary(tmp_path, capsys):
     data = json.loads(out.read_text())
     b, s = data["breakdown"], data["summary"]
     assert b["miss_rate"] == pytest.approx(s["deadline_miss_rate"]) and s["deadline_miss_rate"] > 0
+    assert sum(b["objective"].values()) == pytest.approx(s["objective"])
+    assert 0 < b["rsu_cpu"]["given_fraction"] <= 1 and 0 <= b["rsu_cpu"]["fully_booked"] <= 1
     assert b["local"]["mean_share"] == pytest.approx(1 - s["offload_share"])
     for key in ("by_rsus_used", "by_crowding", "by_episode_part"):
         groups = b[key]
@@ -387,4 +409,5 @@ def test_cli_breakdown_adds_up_to_the_summary(tmp_path, capsys):
     assert 0 < sum(r["share_of_misses"] for r in b["cvs"]) <= 1 + 1e-12
     assert all(0 <= r["rsu"] < 3 for r in b["rsus"])
     printed = capsys.readouterr().out
-    assert all(title in printed for title in ("where the misses are", "by part of the episode", "CVs that missed most"))
+    titles = ("where the misses are", "by part of the episode", "CVs that missed most", "RSU CPU:", "objective per")
+    assert all(title in printed for title in titles)

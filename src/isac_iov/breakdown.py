@@ -15,8 +15,16 @@ and the mean part of the task it ran locally:
 
 ``local`` says how the policy runs work locally: the share of CV-slots that run a part locally, and the mean
 part among them (a policy that spreads 10 % over every CV and one that runs 40 % on a quarter of them have the
-same mean but not the same backlogs).  Group rates are of the group's own CV-slots; groups with none are left
-out, so every number is finite.  ``format_breakdown`` prints it.
+same mean but not the same backlogs).
+
+``rsu_cpu`` says how the RSUs' CPU is used (C6, eq. 17): of the RSU-slots in which some CV sent a part, the share
+whose parts were given all of ``F^max - C^twin`` (then, under ``rsu.service = work_conserving``, nothing serves
+the backlog that slot) and the mean fraction given, and the cycles a slot leaves to the RSU queues.
+``objective`` splits the mean P2 objective of a slot (eq. 39) into ``V`` times the system cost and the three drift
+terms: which of them carries a gap between two policies.
+
+Group rates are of the group's own CV-slots; groups with none are left out, so every number is finite.
+``format_breakdown`` prints it.
 """
 
 from __future__ import annotations
@@ -98,8 +106,34 @@ def _busiest_used(used: np.ndarray, users: np.ndarray) -> np.ndarray:
     return crowd
 
 
-def miss_breakdown(arr: dict[str, np.ndarray], top: int = 5) -> dict[str, Any]:
-    """The breakdown of the module docstring from evaluation arrays ``(episodes, slots, CVs[, RSUs])``."""
+BOOKED = 1.0 - 1e-9  # an RSU whose parts got this fraction of its CPU or more serves no backlog that slot
+
+
+def _rsu_cpu(used: np.ndarray, arr: dict[str, np.ndarray], available_hz: float) -> dict[str, float]:
+    """How the RSUs' CPU was used (module docstring); ``used (E, T, I, K)``."""
+    busy = used.any(-2)  # (E, T, K)
+    given = arr["rsu_given_hz"][busy] / available_hz
+    return {
+        "rsu_slots_with_parts": float(busy.mean()),
+        "fully_booked": float((given >= BOOKED).mean()) if busy.any() else 0.0,
+        "given_fraction": float(given.mean()) if busy.any() else 0.0,
+        "left_to_queues_cycles_per_slot": float(arr["rsu_backlog_arrivals"].sum(-1).mean()),
+    }
+
+
+def _objective_parts(arr: dict[str, np.ndarray], v_control: float) -> dict[str, float]:
+    """The mean per slot of each summand of eq. (39); they add up to the mean objective."""
+    return {
+        "v_cost": float(v_control * arr["system_cost"].mean()),
+        "drift_local": float(arr["drift_local"].mean()),
+        "drift_rsu": float(arr["drift_rsu"].mean()),
+        "drift_energy": float(arr["drift_energy"].mean()),
+    }
+
+
+def miss_breakdown(arr: dict[str, np.ndarray], available_hz: float, v_control: float, top: int = 5) -> dict[str, Any]:
+    """The breakdown of the module docstring from evaluation arrays ``(episodes, slots, CVs[, RSUs])``, for RSUs
+    of ``available_hz`` CPU (``F^max - C^twin``) and the scenario's ``V`` (``lyapunov.v_control``)."""
     used = arr["mode"] != MODE_UNUSED  # (E, T, I, K)
     n_used = used.sum(-1)
     users = used.sum(-2)  # (E, T, K) CVs sending each RSU a part
@@ -127,6 +161,8 @@ def miss_breakdown(arr: dict[str, np.ndarray], top: int = 5) -> dict[str, Any]:
             "cv_slots_running_locally": float(running.mean()),
             "share_among_them": float(local[running].mean()) if running.any() else 0.0,
         },
+        "rsu_cpu": _rsu_cpu(used, arr, available_hz),
+        "objective": _objective_parts(arr, v_control),
     }
 
 
@@ -158,5 +194,15 @@ def format_breakdown(b: dict[str, Any]) -> str:
     lines.append(
         f"local: {loc['cv_slots_running_locally']:.1%} of CV-slots run a part locally, "
         f"{loc['share_among_them']:.1%} of the task among them ({loc['mean_share']:.1%} overall)"
+    )
+    cpu, obj = b["rsu_cpu"], b["objective"]
+    lines.append(
+        f"RSU CPU: {cpu['fully_booked']:.1%} of RSU-slots with parts fully booked, {cpu['given_fraction']:.1%} of "
+        f"F^max - C^twin given on average; {cpu['left_to_queues_cycles_per_slot'] / 1e9:.3f} Gcycles a slot left "
+        "to the RSU queues"
+    )
+    lines.append(
+        f"objective per slot (eq. 39): V x cost {obj['v_cost']:.4f}, local drift {obj['drift_local']:.4f}, "
+        f"RSU drift {obj['drift_rsu']:.4f}, energy drift {obj['drift_energy']:.4f}"
     )
     return "\n".join(lines)

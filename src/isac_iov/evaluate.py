@@ -51,10 +51,12 @@ from .physics.computing import MODE_INSTRT, MODE_NAMES, MODE_UNUSED
 from .policies import REGISTRY, LyOptDualPolicy, LyOptPolicy, Policy, make_policy
 from .policies.lyopt_dual import decision_bytes
 from .rundir import CONFIG_FILE, refuse_link
+from .scenario import rsu_available_hz
 
 DEFAULT_NUM_ENVS = 10
 KEPT_ARRAYS_PER_CV = 7  # per-CV float arrays kept of every played slot (see env.rollout.SlotRecord)
 KEPT_ARRAYS_PER_SLOT = 6  # per-slot scalars kept
+KEPT_ARRAYS_PER_RSU = 3  # per-RSU arrays kept
 RECORD_BYTES = 4000  # one per-CV-slot record in memory and as JSON text, before its per-RSU fields
 RECORD_BYTES_PER_RSU = 400
 
@@ -97,7 +99,7 @@ def memory_bytes(policy: Policy, cfg: Config, episodes: int, num_envs: int, reco
     """Estimated peak memory of :func:`evaluate_policy`: env, kept per-slot arrays, records and their JSON."""
     i, k = cfg.num_cvs, cfg.num_rsus
     env_slots = episodes * cfg.episode_slots
-    kept = 2 * 8 * env_slots * (KEPT_ARRAYS_PER_CV * i + i * k + k + KEPT_ARRAYS_PER_SLOT)
+    kept = 2 * 8 * env_slots * (KEPT_ARRAYS_PER_CV * i + i * k + KEPT_ARRAYS_PER_RSU * k + KEPT_ARRAYS_PER_SLOT)
     records = env_slots * i * (RECORD_BYTES + RECORD_BYTES_PER_RSU * k) if record_slots else 0
     policy_bytes = _lyopt_bytes(policy, cfg) if isinstance(policy, LyOptPolicy) else 0
     if isinstance(policy, LyOptDualPolicy):
@@ -246,7 +248,7 @@ def evaluate_policy(
         },
     }
     if breakdown:
-        result["breakdown"] = miss_breakdown(arr)
+        result["breakdown"] = miss_breakdown(arr, rsu_available_hz(cfg), cfg.lyapunov.v_control)
     return result
 
 

@@ -48,6 +48,8 @@ class SlotRecord:
     local_queue_cycles: np.ndarray  # (E, I)
     energy_queue_j: np.ndarray  # (E, I)
     rsu_queue_cycles: np.ndarray  # (E, K)
+    rsu_given_hz: np.ndarray  # (E, K) CPU given to this slot's parts (C6)
+    rsu_backlog_arrivals: np.ndarray  # (E, K) cycles this slot leaves to the RSU queues (eq. 17)
     system_cost: np.ndarray  # (E,) eq. (25)
     reward: np.ndarray  # (E,) eq. (44)
     objective: np.ndarray  # (E,) eq. (39)
@@ -68,6 +70,8 @@ class SlotRecord:
             local_queue_cycles=q.local_cycles,
             energy_queue_j=q.energy_j,
             rsu_queue_cycles=q.rsu_cycles,
+            rsu_given_hz=out.links.rsu_given_hz,
+            rsu_backlog_arrivals=out.rsu_backlog_arrivals,
             system_cost=out.system_cost,
             reward=step.reward,
             objective=out.objective,
