@@ -27,7 +27,7 @@ which RSU takes whose part when an RSU is scarce.  The RSU means are what the tw
 features (docs/model.md#twin-view), computes and hands back; execution is no longer one CV on its observation
 alone.  Sizes still depend on neither ``I`` nor ``K``.  Imitating ``ly-opt-dual`` on the spider network
 (``--imitate ly-opt-dual --episodes 120``) it reaches 1.05 x its teacher, the plain link actor 1.15 x
-(docs/learners.md#the-exchange-actor).
+(docs/learners-at-scale.md#the-exchange-actor).
 
 Inputs are standardised by running statistics (:class:`LinkNorm`, the analogue of
 :class:`.buffers.RunningNorm`) over the in-coverage links and the CVs.  Layout of the observation:
