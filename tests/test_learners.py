@@ -733,3 +733,10 @@ def test_the_training_loop_asks_the_env_for_the_counterfactual_only_for_differen
     assert cli_main([*blind, "--set", "algo.reward=difference"]) == 2  # Ly-MAPPO has no twin to replay the slots
     assert "algo.reward=difference: ly-mappo trains without the twin" in error_line("train")
     assert calls == [(2, 2, layout(3).dim)] * 4 and not (tmp_path / "m").exists()
+    # "auto" above 16 CVs: replays for a learner with the twin, none without it or when imitating a teacher
+    calls.clear()
+    big = ["--set=num_cvs=17", "--set=episode_slots=2", "--set=algo.hidden=8", "--set=algo.num_envs=1"]
+    for algo, extra, name in [("ly-dtmpo", [], "a"), ("ly-mappo", [], "b"), ("ly-dtmpo", ["--imitate", "greedy"], "c")]:
+        argv = ["train", "--algo", algo, "--episodes", "1", "--no-progress", *big, *extra]
+        assert cli_main([*argv, "--out", str(tmp_path / name)]) == 0
+    assert calls == [(1, 17, layout(3).dim)] * 2  # ly-dtmpo's 2 slots only

@@ -15,10 +15,19 @@ from isac_iov.env.core import BatchedEnv
 from isac_iov.env.rollout import rollout
 from isac_iov.learners import REGISTRY
 from isac_iov.learners.buffers import EpisodeReplay
-from isac_iov.learners.common import AUTO_FORMS, SCALE_CVS, EnvSpec, critic_extra, form, make_algo_config
+from isac_iov.learners.common import (
+    AUTO_FORMS,
+    DIFFERENCE_MAX_CVS,
+    SCALE_CVS,
+    EnvSpec,
+    critic_extra,
+    form,
+    make_algo_config,
+)
 from isac_iov.learners.maddpg import MADDPG, MaddpgConfig
 from isac_iov.learners.mappo import MappoConfig
 from isac_iov.learners.offpolicy_critics import mapped_actions
+from isac_iov.learners.rewards import learns_from_replays
 from isac_iov.learners.toy import train_on_toy
 from isac_iov.learners.train import learner_bytes
 
@@ -32,6 +41,13 @@ TINY_ALGO = {"num_envs": 2, "hidden": 16, "batch_size": 16, "warmup_episodes": 2
 def _config(algo, extra):
     known = make_algo_config(REGISTRY[algo].config, {}).to_dict()
     return make_algo_config(REGISTRY[algo].config, {k: v for k, v in extra.items() if k in known})
+
+
+def _env(cfg, num_envs, learner):
+    """An env that makes the twin's replays when the learner learns from them, as the training loop's does."""
+    env = BatchedEnv(cfg, num_envs, seed=0)
+    env.what_if_local = learns_from_replays(learner.cfg, cfg)
+    return env
 
 
 def _learner(algo, num_cvs, options, slots=5):
@@ -57,7 +73,10 @@ def test_auto_options_take_their_small_form_up_to_scale_cvs_and_their_scalable_f
         algo = "ly-maddpg" if key == "critic_actions" else "ly-dtmpo"  # the PPO learner's reward admits auto
         auto = _config(algo, {})
         assert getattr(auto, key) == "auto"
-        assert (form(auto, key, SCALE_CVS), form(auto, key, SCALE_CVS + 1)) == (small, large)
+        assert (form(auto, key, SCALE_CVS), form(auto, key, SCALE_CVS + 1, twin=False)) == (small, large)
+        # with the twin, an "auto" reward replays the slot from 17 to DIFFERENCE_MAX_CVS CVs
+        with_twin = form(auto, key, SCALE_CVS + 1)
+        assert with_twin == ("difference" if key == "reward" else large)
         assert form(_config(algo, {key: large}), key, 2) == large
         choices = rf"\('auto', '{small}', '{large}'\)"
         with pytest.raises(ConfigError, match=rf"algo.{key}: expected one of {choices}, got 'x'"):
@@ -156,7 +175,7 @@ def test_mapped_actions_match_the_env_mapping():
 def test_every_learner_trains_at_40_cvs_with_the_scalable_options(algo):
     learner, cfg = _learner(algo, 40, {})  # auto at 40 CVs
     assert learner_bytes(cfg, learner.cfg) < 2**30
-    env = BatchedEnv(cfg, 2, seed=0)
+    env = _env(cfg, 2, learner)
     for _ in range(3):
         for t, step in enumerate(rollout(env, learner.explore)):
             learner.record(step, t)
@@ -206,9 +225,14 @@ def test_replay_keeps_the_twin_part_once_per_env_slot():
         replay.add_episodes(obs, torch.rand(2, 4, 2), torch.rand(2, 3, 5, 1), torch.rand(2, 3, 5))
 
 
-def test_ppo_learns_from_its_neighbours_shares_above_16_cvs():
+def test_ppo_learns_from_the_twins_replays_above_16_cvs_and_from_its_neighbours_shares_above_64():
     assert _learner("ly-dtmpo", SCALE_CVS, {})[0].reward == "team"
-    assert _learner("ly-dtmpo", SCALE_CVS + 1, {})[0].reward == "neighbours"
+    assert _learner("ly-dtmpo", SCALE_CVS + 1, {})[0].reward == "difference"
+    assert _learner("ly-dtmpo", DIFFERENCE_MAX_CVS, {})[0].reward == "difference"
+    assert _learner("ly-dtmpo", DIFFERENCE_MAX_CVS + 1, {})[0].reward == "neighbours"
+    blind = load_config(None, [f"num_cvs={SCALE_CVS + 1}", "episode_slots=5", "twin.enabled=false"])
+    mappo = REGISTRY["ly-mappo"].learner(EnvSpec.from_config(blind), _config("ly-mappo", TINY_ALGO))
+    assert mappo.reward == "neighbours"
     assert _learner("ly-dtmpo", 40, {"reward": "team"})[0].reward == "team"
     assert _learner("ly-dtmpo", 40, {"reward": "per_cv"})[0].reward == "per_cv"
     with pytest.raises(ConfigError, match=r"algo.reward: must be one of \('team', 'per_cv'\), got 'auto'"):
@@ -223,7 +247,7 @@ def test_ppo_minibatches_take_the_papers_steps_per_iteration_above_16_cvs(num_cv
     # per epoch), 12 slots of 40 CVs (10 per epoch); above 16 CVs "auto" keeps the 5-CV scenario's 102 slots
     options = {"num_envs": 4, "hidden": 16, "epochs": 2, "batch_size": 512, "minibatch": minibatch}
     learner, cfg = _learner("ly-dtmpo", num_cvs, options, slots=30)
-    env = BatchedEnv(cfg, 4, seed=0)
+    env = _env(cfg, 4, learner)
     for t, step in enumerate(rollout(env, learner.explore)):
         learner.record(step, t)
     sizes = []

@@ -46,15 +46,15 @@ def main(args: argparse.Namespace) -> int:
     )
     if algo_cfg is not None:
         print(f"\n{args.algo} hyper-parameters (--set algo.KEY=VALUE on isac-iov train):\n{describe_algo(algo_cfg)}")
-        autos = resolved_autos(algo_cfg, cfg.num_cvs)
+        autos = resolved_autos(algo_cfg, cfg.num_cvs, cfg.twin.enabled)
         if autos:
             print(f"'auto' at {cfg.num_cvs} CVs (the scalable form above {SCALE_CVS}): {autos}")
     return 0
 
 
-def resolved_autos(algo_cfg: AlgoConfig, num_cvs: int) -> str:
+def resolved_autos(algo_cfg: AlgoConfig, num_cvs: int, twin: bool = True) -> str:
     """What each ``auto`` option of ``algo_cfg`` becomes at ``num_cvs`` CVs (``AUTO_FORMS``, learners/common.py)."""
     from ..learners.common import AUTO_FORMS, form
 
     autos = [key for key in AUTO_FORMS if getattr(algo_cfg, key, None) == "auto"]
-    return ", ".join(f"algo.{key}={form(algo_cfg, key, num_cvs)}" for key in autos)
+    return ", ".join(f"algo.{key}={form(algo_cfg, key, num_cvs, twin)}" for key in autos)

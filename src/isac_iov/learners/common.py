@@ -52,8 +52,10 @@ scalable form above:
 
 The PPO learners' ``reward`` (:mod:`.mappo`) is ``auto`` too: the team reward up
 to 16 CVs; above, where one CV's action moves the team reward too little for its
-advantage to stand out, the ``neighbours`` reward, the mean per-CV share of the
-CVs that share an RSU's coverage with it (:func:`.rewards.step_rewards`).  So is their
+advantage to stand out, the twin's replays up to :data:`DIFFERENCE_MAX_CVS` CVs
+(``difference``, :func:`form`) and otherwise the ``neighbours`` reward, the mean
+per-CV share of the CVs that share an RSU's coverage with it
+(:func:`.rewards.step_rewards`).  So is their
 ``minibatch``: ``batch_size`` agent-transitions up to 16 CVs; above, the slots that
 hold ``batch_size`` of them on the paper's road, so an iteration takes as many
 gradient steps at 200 CVs as at 5.
@@ -101,6 +103,7 @@ class EnvSpec:
     min_task_share: float = 0.0  # the action mapping's constants (isac_iov.actions), for :func:`mapped_actions`
     min_resource_share: float = 0.0
     bandwidth_per_rsu: bool = False
+    twin_enabled: bool = True  # the twin's view and replays (twin.enabled; Ly-MAPPO trains without)
     link: LinkScenario = dataclasses.field(default_factory=LinkScenario)  # what a per-link net knows (.linknet)
 
     @classmethod
@@ -118,6 +121,7 @@ class EnvSpec:
             cfg.action.min_task_share,
             cfg.action.min_resource_share,
             cfg.channel.bandwidth_sharing == "per_rsu",
+            cfg.twin.enabled,
             LinkScenario.of(cfg),
         )
 
@@ -150,11 +154,12 @@ class AlgoConfig:
 
 
 SCALE_CVS = 16  # "auto" options take their scalable form above this many CVs
+DIFFERENCE_MAX_CVS = 64  # an "auto" reward learns from the twin's replays up to this many CVs (form)
 AUTO_FORMS: dict[str, tuple[str, str]] = {  # key: (its form up to SCALE_CVS CVs, its scalable form above)
     "agent_id": ("onehot", "none"),
     "critic_state": ("global", "link"),
     "critic_actions": ("joint", "summary"),
-    "reward": ("team", "neighbours"),  # "auto" only for MAPPO (MappoConfig.RULES)
+    "reward": ("team", "neighbours"),  # "auto" only for MAPPO (MappoConfig.RULES); see form for "difference"
     "actor": ("flat", "link"),
     "minibatch": ("agents", "slots"),  # MAPPO only (MappoConfig.RULES)
 }
@@ -257,11 +262,16 @@ def _type_text(hint: Any) -> str:
     return "true | false" if hint is bool else hint.__name__
 
 
-def form(cfg: AlgoConfig, key: str, num_cvs: int) -> str:
+def form(cfg: AlgoConfig, key: str, num_cvs: int, twin: bool = True) -> str:
     """The form option ``key`` of :data:`AUTO_FORMS` takes at ``num_cvs`` CVs: its value, or for ``auto`` the
-    scalable form above :data:`SCALE_CVS` CVs and the small one up to it."""
+    scalable form above :data:`SCALE_CVS` CVs and the small one up to it.  An ``auto`` reward of a learner with the
+    twin (``twin``) is ``difference`` from :data:`SCALE_CVS` + 1 to :data:`DIFFERENCE_MAX_CVS` CVs: its replays cost
+    ``I`` slot evaluations a slot, about 15 % of a training run's time at the city's 50 CVs and 16 RSUs and growing
+    with ``I K`` per CV-slot (docs/model.md#per-cv-reward)."""
     value, forms = getattr(cfg, key), AUTO_FORMS[key]
     if value == "auto":
+        if key == "reward" and twin and SCALE_CVS < num_cvs <= DIFFERENCE_MAX_CVS:
+            return "difference"
         return forms[num_cvs > SCALE_CVS]
     if value not in algo_rules(type(cfg)).get(key, forms):
         raise ConfigError(f"algo.{key}: expected one of {('auto', *forms)}, got {value!r}")

@@ -40,6 +40,7 @@ from . import checkpoint_path, read_checkpoint
 from .common import EnvSpec, Learner, NonFiniteTraining
 from .imitate import Imitation
 from .metrics import EpisodeMetrics, columns
+from .rewards import learns_from_replays
 
 
 class TrainingLoop:
@@ -63,8 +64,8 @@ class TrainingLoop:
         np.random.seed(seed % 2**32)
         torch.manual_seed(seed)
         self.envs = [BatchedEnv(c, algo_cfg.num_envs, seed=mixture_seed(seed, j)) for j, c in enumerate(cfgs)]
-        for env in self.envs:
-            env.what_if_local = getattr(algo_cfg, "reward", None) == "difference"  # rewards.step_rewards
+        for env, c in zip(self.envs, cfgs, strict=True):
+            env.what_if_local = imitate is None and learns_from_replays(algo_cfg, c)  # rewards.step_rewards
             env.reset()
         self.specs = [EnvSpec.from_config(c) for c in cfgs]
         self.learner: Learner = learner_cls(self.specs[0], algo_cfg)

@@ -9,9 +9,21 @@ training loop does for this form).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from ..config import Config
 from ..env.core import Step
+from .common import form
+
+
+def learns_from_replays(algo_cfg: Any, cfg: Config) -> bool:
+    """Whether a learner of ``algo_cfg`` learns from the twin's replays (``difference``) on scenario ``cfg``, so
+    that its env must make them (``BatchedEnv.what_if_local``); ``auto`` follows :func:`.common.form`."""
+    if getattr(algo_cfg, "reward", None) not in ("auto", "difference"):
+        return False
+    return form(algo_cfg, "reward", cfg.num_cvs, cfg.twin.enabled) == "difference"
 
 
 def step_rewards(step: Step, reward: str) -> np.ndarray:
@@ -25,7 +37,10 @@ def step_rewards(step: Step, reward: str) -> np.ndarray:
         return step.reward[:, None]
     if reward == "difference":
         if step.objective_if_local is None:
-            raise RuntimeError("the difference reward needs the env's what_if_local (set by the training loop)")
+            raise RuntimeError(
+                "the difference reward needs the twin's replays: set the env's what_if_local (learns_from_replays says "
+                "when; the training loop does)"
+            )
         return step.objective_if_local - step.outcome.objective[:, None]
     per_cv = step.outcome.reward_per_cv
     if reward == "per_cv":
