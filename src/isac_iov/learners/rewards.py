@@ -15,7 +15,7 @@ import numpy as np
 
 from ..config import Config
 from ..env.core import Step
-from .common import form
+from .common import algo_rules, form
 
 
 def learns_from_replays(algo_cfg: Any, cfg: Config) -> bool:
@@ -23,6 +23,8 @@ def learns_from_replays(algo_cfg: Any, cfg: Config) -> bool:
     that its env must make them (``BatchedEnv.what_if_local``); ``auto`` follows :func:`.common.form`."""
     if getattr(algo_cfg, "reward", None) not in ("auto", "difference"):
         return False
+    if "difference" not in algo_rules(type(algo_cfg)).get("reward", ()):
+        return False  # a learner (a plug-in's, say) whose reward has no such form
     return form(algo_cfg, "reward", cfg.num_cvs, cfg.twin.enabled) == "difference"
 
 
