@@ -234,7 +234,8 @@ def test_ppo_learns_from_the_twins_replays_above_16_cvs_and_from_its_neighbours_
     mappo = REGISTRY["ly-mappo"].learner(EnvSpec.from_config(blind), _config("ly-mappo", TINY_ALGO))
     assert mappo.reward == "neighbours"
     seen = load_config(None, [f"num_cvs={SCALE_CVS + 1}"])
-    assert learns_from_replays(_config("ly-dtmpo", {}), seen) and not learns_from_replays(_config("ly-dtmpo", {}), blind)
+    dtmpo = _config("ly-dtmpo", {})
+    assert learns_from_replays(dtmpo, seen) and not learns_from_replays(dtmpo, blind)
     assert not learns_from_replays(_config("ly-maddpg", {}), seen)  # no such form: no replays to pay for
     assert _learner("ly-dtmpo", 40, {"reward": "team"})[0].reward == "team"
     assert _learner("ly-dtmpo", 40, {"reward": "per_cv"})[0].reward == "per_cv"
