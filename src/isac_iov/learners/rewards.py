@@ -21,8 +21,6 @@ from .common import algo_rules, form
 def learns_from_replays(algo_cfg: Any, cfg: Config) -> bool:
     """Whether a learner of ``algo_cfg`` learns from the twin's replays (``difference``) on scenario ``cfg``, so
     that its env must make them (``BatchedEnv.what_if_local``); ``auto`` follows :func:`.common.form`."""
-    if getattr(algo_cfg, "reward", None) not in ("auto", "difference"):
-        return False
     if "difference" not in algo_rules(type(algo_cfg)).get("reward", ()):
         return False  # a learner (a plug-in's, say) whose reward has no such form
     return form(algo_cfg, "reward", cfg.num_cvs, cfg.twin.enabled) == "difference"
