@@ -2,11 +2,9 @@
 
 For the default scenario (Table II, 5 CVs x 3 RSUs) and a large one, trains Ly-DTMPO and one off-policy
 learner (``--offpolicy``, default Ly-MASAC) for ``--episodes`` episodes with their default options (above 16
-CVs ``auto`` picks the scalable ones: no agent id, pooled critic state, a shared critic on the own action and a
-summary of the others'), each run in a fresh subprocess so its peak RSS (``resource.getrusage``) is its own.
-The off-policy learner's ``algo.batch_size`` (joint transitions per update) is scaled to keep the agent-transitions
-of an update near the default scenario's (the default ``batch_size`` x 5 CVs; :func:`offpolicy_batch`, at least 16),
-so an update costs about the same at any scale.  Prints per scenario:
+CVs ``auto`` picks the scalable ones: no agent id, per-link actor and critics, and for the off-policy learners
+minibatches of 64 joint transitions instead of 128 and Ly-MADDPG's actor step size 1e-4),
+each run in a fresh subprocess so its peak RSS (``resource.getrusage``) is its own.  Prints per scenario:
 
 * training wall time per episode and in total, and peak RSS (target <= 2 GiB);
 * the cost (eq. 24), energy, deadline misses and reward of the trained policies (deterministic, ``--eval-episodes``
@@ -37,24 +35,15 @@ from benchruns import scenario_sets as shipped_sets
 from harness import parse, parser, summary, target
 from isac_iov.config import Config, ConfigError, load_config
 from isac_iov.experiments.specs import standin_overrides
-from isac_iov.learners.offpolicy import OffPolicyConfig
 
 TARGET_RSS_GIB = 2.0
 TARGET_RATIO = 2.0
-DEFAULT_CVS, DEFAULT_BATCH = 5, OffPolicyConfig().batch_size  # Table II's CVs; the off-policy learners' batch_size
-DEFAULT_AGENT_BATCH = DEFAULT_CVS * DEFAULT_BATCH
 STANDIN = list(standin_overrides(50))  # the city's CVs per RSU and RSU CPU per CV (16 x 37.5 GHz / 50 = 12 GHz)
 
 
 def scenario_sets(name: str) -> list[str]:
     """``key=value`` overrides of scenario ``name``: ``default``, ``standin`` or a shipped scenario."""
     return list(STANDIN) if name == "standin" else shipped_sets(name)
-
-
-def offpolicy_batch(num_cvs: int) -> int:
-    """Joint transitions per off-policy update that keep its agent-transitions near the default scenario's
-    (``DEFAULT_BATCH`` joint transitions x 5 CVs, at least 16): an update then costs about as much at any scale."""
-    return max(16, round(DEFAULT_AGENT_BATCH / num_cvs)) if num_cvs > DEFAULT_CVS else DEFAULT_BATCH
 
 
 def main() -> None:
@@ -104,17 +93,12 @@ def main() -> None:
         cfg = load_config(None, sets)
         out = args.out / name
         out.mkdir(parents=True, exist_ok=True)
-        print(
-            f"{name}: {cfg.num_cvs} CVs, {cfg.num_rsus} RSUs; training {args.episodes} episodes "
-            f"({args.offpolicy}: algo.batch_size={offpolicy_batch(cfg.num_cvs)}) ...",
-            flush=True,
-        )
+        print(f"{name}: {cfg.num_cvs} CVs, {cfg.num_rsus} RSUs; training {args.episodes} episodes ...", flush=True)
         refs = ["greedy"] + (["ly-opt"] if cfg.num_cvs <= args.lyopt_cvs else [])
         evals = {r: evaluate(r, sets, args.eval_episodes, out / f"eval-{r}.json") for r in refs}
         trained = {}
-        batch = offpolicy_batch(cfg.num_cvs)
-        for algo, algo_sets in (("ly-dtmpo", []), (args.offpolicy, [f"algo.batch_size={batch}"])):
-            trained[algo] = train(algo, args.episodes, 0, [*sets, *algo_sets], out / algo)
+        for algo in ("ly-dtmpo", args.offpolicy):
+            trained[algo] = train(algo, args.episodes, 0, list(sets), out / algo)
             rss.append(trained[algo]["rss_gib"])
             evals[algo] = evaluate(str(out / algo), sets, args.eval_episodes, out / algo / "eval.json")
         greedy = evals["greedy"]["cost"]

@@ -83,6 +83,21 @@ def test_auto_options_take_their_small_form_up_to_scale_cvs_and_their_scalable_f
             form(dataclasses.replace(auto, **{key: "x"}), key, 2)
 
 
+@pytest.mark.parametrize(
+    ("algo", "small", "large"), [("ly-maddpg", (128, 3e-5), (64, 1e-4)), ("ly-matd3", (128, 6e-5), (64, 6e-5))]
+)
+def test_off_policy_minibatch_and_actor_step_size_follow_the_scale_unless_set(algo, small, large):
+    def taken(num_cvs, options):
+        learner = _learner(algo, num_cvs, {**options, "batch_size": options.get("batch_size", 0)})[0]
+        return learner.batch_size, learner.actor_lr, learner.actor_opt.param_groups[0]["lr"]
+
+    assert taken(SCALE_CVS, {}) == (*small, small[1])
+    assert taken(SCALE_CVS + 1, {}) == (*large, large[1])
+    assert taken(SCALE_CVS + 1, {"batch_size": 32, "actor_lr": 2e-5}) == (32, 2e-5, 2e-5)
+    with pytest.raises(ConfigError, match=r"algo.batch_size: must be 0 \(auto\) or > 0, got -1"):
+        make_algo_config(MaddpgConfig, {"batch_size": -1})
+
+
 def test_learner_memory_grows_at_most_linearly_in_the_cvs():
     for algo in REGISTRY:
         cfg_for = {n: load_config(None, [f"num_cvs={n}"]) for n in (20, 40, 80, 160)}

@@ -202,6 +202,7 @@ _BOUNDS: dict[str, Callable[[Any], bool]] = {
     ">= 1": lambda v: v >= 1,
     "> 0": lambda v: v > 0,
     ">= 0": lambda v: v >= 0,
+    "0 (auto) or > 0": lambda v: v >= 0,
     "in [0, 1]": lambda v: 0.0 <= v <= 1.0,
 }
 _RULES: dict[str, Rule] = {
@@ -276,6 +277,11 @@ def form(cfg: AlgoConfig, key: str, num_cvs: int, twin: bool = True) -> str:
     if value not in algo_rules(type(cfg)).get(key, forms):
         raise ConfigError(f"algo.{key}: expected one of {('auto', *forms)}, got {value!r}")
     return str(value)
+
+
+def at_scale(value: float, auto: tuple[float, float], num_cvs: int) -> float:
+    """``value``, or for 0 (``auto``) ``auto[0]`` up to :data:`SCALE_CVS` CVs and ``auto[1]`` above them."""
+    return value if value > 0 else auto[num_cvs > SCALE_CVS]
 
 
 def initial_pre_action(cfg: AlgoConfig, spec: EnvSpec) -> torch.Tensor:

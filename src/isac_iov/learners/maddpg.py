@@ -43,7 +43,8 @@ one seed loses.  Ly-MATD3 keeps its noise held (``noise_floor = 1``): its actor
 steps every other update, and held at 0.3 it cost 0.2894 and 0.3006 (seeds 0-1)
 against 0.2839 and 0.2833.
 The actor's learning rate is constant (``actor_lr_floor`` below 1 anneals it;
-measured in :mod:`.offpolicy`).
+measured in :mod:`.offpolicy`): 3e-5 up to 16 CVs, 1e-4 above (``actor_lr = 0``,
+``AUTO_ACTOR_LR``; 1e-4 drifted on the paper's road, 3e-5 was too slow on the city: :mod:`.offpolicy`).
 
 **Two critic steps per actor step** (``updates_per_step = 2``, ``policy_delay = 2``;
 before: one of each).  The critics, not the actor, were short of steps.  Seeds 0 and 1
@@ -84,7 +85,7 @@ from .offpolicy import OffPolicyConfig, OffPolicyLearner
 
 @dataclass(frozen=True)
 class MaddpgConfig(OffPolicyConfig):
-    actor_lr: float = 3e-5  # 1e-4 peaked after ~400 episodes and drifted down (offpolicy docstring)
+    actor_lr: float = 0.0  # 0: auto, MADDPG.AUTO_ACTOR_LR (module docstring)
     exploration_noise: float = 0.5  # std of the exploration noise, in pre-action units by default
     noise_floor: float = 0.4  # the noise's std falls linearly to exploration_noise * this over anneal_episodes
     noise_space: str = "pre_action"  # add the noise before the sigmoid ("pre_action") or to the action ("action")
@@ -95,6 +96,7 @@ class MaddpgConfig(OffPolicyConfig):
 
 class MADDPG(OffPolicyLearner):
     critic_copies = 1  # Ly-MATD3 subclasses this learner with twin critics
+    AUTO_ACTOR_LR = (3e-5, 1e-4)  # actor_lr = 0: up to 16 CVs, above (docstring)
     cfg: MaddpgConfig
     actor: DeterministicActor
 
@@ -114,7 +116,7 @@ class MADDPG(OffPolicyLearner):
         )
         self.critic = self.make_critic(self.critic_copies)
         self.actor_target, self.critic_target = copy.deepcopy(self.actor), copy.deepcopy(self.critic)
-        self.actor_opt = adam(self.actor.parameters(), lr=cfg.actor_lr)
+        self.actor_opt = adam(self.actor.parameters(), lr=self.actor_lr)
         self.critic_opt = adam(self.critic.parameters(), lr=cfg.critic_lr)
 
     def behaviour(self, obs: torch.Tensor) -> torch.Tensor:

@@ -70,7 +70,7 @@ class MASAC(OffPolicyLearner):
         self.critic_target = copy.deepcopy(self.critic)
         self.temperature = Temperature(1 if cfg.shared_actor and not self.agent_id else spec.num_cvs, cfg.init_alpha)
         self.target_entropy = cfg.target_entropy_per_dim * spec.action_dim
-        self.actor_opt = adam(self.actor.parameters(), lr=cfg.actor_lr)
+        self.actor_opt = adam(self.actor.parameters(), lr=self.actor_lr)
         self.critic_opt = adam(self.critic.parameters(), lr=cfg.critic_lr)
         self.alpha_opt = adam(self.temperature.parameters(), lr=cfg.alpha_lr)
 

@@ -70,6 +70,12 @@ cost, ``ly-opt`` 0.276; Ly-MADDPG unless stated):
   critics of now, two help Ly-MADDPG, :mod:`.maddpg`), critics
   that see only their own CV's action 0.384.
 
+**Above 16 CVs** (``batch_size = 0``, and Ly-MADDPG's ``actor_lr = 0``: ``auto``, :data:`AUTO_BATCH_SIZE` and
+``MADDPG.AUTO_ACTOR_LR``).  128 joint transitions are 6400 agent-transitions at the city's 50 CVs; 64 halve an
+update's time at about the same cost (Ly-MATD3, seeds 0-2: 1.036 x ``ly-opt-dual`` against 1.027 at 128, in 720
+CPU s against 1368).  Ly-MADDPG at the paper road's actor step size lost to ``greedy`` on the city in three
+runs of four; at 1e-4 in one of five (docs/learners-at-scale.md#off-policy-learners-on-the-city).
+
 **Warm-up around the initial policy** (``warmup_actions = policy``; the usual uniform
 random actions before).  Uniform random weights run a large share of each task locally, at
 80-130 J per CV-slot against the 22 J budget, so the virtual energy queues of eq. (27)
@@ -206,6 +212,7 @@ from .common import (
     Rule,
     anneal_factor,
     as_tensor,
+    at_scale,
     critic_extra,
     critic_extra_dim,
     critic_state,
@@ -228,7 +235,7 @@ class OffPolicyConfig(AlgoConfig):
     critic_lr: float = 1e-3
     gamma: float = 0.0  # eq. (39) is minimised slot by slot (module docstring)
     tau: float = 0.01  # Polyak factor of the target networks
-    batch_size: int = 128  # joint transitions per update (256: twice the update time for 0.4-0.7 % less cost)
+    batch_size: int = 0  # joint transitions per update; 0: auto, AUTO_BATCH_SIZE (module docstring)
     buffer_episodes: int = 200  # replay capacity in episodes (x episode_slots transitions)
     warmup_episodes: int = 16  # episodes played before learning starts
     warmup_actions: str = "policy"  # what they play: the initial "policy" exploring, or uniform "random" actions
@@ -244,8 +251,13 @@ class OffPolicyConfig(AlgoConfig):
 
     RULES: ClassVar[dict[str, Rule]] = {
         "reward_clip": "> 0",
+        "batch_size": "0 (auto) or > 0",
+        "actor_lr": "0 (auto) or > 0",
         "critic_state": ("auto", "global", "pooled", "link"),  # link: linknet.LinkQ, any I and K
     }
+
+
+AUTO_BATCH_SIZE = (128, 64)  # batch_size = 0: up to SCALE_CVS CVs, above (module docstring)
 
 
 class OffPolicyLearner(CentralCritics, ABC):
@@ -255,11 +267,14 @@ class OffPolicyLearner(CentralCritics, ABC):
     cfg: OffPolicyConfig
     actor: Actor
     actor_opt: torch.optim.Optimizer
+    AUTO_ACTOR_LR: ClassVar[tuple[float, float]] = (1e-4, 1e-4)  # actor_lr = 0: up to SCALE_CVS CVs, above
 
     def __init__(self, spec: EnvSpec, cfg: OffPolicyConfig):
         self.spec, self.cfg, self.num_envs = spec, cfg, cfg.num_envs
         t, e, i = spec.slots, cfg.num_envs, spec.num_cvs
         self.agent_id = uses_agent_id(cfg, i)
+        self.batch_size = int(at_scale(cfg.batch_size, AUTO_BATCH_SIZE, i))
+        self.base_actor_lr = at_scale(cfg.actor_lr, self.AUTO_ACTOR_LR, i)
         self.link_critic = form(cfg, "critic_state", i) == "link"
         self.pooled = pooled_critic(cfg, i) or self.link_critic  # a link critic reads observations alone
         self.summary = form(cfg, "critic_actions", i) == "summary" or self.link_critic
@@ -323,7 +338,7 @@ class OffPolicyLearner(CentralCritics, ABC):
         if step.done:
             self.stage["obs"][:, t + 1] = as_tensor(step.obs)
             self.stage["glob"][:, t + 1] = critic_extra(as_tensor(step.global_state), self.spec, self.pooled)
-        if self.episodes_seen >= self.cfg.warmup_episodes and self.replay.transitions >= self.cfg.batch_size:
+        if self.episodes_seen >= self.cfg.warmup_episodes and self.replay.transitions >= self.batch_size:
             for _ in range(self.cfg.updates_per_step):
                 self._losses.append(self.update(self.sample_batch()))
                 self.updates += 1
@@ -331,7 +346,7 @@ class OffPolicyLearner(CentralCritics, ABC):
     def sample_batch(self) -> dict[str, torch.Tensor]:
         """A replay minibatch of ``batch_size`` transitions with scaled rewards; the next states only when
         ``gamma > 0`` (:meth:`td_target`)."""
-        batch = self.replay.sample(self.cfg.batch_size, next_state=self.cfg.gamma > 0)
+        batch = self.replay.sample(self.batch_size, next_state=self.cfg.gamma > 0)
         batch["rew"] = self.scale_rewards(batch["rew"])
         return batch
 
@@ -355,10 +370,10 @@ class OffPolicyLearner(CentralCritics, ABC):
 
     @property
     def actor_lr(self) -> float:
-        """The actor's learning rate after ``episodes_seen`` episodes: ``actor_lr`` falling linearly to
-        ``actor_lr * actor_lr_floor`` at ``anneal_episodes``, then constant."""
+        """The actor's learning rate after ``episodes_seen`` episodes: ``actor_lr`` (for 0, ``AUTO_ACTOR_LR`` at
+        this number of CVs) falling linearly to ``actor_lr * actor_lr_floor`` at ``anneal_episodes``, then constant."""
         cfg = self.cfg
-        return cfg.actor_lr * anneal_factor(cfg.actor_lr_floor, self.episodes_seen, cfg.anneal_episodes)
+        return self.base_actor_lr * anneal_factor(cfg.actor_lr_floor, self.episodes_seen, cfg.anneal_episodes)
 
     # -- checkpoints -------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
