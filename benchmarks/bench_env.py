@@ -3,7 +3,9 @@
 Measures, in one process and one run so the ratios are comparable:
 the batched core at 1, 64 and 1024 environments of the default scenario, at 64 of 50 CVs on its road and at
 64 of ``city.yaml`` (50 CVs, 16 RSUs: 16 links per CV instead of 3); the PettingZoo view stepped
-one environment at a time; and the decision time of ``ly-opt`` per slot.
+one environment at a time; the decision time of ``ly-opt`` per slot; and what the difference reward's replays
+(``BatchedEnv.what_if_local``, :mod:`isac_iov.replay`) add to a slot on the city and on the 200-CV stand-in of
+``reproduce scale`` (8 envs, a training run's batch).
 Actions are drawn up front so only the simulator is timed, in CPU time of the process (the simulator is
 single-threaded NumPy: on an idle machine the same as wall time, and less stretched by other work on the cores).
 
@@ -17,8 +19,9 @@ import time
 import numpy as np
 
 from harness import parse, parser, summary, target  # this script's folder is on sys.path when it runs
-from isac_iov import BatchedEnv, load_config, parallel_env
+from isac_iov import BatchedEnv, load_config, parallel_env, replay, slot
 from isac_iov.config import SCENARIO_DIR
+from isac_iov.experiments.specs.scaling import standin_overrides
 
 
 def batched_rate(cfg, num_envs: int, seconds: float) -> float:
@@ -48,6 +51,29 @@ def _rate_pettingzoo(cfg, seconds: float) -> float:
             env.step(a)
         slots += cfg.episode_slots
     return slots * cfg.num_cvs / (time.process_time() - start)
+
+
+def replay_cost(cfg, slots: int = 5, num_envs: int = 8) -> tuple[float, float]:
+    """CPU time of the difference reward's replays of a slot by neighbourhood and of the whole slot, each over that
+    of the slot itself (links, modes and outcome), under random actions."""
+    env = BatchedEnv(cfg, num_envs, seed=0)
+    env.reset()
+    rng = np.random.default_rng(0)
+    spent = np.zeros(3)
+    for _ in range(slots):
+        a = rng.uniform(size=(num_envs, cfg.num_cvs, env.action_dim))
+        phys, q = env.snapshot()
+        marks = [time.process_time()]
+        ln = slot.links(env.scn, phys, a, env._chan)
+        out = slot.outcome(env.scn, phys, q, ln, slot.select_modes(ln))
+        marks.append(time.process_time())
+        replay.objective_if_local(env.scn, phys, q, a, out, env._chan)
+        marks.append(time.process_time())
+        replay.whole_slot_if_local(env.scn, phys, q, a, env._chan)
+        marks.append(time.process_time())
+        spent += np.diff(marks)
+        env.step(a)
+    return spent[1] / spent[0], spent[2] / spent[0]
 
 
 def _lyopt_seconds_per_slot(cfg, slots: int) -> float:
@@ -86,6 +112,12 @@ def main() -> None:
         (f"batched core, 64 envs of city.yaml ({city.num_cvs} CVs, {city.num_rsus} RSUs)", at_city),
     ):
         print(f"{name:<36}{rate:>14,.0f}{rate / pz:>14.1f}")
+    for name, replay_cfg in (("city.yaml", city), ("the 200-CV stand-in", load_config(None, standin_overrides(200)))):
+        by_neighbourhood, whole = replay_cost(replay_cfg)
+        print(
+            f"difference-reward replays of a slot on {name} (8 envs): {by_neighbourhood:.1f} x the slot's own time "
+            f"by neighbourhood, {whole:.1f} x replaying the whole slot"
+        )
     targets = [
         target("batched core at 1024 envs", best, ">=", 1.5e6, "CV-slots/s", ",.0f"),
         target("per-CV rate at 1024 envs of 5 CVs / at 64 envs of 50 CVs", best / at_scale, "<=", 2.0, "x", ".2f"),

@@ -684,7 +684,7 @@ def test_neighbour_rewards_average_the_shares_of_the_cvs_that_share_an_rsus_cove
 
 
 def test_difference_rewards_are_the_objective_had_each_cv_run_locally_minus_the_slots():
-    from isac_iov import slot
+    from isac_iov import replay, slot
     from isac_iov.learners.rewards import step_rewards
 
     cfg = load_config(None, ["num_cvs=4", "rsu.cpu_max_hz=8e9", "episode_slots=3"])
@@ -692,7 +692,7 @@ def test_difference_rewards_are_the_objective_had_each_cv_run_locally_minus_the_
     env.reset(seed=3)
     a = np.random.default_rng(0).uniform(size=(2, 4, env.action_dim))
     a[1, 2, 1:] = 0.0  # CV 2 of env 1 runs its whole task locally already: its difference reward is 0
-    assert env.step(a).objective_if_local is None  # off unless asked: it costs I slot evaluations
+    assert env.step(a).objective_if_local is None  # off unless asked: it costs a replay per CV
     env.reset(seed=3)
     phys, queues = env.snapshot()
     env.what_if_local = True
@@ -705,10 +705,10 @@ def test_difference_rewards_are_the_objective_had_each_cv_run_locally_minus_the_
         want[e, i] = slot.evaluate(env.scn, phys, queues, what_if).objective[e] - step.outcome.objective[e]
     assert step_rewards(step, "difference") == pytest.approx(want, rel=1e-12, abs=1e-12)
     assert step_rewards(step, "difference")[1, 2] == 0.0 and np.abs(want).min() < np.abs(want).max()
-    chunks = slot.objective_if_local(env.scn, phys, queues, a)
+    chunks = replay.whole_slot_if_local(env.scn, phys, queues, a)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(slot, "WHAT_IF_LINKS", 36)  # 8 counterfactual envs of 4 x 3 links in chunks of 3: the same numbers
-        assert np.array_equal(slot.objective_if_local(env.scn, phys, queues, a), chunks)
+        mp.setattr(replay, "REPLAY_LINKS", 36)  # 8 counterfactual envs of 4 x 3 links in chunks of 3: the same numbers
+        assert np.array_equal(replay.whole_slot_if_local(env.scn, phys, queues, a), chunks)
     with pytest.raises(RuntimeError, match="what_if_local"):
         step_rewards(type(step)(**{**vars(step), "objective_if_local": None}), "difference")
 
@@ -716,11 +716,11 @@ def test_difference_rewards_are_the_objective_had_each_cv_run_locally_minus_the_
 def test_the_training_loop_asks_the_env_for_the_counterfactual_only_for_difference_rewards(
     tmp_path, monkeypatch, error_line
 ):
-    from isac_iov import slot
+    from isac_iov import replay
 
     calls = []
-    real = slot.objective_if_local
-    monkeypatch.setattr(slot, "objective_if_local", lambda *args: calls.append(args[3].shape) or real(*args))
+    real = replay.objective_if_local
+    monkeypatch.setattr(replay, "objective_if_local", lambda *args: calls.append(args[3].shape) or real(*args))
     tiny = ["--set=num_cvs=2", "--set=episode_slots=4", "--set=algo.hidden=8", "--set=algo.num_envs=2"]
     argv = ["train", "--algo", "ly-dtmpo", "--episodes", "2", "--no-progress", *tiny]
     assert cli_main([*argv, "--out", str(tmp_path / "team")]) == 0

@@ -6,8 +6,7 @@ then picks the modes (eqs. 12, 22).  :func:`outcome` computes delays, energies,
 queueing delays, cost and the drift-plus-penalty objective of P2 (eqs. 5-25,
 39, 44).  :func:`evaluate` chains the three without touching any state; the
 per-slot optimiser (``ly-opt``) calls it on many candidate actions at once.
-:func:`objective_if_local` replays a slot once per CV with that CV's whole task
-run locally (the counterfactual of the difference reward, docs/model.md#difference-reward).
+The difference reward's replays of a slot are :mod:`isac_iov.replay`'s.
 """
 
 from __future__ import annotations
@@ -119,9 +118,23 @@ def links(
 
     ``chan`` is :func:`link_channel` of ``phys`` when the caller already has it.
     """
+    chan = link_channel(scn, phys) if chan is None else chan
+    share_local, share_rsu = act.task_shares(a, chan[1], scn.cfg.action.min_task_share)
+    return links_of_shares(scn, phys, a, chan, share_local, share_rsu)
+
+
+def links_of_shares(
+    scn: Scenario,
+    phys: Physical,
+    a: np.ndarray,
+    chan: tuple[np.ndarray, np.ndarray, np.ndarray],
+    share_local: np.ndarray,
+    share_rsu: np.ndarray,
+) -> Links:
+    """:func:`links` for task shares already decided (C5): C4 and C6 from the bandwidth and CPU fields of ``a``,
+    eq. (1) and the upload times (7), (9), (10).  Reads ``scn``'s config and available RSU CPU only."""
     cfg = scn.cfg
-    dist, reachable, se = link_channel(scn, phys) if chan is None else chan
-    share_local, share_rsu = act.task_shares(a, reachable, cfg.action.min_task_share)
+    dist, reachable, se = chan
     used = share_rsu > 0
     floor = cfg.action.min_resource_share
     bandwidth = act.bandwidth_shares(a, used, cfg.channel.bandwidth_sharing, floor)
@@ -270,34 +283,3 @@ def evaluate(
     :func:`links`)."""
     ln = links(scn, phys, a, chan)
     return outcome(scn, phys, q, ln, select_modes(ln))
-
-
-WHAT_IF_LINKS = 16384  # CV-RSU links objective_if_local evaluates at once: arrays that stay in cache (2.5 x faster
-# at 50 CVs x 16 RSUs than one batch of every counterfactual env)
-
-
-def objective_if_local(
-    scn: Scenario,
-    phys: Physical,
-    q: QueueState,
-    a: np.ndarray,
-    chan: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-) -> np.ndarray:
-    """``(E, I)``: the P2 objective (eq. 39) of the slot played with actions ``a (E, I, 1+3K)``, except that CV ``i``
-    runs its whole task locally (every other CV acting as in ``a``); the twin's mode rule.  Evaluated as ``E * I``
-    envs, about :data:`WHAT_IF_LINKS` links at a time (docs/model.md#difference-reward)."""
-    num_envs, num_cvs, _ = a.shape
-    local = np.zeros(a.shape[-1])
-    local[act.layout(scn.num_rsus).local] = 1.0  # every offloading weight 0: the whole task runs locally
-    env_of = np.repeat(np.arange(num_envs), num_cvs)  # row r = (env r // I, CV r % I)
-    cv_of = np.tile(np.arange(num_cvs), num_envs)
-    out = np.empty(num_envs * num_cvs)
-    step = max(1, WHAT_IF_LINKS // (num_cvs * scn.num_rsus))
-    for start in range(0, out.size, step):
-        rows = slice(start, min(start + step, out.size))
-        e, i = env_of[rows], cv_of[rows]
-        what_if = a[e].copy()
-        what_if[np.arange(e.size), i] = local
-        part = None if chan is None else (chan[0][e], chan[1][e], chan[2][e])
-        out[rows] = evaluate(scn, phys.take(e), q.take(e), what_if, part).objective
-    return out.reshape(num_envs, num_cvs)

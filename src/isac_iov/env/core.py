@@ -6,9 +6,9 @@ and a :class:`~isac_iov.twin.DigitalTwin`, which gives the view.  ``step``
 takes actions ``(E, I, 1+3K)`` in ``[0, 1]`` (see :mod:`isac_iov.actions`) and
 returns a :class:`Step`.  All envs share the slot counter; an episode ends
 after ``cfg.episode_slots`` slots and ``reset`` starts the next.  With ``what_if_local`` set, each
-``Step`` also carries :func:`isac_iov.slot.objective_if_local` of the slot just played (the twin's counterfactual
-for the difference reward, docs/model.md#difference-reward); it is off by default, as it costs ``I`` slot
-evaluations.
+``Step`` also carries :func:`isac_iov.replay.objective_if_local` of the slot just played (the twin's counterfactual
+for the difference reward, docs/model.md#difference-reward); it is off by default, as it costs one evaluation
+of each CV's neighbourhood.
 
 Observation of CV i (eq. 40), all entries normalised to O(1):
 
@@ -52,7 +52,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import slot
+from .. import replay, slot
 from ..actions import action_dim, check_actions
 from ..config import Config, check_seed
 from ..scenario import Physical, Scenario
@@ -202,7 +202,7 @@ class Step:
     done: bool  # the episode ended with this slot (truncation)
     outcome: Outcome
     queues: QueueState  # backlogs at the start of the slot just played
-    objective_if_local: np.ndarray | None = None  # (E, I) with ``what_if_local``: slot.objective_if_local
+    objective_if_local: np.ndarray | None = None  # (E, I) with ``what_if_local``: replay.objective_if_local
 
     @property
     def critic_state(self) -> np.ndarray:
@@ -269,7 +269,9 @@ class BatchedEnv:
         eta = self.twin.select_modes(ln)
         q_before = self.queues.state
         out = slot.outcome(self.scn, self.phys, q_before, ln, eta)
-        what_if = slot.objective_if_local(self.scn, self.phys, q_before, a, self._chan) if self.what_if_local else None
+        what_if = None
+        if self.what_if_local:
+            what_if = replay.objective_if_local(self.scn, self.phys, q_before, a, out, self._chan)
         self.queues.advance(self.phys, out)
         self._advance()
         self.twin.mirror(self._features, self.phys, self._chan[1], self.queues.state.rsu_cycles, out.links.rsu_given_hz)
