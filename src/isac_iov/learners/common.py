@@ -52,7 +52,7 @@ scalable form above:
 
 The PPO learners' ``reward`` (:mod:`.mappo`) is ``auto`` too: the team reward up
 to 16 CVs; above, where one CV's action moves the team reward too little for its
-advantage to stand out, the twin's replays up to :data:`DIFFERENCE_MAX_CVS` CVs
+advantage to stand out, the twin's replays for a learner with the twin
 (``difference``, :func:`form`) and otherwise the ``neighbours`` reward, the mean
 per-CV share of the CVs that share an RSU's coverage with it
 (:func:`.rewards.step_rewards`).  So is their
@@ -154,7 +154,6 @@ class AlgoConfig:
 
 
 SCALE_CVS = 16  # "auto" options take their scalable form above this many CVs
-DIFFERENCE_MAX_CVS = 64  # an "auto" reward learns from the twin's replays up to this many CVs (form)
 AUTO_FORMS: dict[str, tuple[str, str]] = {  # key: (its form up to SCALE_CVS CVs, its scalable form above)
     "agent_id": ("onehot", "none"),
     "critic_state": ("global", "link"),
@@ -266,12 +265,11 @@ def _type_text(hint: Any) -> str:
 def form(cfg: AlgoConfig, key: str, num_cvs: int, twin: bool = True) -> str:
     """The form option ``key`` of :data:`AUTO_FORMS` takes at ``num_cvs`` CVs: its value, or for ``auto`` the
     scalable form above :data:`SCALE_CVS` CVs and the small one up to it.  An ``auto`` reward of a learner with the
-    twin (``twin``) is ``difference`` from :data:`SCALE_CVS` + 1 to :data:`DIFFERENCE_MAX_CVS` CVs: its replays cost
-    ``I`` slot evaluations a slot, about 15 % of a training run's time at the city's 50 CVs and 16 RSUs and growing
-    with ``I K`` per CV-slot (docs/model.md#per-cv-reward)."""
+    twin (``twin``) above :data:`SCALE_CVS` CVs is ``difference``, learnt from the twin's replays of each slot on
+    each CV's neighbourhood (docs/model.md#difference-reward)."""
     value, forms = getattr(cfg, key), AUTO_FORMS[key]
     if value == "auto":
-        if key == "reward" and twin and SCALE_CVS < num_cvs <= DIFFERENCE_MAX_CVS:
+        if key == "reward" and twin and num_cvs > SCALE_CVS:
             return "difference"
         return forms[num_cvs > SCALE_CVS]
     if value not in algo_rules(type(cfg)).get(key, forms):
