@@ -83,7 +83,12 @@ def test_auto_options_take_their_small_form_up_to_scale_cvs_and_their_scalable_f
 
 
 @pytest.mark.parametrize(
-    ("algo", "small", "large"), [("ly-maddpg", (128, 3e-5), (64, 1e-4)), ("ly-matd3", (128, 6e-5), (64, 6e-5))]
+    ("algo", "small", "large"),
+    [
+        ("ly-maddpg", (128, 3e-5), (32, 1e-4)),
+        ("ly-masac", (128, 1e-4), (64, 1e-4)),
+        ("ly-matd3", (128, 6e-5), (64, 6e-5)),
+    ],
 )
 def test_off_policy_minibatch_and_actor_step_size_follow_the_scale_unless_set(algo, small, large):
     def taken(num_cvs, options):

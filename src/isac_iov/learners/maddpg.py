@@ -44,7 +44,8 @@ steps every other update, and held at 0.3 it cost 0.2894 and 0.3006 (seeds 0-1)
 against 0.2839 and 0.2833.
 The actor's learning rate is constant (``actor_lr_floor`` below 1 anneals it;
 measured in :mod:`.offpolicy`): 3e-5 up to 16 CVs, 1e-4 above (``actor_lr = 0``,
-``AUTO_ACTOR_LR``; 1e-4 drifted on the paper's road, 3e-5 was too slow on the city: :mod:`.offpolicy`).
+``AUTO_ACTOR_LR``; 1e-4 drifted on the paper's road, 3e-5 was too slow on the city: :mod:`.offpolicy`), and above
+16 CVs its minibatch holds 32 joint transitions (``batch_size = 0``, ``AUTO_BATCH_SIZE``; :mod:`.offpolicy`).
 
 **Two critic steps per actor step** (``updates_per_step = 2``, ``policy_delay = 2``;
 before: one of each).  The critics, not the actor, were short of steps.  Seeds 0 and 1
@@ -97,6 +98,7 @@ class MaddpgConfig(OffPolicyConfig):
 class MADDPG(OffPolicyLearner):
     critic_copies = 1  # Ly-MATD3 subclasses this learner with twin critics
     AUTO_ACTOR_LR = (3e-5, 1e-4)  # actor_lr = 0: up to 16 CVs, above (docstring)
+    AUTO_BATCH_SIZE = (128, 32)  # batch_size = 0: likewise
     cfg: MaddpgConfig
     actor: DeterministicActor
 

@@ -54,6 +54,7 @@ class Matd3Config(MaddpgConfig):
 class MATD3(MADDPG):
     critic_copies = 2
     AUTO_ACTOR_LR = (6e-5, 6e-5)  # what actor_lr = 0 takes; 6e-5 learned the city too (docs/learners-at-scale.md)
+    AUTO_BATCH_SIZE = (128, 64)  # batch_size = 0: 64 above 16 CVs, not Ly-MADDPG's 32 (docs/learners-at-scale.md)
     cfg: Matd3Config
 
     def critic_step(self, b: dict[str, torch.Tensor]) -> float:

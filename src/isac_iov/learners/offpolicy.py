@@ -70,11 +70,13 @@ cost, ``ly-opt`` 0.276; Ly-MADDPG unless stated):
   critics of now, two help Ly-MADDPG, :mod:`.maddpg`), critics
   that see only their own CV's action 0.384.
 
-**Above 16 CVs** (``batch_size = 0``, and Ly-MADDPG's ``actor_lr = 0``: ``auto``, :data:`AUTO_BATCH_SIZE` and
-``MADDPG.AUTO_ACTOR_LR``).  128 joint transitions are 6400 agent-transitions at the city's 50 CVs; 64 halve an
+**Above 16 CVs** (``batch_size = 0`` and ``actor_lr = 0``: ``auto``, each learner's ``AUTO_BATCH_SIZE`` and
+``AUTO_ACTOR_LR``).  128 joint transitions are 6400 agent-transitions at the city's 50 CVs; 64 halve an
 update's time at about the same cost (Ly-MATD3, seeds 0-2: 1.036 x ``ly-opt-dual`` against 1.027 at 128, in 720
-CPU s against 1368).  Ly-MADDPG at the paper road's actor step size lost to ``greedy`` on the city in three
-runs of four; at 1e-4 in one of five (docs/learners-at-scale.md#off-policy-learners-on-the-city).
+CPU s against 1368).  Ly-MADDPG takes 32 and an actor step size of 1e-4: at the paper road's 3e-5 it lost to
+``greedy`` on the city in three runs of four, at 1e-4 with 64 in one of five, with 32 in none (5 seeds, 1.006 x
+``ly-opt-dual``, in 10 CPU minutes).  Ly-MASAC and Ly-MATD3 keep 64: with 32 one Ly-MASAC seed of five lost to
+``greedy`` and Ly-MATD3 missed more deadlines (docs/learners-at-scale.md#off-policy-learners-on-the-city).
 
 **Warm-up around the initial policy** (``warmup_actions = policy``; the usual uniform
 random actions before).  Uniform random weights run a large share of each task locally, at
@@ -235,7 +237,7 @@ class OffPolicyConfig(AlgoConfig):
     critic_lr: float = 1e-3
     gamma: float = 0.0  # eq. (39) is minimised slot by slot (module docstring)
     tau: float = 0.01  # Polyak factor of the target networks
-    batch_size: int = 0  # joint transitions per update; 0: auto, AUTO_BATCH_SIZE (module docstring)
+    batch_size: int = 0  # joint transitions per update; 0: auto, the learner's AUTO_BATCH_SIZE (module docstring)
     buffer_episodes: int = 200  # replay capacity in episodes (x episode_slots transitions)
     warmup_episodes: int = 16  # episodes played before learning starts
     warmup_actions: str = "policy"  # what they play: the initial "policy" exploring, or uniform "random" actions
@@ -257,9 +259,6 @@ class OffPolicyConfig(AlgoConfig):
     }
 
 
-AUTO_BATCH_SIZE = (128, 64)  # batch_size = 0: up to SCALE_CVS CVs, above (module docstring)
-
-
 class OffPolicyLearner(CentralCritics, ABC):
     """Collection, replay and update schedule; subclasses set ``actor`` and ``critic`` and implement
     ``behaviour(obs) -> actions``, ``update(batch) -> losses`` and ``components() -> dict``."""
@@ -268,12 +267,13 @@ class OffPolicyLearner(CentralCritics, ABC):
     actor: Actor
     actor_opt: torch.optim.Optimizer
     AUTO_ACTOR_LR: ClassVar[tuple[float, float]] = (1e-4, 1e-4)  # actor_lr = 0: up to SCALE_CVS CVs, above
+    AUTO_BATCH_SIZE: ClassVar[tuple[int, int]] = (128, 64)  # batch_size = 0: likewise (module docstring)
 
     def __init__(self, spec: EnvSpec, cfg: OffPolicyConfig):
         self.spec, self.cfg, self.num_envs = spec, cfg, cfg.num_envs
         t, e, i = spec.slots, cfg.num_envs, spec.num_cvs
         self.agent_id = uses_agent_id(cfg, i)
-        self.batch_size = int(at_scale(cfg.batch_size, AUTO_BATCH_SIZE, i))
+        self.batch_size = int(at_scale(cfg.batch_size, self.AUTO_BATCH_SIZE, i))
         self.base_actor_lr = at_scale(cfg.actor_lr, self.AUTO_ACTOR_LR, i)
         self.link_critic = form(cfg, "critic_state", i) == "link"
         self.pooled = pooled_critic(cfg, i) or self.link_critic  # a link critic reads observations alone
