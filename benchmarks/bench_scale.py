@@ -3,7 +3,7 @@
 For the default scenario (Table II, 5 CVs x 3 RSUs) and a large one, trains Ly-DTMPO and one off-policy
 learner (``--offpolicy``, default Ly-MASAC) for ``--episodes`` episodes with their default options (above 16
 CVs ``auto`` picks the scalable ones: no agent id, per-link actor and critics, and for the off-policy learners
-minibatches of 64 joint transitions instead of 128 and Ly-MADDPG's actor step size 1e-4),
+minibatches of 64 joint transitions instead of 128, Ly-MADDPG's 32 with an actor step size of 1e-4),
 each run in a fresh subprocess so its peak RSS (``resource.getrusage``) is its own.  Prints per scenario:
 
 * training wall time per episode and in total, and peak RSS (target <= 2 GiB);
