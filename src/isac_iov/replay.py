@@ -104,9 +104,10 @@ def _replay_minus_played(
     queues = QueueState(**{k: v.take(cv) if k in _ROW_QUEUES else v[env[:, None], rsu] for k, v in vars(q).items()})
     played = {k: np.where(present, getattr(ln, k).take(link), False if k == "used" else 0.0) for k in _PER_LINK}
     chan = (ln.distance_m.take(link), ln.reachable.take(link) & present, ln.spectral_eff.take(link))
-    full, dim = act.layout(num_rsus), a.shape[-1]
-    fields = [np.arange(dim)[part][rsu][:, None, :] for part in (full.task, full.bandwidth, full.cpu)]
-    sub_a = np.concatenate([a.take(cv * dim)[..., None], *(a.take(cv[:, :, None] * dim + f) for f in fields)], -1)
+    full, sub, dim = act.layout(num_rsus), act.layout(cols.shape[1]), a.shape[-1]
+    sub_a = np.zeros((*cv.shape, sub.dim))  # the bandwidth and CPU fields, all links_of_shares reads of it
+    for whole, part in ((full.bandwidth, sub.bandwidth), (full.cpu, sub.cpu)):
+        sub_a[..., part] = a.take(cv[:, :, None] * dim + np.arange(dim)[whole][rsu][:, None, :])
     share_local = ln.share_local.take(cv)
     before = _links(chan, share_local, played)
     share_local = share_local.copy()
